@@ -1,0 +1,15 @@
+//! The state every part of the running host shares.
+
+use std::sync::Arc;
+
+use crate::sandbox::Sandbox;
+use crate::sandbox::counters::Counters;
+use crate::store::Store;
+
+/// The host's shared state; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub sandbox: Arc<Sandbox>,
+    pub counters: Arc<Counters>,
+}

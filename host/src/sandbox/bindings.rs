@@ -1,0 +1,11 @@
+//! Host-side bindings of `wit/`, generated for the `router` world (all host imports and
+//! all five decision exports). A module exports a subset; each decision's export is
+//! looked up per module with that interface's `GuestIndices`.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "router",
+});
+
+pub use centralita::router::{http, kv, log, mail, types};
+pub use exports::centralita::router::{call_events, did_routing, ivr, permissions, queue_strategy};

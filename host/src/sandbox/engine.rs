@@ -1,0 +1,76 @@
+//! The one wasmtime `Engine` of the process: compilation settings, the pooling
+//! allocator (with a clean fall-back where its address space cannot be reserved), and
+//! the epoch ticker that enforces decision deadlines.
+
+use std::thread;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::limits::*;
+
+/// Which instance allocator the engine ended up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocator {
+    /// Pre-reserved slots, fastest instantiation.
+    Pooling,
+    /// Memory mapped per instance; used when the pool's reservation failed.
+    OnDemand,
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(MAX_WASM_STACK);
+    config
+}
+
+fn pooling_config() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(CONCURRENT_DECISIONS)
+        .total_core_instances(CONCURRENT_DECISIONS * 4)
+        .total_memories(CONCURRENT_DECISIONS * 2)
+        .total_tables(CONCURRENT_DECISIONS * 4)
+        .max_memories_per_component(MAX_MEMORIES as u32)
+        .max_tables_per_component(MAX_TABLES as u32)
+        .max_core_instances_per_component(MAX_INSTANCES as u32)
+        .max_memory_size(MAX_MEMORY_MIB as usize * 1024 * 1024)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(64 * 1024);
+    pool
+}
+
+/// Build the engine: pooling when `prefer_pooling` and the reservation succeeds,
+/// otherwise on demand. Starts the epoch ticker.
+pub fn build(prefer_pooling: bool) -> wasmtime::Result<(Engine, Allocator)> {
+    let (engine, allocator) = if prefer_pooling {
+        let mut config = base_config();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
+        match Engine::new(&config) {
+            Ok(engine) => (engine, Allocator::Pooling),
+            Err(error) => {
+                tracing::warn!(%error, "pooling allocator unavailable (address space?); falling back to on-demand allocation");
+                (Engine::new(&base_config())?, Allocator::OnDemand)
+            }
+        }
+    } else {
+        (Engine::new(&base_config())?, Allocator::OnDemand)
+    };
+    // Without the ticker no deadline would fire: refuse to run rather than run unbounded.
+    start_epoch_ticker(engine.weak())
+        .map_err(|e| wasmtime::Error::msg(format!("cannot start the epoch ticker thread: {e}")))?;
+    Ok((engine, allocator))
+}
+
+/// Advance the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn start_epoch_ticker(engine: wasmtime::EngineWeak) -> std::io::Result<()> {
+    thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
+        while let Some(engine) = engine.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            thread::sleep(EPOCH_TICK);
+        }
+    })?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! The sandbox: one wasmtime engine for the process, a cache of linked module versions,
+//! and decisions run each in a fresh store and instance under a deadline and a memory
+//! cap, with only the imports the module's install grants.
+//!
+//! - [`limits`]: every limit, named.
+//! - [`engine`]: engine settings, pooling allocator, epoch ticker.
+//! - [`component`]: compiling, the on-disk artifact cache, checking exports and imports.
+//! - [`imports`]: the host functions modules call (`log`, `kv`, `mail`, `http`, WASI).
+//! - [`decision`]: running one decision and classifying failures.
+//! - [`registry`]: which version of which module decides for a company.
+
+mod bindings;
+pub mod component;
+mod convert;
+pub mod counters;
+pub mod decision;
+pub mod engine;
+mod imports;
+pub mod limits;
+mod loaded;
+pub mod registry;
+mod services;
+mod state;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+pub use component::{ComponentInfo, DecisionKind, UploadError};
+pub use decision::{DecisionError, Outcome};
+pub use engine::Allocator;
+pub use loaded::LoadedModule;
+pub use state::DecisionScope;
+
+use crate::routing::RouteDecision;
+use crate::routing::call::{CallInput, local_time, parse_time_zone};
+use crate::store::Store;
+use crate::store::records::Did;
+use services::HostServices;
+use state::DecisionState;
+
+/// Errors starting the sandbox.
+#[derive(Debug, thiserror::Error)]
+#[error("sandbox: {0}")]
+pub struct SandboxError(String);
+
+/// The process's sandbox.
+pub struct Sandbox {
+    engine: Engine,
+    allocator: Allocator,
+    linker: Linker<DecisionState>,
+    services: Arc<HostServices>,
+    artifacts: Option<PathBuf>,
+    loaded: Mutex<HashMap<String, Arc<LoadedModule>>>,
+}
+
+impl Sandbox {
+    /// Start the sandbox. Compiled artifacts are cached in `artifacts` when given.
+    pub fn new(store: Store, artifacts: Option<PathBuf>, prefer_pooling: bool) -> Result<Sandbox, SandboxError> {
+        let (engine, allocator) = engine::build(prefer_pooling).map_err(|e| SandboxError(format!("{e:#}")))?;
+        let linker = imports::linker(&engine).map_err(|e| SandboxError(format!("linker: {e:#}")))?;
+        Ok(Sandbox {
+            engine,
+            allocator,
+            linker,
+            services: Arc::new(HostServices { store }),
+            artifacts,
+            loaded: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The instance allocator in use.
+    pub fn allocator(&self) -> Allocator {
+        self.allocator
+    }
+
+    /// Compile, check and link a component; cached by SHA-256 for the process's life.
+    pub fn load(&self, sha256: &str, bytes: &[u8]) -> Result<Arc<LoadedModule>, UploadError> {
+        if let Some(loaded) = self.cached(sha256) {
+            return Ok(loaded);
+        }
+        let component = component::compile(&self.engine, self.artifacts.as_deref(), sha256, bytes)?;
+        let info = component::inspect(&self.engine, &component);
+        if info.decisions.is_empty() {
+            return Err(UploadError::NoDecision(component::export_names(&self.engine, &component)));
+        }
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| UploadError::NotGranted {
+            import: "an interface".into(),
+            reason: format!("cannot be linked: {e:#}"),
+        })?;
+        let did_routing = bindings::did_routing::GuestIndices::new(&pre).ok();
+        let loaded = Arc::new(LoadedModule { sha256: sha256.to_string(), info, pre, did_routing });
+        // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.to_string(), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// A module version already loaded in this process.
+    pub fn cached(&self, sha256: &str) -> Option<Arc<LoadedModule>> {
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(sha256).cloned()
+    }
+
+    /// Ask `module` where a call to `did` goes.
+    pub fn route_did(
+        &self,
+        module: &Arc<LoadedModule>,
+        scope: DecisionScope,
+        call: &CallInput,
+        did: &Did,
+    ) -> Outcome<RouteDecision> {
+        let seed = call.random_seed.unwrap_or_else(rand::random);
+        let Some(indices) = module.did_routing.clone() else {
+            return Outcome {
+                answer: Err(DecisionError::NotExported(DecisionKind::DidRouting.export_name())),
+                logs: Vec::new(),
+                elapsed: Default::default(),
+            };
+        };
+        let zone = match parse_time_zone(&call.time_zone) {
+            Ok(zone) => zone,
+            Err(e) => {
+                return Outcome {
+                    answer: Err(DecisionError::InvalidAnswer(e.to_string())),
+                    logs: Vec::new(),
+                    elapsed: Default::default(),
+                };
+            }
+        };
+        let context = convert::call_to_wit(call, local_time(call.at, zone), seed);
+        let wit_did = convert::did_to_wit(did);
+        let outcome = self.run(module, scope, call.at.timestamp_millis(), seed, |store, instance| {
+            let guest = indices.load(&mut *store, instance)?;
+            guest.call_route(&mut *store, &context, &wit_did)
+        });
+        Outcome { answer: outcome.answer.map(convert::route_from_wit), logs: outcome.logs, elapsed: outcome.elapsed }
+    }
+}

@@ -1,0 +1,203 @@
+//! Which module version decides for a company: the standard modules built into the host
+//! (installed for every company), replaced per company by uploads. Uploads are immutable
+//! versions; activation and rollback switch a pointer in one transaction, and a decision
+//! that already resolved its module finishes on that version.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use super::{LoadedModule, Sandbox, UploadError, component};
+use crate::audit::Actor;
+use crate::store::records::{Grants, ModuleInstall, ModuleVersion};
+use crate::store::{
+    MODULE_INSTALLS, MODULE_VERSIONS, Read, ReadBlob, Store, StoreError, company_key, module_version_key,
+    module_versions_prefix,
+};
+
+mod standard {
+    include!(concat!(env!("OUT_DIR"), "/standard_modules.rs"));
+}
+
+/// The standard modules: (name, component bytes).
+pub fn standard_modules() -> &'static [(&'static str, &'static [u8])] {
+    standard::STANDARD_MODULES
+}
+
+/// Errors of module management.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("module name {0:?} is invalid: use 1-64 lowercase letters, digits and '-'")]
+    InvalidName(String),
+    #[error("no module named {0:?} is installed")]
+    UnknownModule(String),
+    #[error("module {name:?} has no version {version}")]
+    UnknownVersion { name: String, version: u32 },
+    #[error("module {0:?} has no earlier version to roll back to")]
+    NothingToRollBack(String),
+    #[error("module {0:?} is a standard module; upload a version to replace it")]
+    StandardModule(String),
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A module resolved for one decision.
+#[derive(Clone)]
+pub struct ResolvedModule {
+    /// The module's name.
+    pub name: String,
+    /// The uploaded version, or `None` for the standard module.
+    pub version: Option<u32>,
+    /// What the install grants.
+    pub grants: Grants,
+    /// The linked module.
+    pub loaded: Arc<LoadedModule>,
+}
+
+/// Check a module name.
+pub fn check_name(name: &str) -> Result<(), RegistryError> {
+    let valid = (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid { Ok(()) } else { Err(RegistryError::InvalidName(name.to_string())) }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Sandbox {
+    /// The module `name` of `company`: its active upload, else the standard module.
+    pub fn resolve(&self, store: &Store, company: &str, name: &str) -> Result<ResolvedModule, RegistryError> {
+        let active = store.read(|r| -> Result<_, StoreError> {
+            let Some(install) = r.get(&MODULE_INSTALLS, &company_key(company, name))? else {
+                return Ok(None);
+            };
+            let version = r.get(&MODULE_VERSIONS, &module_version_key(company, name, install.active))?;
+            Ok(version)
+        })?;
+        if let Some(version) = active {
+            let loaded = match self.cached(&version.sha256) {
+                Some(loaded) => loaded,
+                None => {
+                    let bytes = store
+                        .read(|r| r.blob(&version.sha256))?
+                        .ok_or_else(|| StoreError::Database(format!("component {} is missing", version.sha256)))?;
+                    self.load(&version.sha256, &bytes)?
+                }
+            };
+            return Ok(ResolvedModule { name: name.to_string(), version: Some(version.version), grants: version.grants, loaded });
+        }
+        let (_, bytes) = standard_modules()
+            .iter()
+            .find(|(standard_name, _)| *standard_name == name)
+            .ok_or_else(|| RegistryError::UnknownModule(name.to_string()))?;
+        let loaded = self.load(&sha256_hex(bytes), bytes)?;
+        Ok(ResolvedModule { name: name.to_string(), version: None, grants: Grants::default(), loaded })
+    }
+
+    /// Whether `company` has a module called `name` (uploaded or standard).
+    pub fn module_exists(&self, store: &Store, company: &str, name: &str) -> Result<bool, StoreError> {
+        if standard_modules().iter().any(|(n, _)| *n == name) {
+            return Ok(true);
+        }
+        store.read(|r| Ok::<_, StoreError>(r.get(&MODULE_INSTALLS, &company_key(company, name))?.is_some()))
+    }
+
+    /// Accept an upload as the next version of `company`'s module `name` and activate it
+    /// when `activate`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn upload(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        company: &str,
+        name: &str,
+        bytes: &[u8],
+        grants: Grants,
+        activate: bool,
+    ) -> Result<ModuleVersion, RegistryError> {
+        check_name(name)?;
+        if bytes.is_empty() {
+            return Err(UploadError::Empty.into());
+        }
+        if bytes.len() > super::limits::MAX_COMPONENT_BYTES {
+            return Err(UploadError::TooLarge { size: bytes.len(), limit: super::limits::MAX_COMPONENT_BYTES }.into());
+        }
+        let sha256 = sha256_hex(bytes);
+        let component = component::compile(&self.engine, self.artifacts.as_deref(), &sha256, bytes)?;
+        let info = component::inspect(&self.engine, &component);
+        component::check(&info, || component::export_names(&self.engine, &component), &grants)?;
+        let loaded = self.load(&sha256, bytes)?;
+
+        store.write(|tx| -> Result<ModuleVersion, RegistryError> {
+            let existing = tx.scan(&MODULE_VERSIONS, &module_versions_prefix(company, name))?;
+            let version = existing.iter().map(|v| v.version).max().unwrap_or(0) + 1;
+            let record = ModuleVersion {
+                company: company.to_string(),
+                name: name.to_string(),
+                version,
+                sha256: sha256.clone(),
+                size: bytes.len() as u64,
+                uploaded_at: Utc::now(),
+                uploaded_by: actor.who.clone(),
+                decisions: loaded.info.decisions.iter().map(|d| d.interface().to_string()).collect(),
+                imports: loaded.info.imports.clone(),
+                grants,
+            };
+            tx.put_blob(&sha256, bytes)?;
+            tx.put(&MODULE_VERSIONS, &module_version_key(company, name, version), &record)?;
+            let entity = format!("{company}/modules/{name}");
+            tx.audit(actor.entry(Some(company), "module.upload", entity.clone(), Some(format!("version {version}, sha256 {sha256}"))))?;
+            if activate {
+                switch_active(tx, company, name, version)?;
+                tx.audit(actor.entry(Some(company), "module.activate", entity, Some(format!("version {version}"))))?;
+            }
+            Ok(record)
+        })
+    }
+
+    /// Make `version` the active version of `company`'s module `name`.
+    pub fn activate(&self, store: &Store, actor: &Actor, company: &str, name: &str, version: u32) -> Result<ModuleInstall, RegistryError> {
+        store.write(|tx| {
+            if tx.get(&MODULE_VERSIONS, &module_version_key(company, name, version))?.is_none() {
+                return Err(RegistryError::UnknownVersion { name: name.to_string(), version });
+            }
+            let install = switch_active(tx, company, name, version)?;
+            tx.audit(actor.entry(Some(company), "module.activate", format!("{company}/modules/{name}"), Some(format!("version {version}"))))?;
+            Ok(install)
+        })
+    }
+
+    /// Go back to the version that was active before the current one.
+    pub fn rollback(&self, store: &Store, actor: &Actor, company: &str, name: &str) -> Result<ModuleInstall, RegistryError> {
+        store.write(|tx| {
+            let key = company_key(company, name);
+            let mut install = tx.get(&MODULE_INSTALLS, &key)?.ok_or_else(|| RegistryError::UnknownModule(name.to_string()))?;
+            let previous = install.history.pop().ok_or_else(|| RegistryError::NothingToRollBack(name.to_string()))?;
+            let from = install.active;
+            install.active = previous;
+            tx.put(&MODULE_INSTALLS, &key, &install)?;
+            tx.audit(actor.entry(
+                Some(company),
+                "module.rollback",
+                format!("{company}/modules/{name}"),
+                Some(format!("version {from} -> {previous}")),
+            ))?;
+            Ok(install)
+        })
+    }
+}
+
+fn switch_active(tx: &mut crate::store::Tx, company: &str, name: &str, version: u32) -> Result<ModuleInstall, StoreError> {
+    let key = company_key(company, name);
+    let mut install = tx.get(&MODULE_INSTALLS, &key)?.unwrap_or_default();
+    if install.active != 0 && install.active != version {
+        install.history.push(install.active);
+    }
+    install.active = version;
+    tx.put(&MODULE_INSTALLS, &key, &install)?;
+    Ok(install)
+}

@@ -1,0 +1,38 @@
+//! The tables of the store and how their keys are formed.
+
+use super::Collection;
+use super::records::*;
+
+/// Companies, keyed by id.
+pub const COMPANIES: Collection<Company> = Collection::new("companies");
+/// Users, keyed by `company NUL extension`.
+pub const USERS: Collection<User> = Collection::new("users");
+/// DIDs, keyed by `company NUL number`.
+pub const DIDS: Collection<Did> = Collection::new("dids");
+/// Which company owns each DID number (numbers are unique across companies).
+pub const DID_OWNERS: Collection<String> = Collection::new("did_owners");
+/// Aliases, keyed by `company NUL number`.
+pub const ALIASES: Collection<Alias> = Collection::new("aliases");
+/// External numbers, keyed by `company NUL name`.
+pub const EXTERNAL_NUMBERS: Collection<ExternalNumber> = Collection::new("external_numbers");
+/// API keys, keyed by the hex SHA-256 of the secret.
+pub const API_KEYS: Collection<ApiKey> = Collection::new("api_keys");
+/// Module versions, keyed by `company NUL name NUL version` (version zero-padded).
+pub const MODULE_VERSIONS: Collection<ModuleVersion> = Collection::new("module_versions");
+/// The active version of each module, keyed by `company NUL name`.
+pub const MODULE_INSTALLS: Collection<ModuleInstall> = Collection::new("module_installs");
+/// The audit log, keyed by zero-padded sequence number.
+pub const AUDIT: Collection<AuditEntry> = Collection::new("audit");
+
+pub(super) const ALL_TABLES: &[&str] =
+    &["companies", "users", "dids", "did_owners", "aliases", "external_numbers", "api_keys", "module_versions", "module_installs", "audit"];
+
+/// The key of a module version row.
+pub fn module_version_key(company: &str, name: &str, version: u32) -> String {
+    format!("{company}\0{name}\0{version:010}")
+}
+
+/// The key prefix of every version of one module.
+pub fn module_versions_prefix(company: &str, name: &str) -> String {
+    format!("{company}\0{name}\0")
+}

@@ -1,0 +1,160 @@
+//! A DID router that misbehaves on request, for the host's sandbox tests.
+//!
+//! The caller number picks the trick; the route's caller-id prefix reports what happened,
+//! so a black-box test reads the outcome off the call:
+//!
+//! | caller               | what the module does                                      |
+//! |----------------------|-----------------------------------------------------------|
+//! | `loop`               | spins forever (the epoch deadline must stop it)           |
+//! | `bomb`               | allocates 1 MiB chunks until it traps (memory cap)        |
+//! | `panic`              | panics                                                    |
+//! | `ghost`              | routes to extension 999999, which does not exist          |
+//! | `error`              | returns an error                                          |
+//! | `log`                | logs "mischief says hello"                                |
+//! | `kv-write:KEY=VALUE` | `kv::set`; prefix `kv-wrote:VERSION`                      |
+//! | `kv-read:KEY`        | `kv::get`; prefix `kv:VALUE` or `kv:none`                 |
+//! | `kv-cas:KEY=VALUE`   | create-only CAS; `cas:ok:VERSION` or `cas:conflict:N`     |
+//! | `http:URL`           | GET; `http:ok:STATUS`, `http:not-allowed:HOST`, ...       |
+//! | `mail:ADDRESS`       | sends a short message; `mail:ok` or `mail:err:TEXT`       |
+//! | `env`                | `env:N`, the number of environment variables it sees      |
+//! | `clock`              | `clock:MS`, the WASI wall clock in ms since the epoch     |
+//! | `random`             | `seed:N`, the call's random seed                          |
+//! | anything else        | the DID's default destination, no prefix                  |
+//!
+//! A kv error other than a CAS conflict gives the prefix `kv-err:REASON`.
+
+use std::hint::black_box;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use guest_sdk::did_routing::{Did, DidRouting, RouteDecision};
+use guest_sdk::http::HttpError;
+use guest_sdk::kv::KvError;
+use guest_sdk::mail::Message;
+use guest_sdk::types::{CallContext, Destination};
+use guest_sdk::{http, kv, log, mail};
+
+/// The module's decision type.
+pub struct Mischief;
+
+impl DidRouting for Mischief {
+    fn route(call: CallContext, did: Did) -> Result<RouteDecision, String> {
+        let prefix = match call.caller.as_str() {
+            "loop" => spin(),
+            "bomb" => hoard(),
+            "panic" => panic!("mischief panicked on purpose"),
+            "ghost" => return Ok(route(Destination::Extension("999999".into()), None)),
+            "error" => return Err("mischief refuses".to_string()),
+            "log" => {
+                log::info("mischief says hello");
+                None
+            }
+            "env" => Some(format!("env:{}", std::env::vars().count())),
+            "clock" => Some(format!("clock:{}", wall_clock_ms())),
+            "random" => Some(format!("seed:{}", call.random_seed)),
+            caller => match caller.split_once(':') {
+                Some(("kv-write", arg)) => Some(kv_write(arg)?),
+                Some(("kv-read", key)) => Some(kv_read(key)),
+                Some(("kv-cas", arg)) => Some(kv_cas(arg)?),
+                Some(("http", url)) => Some(http_get(url)),
+                Some(("mail", address)) => Some(send_mail(address)),
+                _ => None,
+            },
+        };
+        Ok(route(did.default_destination, prefix))
+    }
+}
+
+guest_sdk::export_did_router!(Mischief);
+
+fn route(destination: Destination, caller_id_prefix: Option<String>) -> RouteDecision {
+    RouteDecision { destination, announcement: None, caller_id_prefix, matched_rule: None }
+}
+
+/// Loops forever; `black_box` keeps the optimiser from proving the loop pointless.
+fn spin() -> ! {
+    let mut turns = 0u64;
+    loop {
+        turns = black_box(turns.wrapping_add(1));
+    }
+}
+
+/// Allocates non-zero 1 MiB chunks and keeps them all until allocation traps.
+fn hoard() -> ! {
+    let mut hoard = Vec::new();
+    loop {
+        hoard.push(vec![0xA5u8; 1 << 20]);
+        black_box(&hoard);
+    }
+}
+
+fn wall_clock_ms() -> i128 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => since.as_millis() as i128,
+        Err(before) => -(before.duration().as_millis() as i128),
+    }
+}
+
+fn key_value(arg: &str) -> Result<(&str, &str), String> {
+    arg.split_once('=').ok_or_else(|| format!("mischief wants KEY=VALUE, got {arg:?}"))
+}
+
+fn kv_write(arg: &str) -> Result<String, String> {
+    let (key, value) = key_value(arg)?;
+    Ok(match kv::set(key, value.as_bytes()) {
+        Ok(version) => format!("kv-wrote:{version}"),
+        Err(e) => kv_failure(&e),
+    })
+}
+
+fn kv_read(key: &str) -> String {
+    match kv::get(key) {
+        Ok(Some(entry)) => format!("kv:{}", String::from_utf8_lossy(&entry.value)),
+        Ok(None) => "kv:none".to_string(),
+        Err(e) => kv_failure(&e),
+    }
+}
+
+fn kv_cas(arg: &str) -> Result<String, String> {
+    let (key, value) = key_value(arg)?;
+    Ok(match kv::compare_and_swap(key, None, value.as_bytes()) {
+        Ok(version) => format!("cas:ok:{version}"),
+        Err(KvError::Conflict(Some(current))) => format!("cas:conflict:{current}"),
+        Err(KvError::Conflict(None)) => "cas:conflict:none".to_string(),
+        Err(e) => kv_failure(&e),
+    })
+}
+
+fn kv_failure(error: &KvError) -> String {
+    match error {
+        KvError::Conflict(Some(current)) => format!("kv-err:conflict:{current}"),
+        KvError::Conflict(None) => "kv-err:conflict:none".to_string(),
+        KvError::TooLarge => "kv-err:too-large".to_string(),
+        KvError::Unavailable(why) => format!("kv-err:unavailable:{why}"),
+    }
+}
+
+fn http_get(url: &str) -> String {
+    match http::get(url, 2000) {
+        Ok(response) => format!("http:ok:{}", response.status),
+        Err(HttpError::NotAllowed(host)) => format!("http:not-allowed:{host}"),
+        Err(HttpError::Timeout) => "http:timeout".to_string(),
+        Err(HttpError::InvalidUrl(why)) => format!("http:invalid-url:{why}"),
+        Err(HttpError::Failed(why)) => format!("http:failed:{why}"),
+    }
+}
+
+fn send_mail(address: &str) -> String {
+    let message = Message {
+        to: vec![address.to_string()],
+        subject: "mischief".to_string(),
+        body: "A test message from the mischief module.".to_string(),
+        attachments: Vec::new(),
+    };
+    match mail::send(&message) {
+        Ok(()) => "mail:ok".to_string(),
+        Err(why) => format!("mail:err:{why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
