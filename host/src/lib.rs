@@ -1,12 +1,21 @@
 //! Centralita: a multi-tenant hosted PBX whose routing decisions are WebAssembly
-//! components. This crate is the host; see DESIGN.md for the map.
+//! components. This crate is the host; DESIGN.md has the map.
 //!
 //! - [`store`]: the embedded database and every record.
 //! - [`sandbox`]: the wasmtime engine, module versions, running decisions.
 //! - [`routing`]: decisions as the host uses them (DID routing with fallbacks).
+//! - [`api`]: the HTTP API under `/api/v1`.
+//! - [`config`]: `serve` settings from flags, environment and a TOML file.
+//! - [`module_cli`]: trying a module offline (`centralita module run`).
 
+pub mod api;
 pub mod app;
 pub mod audit;
+pub mod config;
+pub mod demo;
+pub mod module_cli;
+pub mod operator_token;
 pub mod routing;
 pub mod sandbox;
+pub mod shutdown;
 pub mod store;

@@ -1,1 +1,132 @@
-fn main() {}
+//! The `centralita` command: `serve` runs the PBX host; `module run` and `module bench`
+//! try a routing module offline.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use centralita::api::{self, Auth};
+use centralita::app::App;
+use centralita::config::ServeArgs;
+use centralita::module_cli::ModuleRunner;
+use centralita::sandbox::Sandbox;
+use centralita::sandbox::counters::Counters;
+use centralita::sandbox::limits::DecisionLimits;
+use centralita::store::Store;
+use centralita::store::records::Grants;
+use centralita::{demo, operator_token, shutdown};
+
+#[derive(Parser)]
+#[command(name = "centralita", version, about = "Multi-tenant hosted PBX with WebAssembly routing modules")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the PBX host.
+    Serve(ServeArgs),
+    /// Try a routing module without a server.
+    #[command(subcommand)]
+    Module(ModuleCommand),
+}
+
+#[derive(Subcommand)]
+enum ModuleCommand {
+    /// Ask a module file for one decision and print it as JSON.
+    Run {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// The decision point, e.g. did-routing.
+        #[arg(long)]
+        decision: String,
+        /// A JSON file with the decision's input ("-" = standard input).
+        #[arg(long)]
+        input: PathBuf,
+        /// Deadline in milliseconds.
+        #[arg(long, default_value_t = centralita::sandbox::limits::DEFAULT_DEADLINE_MS)]
+        deadline_ms: u32,
+        /// Hosts the module may reach with http, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        http_allow: Vec<String>,
+    },
+    /// Measure a did-routing module: COUNT decisions, each on a fresh instance.
+    Bench {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// A did-routing case (JSON).
+        #[arg(long)]
+        input: PathBuf,
+        /// Number of measured decisions.
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+        Command::Module(ModuleCommand::Run { file, decision, input, deadline_ms, http_allow }) => {
+            let input = read_input(&input)?;
+            let runner = ModuleRunner::from_file(&file, Grants { mail: false, http_allow })?
+                .with_limits(DecisionLimits::new(deadline_ms, centralita::sandbox::limits::DEFAULT_MEMORY_MIB));
+            let decision = runner.run_json(&decision, &input)?;
+            println!("{}", serde_json::to_string_pretty(&decision)?);
+            Ok(())
+        }
+        Command::Module(ModuleCommand::Bench { file, input, count }) => {
+            if count == 0 {
+                bail!("--count must be at least 1");
+            }
+            let runner = ModuleRunner::from_file(&file, Grants::default())?;
+            let report = runner.bench_did(&read_input(&input)?, count)?;
+            eprintln!("{} decisions, fresh instance each, {} allocator", report.count, report.allocator);
+            println!("decisions p50_us={:.1} p99_us={:.1} per_sec={:.0}", report.p50_us, report.p99_us, report.per_sec);
+            Ok(())
+        }
+    }
+}
+
+fn read_input(path: &PathBuf) -> anyhow::Result<String> {
+    if path.as_os_str() == "-" {
+        return std::io::read_to_string(std::io::stdin()).context("reading standard input");
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let sandbox = Sandbox::new(store.clone(), Some(config.data_dir.join("compiled")), config.pooling)?;
+    tracing::info!(allocator = ?sandbox.allocator(), "sandbox ready");
+    let token = operator_token::load_or_create(&config.data_dir)?;
+    let app = App { store, sandbox: Arc::new(sandbox), counters: Arc::new(Counters::default()) };
+    if config.demo {
+        demo::ensure(&app).context("creating the demo company")?;
+    }
+    tracing::info!(sip_listen = %config.sip_listen, "SIP transport is not part of this build yet; the address is reserved");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.http_listen)
+            .await
+            .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?;
+        tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "API listening on /api/v1");
+        let router = api::router(app, Auth::new(token));
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown::signal())
+            .await
+            .context("serving the API")
+    })
+}

@@ -8,4 +8,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use centralita::router::{http, kv, log, mail, types};
-pub use exports::centralita::router::{call_events, did_routing, ivr, permissions, queue_strategy};
+pub use exports::centralita::router::did_routing;

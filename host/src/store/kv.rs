@@ -2,7 +2,7 @@
 //! Both are raw byte tables: kv rows are `version (u64 LE) ++ value`, keyed by
 //! `company NUL module NUL key`, so one company's module can never name another's rows.
 
-use redb::{ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Read, Snapshot, Store, StoreError, Tx, db_error};
 

@@ -73,14 +73,23 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Database(format!("{}: {e}", data_dir.display())))?;
         let db = Database::create(data_dir.join("centralita.redb")).map_err(db_error)?;
-        let store = Store { db: std::sync::Arc::new(db) };
+        Store::init(Store { db: std::sync::Arc::new(db) })
+    }
+
+    /// A store that lives in memory only, for `centralita module run` and tests.
+    pub fn in_memory() -> Result<Store, StoreError> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(db_error)?;
+        Store::init(Store { db: std::sync::Arc::new(db) })
+    }
+
+    fn init(store: Store) -> Result<Store, StoreError> {
         store.write(|tx| {
             for name in ALL_TABLES {
                 tx.inner.open_table(TableDefinition::<&str, &[u8]>::new(name)).map_err(db_error)?;
             }
             tx.inner.open_table(kv::TABLE).map_err(db_error)?;
             tx.inner.open_table(kv::BLOBS).map_err(db_error)?;
-            Ok(())
+            Ok::<_, StoreError>(())
         })?;
         Ok(store)
     }

@@ -208,6 +208,8 @@ pub struct ExternalNumber {
 pub struct ApiKey {
     /// Public id of the key.
     pub id: String,
+    /// Hex SHA-256 of the secret (the table's key).
+    pub hash: String,
     /// The company it acts for.
     pub company: String,
     /// What the key is for.

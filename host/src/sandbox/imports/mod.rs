@@ -10,8 +10,8 @@ mod mail;
 
 use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
 use wasmtime::Engine;
-use wasmtime_wasi::cli::WasiCli;
-use wasmtime_wasi::clocks::WasiClocks;
+use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::p2::bindings as wasi;
 use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::WasiView;
@@ -36,21 +36,21 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<DecisionState>> {
     wasi::io::error::add_to_linker::<DecisionState, HasIo>(l, |s| s.ctx().table)?;
     wasi::sync::io::poll::add_to_linker::<DecisionState, HasIo>(l, |s| s.ctx().table)?;
     wasi::sync::io::streams::add_to_linker::<DecisionState, HasIo>(l, |s| s.ctx().table)?;
-    wasi::clocks::wall_clock::add_to_linker::<DecisionState, WasiClocks>(l, DecisionState::clocks)?;
-    wasi::clocks::monotonic_clock::add_to_linker::<DecisionState, WasiClocks>(l, DecisionState::clocks)?;
-    wasi::random::random::add_to_linker::<DecisionState, WasiRandom>(l, |s| &mut s.ctx().ctx.random)?;
-    wasi::random::insecure::add_to_linker::<DecisionState, WasiRandom>(l, |s| &mut s.ctx().ctx.random)?;
-    wasi::random::insecure_seed::add_to_linker::<DecisionState, WasiRandom>(l, |s| &mut s.ctx().ctx.random)?;
-    wasi::cli::exit::add_to_linker::<DecisionState, WasiCli>(l, DecisionState::cli)?;
-    wasi::cli::environment::add_to_linker::<DecisionState, WasiCli>(l, DecisionState::cli)?;
-    wasi::cli::stdin::add_to_linker::<DecisionState, WasiCli>(l, DecisionState::cli)?;
-    wasi::cli::stdout::add_to_linker::<DecisionState, WasiCli>(l, DecisionState::cli)?;
-    wasi::cli::stderr::add_to_linker::<DecisionState, WasiCli>(l, DecisionState::cli)?;
-    wasi::cli::terminal_input::add_to_linker::<DecisionState, WasiCli>(l, DecisionState::cli)?;
-    wasi::cli::terminal_output::add_to_linker::<DecisionState, WasiCli>(l, DecisionState::cli)?;
-    wasi::cli::terminal_stdin::add_to_linker::<DecisionState, WasiCli>(l, DecisionState::cli)?;
-    wasi::cli::terminal_stdout::add_to_linker::<DecisionState, WasiCli>(l, DecisionState::cli)?;
-    wasi::cli::terminal_stderr::add_to_linker::<DecisionState, WasiCli>(l, DecisionState::cli)?;
+    wasi::clocks::wall_clock::add_to_linker::<DecisionState, WasiClocks>(l, |s| s.clocks())?;
+    wasi::clocks::monotonic_clock::add_to_linker::<DecisionState, WasiClocks>(l, |s| s.clocks())?;
+    wasi::random::random::add_to_linker::<DecisionState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    wasi::random::insecure::add_to_linker::<DecisionState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    wasi::random::insecure_seed::add_to_linker::<DecisionState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    wasi::cli::exit::add_to_linker::<DecisionState, WasiCli>(l, |s| s.cli())?;
+    wasi::cli::environment::add_to_linker::<DecisionState, WasiCli>(l, |s| s.cli())?;
+    wasi::cli::stdin::add_to_linker::<DecisionState, WasiCli>(l, |s| s.cli())?;
+    wasi::cli::stdout::add_to_linker::<DecisionState, WasiCli>(l, |s| s.cli())?;
+    wasi::cli::stderr::add_to_linker::<DecisionState, WasiCli>(l, |s| s.cli())?;
+    wasi::cli::terminal_input::add_to_linker::<DecisionState, WasiCli>(l, |s| s.cli())?;
+    wasi::cli::terminal_output::add_to_linker::<DecisionState, WasiCli>(l, |s| s.cli())?;
+    wasi::cli::terminal_stdin::add_to_linker::<DecisionState, WasiCli>(l, |s| s.cli())?;
+    wasi::cli::terminal_stdout::add_to_linker::<DecisionState, WasiCli>(l, |s| s.cli())?;
+    wasi::cli::terminal_stderr::add_to_linker::<DecisionState, WasiCli>(l, |s| s.cli())?;
     Ok(linker)
 }
 

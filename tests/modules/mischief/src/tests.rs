@@ -44,7 +44,7 @@ fn did() -> Did {
 /// went to the default destination.
 fn prefix(caller: &str) -> Option<String> {
     let route = Mischief::route(call(caller), did()).expect("route");
-    assert!(matches!(&route.destination, Destination::Queue(q) if q == "sales"), "caller {caller}");
+    assert_eq!(route.destination, Destination::Queue("sales".into()), "caller {caller}");
     assert_eq!(route.matched_rule, None);
     route.caller_id_prefix
 }
@@ -98,7 +98,7 @@ fn error_refuses() {
 fn ghost_routes_to_a_missing_extension() {
     testing::reset();
     let route = Mischief::route(call("ghost"), did()).expect("route");
-    assert!(matches!(&route.destination, Destination::Extension(e) if e == "999999"));
+    assert_eq!(route.destination, Destination::Extension("999999".into()));
     assert_eq!(route.caller_id_prefix, None);
 }
 

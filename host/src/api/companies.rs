@@ -1,0 +1,173 @@
+//! Companies (SPEC.md §1): created, changed and deleted by the operator; a company key
+//! sees only its own.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::auth::{Access, Caller};
+use super::error::{ApiError, ApiResult};
+use super::json::Body;
+use super::validate;
+use super::ApiState;
+use crate::routing::call::parse_time_zone;
+use crate::sandbox::limits::{DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_MIB, MAX_DEADLINE_MS, MAX_MEMORY_MIB};
+use crate::store::records::{Company, TrunkProvider};
+use crate::store::*;
+
+/// A company as created or replaced.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyBody {
+    /// Id (create only): 1-32 lowercase letters, digits, '-'.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    pub max_extensions: u32,
+    /// IANA time zone; default "UTC".
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// SIP domain and digest realm; default "<id>.centralita.local".
+    #[serde(default)]
+    pub sip_domain: Option<String>,
+    #[serde(default)]
+    pub trunk: Option<TrunkProvider>,
+    #[serde(default)]
+    pub secondary_trunk: Option<TrunkProvider>,
+    /// Routing decision deadline, 1-5000 ms; default 10.
+    #[serde(default)]
+    pub decision_deadline_ms: Option<u32>,
+    /// Routing decision memory, 1-256 MiB; default 16.
+    #[serde(default)]
+    pub decision_memory_mib: Option<u32>,
+}
+
+fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiResult<Company> {
+    validate::non_empty("name", &body.name)?;
+    let time_zone = body.time_zone.unwrap_or_else(|| "UTC".into());
+    parse_time_zone(&time_zone).map_err(|e| ApiError::field("time_zone", e.to_string()))?;
+    let deadline = body.decision_deadline_ms.unwrap_or(DEFAULT_DEADLINE_MS);
+    if !(1..=MAX_DEADLINE_MS).contains(&deadline) {
+        return Err(ApiError::field("decision_deadline_ms", format!("must be 1..={MAX_DEADLINE_MS}")));
+    }
+    let memory = body.decision_memory_mib.unwrap_or(DEFAULT_MEMORY_MIB);
+    if !(1..=MAX_MEMORY_MIB).contains(&memory) {
+        return Err(ApiError::field("decision_memory_mib", format!("must be 1..={MAX_MEMORY_MIB}")));
+    }
+    for (field, trunk) in [("trunk", &body.trunk), ("secondary_trunk", &body.secondary_trunk)] {
+        if let Some(trunk) = trunk {
+            validate::non_empty(&format!("{field}.username"), &trunk.username)?;
+            validate::non_empty(&format!("{field}.domain"), &trunk.domain)?;
+        }
+    }
+    Ok(Company {
+        id: id.to_string(),
+        name: body.name,
+        max_extensions: body.max_extensions,
+        sip_domain: body.sip_domain.unwrap_or_else(|| format!("{id}.centralita.local")),
+        time_zone,
+        trunk: body.trunk,
+        secondary_trunk: body.secondary_trunk,
+        decision_deadline_ms: deadline,
+        decision_memory_mib: memory,
+        created_at,
+    })
+}
+
+/// Create a company (operator).
+#[utoipa::path(post, path = "/api/v1/companies", tag = "companies", request_body = CompanyBody,
+    responses((status = 201, body = Company), (status = 409, body = super::error::ErrorBody)))]
+pub async fn create(State(s): State<ApiState>, access: Access, Body(body): Body<CompanyBody>) -> ApiResult<(StatusCode, Json<Company>)> {
+    access.require_operator()?;
+    let id = body.id.clone().ok_or_else(|| ApiError::field("id", "missing"))?;
+    validate::slug("id", &id)?;
+    let company = build(&id, body, Utc::now())?;
+    let actor = access.actor();
+    s.app.store.write(|tx| {
+        if tx.get(&COMPANIES, &id)?.is_some() {
+            return Err(ApiError::conflict(format!("company {id:?} already exists")));
+        }
+        tx.put(&COMPANIES, &id, &company)?;
+        tx.audit(actor.entry(Some(&id), "company.create", id.clone(), None))?;
+        Ok(())
+    })?;
+    Ok((StatusCode::CREATED, Json(company)))
+}
+
+/// List companies: all for the operator, its own for a company key.
+#[utoipa::path(get, path = "/api/v1/companies", tag = "companies", responses((status = 200, body = [Company])))]
+pub async fn list(State(s): State<ApiState>, access: Access) -> ApiResult<Json<Vec<Company>>> {
+    let mut companies = s.app.store.read(|r| r.scan(&COMPANIES, ""))?;
+    if let Caller::Company { company, .. } = &access.caller {
+        companies.retain(|c| &c.id == company);
+    }
+    Ok(Json(companies))
+}
+
+/// One company.
+#[utoipa::path(get, path = "/api/v1/companies/{company}", tag = "companies", responses((status = 200, body = Company)))]
+pub async fn get(State(s): State<ApiState>, access: Access, Path(company): Path<String>) -> ApiResult<Json<Company>> {
+    access.require_company(&company)?;
+    Ok(Json(super::company(&s, &company)?))
+}
+
+/// Replace a company's settings (operator).
+#[utoipa::path(put, path = "/api/v1/companies/{company}", tag = "companies", request_body = CompanyBody, responses((status = 200, body = Company)))]
+pub async fn update(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(id): Path<String>,
+    Body(body): Body<CompanyBody>,
+) -> ApiResult<Json<Company>> {
+    access.require_company(&id)?;
+    access.require_operator()?;
+    if body.id.as_ref().is_some_and(|body_id| body_id != &id) {
+        return Err(ApiError::field("id", "cannot be changed"));
+    }
+    let actor = access.actor();
+    let company = s.app.store.write(|tx| {
+        let existing = tx.get(&COMPANIES, &id)?.ok_or_else(|| ApiError::not_found(format!("company {id:?}")))?;
+        let company = build(&id, body, existing.created_at)?;
+        let users = tx.count(&USERS, &company_prefix(&id))?;
+        if (company.max_extensions as usize) < users {
+            return Err(ApiError::field("max_extensions", format!("the company already has {users} extensions")));
+        }
+        tx.put(&COMPANIES, &id, &company)?;
+        tx.audit(actor.entry(Some(&id), "company.update", id.clone(), None))?;
+        Ok(company)
+    })?;
+    Ok(Json(company))
+}
+
+/// Delete a company and everything it owns (operator).
+#[utoipa::path(delete, path = "/api/v1/companies/{company}", tag = "companies", responses((status = 204)))]
+pub async fn delete(State(s): State<ApiState>, access: Access, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    access.require_company(&id)?;
+    access.require_operator()?;
+    let actor = access.actor();
+    s.app.store.write(|tx| {
+        if !tx.delete(&COMPANIES, &id)? {
+            return Err(ApiError::not_found(format!("company {id:?}")));
+        }
+        let prefix = company_prefix(&id);
+        for did in tx.scan(&DIDS, &prefix)? {
+            tx.delete(&DID_OWNERS, &did.number)?;
+        }
+        tx.delete_prefix(&USERS, &prefix)?;
+        tx.delete_prefix(&DIDS, &prefix)?;
+        tx.delete_prefix(&ALIASES, &prefix)?;
+        tx.delete_prefix(&EXTERNAL_NUMBERS, &prefix)?;
+        tx.delete_prefix(&MODULE_VERSIONS, &prefix)?;
+        tx.delete_prefix(&MODULE_INSTALLS, &prefix)?;
+        let keys: Vec<_> = tx.scan(&API_KEYS, "")?;
+        for key in keys.iter().filter(|k| k.company == id) {
+            tx.delete(&API_KEYS, &key.hash)?;
+        }
+        tx.audit(actor.entry(Some(&id), "company.delete", id.clone(), None))?;
+        Ok::<_, ApiError>(())
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}

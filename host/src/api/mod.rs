@@ -1,0 +1,132 @@
+//! The HTTP API under `/api/v1` (axum, JSON). Every route checks who is calling
+//! ([`auth`]); every change writes an audit entry in the same transaction; every error is
+//! `{"error": ..., "field": ...}` ([`error`]). The OpenAPI document is served at
+//! `/api/v1/openapi.json`.
+
+pub mod audit;
+pub mod auth;
+pub mod companies;
+pub mod dids;
+pub mod directory;
+pub mod error;
+pub mod json;
+pub mod keys;
+pub mod modules;
+pub mod users;
+mod validate;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+pub use auth::Auth;
+
+use crate::app::App;
+use crate::sandbox::limits::MAX_COMPONENT_BYTES;
+use crate::store::records::Company;
+use crate::store::{COMPANIES, Read};
+use error::{ApiError, ApiResult};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct ApiState {
+    pub app: App,
+    pub auth: Auth,
+}
+
+/// The company `id`, or 404.
+fn company(s: &ApiState, id: &str) -> ApiResult<Company> {
+    s.app.store.read(|r| r.get(&COMPANIES, id))?.ok_or_else(|| ApiError::not_found(format!("company {id:?}")))
+}
+
+/// The liveness answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// Whether the host is up (no authentication).
+#[utoipa::path(get, path = "/api/v1/health", tag = "health", responses((status = 200, body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Centralita API", description = "Tenants, routing entities and routing modules of a Centralita host."),
+    paths(
+        health,
+        companies::create, companies::list, companies::get, companies::update, companies::delete,
+        keys::create, keys::list, keys::delete,
+        users::create, users::import, users::list, users::get, users::update, users::delete, users::rotate_sip_password,
+        dids::create, dids::list, dids::get, dids::update, dids::delete, dids::route,
+        directory::create_alias, directory::list_aliases, directory::get_alias, directory::update_alias, directory::delete_alias,
+        directory::create_external, directory::list_external, directory::get_external, directory::update_external, directory::delete_external,
+        modules::upload, modules::list, modules::get, modules::activate, modules::rollback,
+        audit::all, audit::company,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi())
+}
+
+/// The API's routes.
+pub fn router(app: App, auth: Auth) -> Router {
+    let company = "/api/v1/companies/{company}";
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/companies", post(companies::create).get(companies::list))
+        .route(company, get(companies::get).put(companies::update).delete(companies::delete))
+        .route(&format!("{company}/api-keys"), post(keys::create).get(keys::list))
+        .route(&format!("{company}/api-keys/{{id}}"), axum::routing::delete(keys::delete))
+        .route(&format!("{company}/users"), post(users::create).get(users::list))
+        .route(&format!("{company}/users/import"), post(users::import))
+        .route(&format!("{company}/users/{{extension}}"), get(users::get).put(users::update).delete(users::delete))
+        .route(&format!("{company}/users/{{extension}}/rotate-sip-password"), post(users::rotate_sip_password))
+        .route(&format!("{company}/dids"), post(dids::create).get(dids::list))
+        .route(&format!("{company}/dids/{{number}}"), get(dids::get).put(dids::update).delete(dids::delete))
+        .route(&format!("{company}/dids/{{number}}/route"), post(dids::route))
+        .route(&format!("{company}/aliases"), post(directory::create_alias).get(directory::list_aliases))
+        .route(
+            &format!("{company}/aliases/{{number}}"),
+            get(directory::get_alias).put(directory::update_alias).delete(directory::delete_alias),
+        )
+        .route(&format!("{company}/external-numbers"), post(directory::create_external).get(directory::list_external))
+        .route(
+            &format!("{company}/external-numbers/{{name}}"),
+            get(directory::get_external).put(directory::update_external).delete(directory::delete_external),
+        )
+        .route(&format!("{company}/modules"), get(modules::list))
+        .route(
+            &format!("{company}/modules/{{name}}"),
+            put(modules::upload).get(modules::get).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+        )
+        .route(&format!("{company}/modules/{{name}}/activate"), post(modules::activate))
+        .route(&format!("{company}/modules/{{name}}/rollback"), post(modules::rollback))
+        .route(&format!("{company}/audit"), get(audit::company))
+        .route("/api/v1/audit", get(audit::all))
+        .fallback(|| async { ApiError::not_found("route") })
+        .with_state(ApiState { app, auth })
+}

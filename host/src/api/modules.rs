@@ -1,0 +1,146 @@
+//! Module lifecycle: upload a component as a new immutable version, list versions with
+//! their decision counters, activate one, roll back.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiState;
+use super::auth::Access;
+use super::error::{ApiError, ApiResult};
+use super::json::Body;
+use crate::sandbox::counters::DecisionCounters;
+use crate::sandbox::registry::{check_name, standard_modules};
+use crate::store::records::{Grants, ModuleInstall, ModuleVersion};
+use crate::store::*;
+
+/// What an upload grants the module beyond `log` and `kv`.
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+pub struct UploadQuery {
+    /// Allow the `mail` import.
+    #[serde(default)]
+    pub grant_mail: bool,
+    /// Hosts ("host" or "host:port", comma-separated) the `http` import may reach.
+    #[serde(default)]
+    pub http_allow: Option<String>,
+    /// Make the new version active right away (default true).
+    #[serde(default)]
+    pub activate: Option<bool>,
+}
+
+/// A version to activate.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateBody {
+    pub version: u32,
+}
+
+/// A module of the company and how it is doing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModuleView {
+    pub name: String,
+    /// Whether a standard module of this name ships with the host.
+    pub standard: bool,
+    /// The active uploaded version; none = the standard module decides.
+    pub active: Option<u32>,
+    /// Versions active before, oldest first.
+    pub history: Vec<u32>,
+    /// Every uploaded version.
+    pub versions: Vec<ModuleVersion>,
+    /// Decisions since the host started.
+    pub counters: DecisionCounters,
+}
+
+fn view(s: &ApiState, company: &str, name: &str) -> ApiResult<ModuleView> {
+    let (install, versions) = s.app.store.read(|r| -> Result<_, StoreError> {
+        Ok((r.get(&MODULE_INSTALLS, &company_key(company, name))?, r.scan(&MODULE_VERSIONS, &module_versions_prefix(company, name))?))
+    })?;
+    let standard = standard_modules().iter().any(|(n, _)| *n == name);
+    if install.is_none() && versions.is_empty() && !standard {
+        return Err(ApiError::not_found(format!("module {name:?}")));
+    }
+    let install = install.unwrap_or_default();
+    Ok(ModuleView {
+        name: name.to_string(),
+        standard,
+        active: (install.active != 0).then_some(install.active),
+        history: install.history,
+        versions,
+        counters: s.app.counters.get(company, name),
+    })
+}
+
+/// Upload a component (the raw bytes as body) as the next version of a module.
+#[utoipa::path(put, path = "/api/v1/companies/{company}/modules/{name}", tag = "modules", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    responses((status = 201, body = ModuleVersion), (status = 422, body = super::error::ErrorBody)))]
+pub async fn upload(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, name)): Path<(String, String)>,
+    Query(query): Query<UploadQuery>,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<ModuleVersion>)> {
+    access.require_company(&company)?;
+    super::company(&s, &company)?;
+    check_name(&name)?;
+    let http_allow: Vec<String> = query
+        .http_allow
+        .iter()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|host| !host.is_empty())
+        .map(str::to_string)
+        .collect();
+    let grants = Grants { mail: query.grant_mail, http_allow };
+    let actor = access.actor();
+    let app = s.app.clone();
+    let activate = query.activate.unwrap_or(true);
+    // Compiling a component takes milliseconds to seconds: off the async workers.
+    let version = tokio::task::spawn_blocking(move || app.sandbox.upload(&app.store, &actor, &company, &name, &bytes, grants, activate))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("upload task failed: {e}")))??;
+    Ok((StatusCode::CREATED, Json(version)))
+}
+
+/// The company's modules: the standard ones and every uploaded one.
+#[utoipa::path(get, path = "/api/v1/companies/{company}/modules", tag = "modules", responses((status = 200, body = [ModuleView])))]
+pub async fn list(State(s): State<ApiState>, access: Access, Path(company): Path<String>) -> ApiResult<Json<Vec<ModuleView>>> {
+    access.require_company(&company)?;
+    super::company(&s, &company)?;
+    let versions = s.app.store.read(|r| r.scan(&MODULE_VERSIONS, &company_prefix(&company)))?;
+    let mut names: Vec<String> = standard_modules().iter().map(|(n, _)| n.to_string()).collect();
+    names.extend(versions.into_iter().map(|v| v.name));
+    names.sort();
+    names.dedup();
+    Ok(Json(names.iter().map(|name| view(&s, &company, name)).collect::<ApiResult<_>>()?))
+}
+
+/// One module with its versions and counters.
+#[utoipa::path(get, path = "/api/v1/companies/{company}/modules/{name}", tag = "modules", responses((status = 200, body = ModuleView)))]
+pub async fn get(State(s): State<ApiState>, access: Access, Path((company, name)): Path<(String, String)>) -> ApiResult<Json<ModuleView>> {
+    access.require_company(&company)?;
+    Ok(Json(view(&s, &company, &name)?))
+}
+
+/// Make a version active; calls already deciding finish on the version they started with.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/modules/{name}/activate", tag = "modules", request_body = ActivateBody, responses((status = 200, body = ModuleInstall)))]
+pub async fn activate(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, name)): Path<(String, String)>,
+    Body(body): Body<ActivateBody>,
+) -> ApiResult<Json<ModuleInstall>> {
+    access.require_company(&company)?;
+    Ok(Json(s.app.sandbox.activate(&s.app.store, &access.actor(), &company, &name, body.version)?))
+}
+
+/// Return to the version active before the current one.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/modules/{name}/rollback", tag = "modules", responses((status = 200, body = ModuleInstall)))]
+pub async fn rollback(State(s): State<ApiState>, access: Access, Path((company, name)): Path<(String, String)>) -> ApiResult<Json<ModuleInstall>> {
+    access.require_company(&company)?;
+    Ok(Json(s.app.sandbox.rollback(&s.app.store, &access.actor(), &company, &name)?))
+}

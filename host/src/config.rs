@@ -1,0 +1,117 @@
+//! `centralita serve` settings: command-line flags, else environment variables, else a
+//! TOML file (`--config`), else the embedded defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./centralita-data";
+/// Default HTTP API address.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+/// Default SIP address.
+pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
+
+/// Flags of `centralita serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Directory of the database, compiled modules and the operator token.
+    #[arg(long, env = "CENTRALITA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the HTTP API.
+    #[arg(long, env = "CENTRALITA_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// Address of the SIP listener (SIP arrives with the SIP-core work; validated now).
+    #[arg(long, env = "CENTRALITA_SIP_LISTEN")]
+    pub sip_listen: Option<SocketAddr>,
+    /// Create a demo company with users and a DID on first start.
+    #[arg(long, env = "CENTRALITA_DEMO")]
+    pub demo: bool,
+    /// Disable the pooling instance allocator (it is used when available).
+    #[arg(long, env = "CENTRALITA_NO_POOLING")]
+    pub no_pooling: bool,
+    /// A TOML file with any of: data_dir, http_listen, sip_listen, demo, no_pooling.
+    #[arg(long, env = "CENTRALITA_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    http_listen: Option<SocketAddr>,
+    sip_listen: Option<SocketAddr>,
+    demo: Option<bool>,
+    no_pooling: Option<bool>,
+}
+
+/// The settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub http_listen: SocketAddr,
+    pub sip_listen: SocketAddr,
+    pub demo: bool,
+    pub pooling: bool,
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl ServeArgs {
+    /// Merge flags/environment over the config file over the defaults.
+    pub fn resolve(self) -> Result<ServeConfig, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let parse = |text: &str| text.parse::<SocketAddr>().expect("default addresses are valid");
+        Ok(ServeConfig {
+            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            http_listen: self.http_listen.or(file.http_listen).unwrap_or_else(|| parse(DEFAULT_HTTP_LISTEN)),
+            sip_listen: self.sip_listen.or(file.sip_listen).unwrap_or_else(|| parse(DEFAULT_SIP_LISTEN)),
+            demo: self.demo || file.demo.unwrap_or(false),
+            pooling: !(self.no_pooling || file.no_pooling.unwrap_or(false)),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("centralita.toml");
+        std::fs::write(&file, "data_dir = \"/srv/pbx\"\nhttp_listen = \"0.0.0.0:9000\"\ndemo = true\n").unwrap();
+        let args = ServeArgs { http_listen: Some("127.0.0.1:7000".parse().unwrap()), config: Some(file), ..Default::default() };
+        let config = args.resolve().unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/pbx"));
+        assert_eq!(config.http_listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(config.sip_listen.to_string(), DEFAULT_SIP_LISTEN);
+        assert!(config.demo && config.pooling);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "http_lisen = \"0.0.0.0:9000\"\n").unwrap();
+        let error = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap_err();
+        assert!(error.to_string().contains("http_lisen"), "{error}");
+    }
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The test command: installs what the suite needs, then runs all of it.
+# Ends with cargo test's own summary lines (CI reads them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==== %s ====\n' "$*"; }
+die() { printf '\nscripts/test.sh: FAILED: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the black-box tests drive. Empty for now; later issues add the real
+# peers (sip-tester for sipp, baresip, python3-aiosmtpd, ...; see TESTING notes).
+APT_PACKAGES=()
+
+step "Rust toolchain (rust-toolchain.toml)"
+channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+[[ -n "$channel" ]] || die "no channel in rust-toolchain.toml"
+if ! rustup toolchain list | grep -q "^$channel-"; then
+    rustup toolchain install "$channel" --profile minimal || die "rustup toolchain install $channel"
+fi
+rustup target add wasm32-wasip2 || die "rustup target add wasm32-wasip2"
+rustup component add clippy rustfmt || die "rustup component add clippy rustfmt"
+rustc --version
+cargo --version
+
+if ((${#APT_PACKAGES[@]})); then
+    step "Debian packages: ${APT_PACKAGES[*]}"
+    missing=()
+    for package in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+    done
+    if ((${#missing[@]})); then
+        sudo=""
+        [[ $(id -u) -eq 0 ]] || sudo="sudo"
+        $sudo apt-get update || die "apt-get update"
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
+            || die "apt-get install ${missing[*]}"
+    else
+        echo "all installed"
+    fi
+fi
+
+# CI machines keep one build directory across runs (outside the clone) to reuse builds.
+if [[ -n "${CI:-}" && -z "${CARGO_TARGET_DIR:-}" ]]; then
+    export CARGO_TARGET_DIR=/var/tmp/centralita-target
+fi
+echo "target directory: ${CARGO_TARGET_DIR:-target}"
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+exec cargo test --workspace
