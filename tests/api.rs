@@ -207,7 +207,11 @@ fn sip_password_is_generated_by_the_server_and_rotatable() {
     let second = server.create_user("acme", "101");
     let password = first["sip_password"].as_str().expect("a generated sip_password").to_string();
     assert!(password.len() >= 12, "a short generated SIP password: {password:?}");
-    assert_ne!(Some(password.as_str()), second["sip_password"].as_str(), "two users got the same SIP password");
+    assert_ne!(
+        Some(password.as_str()),
+        second["sip_password"].as_str(),
+        "two users got the same SIP password"
+    );
 
     let mut chosen = user_body("102");
     chosen["sip_password"] = json!("chosen-by-admin");
@@ -276,7 +280,8 @@ fn api_key_is_shown_once_and_works_for_its_company() {
 fn requests_without_a_valid_token_get_401() {
     let server = Server::start();
     server.create_company("acme", json!({}));
-    let paths = ["/api/v1/companies", "/api/v1/companies/acme", "/api/v1/companies/acme/users", "/api/v1/audit"];
+    let paths =
+        ["/api/v1/companies", "/api/v1/companies/acme", "/api/v1/companies/acme/users", "/api/v1/audit"];
     for path in paths {
         server.anonymous().get(path).expect(401, "no Authorization header");
         server.with_token("not-the-token").get(path).expect(401, "a wrong token");
@@ -345,12 +350,20 @@ fn company_key_is_forbidden_on_other_companies_and_operator_paths() {
         ("DELETE", format!("{g}/dids/34920000000"), None),
         ("POST", format!("{g}/dids/34920000000/route"), Some(route)),
         ("GET", format!("{g}/aliases"), None),
-        ("POST", format!("{g}/aliases"), Some(json!({"number": "2", "target": "1", "display_name": "", "description": ""}))),
+        (
+            "POST",
+            format!("{g}/aliases"),
+            Some(json!({"number": "2", "target": "1", "display_name": "", "description": ""})),
+        ),
         ("GET", format!("{g}/aliases/1"), None),
         ("PUT", format!("{g}/aliases/1"), Some(alias)),
         ("DELETE", format!("{g}/aliases/1"), None),
         ("GET", format!("{g}/external-numbers"), None),
-        ("POST", format!("{g}/external-numbers"), Some(json!({"name": "x", "number": "1", "description": ""}))),
+        (
+            "POST",
+            format!("{g}/external-numbers"),
+            Some(json!({"name": "x", "number": "1", "description": ""})),
+        ),
         ("GET", format!("{g}/external-numbers/support"), None),
         ("PUT", format!("{g}/external-numbers/support"), Some(number)),
         ("DELETE", format!("{g}/external-numbers/support"), None),
@@ -443,7 +456,8 @@ fn bad_bodies_get_a_client_error_naming_the_field() {
         .expect_error_naming_field("default_destination", "a misspelt destination kind");
     let mut bare_voicemail = did_body("34910000004");
     bare_voicemail["rules"][0]["destination"] = json!("voicemail");
-    op.post(&dids, &bare_voicemail).expect_error_naming_field("destination", "a destination without its name");
+    op.post(&dids, &bare_voicemail)
+        .expect_error_naming_field("destination", "a destination without its name");
     let mut no_default = did_body("34910000005");
     no_default.as_object_mut().unwrap().remove("default_destination");
     op.post(&dids, &no_default).expect_error_naming_field("default_destination", "a DID without default");
@@ -455,12 +469,16 @@ fn bad_bodies_get_a_client_error_naming_the_field() {
     let aliases = format!("{ACME}/aliases");
     op.post(&aliases, &json!({"number": "1", "display_name": "Boss", "description": ""}))
         .expect_error_naming_field("target", "an alias without target");
-    op.post(&format!("{ACME}/external-numbers"), &json!({"name": "support", "number": 34900, "description": ""}))
-        .expect_error_naming_field("number", "a numeric external number");
+    op.post(
+        &format!("{ACME}/external-numbers"),
+        &json!({"name": "support", "number": 34900, "description": ""}),
+    )
+    .expect_error_naming_field("number", "a numeric external number");
 
     let route = format!("{dids}/34910000000/route");
     op.post(&route, &json!({"at": "2026-11-18T10:00:00Z"})).expect_error_naming_field("caller", "no caller");
-    op.post(&route, &json!({"caller": "600", "at": "yesterday"})).expect_error_naming_field("at", "a bad instant");
+    op.post(&route, &json!({"caller": "600", "at": "yesterday"}))
+        .expect_error_naming_field("at", "a bad instant");
 
     // Nothing was created by the refused requests.
     let listed = op.get(companies).expect(200, "companies");
@@ -480,8 +498,11 @@ fn did_dry_run_follows_office_hours_in_the_company_time_zone() {
     for extension in ["100", "101", "102"] {
         server.create_user("acme", extension);
     }
-    op.post(&format!("{ACME}/external-numbers"), &json!({"name": "support", "number": "34900111222", "description": ""}))
-        .expect(201, "external number");
+    op.post(
+        &format!("{ACME}/external-numbers"),
+        &json!({"name": "support", "number": "34900111222", "description": ""}),
+    )
+    .expect(201, "external number");
     let did = json!({
         "number": "34910000000",
         "description": "main",
@@ -508,7 +529,8 @@ fn did_dry_run_follows_office_hours_in_the_company_time_zone() {
     let weekend = json!({"extension": "102"});
 
     // Wednesday 18 November 2026; Madrid is UTC+1 in winter.
-    let outcome = check("2026-11-18T10:00:00Z", "600123456", office.clone(), json!(1), "weekday office hours");
+    let outcome =
+        check("2026-11-18T10:00:00Z", "600123456", office.clone(), json!(1), "weekday office hours");
     assert_eq!(outcome["announcement"], "welcome");
     assert_eq!(outcome["module"], "did-router");
     assert!(outcome["module_version"].is_null(), "the standard module has no version: {outcome}");
@@ -516,7 +538,13 @@ fn did_dry_run_follows_office_hours_in_the_company_time_zone() {
     check("2026-11-18T08:30:00Z", "600123456", office.clone(), json!(1), "09:30 in Madrid, 08:30 UTC");
     check("2026-11-18T17:30:00Z", "600123456", night.clone(), Value::Null, "18:30 in Madrid, 17:30 UTC");
     check("2026-11-18T16:59:00Z", "600123456", office.clone(), json!(1), "17:59 in Madrid");
-    check("2026-11-18T17:00:00Z", "600123456", night.clone(), Value::Null, "18:00 in Madrid (end is exclusive)");
+    check(
+        "2026-11-18T17:00:00Z",
+        "600123456",
+        night.clone(),
+        Value::Null,
+        "18:00 in Madrid (end is exclusive)",
+    );
     // Wednesday 15 July 2026; Madrid is UTC+2 in summer.
     check("2026-07-15T07:30:00Z", "600123456", office.clone(), json!(1), "09:30 in summer Madrid");
     check("2026-07-15T16:30:00Z", "600123456", night.clone(), Value::Null, "18:30 in summer Madrid");
@@ -547,8 +575,11 @@ fn did_dry_run_follows_office_hours_in_the_company_time_zone() {
     assert_eq!(outcome["destination"], weekend, "{outcome}");
     assert!(outcome["matched_rule"].is_null(), "{outcome}");
 
-    op.post(&format!("{ACME}/dids/34999999999/route"), &json!({"caller": "600", "at": "2026-11-18T10:00:00Z"}))
-        .expect(404, "routing an unknown DID");
+    op.post(
+        &format!("{ACME}/dids/34999999999/route"),
+        &json!({"caller": "600", "at": "2026-11-18T10:00:00Z"}),
+    )
+    .expect(404, "routing an unknown DID");
 }
 
 #[test]
@@ -569,8 +600,11 @@ fn audit_log_records_every_change_with_client_ip() {
     let alias = json!({"number": "1", "target": "600111222", "display_name": "Boss", "description": ""});
     op.post(&format!("{ACME}/aliases"), &alias).expect(201, "alias");
     op.delete(&format!("{ACME}/aliases/1")).expect_success("delete alias");
-    op.post(&format!("{ACME}/external-numbers"), &json!({"name": "support", "number": "349", "description": ""}))
-        .expect(201, "external number");
+    op.post(
+        &format!("{ACME}/external-numbers"),
+        &json!({"name": "support", "number": "349", "description": ""}),
+    )
+    .expect(201, "external number");
     op.post(&format!("{ACME}/api-keys"), &json!({"name": "crm"})).expect(201, "api key");
     server.upload_module("acme", "vip", support::guest_bytes("vip_router"), "").expect(201, "upload");
     let changes = 12; // company, 2 users + update + delete + rotate, DID, alias + delete, number, key, module
@@ -591,17 +625,22 @@ fn audit_log_records_every_change_with_client_ip() {
     for action in ["company.create", "user.create", "did.create", "module.upload"] {
         assert!(!with_action(&entries, action).is_empty(), "no {action} entry in {entries:#?}");
     }
-    let user_actions = entries.iter().filter(|e| e["action"].as_str().unwrap_or("").starts_with("user.")).count();
+    let user_actions =
+        entries.iter().filter(|e| e["action"].as_str().unwrap_or("").starts_with("user.")).count();
     assert_eq!(user_actions, 5, "create, create, update, delete, rotate of users: {entries:#?}");
     let created = with_action(&entries, "user.create");
     assert!(created.iter().any(|e| e["entity"].as_str().unwrap().contains("101")), "{created:?}");
-    let alias_actions = entries.iter().filter(|e| e["action"].as_str().unwrap_or("").starts_with("alias.")).count();
+    let alias_actions =
+        entries.iter().filter(|e| e["action"].as_str().unwrap_or("").starts_with("alias.")).count();
     assert_eq!(alias_actions, 2, "alias create and delete: {entries:#?}");
     // The company-scoped view shows the same changes.
     let scoped = op.get(&format!("{ACME}/audit")).expect(200, "the company's audit log");
     let scoped_seqs: BTreeSet<u64> =
         scoped.as_array().expect("an array").iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
-    assert!(seqs.iter().all(|s| scoped_seqs.contains(s)), "company view {scoped_seqs:?} lacks some of {seqs:?}");
+    assert!(
+        seqs.iter().all(|s| scoped_seqs.contains(s)),
+        "company view {scoped_seqs:?} lacks some of {seqs:?}"
+    );
     let limited = op.get("/api/v1/audit?company=acme&limit=2").expect(200, "a limited audit read");
     assert_eq!(limited.as_array().map(Vec::len), Some(2), "limit=2: {limited}");
     assert_eq!(limited[0]["seq"].as_u64(), Some(seqs[0]), "limit keeps the newest");
@@ -611,7 +650,11 @@ fn audit_log_records_every_change_with_client_ip() {
 fn openapi_document_is_served() {
     let server = Server::start();
     let doc = server.operator().get("/api/v1/openapi.json").expect(200, "the OpenAPI document");
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with('3')), "openapi version: {}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with('3')),
+        "openapi version: {}",
+        doc["openapi"]
+    );
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.contains_key("/api/v1/companies"), "no /api/v1/companies in {:?}", paths.keys());
     let one_company = |p: &&String| p.starts_with("/api/v1/companies/{") && p.matches('/').count() == 4;

@@ -39,4 +39,9 @@ decision_world!(did_router, "did-router", "export_did_router", "::guest_sdk::bin
 decision_world!(ivr_menu, "ivr-menu", "export_ivr_menu", "::guest_sdk::bindings::ivr_menu");
 decision_world!(queue_router, "queue-router", "export_queue_router", "::guest_sdk::bindings::queue_router");
 decision_world!(call_policy, "call-policy", "export_call_policy", "::guest_sdk::bindings::call_policy");
-decision_world!(call_observer, "call-observer", "export_call_observer", "::guest_sdk::bindings::call_observer");
+decision_world!(
+    call_observer,
+    "call-observer",
+    "export_call_observer",
+    "::guest_sdk::bindings::call_observer"
+);

@@ -4,10 +4,10 @@
 
 use crate::bindings::host::centralita::router as wit;
 
-#[cfg(target_arch = "wasm32")]
-use wit as backend;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::testing::backend;
+#[cfg(target_arch = "wasm32")]
+use wit as backend;
 
 /// Log lines, kept by the host with the module's decision counters.
 pub mod log {

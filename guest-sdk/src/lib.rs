@@ -31,8 +31,8 @@
 extern crate self as guest_sdk;
 
 pub mod bindings;
-pub mod pattern;
 mod host_calls;
+pub mod pattern;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 

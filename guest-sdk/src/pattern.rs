@@ -193,7 +193,8 @@ impl Parser<'_> {
                 break;
             }
             let low = if c == '\\' { self.class_escape()? } else { c };
-            let is_range = self.peek() == Some('-') && self.chars.get(self.pos + 1).is_some_and(|&n| n != ']');
+            let is_range =
+                self.peek() == Some('-') && self.chars.get(self.pos + 1).is_some_and(|&n| n != ']');
             if is_range {
                 self.pos += 1;
                 let high_char = self.chars[self.pos];
@@ -274,10 +275,12 @@ fn match_node(node: &Node, input: &[char], pos: usize, next: &mut dyn FnMut(usiz
     match node {
         Node::Literal(c) => input.get(pos) == Some(c) && next(pos + 1),
         Node::Any => pos < input.len() && next(pos + 1),
-        Node::Class { ranges, negated } => input.get(pos).is_some_and(|&c| {
-            let inside = ranges.iter().any(|&(low, high)| low <= c && c <= high);
-            inside != *negated
-        }) && next(pos + 1),
+        Node::Class { ranges, negated } => {
+            input.get(pos).is_some_and(|&c| {
+                let inside = ranges.iter().any(|&(low, high)| low <= c && c <= high);
+                inside != *negated
+            }) && next(pos + 1)
+        }
         Node::Concat(items) => match_sequence(items, input, pos, next),
         Node::Alternation(branches) => branches.iter().any(|branch| match_node(branch, input, pos, next)),
         Node::Repeat { node, min, max } => match_repeat(node, *min, *max, 0, input, pos, next),
@@ -287,7 +290,9 @@ fn match_node(node: &Node, input: &[char], pos: usize, next: &mut dyn FnMut(usiz
 fn match_sequence(items: &[Node], input: &[char], pos: usize, next: &mut dyn FnMut(usize) -> bool) -> bool {
     match items.split_first() {
         None => next(pos),
-        Some((first, rest)) => match_node(first, input, pos, &mut |end| match_sequence(rest, input, end, next)),
+        Some((first, rest)) => {
+            match_node(first, input, pos, &mut |end| match_sequence(rest, input, end, next))
+        }
     }
 }
 

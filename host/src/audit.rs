@@ -20,7 +20,13 @@ impl Actor {
     }
 
     /// An audit entry for `action` on `entity` by this actor.
-    pub fn entry(&self, company: Option<&str>, action: &str, entity: String, detail: Option<String>) -> AuditEntry {
+    pub fn entry(
+        &self,
+        company: Option<&str>,
+        action: &str,
+        entity: String,
+        detail: Option<String>,
+    ) -> AuditEntry {
         AuditEntry {
             seq: 0,
             at: Utc::now(),

@@ -85,7 +85,8 @@ impl ServeArgs {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
 }
 
@@ -97,8 +98,13 @@ mod tests {
     fn flags_win_over_the_file_which_wins_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("centralita.toml");
-        std::fs::write(&file, "data_dir = \"/srv/pbx\"\nhttp_listen = \"0.0.0.0:9000\"\ndemo = true\n").unwrap();
-        let args = ServeArgs { http_listen: Some("127.0.0.1:7000".parse().unwrap()), config: Some(file), ..Default::default() };
+        std::fs::write(&file, "data_dir = \"/srv/pbx\"\nhttp_listen = \"0.0.0.0:9000\"\ndemo = true\n")
+            .unwrap();
+        let args = ServeArgs {
+            http_listen: Some("127.0.0.1:7000".parse().unwrap()),
+            config: Some(file),
+            ..Default::default()
+        };
         let config = args.resolve().unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/srv/pbx"));
         assert_eq!(config.http_listen.to_string(), "127.0.0.1:7000");

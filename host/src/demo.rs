@@ -38,7 +38,9 @@ pub fn ensure(app: &App) -> Result<(), StoreError> {
                 created_at: now,
             },
         )?;
-        for (extension, name, email) in [("100", "Ana Reception", "ana@demo.example"), ("101", "Bruno Sales", "bruno@demo.example")] {
+        for (extension, name, email) in
+            [("100", "Ana Reception", "ana@demo.example"), ("101", "Bruno Sales", "bruno@demo.example")]
+        {
             let user = User {
                 company: COMPANY.into(),
                 extension: extension.into(),

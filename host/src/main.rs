@@ -70,7 +70,8 @@ enum ModuleCommand {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -79,8 +80,9 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Module(ModuleCommand::Run { file, decision, input, deadline_ms, http_allow }) => {
             let input = read_input(&input)?;
-            let runner = ModuleRunner::from_file(&file, Grants { mail: false, http_allow })?
-                .with_limits(DecisionLimits::new(deadline_ms, centralita::sandbox::limits::DEFAULT_MEMORY_MIB));
+            let runner = ModuleRunner::from_file(&file, Grants { mail: false, http_allow })?.with_limits(
+                DecisionLimits::new(deadline_ms, centralita::sandbox::limits::DEFAULT_MEMORY_MIB),
+            );
             let decision = runner.run_json(&decision, &input)?;
             println!("{}", serde_json::to_string_pretty(&decision)?);
             Ok(())
@@ -92,7 +94,10 @@ fn main() -> anyhow::Result<()> {
             let runner = ModuleRunner::from_file(&file, Grants::default())?;
             let report = runner.bench_did(&read_input(&input)?, count)?;
             eprintln!("{} decisions, fresh instance each, {} allocator", report.count, report.allocator);
-            println!("decisions p50_us={:.1} p99_us={:.1} per_sec={:.0}", report.p50_us, report.p99_us, report.per_sec);
+            println!(
+                "decisions p50_us={:.1} p99_us={:.1} per_sec={:.0}",
+                report.p50_us, report.p99_us, report.per_sec
+            );
             Ok(())
         }
     }
@@ -107,7 +112,8 @@ fn read_input(path: &PathBuf) -> anyhow::Result<String> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
-    let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let store = Store::open(&config.data_dir)
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let sandbox = Sandbox::new(store.clone(), Some(config.data_dir.join("compiled")), config.pooling)?;
     tracing::info!(allocator = ?sandbox.allocator(), "sandbox ready");
     let token = operator_token::load_or_create(&config.data_dir)?;

@@ -18,8 +18,8 @@ use serde::Deserialize;
 use crate::routing::call::CallInput;
 use crate::sandbox::limits::DecisionLimits;
 use crate::sandbox::{DecisionError, DecisionKind, DecisionScope, LoadedModule, Sandbox};
-use crate::store::records::{Destination, Did, DidRule, Grants};
 use crate::store::Store;
+use crate::store::records::{Destination, Did, DidRule, Grants};
 
 /// Why a module could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -70,12 +70,18 @@ pub struct ModuleRunner {
 impl ModuleRunner {
     /// Load `path` with `grants`, under the default limits.
     pub fn from_file(path: &Path, grants: Grants) -> Result<ModuleRunner, ModuleRunError> {
-        let bytes = std::fs::read(path).map_err(|source| ModuleRunError::Read { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(path)
+            .map_err(|source| ModuleRunError::Read { path: path.display().to_string(), source })?;
         let store = Store::in_memory().map_err(|e| ModuleRunError::Setup(e.to_string()))?;
         let sandbox = Sandbox::new(store, None, true).map_err(|e| ModuleRunError::Setup(e.to_string()))?;
         let module = sandbox.load("cli", &bytes).map_err(|e| ModuleRunError::Setup(e.to_string()))?;
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("module").to_string();
-        let scope = DecisionScope { company: "local".into(), module: name, grants, limits: DecisionLimits::default() };
+        let scope = DecisionScope {
+            company: "local".into(),
+            module: name,
+            grants,
+            limits: DecisionLimits::default(),
+        };
         Ok(ModuleRunner { sandbox, module, scope })
     }
 
@@ -129,7 +135,8 @@ impl ModuleRunner {
         }
         let total = started.elapsed();
         samples.sort_unstable();
-        let percentile = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)] as f64 / 1000.0;
+        let percentile =
+            |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)] as f64 / 1000.0;
         Ok(BenchReport {
             count,
             p50_us: percentile(0.50),

@@ -43,7 +43,11 @@ pub fn guest_wasm(crate_name: &str) -> PathBuf {
     let path = target_dir()
         .join("guests/wasm32-wasip2/release")
         .join(format!("{}.wasm", crate_name.replace('-', "_")));
-    assert!(path.exists(), "guest component {} was not built (the host's build.rs builds it)", path.display());
+    assert!(
+        path.exists(),
+        "guest component {} was not built (the host's build.rs builds it)",
+        path.display()
+    );
     path
 }
 
@@ -192,7 +196,8 @@ impl Server {
     /// Send SIGTERM and wait (bounded) for the process to exit; returns its status.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("the server is running");
-        let sent = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("run kill(1)");
+        let sent =
+            Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("run kill(1)");
         assert!(sent.success(), "kill -TERM failed");
         let started = Instant::now();
         loop {
@@ -266,7 +271,10 @@ impl Server {
     /// Dry-run a call from `caller` at `at` to DID `number` of `company`; expects 200.
     pub fn route(&self, company: &str, number: &str, caller: &str, at: &str) -> Value {
         self.operator()
-            .post(&format!("/api/v1/companies/{company}/dids/{number}/route"), &json!({"caller": caller, "at": at}))
+            .post(
+                &format!("/api/v1/companies/{company}/dids/{number}/route"),
+                &json!({"caller": caller, "at": at}),
+            )
             .expect(200, &format!("route a call from {caller:?} at {at} to {number}"))
     }
 
@@ -414,7 +422,10 @@ impl Reply {
             self.text
         );
         let message = self.json["error"].as_str().unwrap_or_else(|| {
-            panic!("{what}: {} answered {} without a JSON \"error\": {}", self.request, self.status, self.text)
+            panic!(
+                "{what}: {} answered {} without a JSON \"error\": {}",
+                self.request, self.status, self.text
+            )
         });
         assert!(!message.trim().is_empty(), "{what}: the error message is empty");
         (message.to_string(), self.json["field"].as_str().map(str::to_string))
@@ -541,6 +552,8 @@ fn serve_one(stream: TcpStream, hits: &AtomicUsize) {
     let _ = reader.read_exact(&mut body);
     hits.fetch_add(1, Ordering::SeqCst);
     let mut stream = stream;
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    let _ = stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    );
     let _ = stream.flush();
 }

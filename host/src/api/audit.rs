@@ -26,7 +26,11 @@ pub struct AuditQuery {
 
 /// The whole audit log, newest first (operator).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = [AuditEntry])))]
-pub async fn all(State(s): State<ApiState>, access: Access, Query(query): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditEntry>>> {
+pub async fn all(
+    State(s): State<ApiState>,
+    access: Access,
+    Query(query): Query<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditEntry>>> {
     access.require_operator()?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     Ok(Json(s.app.store.read(|r| recent_audit(r, query.company.as_deref(), limit))?))

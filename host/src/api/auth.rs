@@ -86,13 +86,16 @@ impl FromRequestParts<ApiState> for Access {
             .ok_or_else(|| unauthorized("missing 'Authorization: Bearer <token>' header"))?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Compare every byte so the time taken says nothing about the token.
-        let same = digest.iter().zip(state.auth.operator_sha256.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        let same =
+            digest.iter().zip(state.auth.operator_sha256.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
         if same {
             return Ok(Access { caller: Caller::Operator, client_ip });
         }
         let key = state.app.store.read(|r| r.get(&API_KEYS, &hex::encode(digest)))?;
         match key {
-            Some(key) => Ok(Access { caller: Caller::Company { company: key.company, key_id: key.id }, client_ip }),
+            Some(key) => {
+                Ok(Access { caller: Caller::Company { company: key.company, key_id: key.id }, client_ip })
+            }
             None => Err(unauthorized("unknown token")),
         }
     }

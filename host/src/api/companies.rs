@@ -8,11 +8,11 @@ use chrono::Utc;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::ApiState;
 use super::auth::{Access, Caller};
 use super::error::{ApiError, ApiResult};
 use super::json::Body;
 use super::validate;
-use super::ApiState;
 use crate::routing::call::parse_time_zone;
 use crate::sandbox::limits::{DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_MIB, MAX_DEADLINE_MS, MAX_MEMORY_MIB};
 use crate::store::records::{Company, TrunkProvider};
@@ -80,7 +80,11 @@ fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiR
 /// Create a company (operator).
 #[utoipa::path(post, path = "/api/v1/companies", tag = "companies", request_body = CompanyBody,
     responses((status = 201, body = Company), (status = 409, body = super::error::ErrorBody)))]
-pub async fn create(State(s): State<ApiState>, access: Access, Body(body): Body<CompanyBody>) -> ApiResult<(StatusCode, Json<Company>)> {
+pub async fn create(
+    State(s): State<ApiState>,
+    access: Access,
+    Body(body): Body<CompanyBody>,
+) -> ApiResult<(StatusCode, Json<Company>)> {
     access.require_operator()?;
     let id = body.id.clone().ok_or_else(|| ApiError::field("id", "missing"))?;
     validate::slug("id", &id)?;
@@ -109,7 +113,11 @@ pub async fn list(State(s): State<ApiState>, access: Access) -> ApiResult<Json<V
 
 /// One company.
 #[utoipa::path(get, path = "/api/v1/companies/{company}", tag = "companies", responses((status = 200, body = Company)))]
-pub async fn get(State(s): State<ApiState>, access: Access, Path(company): Path<String>) -> ApiResult<Json<Company>> {
+pub async fn get(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(company): Path<String>,
+) -> ApiResult<Json<Company>> {
     access.require_company(&company)?;
     Ok(Json(super::company(&s, &company)?))
 }
@@ -129,11 +137,15 @@ pub async fn update(
     }
     let actor = access.actor();
     let company = s.app.store.write(|tx| {
-        let existing = tx.get(&COMPANIES, &id)?.ok_or_else(|| ApiError::not_found(format!("company {id:?}")))?;
+        let existing =
+            tx.get(&COMPANIES, &id)?.ok_or_else(|| ApiError::not_found(format!("company {id:?}")))?;
         let company = build(&id, body, existing.created_at)?;
         let users = tx.count(&USERS, &company_prefix(&id))?;
         if (company.max_extensions as usize) < users {
-            return Err(ApiError::field("max_extensions", format!("the company already has {users} extensions")));
+            return Err(ApiError::field(
+                "max_extensions",
+                format!("the company already has {users} extensions"),
+            ));
         }
         tx.put(&COMPANIES, &id, &company)?;
         tx.audit(actor.entry(Some(&id), "company.update", id.clone(), None))?;
@@ -144,7 +156,11 @@ pub async fn update(
 
 /// Delete a company and everything it owns (operator).
 #[utoipa::path(delete, path = "/api/v1/companies/{company}", tag = "companies", responses((status = 204)))]
-pub async fn delete(State(s): State<ApiState>, access: Access, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     access.require_company(&id)?;
     access.require_operator()?;
     let actor = access.actor();

@@ -65,7 +65,13 @@ fn build(s: &ApiState, company: &str, body: DidBody) -> ApiResult<Did> {
     validate::number("number", &body.number, 3, 20)?;
     for (i, rule) in body.rules.iter().enumerate() {
         let f = |name: &str| format!("rules[{i}].{name}");
-        for (name, value) in [("year", &rule.year), ("month", &rule.month), ("day", &rule.day), ("weekday", &rule.weekday), ("caller_id", &rule.caller_id)] {
+        for (name, value) in [
+            ("year", &rule.year),
+            ("month", &rule.month),
+            ("day", &rule.day),
+            ("weekday", &rule.weekday),
+            ("caller_id", &rule.caller_id),
+        ] {
             validate::pattern(&f(name), value)?;
         }
         for (name, value) in [("start_time", &rule.start_time), ("end_time", &rule.end_time)] {
@@ -76,7 +82,9 @@ fn build(s: &ApiState, company: &str, body: DidBody) -> ApiResult<Did> {
         validate::destination(&s.app, company, &f("destination"), &rule.destination)?;
     }
     validate::destination(&s.app, company, "default_destination", &body.default_destination)?;
-    for (name, destination) in [("forward", &body.forward), ("fallback_destination", &body.fallback_destination)] {
+    for (name, destination) in
+        [("forward", &body.forward), ("fallback_destination", &body.fallback_destination)]
+    {
         if let Some(destination) = destination {
             validate::destination(&s.app, company, name, destination)?;
         }
@@ -104,7 +112,12 @@ fn build(s: &ApiState, company: &str, body: DidBody) -> ApiResult<Did> {
 
 /// Create a DID.
 #[utoipa::path(post, path = "/api/v1/companies/{company}/dids", tag = "dids", request_body = DidBody, responses((status = 201, body = Did)))]
-pub async fn create(State(s): State<ApiState>, access: Access, Path(company): Path<String>, Body(body): Body<DidBody>) -> ApiResult<(StatusCode, Json<Did>)> {
+pub async fn create(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(company): Path<String>,
+    Body(body): Body<DidBody>,
+) -> ApiResult<(StatusCode, Json<Did>)> {
     access.require_company(&company)?;
     super::company(&s, &company)?;
     let did = build(&s, &company, body)?;
@@ -124,19 +137,30 @@ pub async fn create(State(s): State<ApiState>, access: Access, Path(company): Pa
 
 /// List a company's DIDs.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/dids", tag = "dids", responses((status = 200, body = [Did])))]
-pub async fn list(State(s): State<ApiState>, access: Access, Path(company): Path<String>) -> ApiResult<Json<Vec<Did>>> {
+pub async fn list(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(company): Path<String>,
+) -> ApiResult<Json<Vec<Did>>> {
     access.require_company(&company)?;
     super::company(&s, &company)?;
     Ok(Json(s.app.store.read(|r| r.scan(&DIDS, &company_prefix(&company)))?))
 }
 
 fn load(s: &ApiState, company: &str, number: &str) -> ApiResult<Did> {
-    s.app.store.read(|r| r.get(&DIDS, &company_key(company, number)))?.ok_or_else(|| ApiError::not_found(format!("DID {number}")))
+    s.app
+        .store
+        .read(|r| r.get(&DIDS, &company_key(company, number)))?
+        .ok_or_else(|| ApiError::not_found(format!("DID {number}")))
 }
 
 /// One DID.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/dids/{number}", tag = "dids", responses((status = 200, body = Did)))]
-pub async fn get(State(s): State<ApiState>, access: Access, Path((company, number)): Path<(String, String)>) -> ApiResult<Json<Did>> {
+pub async fn get(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, number)): Path<(String, String)>,
+) -> ApiResult<Json<Did>> {
     access.require_company(&company)?;
     Ok(Json(load(&s, &company, &number)?))
 }
@@ -169,7 +193,11 @@ pub async fn update(
 
 /// Delete a DID.
 #[utoipa::path(delete, path = "/api/v1/companies/{company}/dids/{number}", tag = "dids", responses((status = 204)))]
-pub async fn delete(State(s): State<ApiState>, access: Access, Path((company, number)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, number)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     access.require_company(&company)?;
     let actor = access.actor();
     s.app.store.write(|tx| {
@@ -208,8 +236,9 @@ pub async fn route(
     };
     let app = s.app.clone();
     // Decisions run wasm synchronously: keep them off the async workers.
-    let outcome = tokio::task::spawn_blocking(move || route_did(&app, &company, &did, &call))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("routing task failed: {e}")))??;
+    let outcome =
+        tokio::task::spawn_blocking(move || route_did(&app, &company, &did, &call)).await.map_err(
+            |e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("routing task failed: {e}")),
+        )??;
     Ok(Json(outcome))
 }

@@ -51,7 +51,13 @@ impl Entry for Alias {
     fn build(company: &str, body: AliasBody) -> ApiResult<Alias> {
         validate::number("number", &body.number, 1, 10)?;
         validate::number("target", &body.target, 1, 20)?;
-        Ok(Alias { company: company.into(), number: body.number, target: body.target, display_name: body.display_name, description: body.description })
+        Ok(Alias {
+            company: company.into(),
+            number: body.number,
+            target: body.target,
+            display_name: body.display_name,
+            description: body.description,
+        })
     }
     fn key(&self) -> &str {
         &self.number
@@ -80,7 +86,12 @@ impl Entry for ExternalNumber {
     fn build(company: &str, body: ExternalNumberBody) -> ApiResult<ExternalNumber> {
         validate::name("name", &body.name)?;
         validate::number("number", &body.number, 3, 20)?;
-        Ok(ExternalNumber { company: company.into(), name: body.name, number: body.number, description: body.description })
+        Ok(ExternalNumber {
+            company: company.into(),
+            name: body.name,
+            number: body.number,
+            description: body.description,
+        })
     }
     fn key(&self) -> &str {
         &self.name
@@ -102,7 +113,12 @@ fn create<E: Entry>(s: &ApiState, access: &Access, company: &str, body: E::Body)
             return Err(ApiError::conflict(format!("{} {:?} already exists", E::KIND, record.key())));
         }
         tx.put(E::collection(), &key, &record)?;
-        tx.audit(actor.entry(Some(company), &format!("{}.create", E::KIND), entity::<E>(company, record.key()), None))?;
+        tx.audit(actor.entry(
+            Some(company),
+            &format!("{}.create", E::KIND),
+            entity::<E>(company, record.key()),
+            None,
+        ))?;
         Ok(())
     })?;
     Ok(record)
@@ -116,14 +132,20 @@ fn list<E: Entry>(s: &ApiState, access: &Access, company: &str) -> ApiResult<Vec
 
 fn get<E: Entry>(s: &ApiState, access: &Access, company: &str, key: &str) -> ApiResult<E> {
     access.require_company(company)?;
-    s.app.store.read(|r| r.get(E::collection(), &company_key(company, key)))?.ok_or_else(|| ApiError::not_found(format!("{} {key:?}", E::KIND)))
+    s.app
+        .store
+        .read(|r| r.get(E::collection(), &company_key(company, key)))?
+        .ok_or_else(|| ApiError::not_found(format!("{} {key:?}", E::KIND)))
 }
 
 fn update<E: Entry>(s: &ApiState, access: &Access, company: &str, key: &str, body: E::Body) -> ApiResult<E> {
     access.require_company(company)?;
     let record = E::build(company, body)?;
     if record.key() != key {
-        return Err(ApiError::field(if E::KIND == "alias" { "number" } else { "name" }, "cannot be changed; delete and create instead"));
+        return Err(ApiError::field(
+            if E::KIND == "alias" { "number" } else { "name" },
+            "cannot be changed; delete and create instead",
+        ));
     }
     let actor = access.actor();
     s.app.store.write(|tx| {
@@ -132,7 +154,12 @@ fn update<E: Entry>(s: &ApiState, access: &Access, company: &str, key: &str, bod
             return Err(ApiError::not_found(format!("{} {key:?}", E::KIND)));
         }
         tx.put(E::collection(), &full_key, &record)?;
-        tx.audit(actor.entry(Some(company), &format!("{}.update", E::KIND), entity::<E>(company, key), None))?;
+        tx.audit(actor.entry(
+            Some(company),
+            &format!("{}.update", E::KIND),
+            entity::<E>(company, key),
+            None,
+        ))?;
         Ok(())
     })?;
     Ok(record)
@@ -145,7 +172,12 @@ fn delete<E: Entry>(s: &ApiState, access: &Access, company: &str, key: &str) -> 
         if !tx.delete(E::collection(), &company_key(company, key))? {
             return Err(ApiError::not_found(format!("{} {key:?}", E::KIND)));
         }
-        tx.audit(actor.entry(Some(company), &format!("{}.delete", E::KIND), entity::<E>(company, key), None))?;
+        tx.audit(actor.entry(
+            Some(company),
+            &format!("{}.delete", E::KIND),
+            entity::<E>(company, key),
+            None,
+        ))?;
         Ok(())
     })?;
     Ok(StatusCode::NO_CONTENT)
@@ -153,51 +185,95 @@ fn delete<E: Entry>(s: &ApiState, access: &Access, company: &str, key: &str) -> 
 
 /// Create an alias.
 #[utoipa::path(post, path = "/api/v1/companies/{company}/aliases", tag = "directory", request_body = AliasBody, responses((status = 201, body = Alias)))]
-pub async fn create_alias(State(s): State<ApiState>, a: Access, Path(c): Path<String>, Body(b): Body<AliasBody>) -> ApiResult<(StatusCode, Json<Alias>)> {
+pub async fn create_alias(
+    State(s): State<ApiState>,
+    a: Access,
+    Path(c): Path<String>,
+    Body(b): Body<AliasBody>,
+) -> ApiResult<(StatusCode, Json<Alias>)> {
     Ok((StatusCode::CREATED, Json(create(&s, &a, &c, b)?)))
 }
 /// List aliases.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/aliases", tag = "directory", responses((status = 200, body = [Alias])))]
-pub async fn list_aliases(State(s): State<ApiState>, a: Access, Path(c): Path<String>) -> ApiResult<Json<Vec<Alias>>> {
+pub async fn list_aliases(
+    State(s): State<ApiState>,
+    a: Access,
+    Path(c): Path<String>,
+) -> ApiResult<Json<Vec<Alias>>> {
     Ok(Json(list(&s, &a, &c)?))
 }
 /// One alias.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/aliases/{number}", tag = "directory", responses((status = 200, body = Alias)))]
-pub async fn get_alias(State(s): State<ApiState>, a: Access, Path((c, k)): Path<(String, String)>) -> ApiResult<Json<Alias>> {
+pub async fn get_alias(
+    State(s): State<ApiState>,
+    a: Access,
+    Path((c, k)): Path<(String, String)>,
+) -> ApiResult<Json<Alias>> {
     Ok(Json(get(&s, &a, &c, &k)?))
 }
 /// Replace an alias.
 #[utoipa::path(put, path = "/api/v1/companies/{company}/aliases/{number}", tag = "directory", request_body = AliasBody, responses((status = 200, body = Alias)))]
-pub async fn update_alias(State(s): State<ApiState>, a: Access, Path((c, k)): Path<(String, String)>, Body(b): Body<AliasBody>) -> ApiResult<Json<Alias>> {
+pub async fn update_alias(
+    State(s): State<ApiState>,
+    a: Access,
+    Path((c, k)): Path<(String, String)>,
+    Body(b): Body<AliasBody>,
+) -> ApiResult<Json<Alias>> {
     Ok(Json(update(&s, &a, &c, &k, b)?))
 }
 /// Delete an alias.
 #[utoipa::path(delete, path = "/api/v1/companies/{company}/aliases/{number}", tag = "directory", responses((status = 204)))]
-pub async fn delete_alias(State(s): State<ApiState>, a: Access, Path((c, k)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn delete_alias(
+    State(s): State<ApiState>,
+    a: Access,
+    Path((c, k)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     delete::<Alias>(&s, &a, &c, &k)
 }
 /// Create an external number.
 #[utoipa::path(post, path = "/api/v1/companies/{company}/external-numbers", tag = "directory", request_body = ExternalNumberBody, responses((status = 201, body = ExternalNumber)))]
-pub async fn create_external(State(s): State<ApiState>, a: Access, Path(c): Path<String>, Body(b): Body<ExternalNumberBody>) -> ApiResult<(StatusCode, Json<ExternalNumber>)> {
+pub async fn create_external(
+    State(s): State<ApiState>,
+    a: Access,
+    Path(c): Path<String>,
+    Body(b): Body<ExternalNumberBody>,
+) -> ApiResult<(StatusCode, Json<ExternalNumber>)> {
     Ok((StatusCode::CREATED, Json(create(&s, &a, &c, b)?)))
 }
 /// List external numbers.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/external-numbers", tag = "directory", responses((status = 200, body = [ExternalNumber])))]
-pub async fn list_external(State(s): State<ApiState>, a: Access, Path(c): Path<String>) -> ApiResult<Json<Vec<ExternalNumber>>> {
+pub async fn list_external(
+    State(s): State<ApiState>,
+    a: Access,
+    Path(c): Path<String>,
+) -> ApiResult<Json<Vec<ExternalNumber>>> {
     Ok(Json(list(&s, &a, &c)?))
 }
 /// One external number.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/external-numbers/{name}", tag = "directory", responses((status = 200, body = ExternalNumber)))]
-pub async fn get_external(State(s): State<ApiState>, a: Access, Path((c, k)): Path<(String, String)>) -> ApiResult<Json<ExternalNumber>> {
+pub async fn get_external(
+    State(s): State<ApiState>,
+    a: Access,
+    Path((c, k)): Path<(String, String)>,
+) -> ApiResult<Json<ExternalNumber>> {
     Ok(Json(get(&s, &a, &c, &k)?))
 }
 /// Replace an external number.
 #[utoipa::path(put, path = "/api/v1/companies/{company}/external-numbers/{name}", tag = "directory", request_body = ExternalNumberBody, responses((status = 200, body = ExternalNumber)))]
-pub async fn update_external(State(s): State<ApiState>, a: Access, Path((c, k)): Path<(String, String)>, Body(b): Body<ExternalNumberBody>) -> ApiResult<Json<ExternalNumber>> {
+pub async fn update_external(
+    State(s): State<ApiState>,
+    a: Access,
+    Path((c, k)): Path<(String, String)>,
+    Body(b): Body<ExternalNumberBody>,
+) -> ApiResult<Json<ExternalNumber>> {
     Ok(Json(update(&s, &a, &c, &k, b)?))
 }
 /// Delete an external number.
 #[utoipa::path(delete, path = "/api/v1/companies/{company}/external-numbers/{name}", tag = "directory", responses((status = 204)))]
-pub async fn delete_external(State(s): State<ApiState>, a: Access, Path((c, k)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn delete_external(
+    State(s): State<ApiState>,
+    a: Access,
+    Path((c, k)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     delete::<ExternalNumber>(&s, &a, &c, &k)
 }

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::sandbox::registry::RegistryError;
 use crate::sandbox::UploadError;
+use crate::sandbox::registry::RegistryError;
 use crate::store::StoreError;
 
 /// The body of every error response.
@@ -37,7 +37,11 @@ impl ApiError {
     /// A 422 about one field of the request.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         let field = field.into();
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, message: format!("{field}: {}", message.into()), field: Some(field) }
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("{field}: {}", message.into()),
+            field: Some(field),
+        }
     }
 
     pub fn not_found(what: impl Into<String>) -> ApiError {

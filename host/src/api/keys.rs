@@ -46,24 +46,44 @@ fn view(key: ApiKey) -> KeyView {
 
 /// Create an API key for the company.
 #[utoipa::path(post, path = "/api/v1/companies/{company}/api-keys", tag = "api-keys", request_body = KeyBody, responses((status = 201, body = NewKey)))]
-pub async fn create(State(s): State<ApiState>, access: Access, Path(company): Path<String>, Body(body): Body<KeyBody>) -> ApiResult<(StatusCode, Json<NewKey>)> {
+pub async fn create(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(company): Path<String>,
+    Body(body): Body<KeyBody>,
+) -> ApiResult<(StatusCode, Json<NewKey>)> {
     access.require_company(&company)?;
     super::company(&s, &company)?;
     validate::non_empty("name", &body.name)?;
     let secret = format!("ck_{}", hex::encode(rand::random::<[u8; 24]>()));
     let hash = key_hash(&secret);
-    let record = ApiKey { id: hash[..12].to_string(), hash: hash.clone(), company: company.clone(), name: body.name, created_at: Utc::now() };
+    let record = ApiKey {
+        id: hash[..12].to_string(),
+        hash: hash.clone(),
+        company: company.clone(),
+        name: body.name,
+        created_at: Utc::now(),
+    };
     let actor = access.actor();
     s.app.store.write(|tx| {
         tx.put(&API_KEYS, &hash, &record)?;
-        tx.audit(actor.entry(Some(&company), "api_key.create", format!("{company}/api-keys/{}", record.id), None))
+        tx.audit(actor.entry(
+            Some(&company),
+            "api_key.create",
+            format!("{company}/api-keys/{}", record.id),
+            None,
+        ))
     })?;
     Ok((StatusCode::CREATED, Json(NewKey { view: view(record), key: secret })))
 }
 
 /// List the company's keys.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/api-keys", tag = "api-keys", responses((status = 200, body = [KeyView])))]
-pub async fn list(State(s): State<ApiState>, access: Access, Path(company): Path<String>) -> ApiResult<Json<Vec<KeyView>>> {
+pub async fn list(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(company): Path<String>,
+) -> ApiResult<Json<Vec<KeyView>>> {
     access.require_company(&company)?;
     let keys = s.app.store.read(|r| r.scan(&API_KEYS, ""))?;
     Ok(Json(keys.into_iter().filter(|k| k.company == company).map(view).collect()))
@@ -71,12 +91,19 @@ pub async fn list(State(s): State<ApiState>, access: Access, Path(company): Path
 
 /// Revoke a key.
 #[utoipa::path(delete, path = "/api/v1/companies/{company}/api-keys/{id}", tag = "api-keys", responses((status = 204)))]
-pub async fn delete(State(s): State<ApiState>, access: Access, Path((company, id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     access.require_company(&company)?;
     let actor = access.actor();
     s.app.store.write(|tx| {
         let keys = tx.scan(&API_KEYS, "")?;
-        let key = keys.into_iter().find(|k| k.company == company && k.id == id).ok_or_else(|| ApiError::not_found(format!("API key {id}")))?;
+        let key = keys
+            .into_iter()
+            .find(|k| k.company == company && k.id == id)
+            .ok_or_else(|| ApiError::not_found(format!("API key {id}")))?;
         tx.delete(&API_KEYS, &key.hash)?;
         tx.audit(actor.entry(Some(&company), "api_key.delete", format!("{company}/api-keys/{id}"), None))?;
         Ok::<_, ApiError>(())

@@ -78,7 +78,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -103,8 +106,14 @@ pub fn router(app: App, auth: Auth) -> Router {
         .route(&format!("{company}/api-keys/{{id}}"), axum::routing::delete(keys::delete))
         .route(&format!("{company}/users"), post(users::create).get(users::list))
         .route(&format!("{company}/users/import"), post(users::import))
-        .route(&format!("{company}/users/{{extension}}"), get(users::get).put(users::update).delete(users::delete))
-        .route(&format!("{company}/users/{{extension}}/rotate-sip-password"), post(users::rotate_sip_password))
+        .route(
+            &format!("{company}/users/{{extension}}"),
+            get(users::get).put(users::update).delete(users::delete),
+        )
+        .route(
+            &format!("{company}/users/{{extension}}/rotate-sip-password"),
+            post(users::rotate_sip_password),
+        )
         .route(&format!("{company}/dids"), post(dids::create).get(dids::list))
         .route(&format!("{company}/dids/{{number}}"), get(dids::get).put(dids::update).delete(dids::delete))
         .route(&format!("{company}/dids/{{number}}/route"), post(dids::route))
@@ -113,7 +122,10 @@ pub fn router(app: App, auth: Auth) -> Router {
             &format!("{company}/aliases/{{number}}"),
             get(directory::get_alias).put(directory::update_alias).delete(directory::delete_alias),
         )
-        .route(&format!("{company}/external-numbers"), post(directory::create_external).get(directory::list_external))
+        .route(
+            &format!("{company}/external-numbers"),
+            post(directory::create_external).get(directory::list_external),
+        )
         .route(
             &format!("{company}/external-numbers/{{name}}"),
             get(directory::get_external).put(directory::update_external).delete(directory::delete_external),

@@ -56,7 +56,10 @@ pub struct ModuleView {
 
 fn view(s: &ApiState, company: &str, name: &str) -> ApiResult<ModuleView> {
     let (install, versions) = s.app.store.read(|r| -> Result<_, StoreError> {
-        Ok((r.get(&MODULE_INSTALLS, &company_key(company, name))?, r.scan(&MODULE_VERSIONS, &module_versions_prefix(company, name))?))
+        Ok((
+            r.get(&MODULE_INSTALLS, &company_key(company, name))?,
+            r.scan(&MODULE_VERSIONS, &module_versions_prefix(company, name))?,
+        ))
     })?;
     let standard = standard_modules().iter().any(|(n, _)| *n == name);
     if install.is_none() && versions.is_empty() && !standard {
@@ -100,15 +103,21 @@ pub async fn upload(
     let app = s.app.clone();
     let activate = query.activate.unwrap_or(true);
     // Compiling a component takes milliseconds to seconds: off the async workers.
-    let version = tokio::task::spawn_blocking(move || app.sandbox.upload(&app.store, &actor, &company, &name, &bytes, grants, activate))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("upload task failed: {e}")))??;
+    let version = tokio::task::spawn_blocking(move || {
+        app.sandbox.upload(&app.store, &actor, &company, &name, &bytes, grants, activate)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("upload task failed: {e}")))??;
     Ok((StatusCode::CREATED, Json(version)))
 }
 
 /// The company's modules: the standard ones and every uploaded one.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/modules", tag = "modules", responses((status = 200, body = [ModuleView])))]
-pub async fn list(State(s): State<ApiState>, access: Access, Path(company): Path<String>) -> ApiResult<Json<Vec<ModuleView>>> {
+pub async fn list(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(company): Path<String>,
+) -> ApiResult<Json<Vec<ModuleView>>> {
     access.require_company(&company)?;
     super::company(&s, &company)?;
     let versions = s.app.store.read(|r| r.scan(&MODULE_VERSIONS, &company_prefix(&company)))?;
@@ -121,7 +130,11 @@ pub async fn list(State(s): State<ApiState>, access: Access, Path(company): Path
 
 /// One module with its versions and counters.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/modules/{name}", tag = "modules", responses((status = 200, body = ModuleView)))]
-pub async fn get(State(s): State<ApiState>, access: Access, Path((company, name)): Path<(String, String)>) -> ApiResult<Json<ModuleView>> {
+pub async fn get(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, name)): Path<(String, String)>,
+) -> ApiResult<Json<ModuleView>> {
     access.require_company(&company)?;
     Ok(Json(view(&s, &company, &name)?))
 }
@@ -140,7 +153,11 @@ pub async fn activate(
 
 /// Return to the version active before the current one.
 #[utoipa::path(post, path = "/api/v1/companies/{company}/modules/{name}/rollback", tag = "modules", responses((status = 200, body = ModuleInstall)))]
-pub async fn rollback(State(s): State<ApiState>, access: Access, Path((company, name)): Path<(String, String)>) -> ApiResult<Json<ModuleInstall>> {
+pub async fn rollback(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, name)): Path<(String, String)>,
+) -> ApiResult<Json<ModuleInstall>> {
     access.require_company(&company)?;
     Ok(Json(s.app.sandbox.rollback(&s.app.store, &access.actor(), &company, &name)?))
 }

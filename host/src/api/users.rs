@@ -62,7 +62,8 @@ pub struct ImportResult {
 }
 
 fn hash_password(password: &str) -> ApiResult<String> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| ApiError::field("portal_password", e.to_string()))?;
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| ApiError::field("portal_password", e.to_string()))?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
@@ -70,7 +71,13 @@ fn hash_password(password: &str) -> ApiResult<String> {
 }
 
 /// Check `body` (under `field` for error messages) and build the user record.
-fn build(tx: &Tx, company: &Company, body: UserBody, field: &str, existing: Option<&User>) -> ApiResult<User> {
+fn build(
+    tx: &Tx,
+    company: &Company,
+    body: UserBody,
+    field: &str,
+    existing: Option<&User>,
+) -> ApiResult<User> {
     let f = |name: &str| if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
     validate::number(&f("extension"), &body.extension, 1, 10)?;
     validate::email(&f("email"), &body.email)?;
@@ -81,10 +88,15 @@ fn build(tx: &Tx, company: &Company, body: UserBody, field: &str, existing: Opti
     if let Some(did) = &body.outgoing_caller_id
         && tx.get(&DIDS, &company_key(&company.id, did))?.is_none()
     {
-        return Err(ApiError::field(f("outgoing_caller_id"), format!("{did:?} is not a DID of {}", company.id)));
+        return Err(ApiError::field(
+            f("outgoing_caller_id"),
+            format!("{did:?} is not a DID of {}", company.id),
+        ));
     }
     let portal_password_hash = match &body.portal_password {
-        Some(password) if password.len() < 8 => return Err(ApiError::field(f("portal_password"), "at least 8 characters")),
+        Some(password) if password.len() < 8 => {
+            return Err(ApiError::field(f("portal_password"), "at least 8 characters"));
+        }
         Some(password) => Some(hash_password(password)?),
         None => existing.and_then(|u| u.portal_password_hash.clone()),
     };
@@ -105,7 +117,13 @@ fn build(tx: &Tx, company: &Company, body: UserBody, field: &str, existing: Opti
 }
 
 /// Insert new users, enforcing uniqueness and the company's maximum.
-fn insert(tx: &mut Tx, actor: &Actor, company: &Company, bodies: Vec<UserBody>, bulk: bool) -> ApiResult<Vec<User>> {
+fn insert(
+    tx: &mut Tx,
+    actor: &Actor,
+    company: &Company,
+    bodies: Vec<UserBody>,
+    bulk: bool,
+) -> ApiResult<Vec<User>> {
     let existing = tx.count(&USERS, &company_prefix(&company.id))?;
     if existing + bodies.len() > company.max_extensions as usize {
         return Err(ApiError::conflict(format!(
@@ -122,7 +140,12 @@ fn insert(tx: &mut Tx, actor: &Actor, company: &Company, bodies: Vec<UserBody>, 
             return Err(ApiError::conflict(format!("extension {} already exists", user.extension)));
         }
         tx.put(&USERS, &key, &user)?;
-        tx.audit(actor.entry(Some(&company.id), "user.create", format!("{}/users/{}", company.id, user.extension), None))?;
+        tx.audit(actor.entry(
+            Some(&company.id),
+            "user.create",
+            format!("{}/users/{}", company.id, user.extension),
+            None,
+        ))?;
         created.push(user);
     }
     Ok(created)
@@ -163,7 +186,11 @@ pub async fn import(
 
 /// List a company's users.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/users", tag = "users", responses((status = 200, body = [User])))]
-pub async fn list(State(s): State<ApiState>, access: Access, Path(company): Path<String>) -> ApiResult<Json<Vec<User>>> {
+pub async fn list(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(company): Path<String>,
+) -> ApiResult<Json<Vec<User>>> {
     access.require_company(&company)?;
     super::company(&s, &company)?;
     Ok(Json(s.app.store.read(|r| r.scan(&USERS, &company_prefix(&company)))?))
@@ -171,7 +198,11 @@ pub async fn list(State(s): State<ApiState>, access: Access, Path(company): Path
 
 /// One user.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/users/{extension}", tag = "users", responses((status = 200, body = User)))]
-pub async fn get(State(s): State<ApiState>, access: Access, Path((company, extension)): Path<(String, String)>) -> ApiResult<Json<User>> {
+pub async fn get(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, extension)): Path<(String, String)>,
+) -> ApiResult<Json<User>> {
     access.require_company(&company)?;
     let user = s.app.store.read(|r| r.get(&USERS, &company_key(&company, &extension)))?;
     user.map(Json).ok_or_else(|| ApiError::not_found(format!("extension {extension}")))
@@ -193,10 +224,16 @@ pub async fn update(
     let actor = access.actor();
     let user = s.app.store.write(|tx| {
         let key = company_key(&company.id, &extension);
-        let existing = tx.get(&USERS, &key)?.ok_or_else(|| ApiError::not_found(format!("extension {extension}")))?;
+        let existing =
+            tx.get(&USERS, &key)?.ok_or_else(|| ApiError::not_found(format!("extension {extension}")))?;
         let user = build(tx, &company, body, "", Some(&existing))?;
         tx.put(&USERS, &key, &user)?;
-        tx.audit(actor.entry(Some(&company.id), "user.update", format!("{}/users/{extension}", company.id), None))?;
+        tx.audit(actor.entry(
+            Some(&company.id),
+            "user.update",
+            format!("{}/users/{extension}", company.id),
+            None,
+        ))?;
         Ok::<_, ApiError>(user)
     })?;
     Ok(Json(user))
@@ -204,7 +241,11 @@ pub async fn update(
 
 /// Delete a user.
 #[utoipa::path(delete, path = "/api/v1/companies/{company}/users/{extension}", tag = "users", responses((status = 204)))]
-pub async fn delete(State(s): State<ApiState>, access: Access, Path((company, extension)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, extension)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     access.require_company(&company)?;
     let actor = access.actor();
     s.app.store.write(|tx| {
@@ -228,10 +269,16 @@ pub async fn rotate_sip_password(
     let actor = access.actor();
     let user = s.app.store.write(|tx| {
         let key = company_key(&company, &extension);
-        let mut user = tx.get(&USERS, &key)?.ok_or_else(|| ApiError::not_found(format!("extension {extension}")))?;
+        let mut user =
+            tx.get(&USERS, &key)?.ok_or_else(|| ApiError::not_found(format!("extension {extension}")))?;
         user.sip_password = generate_sip_password();
         tx.put(&USERS, &key, &user)?;
-        tx.audit(actor.entry(Some(&company), "user.rotate_sip_password", format!("{company}/users/{extension}"), None))?;
+        tx.audit(actor.entry(
+            Some(&company),
+            "user.rotate_sip_password",
+            format!("{company}/users/{extension}"),
+            None,
+        ))?;
         Ok::<_, ApiError>(user)
     })?;
     Ok(Json(user))

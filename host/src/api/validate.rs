@@ -12,7 +12,8 @@ pub fn non_empty(field: &str, value: &str) -> ApiResult<()> {
 
 /// 1-32 lowercase letters, digits and '-'.
 pub fn slug(field: &str, value: &str) -> ApiResult<()> {
-    let ok = (1..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok = (1..=32).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok { Ok(()) } else { Err(ApiError::field(field, "use 1-32 lowercase letters, digits and '-'")) }
 }
 
@@ -20,7 +21,11 @@ pub fn slug(field: &str, value: &str) -> ApiResult<()> {
 pub fn number(field: &str, value: &str, min: usize, max: usize) -> ApiResult<()> {
     let digits = value.strip_prefix('+').unwrap_or(value);
     let ok = (min..=max).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
-    if ok { Ok(()) } else { Err(ApiError::field(field, format!("must be {min}-{max} digits, optionally after '+'"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::field(field, format!("must be {min}-{max} digits, optionally after '+'")))
+    }
 }
 
 /// A name used in URLs: 1-64 letters, digits, '-', '_', '.'.

@@ -48,7 +48,12 @@ pub struct RouteOutcome {
 }
 
 /// Route `call` arriving on `did` of `company`.
-pub fn route_did(app: &App, company: &Company, did: &Did, call: &CallInput) -> Result<RouteOutcome, StoreError> {
+pub fn route_did(
+    app: &App,
+    company: &Company,
+    did: &Did,
+    call: &CallInput,
+) -> Result<RouteOutcome, StoreError> {
     let mut outcome = RouteOutcome {
         decision: RouteDecision {
             destination: did.default_destination.clone(),
@@ -81,7 +86,8 @@ pub fn route_did(app: &App, company: &Company, did: &Did, call: &CallInput) -> R
             };
             let result = app.sandbox.route_did(&module.loaded, scope, call, did);
             outcome.elapsed_us = result.elapsed.as_micros() as u64;
-            outcome.logs = result.logs.into_iter().map(|(level, line)| format!("{level:?}: {line}")).collect();
+            outcome.logs =
+                result.logs.into_iter().map(|(level, line)| format!("{level:?}: {line}")).collect();
             match result.answer {
                 Ok(decision) => match missing_destination(app, &company.id, &decision.destination)? {
                     None => Ok(decision),
@@ -110,7 +116,8 @@ pub fn route_did(app: &App, company: &Company, did: &Did, call: &CallInput) -> R
                     Some(format!("{version} for call {}: {failure}", call.call_id)),
                 ))
             })?;
-            outcome.decision.destination = did.fallback_destination.clone().unwrap_or_else(|| did.default_destination.clone());
+            outcome.decision.destination =
+                did.fallback_destination.clone().unwrap_or_else(|| did.default_destination.clone());
             outcome.decided_by = DecidedBy::Fallback;
             outcome.failure = Some(failure);
         }
@@ -119,19 +126,28 @@ pub fn route_did(app: &App, company: &Company, did: &Did, call: &CallInput) -> R
 }
 
 /// Why `destination` cannot be used in `company`, or `None` when it exists.
-pub fn missing_destination(app: &App, company: &str, destination: &Destination) -> Result<Option<String>, StoreError> {
-    let exists = |found: bool, what: &str, name: &str| (!found).then(|| format!("{company} has no {what} {name:?}"));
+pub fn missing_destination(
+    app: &App,
+    company: &str,
+    destination: &Destination,
+) -> Result<Option<String>, StoreError> {
+    let exists =
+        |found: bool, what: &str, name: &str| (!found).then(|| format!("{company} has no {what} {name:?}"));
     Ok(match destination {
         Destination::HangUp => None,
-        Destination::Extension(number) => {
-            exists(app.store.read(|r| r.get(&USERS, &company_key(company, number)))?.is_some(), "extension", number)
-        }
+        Destination::Extension(number) => exists(
+            app.store.read(|r| r.get(&USERS, &company_key(company, number)))?.is_some(),
+            "extension",
+            number,
+        ),
         Destination::ExternalNumber(name) => exists(
             app.store.read(|r| r.get(&EXTERNAL_NUMBERS, &company_key(company, name)))?.is_some(),
             "external number",
             name,
         ),
-        Destination::Module(name) => exists(app.sandbox.module_exists(&app.store, company, name)?, "module", name),
+        Destination::Module(name) => {
+            exists(app.sandbox.module_exists(&app.store, company, name)?, "module", name)
+        }
         // Queues, IVRs, voicemail boxes and rooms arrive with the media services and
         // WebRTC work; until then none exists.
         Destination::Queue(name) => exists(false, "queue", name),

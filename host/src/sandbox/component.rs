@@ -66,7 +66,9 @@ pub enum UploadError {
     TooLarge { size: usize, limit: usize },
     #[error("not a WebAssembly component: {0}")]
     NotAComponent(String),
-    #[error("the component exports none of the decision interfaces (centralita:router/{{did-routing, ivr, queue-strategy, permissions, call-events}}@0.1.0); it exports: {0}")]
+    #[error(
+        "the component exports none of the decision interfaces (centralita:router/{{did-routing, ivr, queue-strategy, permissions, call-events}}@0.1.0); it exports: {0}"
+    )]
     NoDecision(String),
     #[error("the component imports {import}, which {reason}")]
     NotGranted { import: String, reason: String },
@@ -82,7 +84,12 @@ pub struct ComponentInfo {
 }
 
 /// Compile `bytes`, or load the artifact compiled earlier by this engine version.
-pub fn compile(engine: &Engine, artifacts: Option<&Path>, sha256: &str, bytes: &[u8]) -> Result<Component, UploadError> {
+pub fn compile(
+    engine: &Engine,
+    artifacts: Option<&Path>,
+    sha256: &str,
+    bytes: &[u8],
+) -> Result<Component, UploadError> {
     let cached = artifacts.map(|dir| artifact_path(engine, dir, sha256));
     if let Some(path) = &cached
         && path.exists()
@@ -92,10 +99,13 @@ pub fn compile(engine: &Engine, artifacts: Option<&Path>, sha256: &str, bytes: &
         // also checks the header and refuses an incompatible artifact, which we recompile.
         match unsafe { Component::deserialize_file(engine, path) } {
             Ok(component) => return Ok(component),
-            Err(error) => tracing::warn!(path = %path.display(), %error, "compiled artifact unusable; recompiling"),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "compiled artifact unusable; recompiling")
+            }
         }
     }
-    let component = Component::new(engine, bytes).map_err(|e| UploadError::NotAComponent(format!("{e:#}")))?;
+    let component =
+        Component::new(engine, bytes).map_err(|e| UploadError::NotAComponent(format!("{e:#}")))?;
     if let Some(path) = &cached {
         save_artifact(&component, path);
     }
@@ -140,13 +150,19 @@ pub fn inspect(engine: &Engine, component: &Component) -> ComponentInfo {
 }
 
 /// Check the component exports a decision and imports only what `grants` allow.
-pub fn check(info: &ComponentInfo, exports_listing: impl FnOnce() -> String, grants: &Grants) -> Result<(), UploadError> {
+pub fn check(
+    info: &ComponentInfo,
+    exports_listing: impl FnOnce() -> String,
+    grants: &Grants,
+) -> Result<(), UploadError> {
     if info.decisions.is_empty() {
         return Err(UploadError::NoDecision(exports_listing()));
     }
     for import in &info.imports {
         let interface = import.split('@').next().unwrap_or(import);
-        let refused = |reason: &str| Err(UploadError::NotGranted { import: import.clone(), reason: reason.to_string() });
+        let refused = |reason: &str| {
+            Err(UploadError::NotGranted { import: import.clone(), reason: reason.to_string() })
+        };
         if ALWAYS_ALLOWED.contains(&interface) {
             continue;
         }
@@ -160,7 +176,9 @@ pub fn check(info: &ComponentInfo, exports_listing: impl FnOnce() -> String, gra
             if !grants.http_allow.is_empty() {
                 continue;
             }
-            return refused("this install does not grant: upload with ?http_allow=HOST[,HOST...] to allow requests to those hosts");
+            return refused(
+                "this install does not grant: upload with ?http_allow=HOST[,HOST...] to allow requests to those hosts",
+            );
         }
         if interface.starts_with("wasi:filesystem/") || interface.starts_with("wasi:sockets/") {
             return refused("Centralita never grants: modules have no filesystem and no sockets");
@@ -172,6 +190,7 @@ pub fn check(info: &ComponentInfo, exports_listing: impl FnOnce() -> String, gra
 
 /// Every export of a component, for error messages.
 pub fn export_names(engine: &Engine, component: &Component) -> String {
-    let names: Vec<String> = component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect();
+    let names: Vec<String> =
+        component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect();
     if names.is_empty() { "nothing".to_string() } else { names.join(", ") }
 }

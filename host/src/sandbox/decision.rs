@@ -9,10 +9,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use wasmtime::Trap;
 
+use super::Sandbox;
 use super::bindings::log::Level;
 use super::loaded::LoadedModule;
 use super::state::{DecisionScope, DecisionState};
-use super::Sandbox;
 
 /// Why a decision produced no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, ToSchema)]
@@ -54,7 +54,10 @@ impl Sandbox {
         scope: DecisionScope,
         now_ms: i64,
         seed: u64,
-        call: impl FnOnce(&mut wasmtime::Store<DecisionState>, &wasmtime::component::Instance) -> wasmtime::Result<Result<T, String>>,
+        call: impl FnOnce(
+            &mut wasmtime::Store<DecisionState>,
+            &wasmtime::component::Instance,
+        ) -> wasmtime::Result<Result<T, String>>,
     ) -> Outcome<T> {
         let started = Instant::now();
         let deadline_ticks = scope.limits.deadline_ticks();
@@ -84,5 +87,9 @@ fn classify(error: &wasmtime::Error, state: &DecisionState) -> DecisionError {
     }
     let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
     let root = error.root_cause().to_string();
-    if stderr.is_empty() { DecisionError::Trap(root) } else { DecisionError::Trap(format!("{root}; stderr: {stderr}")) }
+    if stderr.is_empty() {
+        DecisionError::Trap(root)
+    } else {
+        DecisionError::Trap(format!("{root}; stderr: {stderr}"))
+    }
 }

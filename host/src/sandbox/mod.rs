@@ -59,8 +59,13 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Start the sandbox. Compiled artifacts are cached in `artifacts` when given.
-    pub fn new(store: Store, artifacts: Option<PathBuf>, prefer_pooling: bool) -> Result<Sandbox, SandboxError> {
-        let (engine, allocator) = engine::build(prefer_pooling).map_err(|e| SandboxError(format!("{e:#}")))?;
+    pub fn new(
+        store: Store,
+        artifacts: Option<PathBuf>,
+        prefer_pooling: bool,
+    ) -> Result<Sandbox, SandboxError> {
+        let (engine, allocator) =
+            engine::build(prefer_pooling).map_err(|e| SandboxError(format!("{e:#}")))?;
         let linker = imports::linker(&engine).map_err(|e| SandboxError(format!("linker: {e:#}")))?;
         Ok(Sandbox {
             engine,
@@ -135,6 +140,10 @@ impl Sandbox {
             let guest = indices.load(&mut *store, instance)?;
             guest.call_route(&mut *store, &context, &wit_did)
         });
-        Outcome { answer: outcome.answer.map(convert::route_from_wit), logs: outcome.logs, elapsed: outcome.elapsed }
+        Outcome {
+            answer: outcome.answer.map(convert::route_from_wit),
+            logs: outcome.logs,
+            elapsed: outcome.elapsed,
+        }
     }
 }

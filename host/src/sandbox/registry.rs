@@ -82,13 +82,18 @@ impl Sandbox {
             let loaded = match self.cached(&version.sha256) {
                 Some(loaded) => loaded,
                 None => {
-                    let bytes = store
-                        .read(|r| r.blob(&version.sha256))?
-                        .ok_or_else(|| StoreError::Database(format!("component {} is missing", version.sha256)))?;
+                    let bytes = store.read(|r| r.blob(&version.sha256))?.ok_or_else(|| {
+                        StoreError::Database(format!("component {} is missing", version.sha256))
+                    })?;
                     self.load(&version.sha256, &bytes)?
                 }
             };
-            return Ok(ResolvedModule { name: name.to_string(), version: Some(version.version), grants: version.grants, loaded });
+            return Ok(ResolvedModule {
+                name: name.to_string(),
+                version: Some(version.version),
+                grants: version.grants,
+                loaded,
+            });
         }
         let (_, bytes) = standard_modules()
             .iter()
@@ -124,7 +129,11 @@ impl Sandbox {
             return Err(UploadError::Empty.into());
         }
         if bytes.len() > super::limits::MAX_COMPONENT_BYTES {
-            return Err(UploadError::TooLarge { size: bytes.len(), limit: super::limits::MAX_COMPONENT_BYTES }.into());
+            return Err(UploadError::TooLarge {
+                size: bytes.len(),
+                limit: super::limits::MAX_COMPONENT_BYTES,
+            }
+            .into());
         }
         let sha256 = sha256_hex(bytes);
         let component = component::compile(&self.engine, self.artifacts.as_deref(), &sha256, bytes)?;
@@ -150,33 +159,64 @@ impl Sandbox {
             tx.put_blob(&sha256, bytes)?;
             tx.put(&MODULE_VERSIONS, &module_version_key(company, name, version), &record)?;
             let entity = format!("{company}/modules/{name}");
-            tx.audit(actor.entry(Some(company), "module.upload", entity.clone(), Some(format!("version {version}, sha256 {sha256}"))))?;
+            tx.audit(actor.entry(
+                Some(company),
+                "module.upload",
+                entity.clone(),
+                Some(format!("version {version}, sha256 {sha256}")),
+            ))?;
             if activate {
                 switch_active(tx, company, name, version)?;
-                tx.audit(actor.entry(Some(company), "module.activate", entity, Some(format!("version {version}"))))?;
+                tx.audit(actor.entry(
+                    Some(company),
+                    "module.activate",
+                    entity,
+                    Some(format!("version {version}")),
+                ))?;
             }
             Ok(record)
         })
     }
 
     /// Make `version` the active version of `company`'s module `name`.
-    pub fn activate(&self, store: &Store, actor: &Actor, company: &str, name: &str, version: u32) -> Result<ModuleInstall, RegistryError> {
+    pub fn activate(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        company: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<ModuleInstall, RegistryError> {
         store.write(|tx| {
             if tx.get(&MODULE_VERSIONS, &module_version_key(company, name, version))?.is_none() {
                 return Err(RegistryError::UnknownVersion { name: name.to_string(), version });
             }
             let install = switch_active(tx, company, name, version)?;
-            tx.audit(actor.entry(Some(company), "module.activate", format!("{company}/modules/{name}"), Some(format!("version {version}"))))?;
+            tx.audit(actor.entry(
+                Some(company),
+                "module.activate",
+                format!("{company}/modules/{name}"),
+                Some(format!("version {version}")),
+            ))?;
             Ok(install)
         })
     }
 
     /// Go back to the version that was active before the current one.
-    pub fn rollback(&self, store: &Store, actor: &Actor, company: &str, name: &str) -> Result<ModuleInstall, RegistryError> {
+    pub fn rollback(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        company: &str,
+        name: &str,
+    ) -> Result<ModuleInstall, RegistryError> {
         store.write(|tx| {
             let key = company_key(company, name);
-            let mut install = tx.get(&MODULE_INSTALLS, &key)?.ok_or_else(|| RegistryError::UnknownModule(name.to_string()))?;
-            let previous = install.history.pop().ok_or_else(|| RegistryError::NothingToRollBack(name.to_string()))?;
+            let mut install = tx
+                .get(&MODULE_INSTALLS, &key)?
+                .ok_or_else(|| RegistryError::UnknownModule(name.to_string()))?;
+            let previous =
+                install.history.pop().ok_or_else(|| RegistryError::NothingToRollBack(name.to_string()))?;
             let from = install.active;
             install.active = previous;
             tx.put(&MODULE_INSTALLS, &key, &install)?;
@@ -191,7 +231,12 @@ impl Sandbox {
     }
 }
 
-fn switch_active(tx: &mut crate::store::Tx, company: &str, name: &str, version: u32) -> Result<ModuleInstall, StoreError> {
+fn switch_active(
+    tx: &mut crate::store::Tx,
+    company: &str,
+    name: &str,
+    version: u32,
+) -> Result<ModuleInstall, StoreError> {
     let key = company_key(company, name);
     let mut install = tx.get(&MODULE_INSTALLS, &key)?.unwrap_or_default();
     if install.active != 0 && install.active != version {

@@ -24,8 +24,18 @@ pub const MODULE_INSTALLS: Collection<ModuleInstall> = Collection::new("module_i
 /// The audit log, keyed by zero-padded sequence number.
 pub const AUDIT: Collection<AuditEntry> = Collection::new("audit");
 
-pub(super) const ALL_TABLES: &[&str] =
-    &["companies", "users", "dids", "did_owners", "aliases", "external_numbers", "api_keys", "module_versions", "module_installs", "audit"];
+pub(super) const ALL_TABLES: &[&str] = &[
+    "companies",
+    "users",
+    "dids",
+    "did_owners",
+    "aliases",
+    "external_numbers",
+    "api_keys",
+    "module_versions",
+    "module_installs",
+    "audit",
+];
 
 /// The key of a module version row.
 pub fn module_version_key(company: &str, name: &str, version: u32) -> String {

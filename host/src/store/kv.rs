@@ -6,8 +6,10 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Read, Snapshot, Store, StoreError, Tx, db_error};
 
-pub(super) const TABLE: TableDefinition<'static, &'static str, &'static [u8]> = TableDefinition::new("module_kv");
-pub(super) const BLOBS: TableDefinition<'static, &'static str, &'static [u8]> = TableDefinition::new("module_blobs");
+pub(super) const TABLE: TableDefinition<'static, &'static str, &'static [u8]> =
+    TableDefinition::new("module_kv");
+pub(super) const BLOBS: TableDefinition<'static, &'static str, &'static [u8]> =
+    TableDefinition::new("module_blobs");
 
 /// A kv value and its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +59,8 @@ impl Store {
         self.write(|tx| {
             let mut table = tx.inner.open_table(TABLE).map_err(db_error)?;
             let full_key = kv_key(company, module, key);
-            let current = table.get(full_key.as_str()).map_err(db_error)?.and_then(|v| decode_entry(v.value()));
+            let current =
+                table.get(full_key.as_str()).map_err(db_error)?.and_then(|v| decode_entry(v.value()));
             let current_version = current.map(|c| c.version);
             if let Some(expected) = expected
                 && expected != current_version

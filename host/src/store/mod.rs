@@ -71,14 +71,17 @@ pub struct Store {
 impl Store {
     /// Open (or create) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Database(format!("{}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Database(format!("{}: {e}", data_dir.display())))?;
         let db = Database::create(data_dir.join("centralita.redb")).map_err(db_error)?;
         Store::init(Store { db: std::sync::Arc::new(db) })
     }
 
     /// A store that lives in memory only, for `centralita module run` and tests.
     pub fn in_memory() -> Result<Store, StoreError> {
-        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(db_error)?;
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(db_error)?;
         Store::init(Store { db: std::sync::Arc::new(db) })
     }
 
@@ -122,7 +125,11 @@ pub struct Snapshot {
 }
 
 fn decode<T: DeserializeOwned>(table: &'static str, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { table, key: key.to_string(), reason: e.to_string() })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -134,9 +141,17 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// Reading, shared by snapshots and write transactions.
 pub trait Read {
     /// The record under `key`.
-    fn get<T: DeserializeOwned>(&self, collection: &Collection<T>, key: &str) -> Result<Option<T>, StoreError>;
+    fn get<T: DeserializeOwned>(
+        &self,
+        collection: &Collection<T>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError>;
     /// Every record whose key starts with `prefix`, in key order.
-    fn scan<T: DeserializeOwned>(&self, collection: &Collection<T>, prefix: &str) -> Result<Vec<T>, StoreError>;
+    fn scan<T: DeserializeOwned>(
+        &self,
+        collection: &Collection<T>,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError>;
     /// The number of records whose key starts with `prefix`.
     fn count<T>(&self, collection: &Collection<T>, prefix: &str) -> Result<usize, StoreError>;
 }
@@ -144,13 +159,21 @@ pub trait Read {
 macro_rules! impl_read {
     ($ty:ty) => {
         impl Read for $ty {
-            fn get<T: DeserializeOwned>(&self, collection: &Collection<T>, key: &str) -> Result<Option<T>, StoreError> {
+            fn get<T: DeserializeOwned>(
+                &self,
+                collection: &Collection<T>,
+                key: &str,
+            ) -> Result<Option<T>, StoreError> {
                 let table = self.inner.open_table(collection.definition()).map_err(db_error)?;
                 let value = table.get(key).map_err(db_error)?;
                 value.map(|v| decode(collection.name, key, v.value())).transpose()
             }
 
-            fn scan<T: DeserializeOwned>(&self, collection: &Collection<T>, prefix: &str) -> Result<Vec<T>, StoreError> {
+            fn scan<T: DeserializeOwned>(
+                &self,
+                collection: &Collection<T>,
+                prefix: &str,
+            ) -> Result<Vec<T>, StoreError> {
                 let table = self.inner.open_table(collection.definition()).map_err(db_error)?;
                 let mut records = Vec::new();
                 for row in table.range(prefix..).map_err(db_error)? {
@@ -184,7 +207,12 @@ impl_read!(Tx);
 
 impl Tx {
     /// Insert or replace the record under `key`.
-    pub fn put<T: Serialize>(&mut self, collection: &Collection<T>, key: &str, record: &T) -> Result<(), StoreError> {
+    pub fn put<T: Serialize>(
+        &mut self,
+        collection: &Collection<T>,
+        key: &str,
+        record: &T,
+    ) -> Result<(), StoreError> {
         let mut table = self.inner.open_table(collection.definition()).map_err(db_error)?;
         table.insert(key, encode(record).as_slice()).map_err(db_error)?;
         Ok(())
@@ -198,7 +226,11 @@ impl Tx {
     }
 
     /// Remove every record whose key starts with `prefix`; returns how many.
-    pub fn delete_prefix<T>(&mut self, collection: &Collection<T>, prefix: &str) -> Result<usize, StoreError> {
+    pub fn delete_prefix<T>(
+        &mut self,
+        collection: &Collection<T>,
+        prefix: &str,
+    ) -> Result<usize, StoreError> {
         let mut table = self.inner.open_table(collection.definition()).map_err(db_error)?;
         let keys: Vec<String> = table
             .range(prefix..)
@@ -229,7 +261,11 @@ fn audit_key(seq: u64) -> String {
 }
 
 /// The most recent audit entries, newest first, optionally only those of `company`.
-pub fn recent_audit(read: &impl Read, company: Option<&str>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+pub fn recent_audit(
+    read: &impl Read,
+    company: Option<&str>,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
     let mut entries: Vec<AuditEntry> = read.scan(&AUDIT, "")?;
     entries.retain(|e| company.is_none_or(|c| e.company.as_deref() == Some(c)));
     entries.reverse();

@@ -4,7 +4,12 @@ use super::records::{AuditEntry, ExternalNumber};
 use super::*;
 
 fn number(company: &str, name: &str) -> ExternalNumber {
-    ExternalNumber { company: company.into(), name: name.into(), number: "34900111222".into(), description: String::new() }
+    ExternalNumber {
+        company: company.into(),
+        name: name.into(),
+        number: "34900111222".into(),
+        description: String::new(),
+    }
 }
 
 fn entry(company: &str) -> AuditEntry {
@@ -64,10 +69,14 @@ fn kv_is_scoped_by_company_and_module() {
 fn kv_compare_and_swap_checks_the_version() {
     let store = Store::in_memory().unwrap();
     let v1 = store.kv_put("c", "m", "k", Some(None), b"first").unwrap();
-    assert!(matches!(store.kv_put("c", "m", "k", Some(None), b"again"), Err(KvWriteError::Conflict(Some(v))) if v == v1));
+    assert!(
+        matches!(store.kv_put("c", "m", "k", Some(None), b"again"), Err(KvWriteError::Conflict(Some(v))) if v == v1)
+    );
     let v2 = store.kv_put("c", "m", "k", Some(Some(v1)), b"second").unwrap();
     assert!(v2 > v1);
-    assert!(matches!(store.kv_put("c", "m", "k", Some(Some(v1)), b"stale"), Err(KvWriteError::Conflict(Some(v))) if v == v2));
+    assert!(
+        matches!(store.kv_put("c", "m", "k", Some(Some(v1)), b"stale"), Err(KvWriteError::Conflict(Some(v))) if v == v2)
+    );
     assert_eq!(store.kv_get("c", "m", "k").unwrap().unwrap().value, b"second");
     assert!(store.kv_delete("c", "m", "k").unwrap());
     assert!(!store.kv_delete("c", "m", "k").unwrap());

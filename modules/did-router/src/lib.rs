@@ -32,7 +32,9 @@ impl DidRouting for DidRouter {
         let mut rules: Vec<&DidRule> = did.rules.iter().collect();
         rules.sort_by_key(|rule| rule.order);
         for rule in rules {
-            if rule_matches(rule, &call, today, minute_of_day).map_err(|e| format!("rule {}: {e}", rule.order))? {
+            if rule_matches(rule, &call, today, minute_of_day)
+                .map_err(|e| format!("rule {}: {e}", rule.order))?
+            {
                 return Ok(RouteDecision {
                     destination: rule.destination.clone(),
                     announcement: rule.announcement.clone(),
@@ -62,11 +64,13 @@ fn rule_matches(rule: &DidRule, call: &CallContext, today: Day, minute_of_day: u
     let start = parse_time("start-time", rule.start_time.as_deref())?.unwrap_or(0);
     let end = parse_time("end-time", rule.end_time.as_deref())?.unwrap_or(MINUTES_PER_DAY);
     // Which day's date the window belongs to, if the call is inside the window at all.
-    let window_day = if start == end || (start < end && (start..end).contains(&minute_of_day)) {
+    let crosses_midnight = start > end;
+    let window_day = if start == end
+        || (start < end && (start..end).contains(&minute_of_day))
+        || (crosses_midnight && minute_of_day >= start)
+    {
         today
-    } else if start > end && minute_of_day >= start {
-        today
-    } else if start > end && minute_of_day < end {
+    } else if crosses_midnight && minute_of_day < end {
         today.previous()
     } else {
         return Ok(false);

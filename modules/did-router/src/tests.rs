@@ -160,7 +160,8 @@ fn caller_id_pattern_selects_callers() {
     let mut vip = rule(1, "200");
     vip.caller_id = "34600\\d+".into();
     let everyone = rule(2, "101");
-    let to = |caller| destination(call_at("2026-11-18", 3, "10:00", caller), vec![vip.clone(), everyone.clone()]);
+    let to =
+        |caller| destination(call_at("2026-11-18", 3, "10:00", caller), vec![vip.clone(), everyone.clone()]);
     assert_eq!(to("34600123456"), Destination::Extension("200".into()));
     assert_eq!(to("34911123456"), Destination::Extension("101".into()));
 }
@@ -168,7 +169,10 @@ fn caller_id_pattern_selects_callers() {
 #[test]
 fn first_matching_rule_by_order_wins_whatever_the_list_order() {
     let rules = vec![rule(20, "later"), rule(10, "first"), rule(30, "last")];
-    assert_eq!(destination(call_at("2026-11-18", 3, "10:00", "600"), rules), Destination::Extension("first".into()));
+    assert_eq!(
+        destination(call_at("2026-11-18", 3, "10:00", "600"), rules),
+        Destination::Extension("first".into())
+    );
 }
 
 #[test]

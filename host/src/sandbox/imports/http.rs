@@ -15,7 +15,8 @@ use crate::sandbox::state::DecisionState;
 pub fn is_allowed(allow_list: &[String], host: &str, port: Option<u16>) -> bool {
     allow_list.iter().any(|entry| match entry.rsplit_once(':') {
         Some((entry_host, entry_port)) if entry_port.parse::<u16>().is_ok() => {
-            entry_host.eq_ignore_ascii_case(host) && port.map(|p| p.to_string()).as_deref() == Some(entry_port)
+            entry_host.eq_ignore_ascii_case(host)
+                && port.map(|p| p.to_string()).as_deref() == Some(entry_port)
         }
         _ => entry.eq_ignore_ascii_case(host),
     })
@@ -63,12 +64,13 @@ impl Host for DecisionState {
             .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
             .collect();
         let mut body = Vec::new();
-        response
-            .body_mut()
-            .as_reader()
-            .take(MAX_HTTP_BODY)
-            .read_to_end(&mut body)
-            .map_err(|e| if e.kind() == std::io::ErrorKind::TimedOut { HttpError::Timeout } else { HttpError::Failed(e.to_string()) })?;
+        response.body_mut().as_reader().take(MAX_HTTP_BODY).read_to_end(&mut body).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                HttpError::Timeout
+            } else {
+                HttpError::Failed(e.to_string())
+            }
+        })?;
         Ok(Response { status, headers, body })
     }
 }

@@ -32,12 +32,20 @@ impl Host for DecisionState {
         self.kv_write(&key, None, &value)
     }
 
-    fn compare_and_swap(&mut self, key: String, expected: Option<u64>, value: Vec<u8>) -> Result<u64, KvError> {
+    fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: Option<u64>,
+        value: Vec<u8>,
+    ) -> Result<u64, KvError> {
         self.kv_write(&key, Some(expected), &value)
     }
 
     fn delete(&mut self, key: String) -> Result<bool, KvError> {
         let scope = &self.scope;
-        self.services.store.kv_delete(&scope.company, &scope.module, &key).map_err(|e| KvError::Unavailable(e.to_string()))
+        self.services
+            .store
+            .kv_delete(&scope.company, &scope.module, &key)
+            .map_err(|e| KvError::Unavailable(e.to_string()))
     }
 }

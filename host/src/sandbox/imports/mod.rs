@@ -8,13 +8,13 @@ mod kv;
 mod log;
 mod mail;
 
-use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
 use wasmtime::Engine;
+use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
+use wasmtime_wasi::WasiView;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::p2::bindings as wasi;
 use wasmtime_wasi::random::WasiRandom;
-use wasmtime_wasi::WasiView;
 
 use super::bindings::{Router, types};
 use super::state::DecisionState;
