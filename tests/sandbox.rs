@@ -44,7 +44,11 @@ fn mischief_company(server: &Server, company: &str, did: &str, company_extra: Va
 #[track_caller]
 fn assert_fell_back(outcome: &Value, words: &[&str], why: &str) -> String {
     assert_eq!(outcome["decided_by"], "fallback", "{why}: {outcome}");
-    assert_eq!(outcome["destination"], json!({"extension": "101"}), "{why}: the fallback destination: {outcome}");
+    assert_eq!(
+        outcome["destination"],
+        json!({"extension": "101"}),
+        "{why}: the fallback destination: {outcome}"
+    );
     let failure = outcome["failure"].as_str().unwrap_or_else(|| panic!("{why}: no failure text: {outcome}"));
     let lower = failure.to_lowercase();
     assert!(words.iter().any(|w| lower.contains(w)), "{why}: failure {failure:?} mentions none of {words:?}");
@@ -63,7 +67,10 @@ fn assert_decided(outcome: &Value, why: &str) {
 #[track_caller]
 fn prefix(outcome: &Value) -> String {
     assert_eq!(outcome["decided_by"], "module", "the module failed: {outcome}");
-    outcome["caller_id_prefix"].as_str().unwrap_or_else(|| panic!("no caller_id_prefix: {outcome}")).to_string()
+    outcome["caller_id_prefix"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no caller_id_prefix: {outcome}"))
+        .to_string()
 }
 
 #[test]
@@ -72,11 +79,13 @@ fn upload_refuses_garbage_strangers_snoops_and_ungranted_imports() {
     server.create_company("acme", json!({}));
     let upload = |name: &str, bytes: Vec<u8>, query: &str| server.upload_module("acme", name, bytes, query);
 
-    upload("junk", b"this is not WebAssembly".to_vec(), "").expect_error_mentioning("component", "garbage bytes");
+    upload("junk", b"this is not WebAssembly".to_vec(), "")
+        .expect_error_mentioning("component", "garbage bytes");
     let core_module = b"\0asm\x01\0\0\0".to_vec();
     upload("core", core_module, "").expect_error_mentioning("component", "a core module, not a component");
     upload("empty", Vec::new(), "").expect_client_error("an empty upload");
-    upload("stranger", guest_bytes("stranger"), "").expect_error_mentioning("exports none", "a non-router component");
+    upload("stranger", guest_bytes("stranger"), "")
+        .expect_error_mentioning("exports none", "a non-router component");
     upload("snoop", guest_bytes("snoop"), "grant_mail=true&http_allow=example.com")
         .expect_error_mentioning("wasi:filesystem", "a component importing the filesystem");
     upload("mischief", guest_bytes("mischief"), "grant_mail=true")
@@ -86,10 +95,14 @@ fn upload_refuses_garbage_strangers_snoops_and_ungranted_imports() {
     upload("Bad_Name", guest_bytes("vip_router"), "").expect_client_error("an invalid module name");
 
     let modules = server.operator().get("/api/v1/companies/acme/modules").expect(200, "list modules");
-    let names: Vec<&str> = modules.as_array().expect("array").iter().filter_map(|m| m["name"].as_str()).collect();
+    let names: Vec<&str> =
+        modules.as_array().expect("array").iter().filter_map(|m| m["name"].as_str()).collect();
     for refused in ["junk", "core", "empty", "stranger", "snoop", "mischief"] {
         assert!(!names.contains(&refused), "refused upload {refused} is listed: {modules}");
-        server.operator().get(&format!("/api/v1/companies/acme/modules/{refused}")).expect(404, "a refused module");
+        server
+            .operator()
+            .get(&format!("/api/v1/companies/acme/modules/{refused}"))
+            .expect(404, "a refused module");
     }
     assert!(with_action(&server.audit("acme"), "module.upload").is_empty(), "a refused upload was audited");
 
@@ -104,7 +117,8 @@ fn upload_refuses_garbage_strangers_snoops_and_ungranted_imports() {
     assert_eq!(version["uploaded_by"], "operator");
     assert!(version["uploaded_at"].is_string(), "{version}");
     assert_eq!(version["decisions"], json!(["did-routing"]));
-    let imports: Vec<&str> = version["imports"].as_array().expect("imports").iter().filter_map(Value::as_str).collect();
+    let imports: Vec<&str> =
+        version["imports"].as_array().expect("imports").iter().filter_map(Value::as_str).collect();
     assert!(imports.iter().any(|i| i.contains("centralita:router/http")), "imports: {imports:?}");
     assert!(imports.iter().any(|i| i.contains("centralita:router/kv")), "imports: {imports:?}");
     assert_eq!(version["grants"], json!({"mail": true, "http_allow": ["127.0.0.1:9", "api.example.com"]}));
@@ -129,7 +143,10 @@ fn endless_loop_is_stopped_at_the_deadline_and_the_next_decision_works() {
     assert_decided(&server.route("acme", "34910000000", "600123456", AT), "the decision after the loop");
     let outcome = server.route("acme", "34910000000", "loop", AT);
     assert_fell_back(&outcome, &["deadline"], "a second endless loop");
-    assert_decided(&server.route("acme", "34910000000", "600123456", AT), "the decision after the second loop");
+    assert_decided(
+        &server.route("acme", "34910000000", "600123456", AT),
+        "the decision after the second loop",
+    );
 
     let module = server.operator().get("/api/v1/companies/acme/modules/mischief").expect(200, "get mischief");
     let counters = &module["counters"];
@@ -216,7 +233,11 @@ fn kv_is_private_to_each_company_and_module() {
     let wrote = prefix(&server.route("alpha", "34910000000", "kv-write:secret=42", AT));
     assert!(wrote.starts_with("kv-wrote:"), "alpha's write: {wrote:?}");
     assert_eq!(prefix(&server.route("alpha", "34910000000", "kv-read:secret", AT)), "kv:42");
-    assert_eq!(prefix(&server.route("beta", "34920000000", "kv-read:secret", AT)), "kv:none", "beta sees alpha's key");
+    assert_eq!(
+        prefix(&server.route("beta", "34920000000", "kv-read:secret", AT)),
+        "kv:none",
+        "beta sees alpha's key"
+    );
 
     // Beta's own value does not touch alpha's.
     let wrote = prefix(&server.route("beta", "34920000000", "kv-write:secret=7", AT));
@@ -225,7 +246,9 @@ fn kv_is_private_to_each_company_and_module() {
     assert_eq!(prefix(&server.route("alpha", "34910000000", "kv-read:secret", AT)), "kv:42");
 
     // Another module of the same company has its own store too.
-    server.upload_module("alpha", "mischief-two", guest_bytes("mischief"), MISCHIEF_GRANTS).expect(201, "upload");
+    server
+        .upload_module("alpha", "mischief-two", guest_bytes("mischief"), MISCHIEF_GRANTS)
+        .expect(201, "upload");
     server.create_did(
         "alpha",
         &json!({"number": "34910000002", "description": "", "default_destination": {"extension": "100"},
@@ -271,8 +294,15 @@ fn clock_and_environment_come_from_the_host() {
     // The WASI wall clock is the decision's instant, so a decision can be replayed.
     assert_eq!(prefix(&server.route("acme", "34910000000", "clock", AT)), format!("clock:{AT_MS}"));
     let later = "2026-11-18T10:00:01.250Z";
-    assert_eq!(prefix(&server.route("acme", "34910000000", "clock", later)), format!("clock:{}", AT_MS + 1250));
-    assert_eq!(prefix(&server.route("acme", "34910000000", "env", AT)), "env:0", "the module sees an environment");
+    assert_eq!(
+        prefix(&server.route("acme", "34910000000", "clock", later)),
+        format!("clock:{}", AT_MS + 1250)
+    );
+    assert_eq!(
+        prefix(&server.route("acme", "34910000000", "env", AT)),
+        "env:0",
+        "the module sees an environment"
+    );
     let outcome = server.route("acme", "34910000000", "log", AT);
     let logs = outcome["logs"].as_array().expect("logs");
     assert!(
@@ -306,7 +336,10 @@ fn module_versions_activate_and_roll_back() {
     let routed = |why: &str| {
         let outcome = server.route("acme", "34910000000", "777", AT);
         assert_eq!(outcome["decided_by"], "module", "{why}: {outcome}");
-        (outcome["destination"]["extension"].as_str().unwrap_or("?").to_string(), outcome["module_version"].clone())
+        (
+            outcome["destination"]["extension"].as_str().unwrap_or("?").to_string(),
+            outcome["module_version"].clone(),
+        )
     };
     assert_eq!(routed("v1 active"), ("101".to_string(), json!(1)));
 
@@ -331,8 +364,12 @@ fn module_versions_activate_and_roll_back() {
     assert_eq!(module["name"], "vip");
     assert_eq!(module["active"], 2, "{module}");
     assert!(module["history"].is_array(), "history: {module}");
-    let versions: Vec<u64> =
-        module["versions"].as_array().expect("versions").iter().filter_map(|v| v["version"].as_u64()).collect();
+    let versions: Vec<u64> = module["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
     assert_eq!(versions.len(), 3, "versions: {module}");
     for v in [1, 2, 3] {
         assert!(versions.contains(&v), "version {v} missing: {module}");
@@ -343,13 +380,15 @@ fn module_versions_activate_and_roll_back() {
         "vip missing from the module list: {listed}"
     );
 
-    op.post(&format!("{path}/activate"), &json!({"version": 9})).expect_client_error("activating a missing version");
+    op.post(&format!("{path}/activate"), &json!({"version": 9}))
+        .expect_client_error("activating a missing version");
     op.post(&format!("{path}/activate"), &json!({"version": "one"}))
         .expect_error_naming_field("version", "a version that is not a number");
     op.post_empty(&format!("{path}/rollback")).expect(200, "roll back to v1");
     assert_eq!(routed("rolled back to v1"), ("101".to_string(), json!(1)));
     op.post_empty(&format!("{path}/rollback")).expect_client_error("rolling back past the first version");
-    op.post_empty("/api/v1/companies/acme/modules/nothing/rollback").expect(404, "rolling back an unknown module");
+    op.post_empty("/api/v1/companies/acme/modules/nothing/rollback")
+        .expect(404, "rolling back an unknown module");
 
     let entries = server.audit("acme");
     assert_eq!(with_action(&entries, "module.upload").len(), 3);

@@ -165,3 +165,43 @@ fn parse_case(input: &str) -> Result<DidCase, ModuleRunError> {
     serde_json::from_str(input)
         .map_err(|e| ModuleRunError::Input { decision: "did-routing".into(), message: e.to_string() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::registry::standard_modules;
+
+    fn standard_did_router() -> ModuleRunner {
+        let (_, bytes) = standard_modules().iter().find(|(name, _)| *name == "did-router").unwrap();
+        ModuleRunner::from_bytes("did-router", bytes, Grants::default()).unwrap()
+    }
+
+    const CASE: &str = r#"{
+        "call": {"caller": "600", "at": "2026-11-18T08:30:00Z", "time_zone": "Europe/Madrid"},
+        "did": {"number": "34910000000",
+                "rules": [{"order": 1, "weekday": "[1-5]", "start_time": "09:00", "end_time": "14:00",
+                           "destination": {"extension": "100"}}],
+                "default_destination": "hang_up"}
+    }"#;
+
+    #[test]
+    fn a_rust_test_can_ask_the_standard_router_for_a_decision() {
+        // 08:30 UTC on a Wednesday is 09:30 in Madrid: inside the morning window.
+        let decision = standard_did_router().run_json("did-routing", CASE).unwrap();
+        assert_eq!(decision["destination"], serde_json::json!({"extension": "100"}));
+        assert_eq!(decision["matched_rule"], 1);
+    }
+
+    #[test]
+    fn a_case_with_a_misspelt_field_is_refused_by_name() {
+        let error = standard_did_router().run_json("did-routing", &CASE.replace("default_destination", "default_dest")).unwrap_err();
+        assert!(error.to_string().contains("default_dest"), "{error}");
+    }
+
+    #[test]
+    fn unknown_and_not_yet_runnable_decisions_are_named() {
+        let runner = standard_did_router();
+        assert!(runner.run_json("did-route", CASE).unwrap_err().to_string().contains("did-route"));
+        assert!(matches!(runner.run_json("ivr", CASE), Err(ModuleRunError::NotYetRunnable(_))));
+    }
+}

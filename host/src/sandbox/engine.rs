@@ -25,6 +25,15 @@ fn base_config() -> Config {
     config
 }
 
+/// On demand, reserve only what a decision may use: where address space is scarce
+/// (the reason pooling failed) the default 4 GiB reservation per memory may fail too.
+/// Bounds are then checked explicitly, which costs a little speed.
+fn on_demand_config() -> Config {
+    let mut config = base_config();
+    config.memory_reservation(MAX_MEMORY_MIB as u64 * 1024 * 1024);
+    config
+}
+
 fn pooling_config() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(CONCURRENT_DECISIONS)
@@ -51,11 +60,11 @@ pub fn build(prefer_pooling: bool) -> wasmtime::Result<(Engine, Allocator)> {
             Ok(engine) => (engine, Allocator::Pooling),
             Err(error) => {
                 tracing::warn!(%error, "pooling allocator unavailable (address space?); falling back to on-demand allocation");
-                (Engine::new(&base_config())?, Allocator::OnDemand)
+                (Engine::new(&on_demand_config())?, Allocator::OnDemand)
             }
         }
     } else {
-        (Engine::new(&base_config())?, Allocator::OnDemand)
+        (Engine::new(&on_demand_config())?, Allocator::OnDemand)
     };
     // Without the ticker no deadline would fire: refuse to run rather than run unbounded.
     start_epoch_ticker(engine.weak())

@@ -19,6 +19,7 @@
 //! | `env`                | `env:N`, the number of environment variables it sees      |
 //! | `clock`              | `clock:MS`, the WASI wall clock in ms since the epoch     |
 //! | `random`             | `seed:N`, the call's random seed                          |
+//! | `spin:MS`            | sets kv `spinning`, busy-waits MS ms, prefix `spun:MS`    |
 //! | anything else        | the DID's default destination, no prefix                  |
 //!
 //! A kv error other than a CAS conflict gives the prefix `kv-err:REASON`.
@@ -57,6 +58,7 @@ impl DidRouting for Mischief {
                 Some(("kv-cas", arg)) => Some(kv_cas(arg)?),
                 Some(("http", url)) => Some(http_get(url)),
                 Some(("mail", address)) => Some(send_mail(address)),
+                Some(("spin", ms)) => Some(spin_for(ms)?),
                 _ => None,
             },
         };
@@ -85,6 +87,19 @@ fn hoard() -> ! {
         hoard.push(vec![0xA5u8; 1 << 20]);
         black_box(&hoard);
     }
+}
+
+/// Marks itself in flight, then busy-waits `ms` milliseconds of real time (the WASI
+/// monotonic clock).
+fn spin_for(ms: &str) -> Result<String, String> {
+    let millis: u64 = ms.parse().map_err(|_| format!("mischief wants spin:MILLISECONDS, got {ms:?}"))?;
+    // Tells a test (through `kv-read:spinning`) that this decision is in flight.
+    kv::set("spinning", b"yes").map_err(|e| kv_failure(&e))?;
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(millis) {
+        black_box(());
+    }
+    Ok(format!("spun:{millis}"))
 }
 
 fn wall_clock_ms() -> i128 {

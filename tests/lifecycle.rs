@@ -1,0 +1,174 @@
+//! Black-box tests of the host's life cycle: module versions switching under a decision in
+//! flight, compiled artifacts surviving a restart, the generated operator token, and the
+//! sandbox's fall-back when the pooling allocator cannot reserve its address space.
+
+mod support;
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::*;
+
+const AT: &str = "2026-11-18T10:00:00Z";
+
+fn did_body(module: &str) -> Value {
+    json!({
+        "number": "34910000000",
+        "description": "main",
+        "default_destination": {"extension": "100"},
+        "module": module,
+        "config": {"vip_callers": ["34600111222"], "vip_destination": {"extension": "100"}},
+    })
+}
+
+#[test]
+fn a_decision_in_flight_finishes_on_the_version_it_started_with() {
+    let server = Server::start();
+    server.create_company("acme", json!({"decision_deadline_ms": 4000}));
+    server.create_user("acme", "100");
+    server.upload_module("acme", "router", guest_bytes("mischief"), "grant_mail=true&http_allow=127.0.0.1").expect(201, "upload v1");
+    server.upload_module("acme", "router", guest_bytes("vip_router"), "activate=false").expect(201, "upload v2 inactive");
+    server.create_did("acme", &did_body("router"));
+
+    thread::scope(|scope| {
+        let in_flight = scope.spawn(|| server.route("acme", "34910000000", "spin:1500", AT));
+        // Wait until version 1 has started the slow decision (it marks itself in kv).
+        let waited = Instant::now();
+        while server.route("acme", "34910000000", "kv-read:spinning", AT)["caller_id_prefix"] != "kv:yes" {
+            assert!(waited.elapsed() < Duration::from_secs(60), "the slow decision never started");
+            thread::sleep(Duration::from_millis(20));
+        }
+        server.operator().post("/api/v1/companies/acme/modules/router/activate", &json!({"version": 2})).expect(200, "activate v2");
+
+        let slow = in_flight.join().expect("the in-flight route");
+        assert_eq!(slow["decided_by"], "module", "{slow}");
+        assert_eq!(slow["module_version"], 1, "{slow}");
+        assert_eq!(slow["caller_id_prefix"], "spun:1500", "{slow}");
+    });
+
+    let after = server.route("acme", "34910000000", "spin:1500", AT);
+    assert_eq!(after["module_version"], 2, "new calls use the activated version: {after}");
+    assert_eq!(after["caller_id_prefix"], Value::Null, "vip-router sets no prefix: {after}");
+}
+
+fn artifacts(data_dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("compiled")) else { return Vec::new() };
+    let mut files: Vec<_> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .map(|p| {
+            let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
+            (p, modified)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn compiled_artifacts_are_reused_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sha;
+    {
+        let server = Server::start_in(&data);
+        server.create_company("acme", json!({}));
+        server.create_user("acme", "100");
+        let version = server.upload_module("acme", "vip-router", guest_bytes("vip_router"), "").expect(201, "upload");
+        sha = version["sha256"].as_str().unwrap().to_string();
+        server.create_did("acme", &did_body("vip-router"));
+        assert_eq!(server.route("acme", "34910000000", "34600111222", AT)["decided_by"], "module");
+    }
+    let before = artifacts(&data);
+    assert!(
+        before.iter().any(|(path, _)| path.file_name().unwrap().to_str().unwrap().starts_with(&sha)),
+        "the upload's compiled artifact is cached under its sha256: {before:?}"
+    );
+
+    let server = Server::start_in(&data);
+    let route = server.route("acme", "34910000000", "34600111222", AT);
+    assert_eq!(route["decided_by"], "module", "{route}");
+    assert_eq!(route["module_version"], 1, "{route}");
+    assert_eq!(artifacts(&data), before, "the artifact was loaded, not compiled and written again");
+}
+
+#[test]
+fn the_operator_token_is_generated_once_with_mode_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let port = free_port();
+        let child = Command::new(binary())
+            .args(["serve", "--data-dir"])
+            .arg(dir.path())
+            .args(["--http-listen", &format!("127.0.0.1:{port}")])
+            .env_remove("CENTRALITA_ADMIN_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        (child, port)
+    };
+    let token_path = dir.path().join("admin-token");
+    let (mut child, port) = start();
+    let waited = Instant::now();
+    while client().get(format!("http://127.0.0.1:{port}/api/v1/health")).send().is_err() {
+        assert!(waited.elapsed() < Duration::from_secs(60), "server never answered");
+        thread::sleep(Duration::from_millis(25));
+    }
+    let token = std::fs::read_to_string(&token_path).expect("the token file exists");
+    let mode = std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "token file mode");
+    let companies = client()
+        .get(format!("http://127.0.0.1:{port}/api/v1/companies"))
+        .bearer_auth(token.trim())
+        .send()
+        .unwrap();
+    assert_eq!(companies.status().as_u16(), 200, "the generated token is the operator's");
+    child.kill().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child.wait().unwrap();
+    assert!(stderr.contains(&token_path.display().to_string()), "the token's path is printed: {stderr}");
+
+    let (mut again, _) = start();
+    thread::sleep(Duration::from_millis(300));
+    again.kill().unwrap();
+    again.wait().unwrap();
+    assert_eq!(std::fs::read_to_string(&token_path).unwrap(), token, "a restart keeps the token");
+}
+
+#[test]
+fn the_sandbox_falls_back_to_on_demand_memory_when_the_pool_cannot_be_reserved() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("case.json");
+    std::fs::write(
+        &case,
+        json!({
+            "call": {"caller": "600", "at": "2026-11-18T08:30:00Z", "time_zone": "Europe/Madrid"},
+            "did": {"number": "34910000000", "default_destination": "hang_up",
+                    "rules": [{"order": 1, "weekday": "[1-5]", "start_time": "09:00", "end_time": "14:00",
+                               "destination": {"extension": "100"}}]}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    // 4 GiB of address space: far less than the pool's slots, enough for one decision.
+    let script = format!(
+        "ulimit -v 4194304 && exec '{}' module run '{}' --decision did-routing --input '{}'",
+        binary().display(),
+        guest_wasm("did_router").display(),
+        case.display()
+    );
+    let output = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "module run failed under a small address space:\n{stderr}");
+    assert!(stderr.contains("falling back to on-demand"), "the fall-back is logged: {stderr}");
+    let decision: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(decision["destination"], json!({"extension": "100"}));
+}
