@@ -72,16 +72,17 @@ impl ModuleRunner {
     pub fn from_file(path: &Path, grants: Grants) -> Result<ModuleRunner, ModuleRunError> {
         let bytes = std::fs::read(path)
             .map_err(|source| ModuleRunError::Read { path: path.display().to_string(), source })?;
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("module");
+        ModuleRunner::from_bytes(name, &bytes, grants)
+    }
+
+    /// Load the component `bytes` as module `name` with `grants`, under the default limits.
+    pub fn from_bytes(name: &str, bytes: &[u8], grants: Grants) -> Result<ModuleRunner, ModuleRunError> {
         let store = Store::in_memory().map_err(|e| ModuleRunError::Setup(e.to_string()))?;
         let sandbox = Sandbox::new(store, None, true).map_err(|e| ModuleRunError::Setup(e.to_string()))?;
-        let module = sandbox.load("cli", &bytes).map_err(|e| ModuleRunError::Setup(e.to_string()))?;
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("module").to_string();
-        let scope = DecisionScope {
-            company: "local".into(),
-            module: name,
-            grants,
-            limits: DecisionLimits::default(),
-        };
+        let module = sandbox.load("cli", bytes).map_err(|e| ModuleRunError::Setup(e.to_string()))?;
+        let scope =
+            DecisionScope { company: "local".into(), module: name.into(), grants, limits: DecisionLimits::default() };
         Ok(ModuleRunner { sandbox, module, scope })
     }
 
