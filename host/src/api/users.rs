@@ -3,12 +3,12 @@
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
@@ -258,20 +258,35 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Options of a SIP password rotation.
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+pub struct RotateQuery {
+    /// Make the new password expire after this many days (1-3650); default: never.
+    pub expires_in_days: Option<u32>,
+}
+
 /// Generate a new SIP password for a user; the old one stops working.
-#[utoipa::path(post, path = "/api/v1/companies/{company}/users/{extension}/rotate-sip-password", tag = "users", responses((status = 200, body = User)))]
+#[utoipa::path(post, path = "/api/v1/companies/{company}/users/{extension}/rotate-sip-password", tag = "users",
+    params(RotateQuery), responses((status = 200, body = User)))]
 pub async fn rotate_sip_password(
     State(s): State<ApiState>,
     access: Access,
     Path((company, extension)): Path<(String, String)>,
+    Query(query): Query<RotateQuery>,
 ) -> ApiResult<Json<User>> {
     access.require_company(&company)?;
+    let expires_at = match query.expires_in_days {
+        None => None,
+        Some(days @ 1..=3650) => Some(Utc::now() + chrono::Duration::days(i64::from(days))),
+        Some(_) => return Err(ApiError::field("expires_in_days", "must be 1..=3650")),
+    };
     let actor = access.actor();
     let user = s.app.store.write(|tx| {
         let key = company_key(&company, &extension);
         let mut user =
             tx.get(&USERS, &key)?.ok_or_else(|| ApiError::not_found(format!("extension {extension}")))?;
         user.sip_password = generate_sip_password();
+        user.sip_password_expires_at = expires_at;
         tx.put(&USERS, &key, &user)?;
         tx.audit(actor.entry(
             Some(&company),
