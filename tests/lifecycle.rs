@@ -30,8 +30,12 @@ fn a_decision_in_flight_finishes_on_the_version_it_started_with() {
     let server = Server::start();
     server.create_company("acme", json!({"decision_deadline_ms": 4000}));
     server.create_user("acme", "100");
-    server.upload_module("acme", "router", guest_bytes("mischief"), "grant_mail=true&http_allow=127.0.0.1").expect(201, "upload v1");
-    server.upload_module("acme", "router", guest_bytes("vip_router"), "activate=false").expect(201, "upload v2 inactive");
+    server
+        .upload_module("acme", "router", guest_bytes("mischief"), "grant_mail=true&http_allow=127.0.0.1")
+        .expect(201, "upload v1");
+    server
+        .upload_module("acme", "router", guest_bytes("vip_router"), "activate=false")
+        .expect(201, "upload v2 inactive");
     server.create_did("acme", &did_body("router"));
 
     thread::scope(|scope| {
@@ -42,7 +46,10 @@ fn a_decision_in_flight_finishes_on_the_version_it_started_with() {
             assert!(waited.elapsed() < Duration::from_secs(60), "the slow decision never started");
             thread::sleep(Duration::from_millis(20));
         }
-        server.operator().post("/api/v1/companies/acme/modules/router/activate", &json!({"version": 2})).expect(200, "activate v2");
+        server
+            .operator()
+            .post("/api/v1/companies/acme/modules/router/activate", &json!({"version": 2}))
+            .expect(200, "activate v2");
 
         let slow = in_flight.join().expect("the in-flight route");
         assert_eq!(slow["decided_by"], "module", "{slow}");
@@ -78,7 +85,8 @@ fn compiled_artifacts_are_reused_after_a_restart() {
         let server = Server::start_in(&data);
         server.create_company("acme", json!({}));
         server.create_user("acme", "100");
-        let version = server.upload_module("acme", "vip-router", guest_bytes("vip_router"), "").expect(201, "upload");
+        let version =
+            server.upload_module("acme", "vip-router", guest_bytes("vip_router"), "").expect(201, "upload");
         sha = version["sha256"].as_str().unwrap().to_string();
         server.create_did("acme", &did_body("vip-router"));
         assert_eq!(server.route("acme", "34910000000", "34600111222", AT)["decided_by"], "module");

@@ -25,8 +25,14 @@ fn case(caller: &str, at: &str) -> Value {
     })
 }
 
-/// Run `module run` on `wasm` with `case` written to a file.
+/// Run `module run` on `wasm` with `case` written to a file, with a generous deadline: a
+/// cold process's first decision can pass the default 10 ms on a loaded machine.
 fn run(wasm: &Path, case: &Value) -> Output {
+    run_with(wasm, case, &["--deadline-ms", "5000"])
+}
+
+/// Run `module run` with extra arguments.
+fn run_with(wasm: &Path, case: &Value, extra: &[&str]) -> Output {
     let dir = tempfile::tempdir().expect("temporary directory");
     let input = dir.path().join("case.json");
     std::fs::write(&input, serde_json::to_vec_pretty(case).unwrap()).expect("write the case");
@@ -35,6 +41,7 @@ fn run(wasm: &Path, case: &Value) -> Output {
         .arg(wasm)
         .args(["--decision", "did-routing", "--input"])
         .arg(&input)
+        .args(extra)
         .output()
         .expect("run centralita module run")
 }
@@ -79,12 +86,13 @@ fn module_run_of_a_failing_module_exits_nonzero_with_the_error() {
         decision(&run(&wasm, &case("600123456", "2026-11-18T10:00:00Z")), "mischief, ordinary caller");
     assert_eq!(normal["destination"], json!({"extension": "100"}), "{normal}");
 
-    for (caller, words) in [
-        ("panic", &["panicked", "trap"][..]),
-        ("error", &["mischief refuses"][..]),
-        ("loop", &["deadline"][..]),
+    for (caller, words, extra) in [
+        ("panic", &["panicked", "trap"][..], &["--deadline-ms", "5000"][..]),
+        ("error", &["mischief refuses"][..], &["--deadline-ms", "5000"][..]),
+        // The default deadline stops an endless loop.
+        ("loop", &["deadline"][..], &[][..]),
     ] {
-        let output = run(&wasm, &case(caller, "2026-11-18T10:00:00Z"));
+        let output = run_with(&wasm, &case(caller, "2026-11-18T10:00:00Z"), extra);
         let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
         assert!(
             !output.status.success(),

@@ -133,8 +133,9 @@ fn upload_refuses_garbage_strangers_snoops_and_ungranted_imports() {
 #[test]
 fn endless_loop_is_stopped_at_the_deadline_and_the_next_decision_works() {
     let server = Server::start();
-    // The default deadline (10 ms) applies.
-    mischief_company(&server, "acme", "34910000000", json!({}), MISCHIEF_GRANTS);
+    // A short deadline, yet long enough that the ordinary decisions in between never
+    // reach it on a loaded machine (the default of 10 ms can be passed by a cold start).
+    mischief_company(&server, "acme", "34910000000", json!({"decision_deadline_ms": 200}), MISCHIEF_GRANTS);
 
     let outcome = server.route("acme", "34910000000", "loop", AT);
     assert_fell_back(&outcome, &["deadline"], "an endless loop");

@@ -115,6 +115,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&config.data_dir)
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let sandbox = Sandbox::new(store.clone(), Some(config.data_dir.join("compiled")), config.pooling)?;
+    for (name, _) in centralita::sandbox::registry::standard_modules() {
+        sandbox.load_standard(name).with_context(|| format!("loading the standard module {name}"))?;
+    }
     tracing::info!(allocator = ?sandbox.allocator(), "sandbox ready");
     let token = operator_token::load_or_create(&config.data_dir)?;
     let app = App { store, sandbox: Arc::new(sandbox), counters: Arc::new(Counters::default()) };

@@ -81,8 +81,12 @@ impl ModuleRunner {
         let store = Store::in_memory().map_err(|e| ModuleRunError::Setup(e.to_string()))?;
         let sandbox = Sandbox::new(store, None, true).map_err(|e| ModuleRunError::Setup(e.to_string()))?;
         let module = sandbox.load("cli", bytes).map_err(|e| ModuleRunError::Setup(e.to_string()))?;
-        let scope =
-            DecisionScope { company: "local".into(), module: name.into(), grants, limits: DecisionLimits::default() };
+        let scope = DecisionScope {
+            company: "local".into(),
+            module: name.into(),
+            grants,
+            limits: DecisionLimits::default(),
+        };
         Ok(ModuleRunner { sandbox, module, scope })
     }
 
@@ -195,7 +199,9 @@ mod tests {
 
     #[test]
     fn a_case_with_a_misspelt_field_is_refused_by_name() {
-        let error = standard_did_router().run_json("did-routing", &CASE.replace("default_destination", "default_dest")).unwrap_err();
+        let error = standard_did_router()
+            .run_json("did-routing", &CASE.replace("default_destination", "default_dest"))
+            .unwrap_err();
         assert!(error.to_string().contains("default_dest"), "{error}");
     }
 

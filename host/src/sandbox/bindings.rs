@@ -7,5 +7,5 @@ wasmtime::component::bindgen!({
     world: "router",
 });
 
-pub use centralita::router::{http, kv, log, mail, types};
-pub use exports::centralita::router::did_routing;
+pub use self::centralita::router::{http, kv, log, mail, types};
+pub use self::exports::centralita::router::did_routing;

@@ -97,10 +97,29 @@ impl Sandbox {
             reason: format!("cannot be linked: {e:#}"),
         })?;
         let did_routing = bindings::did_routing::GuestIndices::new(&pre).ok();
+        self.warm_up(&pre);
         let loaded = Arc::new(LoadedModule { sha256: sha256.to_string(), info, pre, did_routing });
         // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
         self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.to_string(), loaded.clone());
         Ok(loaded)
+    }
+
+    /// Instantiate once, off any call's clock: the first instance of a module faults in its
+    /// code pages and a pool slot, which could otherwise eat a first call's deadline.
+    fn warm_up(&self, pre: &wasmtime::component::InstancePre<DecisionState>) {
+        let scope = DecisionScope {
+            company: String::new(),
+            module: String::new(),
+            grants: Default::default(),
+            limits: limits::DecisionLimits::default(),
+        };
+        let mut store =
+            wasmtime::Store::new(&self.engine, DecisionState::new(scope, self.services.clone(), 0, 0));
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(limits::WARM_UP_TICKS);
+        if let Err(error) = pre.instantiate(&mut store) {
+            tracing::warn!(%error, "warm-up instantiation failed");
+        }
     }
 
     /// A module version already loaded in this process.

@@ -25,6 +25,13 @@ pub fn standard_modules() -> &'static [(&'static str, &'static [u8])] {
     standard::STANDARD_MODULES
 }
 
+/// The SHA-256 of each standard module, in `standard_modules` order, computed once: the
+/// decision path looks modules up by hash and must not hash 100 KB per call.
+fn standard_sha256s() -> &'static [String] {
+    static SHAS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SHAS.get_or_init(|| standard_modules().iter().map(|(_, bytes)| sha256_hex(bytes)).collect())
+}
+
 /// Errors of module management.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -95,12 +102,17 @@ impl Sandbox {
                 loaded,
             });
         }
-        let (_, bytes) = standard_modules()
-            .iter()
-            .find(|(standard_name, _)| *standard_name == name)
-            .ok_or_else(|| RegistryError::UnknownModule(name.to_string()))?;
-        let loaded = self.load(&sha256_hex(bytes), bytes)?;
+        let loaded = self.load_standard(name)?;
         Ok(ResolvedModule { name: name.to_string(), version: None, grants: Grants::default(), loaded })
+    }
+
+    /// Load (or find loaded) the standard module `name`.
+    pub fn load_standard(&self, name: &str) -> Result<Arc<LoadedModule>, RegistryError> {
+        let index = standard_modules()
+            .iter()
+            .position(|(standard_name, _)| *standard_name == name)
+            .ok_or_else(|| RegistryError::UnknownModule(name.to_string()))?;
+        Ok(self.load(&standard_sha256s()[index], standard_modules()[index].1)?)
     }
 
     /// Whether `company` has a module called `name` (uploaded or standard).
