@@ -6,6 +6,9 @@
 //! `{n}`, `{n,}`, `{n,m}`. As the hosted-PBX manuals write it, a pattern that is empty or
 //! a single `.` matches any value, whatever its length.
 //!
+//! Patterns and values are ASCII (digits, '+', letters): a pattern with another character
+//! is refused, and a value is compared byte by byte.
+//!
 //! Matching walks a parsed tree with backtracking; the values matched here are a few
 //! characters long, so that is faster than compiling an automaton per decision. Repeats
 //! are bounded by [`MAX_REPEAT`] and patterns by [`MAX_PATTERN_LEN`] so no pattern can
@@ -43,9 +46,9 @@ impl std::error::Error for PatternError {}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
-    Literal(char),
+    Literal(u8),
     Any,
-    Class { ranges: Vec<(char, char)>, negated: bool },
+    Class { ranges: Vec<(u8, u8)>, negated: bool },
     Concat(Vec<Node>),
     Alternation(Vec<Node>),
     Repeat { node: Box<Node>, min: u32, max: Option<u32> },
@@ -58,14 +61,17 @@ impl Pattern {
         if trimmed.is_empty() || trimmed == "." {
             return Ok(Pattern { root: None });
         }
-        let chars: Vec<char> = trimmed.chars().collect();
+        if let Some(position) = trimmed.bytes().position(|b| !b.is_ascii()) {
+            return Err(PatternError { position, message: "only ASCII characters are supported".into() });
+        }
+        let chars = trimmed.as_bytes();
         if chars.len() > MAX_PATTERN_LEN {
             return Err(PatternError {
                 position: MAX_PATTERN_LEN,
                 message: format!("pattern longer than {MAX_PATTERN_LEN} characters"),
             });
         }
-        let mut parser = Parser { chars: &chars, pos: 0 };
+        let mut parser = Parser { chars, pos: 0 };
         let root = parser.alternation()?;
         if parser.pos < chars.len() {
             return Err(parser.error("unmatched ')'"));
@@ -78,8 +84,8 @@ impl Pattern {
         match &self.root {
             None => true,
             Some(root) => {
-                let input: Vec<char> = value.chars().collect();
-                match_node(root, &input, 0, &mut |end| end == input.len())
+                let input = value.as_bytes();
+                match_node(root, input, 0, &mut |end| end == input.len())
             }
         }
     }
@@ -96,7 +102,7 @@ pub fn matches(pattern: &str, value: &str) -> Result<bool, PatternError> {
 }
 
 struct Parser<'a> {
-    chars: &'a [char],
+    chars: &'a [u8],
     pos: usize,
 }
 
@@ -105,13 +111,13 @@ impl Parser<'_> {
         PatternError { position: self.pos, message: message.to_string() }
     }
 
-    fn peek(&self) -> Option<char> {
+    fn peek(&self) -> Option<u8> {
         self.chars.get(self.pos).copied()
     }
 
     fn alternation(&mut self) -> Result<Node, PatternError> {
         let mut branches = vec![self.concat()?];
-        while self.peek() == Some('|') {
+        while self.peek() == Some(b'|') {
             self.pos += 1;
             branches.push(self.concat()?);
         }
@@ -121,7 +127,7 @@ impl Parser<'_> {
     fn concat(&mut self) -> Result<Node, PatternError> {
         let mut items = Vec::new();
         while let Some(c) = self.peek() {
-            if c == '|' || c == ')' {
+            if c == b'|' || c == b')' {
                 break;
             }
             let atom = self.atom()?;
@@ -135,25 +141,25 @@ impl Parser<'_> {
         let c = self.chars[self.pos];
         self.pos += 1;
         match c {
-            '.' => Ok(Node::Any),
-            '[' => self.class(),
-            '(' => {
-                if self.chars[self.pos..].starts_with(&['?', ':']) {
+            b'.' => Ok(Node::Any),
+            b'[' => self.class(),
+            b'(' => {
+                if self.chars[self.pos..].starts_with(b"?:") {
                     self.pos += 2;
                 }
                 let inner = self.alternation()?;
-                if self.peek() != Some(')') {
+                if self.peek() != Some(b')') {
                     return Err(self.error("missing ')'"));
                 }
                 self.pos += 1;
                 Ok(inner)
             }
-            '\\' => self.escape(),
-            '*' | '+' | '?' | '{' => {
+            b'\\' => self.escape(),
+            b'*' | b'+' | b'?' | b'{' => {
                 self.pos -= 1;
-                Err(self.error(&format!("'{c}' has nothing to repeat")))
+                Err(self.error(&format!("'{}' has nothing to repeat", c as char)))
             }
-            '^' | '$' => {
+            b'^' | b'$' => {
                 self.pos -= 1;
                 Err(self.error("anchors are implied: the pattern always matches the whole value"))
             }
@@ -167,11 +173,11 @@ impl Parser<'_> {
         };
         self.pos += 1;
         Ok(match c {
-            'd' => Node::Class { ranges: vec![('0', '9')], negated: false },
-            'D' => Node::Class { ranges: vec![('0', '9')], negated: true },
+            b'd' => Node::Class { ranges: vec![(b'0', b'9')], negated: false },
+            b'D' => Node::Class { ranges: vec![(b'0', b'9')], negated: true },
             c if c.is_ascii_alphanumeric() => {
                 self.pos -= 1;
-                return Err(self.error(&format!("unsupported escape '\\{c}'")));
+                return Err(self.error(&format!("unsupported escape '\\{}'", c as char)));
             }
             c => Node::Literal(c),
         })
@@ -179,7 +185,7 @@ impl Parser<'_> {
 
     fn class(&mut self) -> Result<Node, PatternError> {
         let start = self.pos - 1;
-        let negated = self.peek() == Some('^');
+        let negated = self.peek() == Some(b'^');
         if negated {
             self.pos += 1;
         }
@@ -189,19 +195,19 @@ impl Parser<'_> {
                 return Err(PatternError { position: start, message: "missing ']'".into() });
             };
             self.pos += 1;
-            if c == ']' && !ranges.is_empty() {
+            if c == b']' && !ranges.is_empty() {
                 break;
             }
-            let low = if c == '\\' { self.class_escape()? } else { c };
+            let low = if c == b'\\' { self.class_escape()? } else { c };
             let is_range =
-                self.peek() == Some('-') && self.chars.get(self.pos + 1).is_some_and(|&n| n != ']');
+                self.peek() == Some(b'-') && self.chars.get(self.pos + 1).is_some_and(|&n| n != b']');
             if is_range {
                 self.pos += 1;
                 let high_char = self.chars[self.pos];
                 self.pos += 1;
-                let high = if high_char == '\\' { self.class_escape()? } else { high_char };
+                let high = if high_char == b'\\' { self.class_escape()? } else { high_char };
                 if high < low {
-                    return Err(self.error(&format!("range '{low}-{high}' is reversed")));
+                    return Err(self.error(&format!("range '{}-{}' is reversed", low as char, high as char)));
                 }
                 ranges.push((low, high));
             } else {
@@ -211,7 +217,7 @@ impl Parser<'_> {
         Ok(Node::Class { ranges, negated })
     }
 
-    fn class_escape(&mut self) -> Result<char, PatternError> {
+    fn class_escape(&mut self) -> Result<u8, PatternError> {
         let Some(c) = self.peek() else {
             return Err(self.error("pattern ends with '\\'"));
         };
@@ -221,14 +227,14 @@ impl Parser<'_> {
 
     fn repeat(&mut self, atom: Node) -> Result<Node, PatternError> {
         let (min, max) = match self.peek() {
-            Some('?') => (0, Some(1)),
-            Some('*') => (0, None),
-            Some('+') => (1, None),
-            Some('{') => return self.counted(atom),
+            Some(b'?') => (0, Some(1)),
+            Some(b'*') => (0, None),
+            Some(b'+') => (1, None),
+            Some(b'{') => return self.counted(atom),
             _ => return Ok(atom),
         };
         self.pos += 1;
-        if matches!(self.peek(), Some('?' | '*' | '+')) {
+        if matches!(self.peek(), Some(b'?' | b'*' | b'+')) {
             return Err(self.error("repeat of a repeat"));
         }
         Ok(Node::Repeat { node: Box::new(atom), min, max })
@@ -237,13 +243,13 @@ impl Parser<'_> {
     fn counted(&mut self, atom: Node) -> Result<Node, PatternError> {
         self.pos += 1; // '{'
         let min = self.number()?.ok_or_else(|| self.error("expected a number after '{'"))?;
-        let max = if self.peek() == Some(',') {
+        let max = if self.peek() == Some(b',') {
             self.pos += 1;
             self.number()?
         } else {
             Some(min)
         };
-        if self.peek() != Some('}') {
+        if self.peek() != Some(b'}') {
             return Err(self.error("missing '}'"));
         }
         self.pos += 1;
@@ -261,7 +267,8 @@ impl Parser<'_> {
         if start == self.pos {
             return Ok(None);
         }
-        let digits: String = self.chars[start..self.pos].iter().collect();
+        // Only ASCII digits were consumed above.
+        let digits = std::str::from_utf8(&self.chars[start..self.pos]).unwrap_or("");
         match digits.parse::<u32>() {
             Ok(n) if n <= MAX_REPEAT => Ok(Some(n)),
             _ => Err(PatternError { position: start, message: format!("repeat count above {MAX_REPEAT}") }),
@@ -271,7 +278,7 @@ impl Parser<'_> {
 
 /// Match `node` at `pos`; `next` is called with every end position the node can reach and
 /// decides whether the rest of the pattern matches from there.
-fn match_node(node: &Node, input: &[char], pos: usize, next: &mut dyn FnMut(usize) -> bool) -> bool {
+fn match_node(node: &Node, input: &[u8], pos: usize, next: &mut dyn FnMut(usize) -> bool) -> bool {
     match node {
         Node::Literal(c) => input.get(pos) == Some(c) && next(pos + 1),
         Node::Any => pos < input.len() && next(pos + 1),
@@ -287,7 +294,7 @@ fn match_node(node: &Node, input: &[char], pos: usize, next: &mut dyn FnMut(usiz
     }
 }
 
-fn match_sequence(items: &[Node], input: &[char], pos: usize, next: &mut dyn FnMut(usize) -> bool) -> bool {
+fn match_sequence(items: &[Node], input: &[u8], pos: usize, next: &mut dyn FnMut(usize) -> bool) -> bool {
     match items.split_first() {
         None => next(pos),
         Some((first, rest)) => {
@@ -303,7 +310,7 @@ fn match_repeat(
     min: u32,
     max: Option<u32>,
     count: u32,
-    input: &[char],
+    input: &[u8],
     pos: usize,
     next: &mut dyn FnMut(usize) -> bool,
 ) -> bool {
@@ -366,6 +373,7 @@ mod tests {
             ("^03$", "anchors are implied"),
             ("\\w", "unsupported escape"),
             ("1{99}", "repeat count above"),
+            ("0[3-6]é", "only ASCII"),
         ] {
             let error = Pattern::parse(pattern).expect_err(pattern);
             assert!(error.message.contains(message), "{pattern}: {error}");

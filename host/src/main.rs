@@ -19,6 +19,11 @@ use centralita::store::Store;
 use centralita::store::records::Grants;
 use centralita::{demo, operator_token, shutdown};
 
+// mimalloc: decisions allocate and free many small objects; glibc's malloc showed in the
+// decision benchmark's profile (and its periodic consolidation in the tail).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "centralita", version, about = "Multi-tenant hosted PBX with WebAssembly routing modules")]
 struct Cli {

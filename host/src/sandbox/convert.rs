@@ -60,20 +60,26 @@ pub fn call_to_wit(call: &CallInput, local: LocalTime, seed: u64) -> wit::CallCo
     }
 }
 
+/// A stored pattern field for the contract: "" and "." (any value) become none, which
+/// costs the guest no allocation.
+fn pattern_to_wit(pattern: &str) -> Option<String> {
+    let pattern = pattern.trim();
+    (!pattern.is_empty() && pattern != ".").then(|| pattern.to_string())
+}
+
 fn rule_to_wit(rule: &DidRule) -> wit_did::DidRule {
     wit_did::DidRule {
         order: rule.order,
-        year: rule.year.clone(),
-        month: rule.month.clone(),
-        day: rule.day.clone(),
-        weekday: rule.weekday.clone(),
+        year: pattern_to_wit(&rule.year),
+        month: pattern_to_wit(&rule.month),
+        day: pattern_to_wit(&rule.day),
+        weekday: pattern_to_wit(&rule.weekday),
         start_time: rule.start_time.clone(),
         end_time: rule.end_time.clone(),
-        caller_id: rule.caller_id.clone(),
+        caller_id: pattern_to_wit(&rule.caller_id),
         destination: destination_to_wit(&rule.destination),
         announcement: rule.announcement.clone(),
         prefix: rule.prefix.clone(),
-        description: rule.description.clone(),
     }
 }
 

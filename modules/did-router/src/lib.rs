@@ -27,12 +27,13 @@ pub struct DidRouter;
 impl DidRouting for DidRouter {
     fn route(call: CallContext, did: Did) -> Result<RouteDecision, String> {
         let today = Day::from_local(&call.local_time);
+        let dates = CallDates { today: DateText::of(today), yesterday: DateText::of(today.previous()) };
         let minute_of_day = u32::from(call.local_time.hour) * 60 + u32::from(call.local_time.minute);
 
         let mut rules: Vec<&DidRule> = did.rules.iter().collect();
         rules.sort_by_key(|rule| rule.order);
         for rule in rules {
-            if rule_matches(rule, &call, today, minute_of_day)
+            if rule_matches(rule, &call, &dates, minute_of_day)
                 .map_err(|e| format!("rule {}: {e}", rule.order))?
             {
                 return Ok(RouteDecision {
@@ -56,37 +57,68 @@ guest_sdk::export_did_router!(DidRouter);
 
 const MINUTES_PER_DAY: u32 = 24 * 60;
 
-/// Whether `rule` matches a call at `minute_of_day` of `today`.
-fn rule_matches(rule: &DidRule, call: &CallContext, today: Day, minute_of_day: u32) -> Result<bool, String> {
-    if !field("caller-id", &rule.caller_id)?.matches(&call.caller) {
-        return Ok(false);
+/// The date fields of a day as the patterns see them: zero-padded text.
+struct DateText {
+    year: String,
+    month: String,
+    day: String,
+    weekday: String,
+}
+
+impl DateText {
+    fn of(day: Day) -> DateText {
+        DateText {
+            year: format!("{:04}", day.year),
+            month: format!("{:02}", day.month),
+            day: format!("{:02}", day.day),
+            weekday: day.weekday.to_string(),
+        }
     }
+}
+
+/// The call's day and the day before (for windows that began before midnight).
+struct CallDates {
+    today: DateText,
+    yesterday: DateText,
+}
+
+/// Whether `rule` matches a call at `minute_of_day`. The cheap time window is checked
+/// first, the patterns only for rules still in the running.
+fn rule_matches(
+    rule: &DidRule,
+    call: &CallContext,
+    dates: &CallDates,
+    minute_of_day: u32,
+) -> Result<bool, String> {
     let start = parse_time("start-time", rule.start_time.as_deref())?.unwrap_or(0);
     let end = parse_time("end-time", rule.end_time.as_deref())?.unwrap_or(MINUTES_PER_DAY);
     // Which day's date the window belongs to, if the call is inside the window at all.
     let crosses_midnight = start > end;
-    let window_day = if start == end
+    let date = if start == end
         || (start < end && (start..end).contains(&minute_of_day))
         || (crosses_midnight && minute_of_day >= start)
     {
-        today
+        &dates.today
     } else if crosses_midnight && minute_of_day < end {
-        today.previous()
+        &dates.yesterday
     } else {
         return Ok(false);
     };
-    date_matches(rule, window_day)
+    Ok(field_matches("weekday", &rule.weekday, &date.weekday)?
+        && field_matches("day", &rule.day, &date.day)?
+        && field_matches("month", &rule.month, &date.month)?
+        && field_matches("year", &rule.year, &date.year)?
+        && field_matches("caller-id", &rule.caller_id, &call.caller)?)
 }
 
-fn date_matches(rule: &DidRule, day: Day) -> Result<bool, String> {
-    Ok(field("year", &rule.year)?.matches(&format!("{:04}", day.year))
-        && field("month", &rule.month)?.matches(&format!("{:02}", day.month))
-        && field("day", &rule.day)?.matches(&format!("{:02}", day.day))
-        && field("weekday", &rule.weekday)?.matches(&day.weekday.to_string()))
-}
-
-fn field(name: &str, source: &str) -> Result<Pattern, String> {
-    Pattern::parse(source).map_err(|e| format!("{name} pattern {source:?}: {e}"))
+/// Whether `pattern` (none = any) matches the whole of `value`.
+fn field_matches(name: &str, pattern: &Option<String>, value: &str) -> Result<bool, String> {
+    match pattern {
+        None => Ok(true),
+        Some(source) => Pattern::parse(source)
+            .map(|p| p.matches(value))
+            .map_err(|e| format!("{name} pattern {source:?}: {e}")),
+    }
 }
 
 /// "HH:MM" to minutes after midnight ("24:00" allowed as the end of the day).

@@ -33,17 +33,16 @@ fn call_at(date: &str, weekday: u8, time: &str, caller: &str) -> CallContext {
 fn rule(order: u32, to: &str) -> DidRule {
     DidRule {
         order,
-        year: ".".into(),
-        month: ".".into(),
-        day: ".".into(),
-        weekday: ".".into(),
+        year: None,
+        month: None,
+        day: None,
+        weekday: None,
         start_time: None,
         end_time: None,
-        caller_id: ".".into(),
+        caller_id: None,
         destination: Destination::Extension(to.into()),
         announcement: None,
         prefix: None,
-        description: String::new(),
     }
 }
 
@@ -81,9 +80,9 @@ fn every_spec_date_pattern_example() {
     for &(name, pattern, yes, no) in table {
         let mut r = rule(1, "101");
         match name {
-            "year" => r.year = pattern.into(),
-            "month" => r.month = pattern.into(),
-            _ => r.day = pattern.into(),
+            "year" => r.year = Some(pattern.into()),
+            "month" => r.month = Some(pattern.into()),
+            _ => r.day = Some(pattern.into()),
         }
         assert!(routes_to_rule(call_at(yes, 3, "10:00", "600"), r.clone()), "{name} {pattern} vs {yes}");
         if !no.is_empty() {
@@ -95,7 +94,7 @@ fn every_spec_date_pattern_example() {
 #[test]
 fn weekday_is_iso_monday_one_to_sunday_seven() {
     let mut r = rule(1, "101");
-    r.weekday = "[2-5]".into();
+    r.weekday = Some("[2-5]".into());
     assert!(routes_to_rule(call_at("2026-11-17", 2, "10:00", "600"), r.clone())); // Tuesday
     assert!(routes_to_rule(call_at("2026-11-20", 5, "10:00", "600"), r.clone())); // Friday
     assert!(!routes_to_rule(call_at("2026-11-16", 1, "10:00", "600"), r.clone())); // Monday
@@ -117,7 +116,7 @@ fn time_window_includes_start_and_excludes_end() {
 #[test]
 fn window_crossing_midnight_belongs_to_the_day_it_started() {
     let mut r = rule(1, "101");
-    r.weekday = "5".into(); // Friday night
+    r.weekday = Some("5".into()); // Friday night
     r.start_time = Some("22:00".into());
     r.end_time = Some("06:00".into());
     let friday = |t| routes_to_rule(call_at("2026-11-20", 5, t, "600"), r.clone());
@@ -135,9 +134,9 @@ fn window_crossing_midnight_belongs_to_the_day_it_started() {
 #[test]
 fn midnight_crossing_checks_the_previous_date_across_a_year_end() {
     let mut r = rule(1, "101");
-    r.year = "2026".into();
-    r.month = "12".into();
-    r.day = "31".into();
+    r.year = Some("2026".into());
+    r.month = Some("12".into());
+    r.day = Some("31".into());
     r.start_time = Some("20:00".into());
     r.end_time = Some("02:00".into());
     assert!(routes_to_rule(call_at("2027-01-01", 5, "01:30", "600"), r.clone()));
@@ -158,7 +157,7 @@ fn missing_or_equal_times_mean_the_whole_day() {
 #[test]
 fn caller_id_pattern_selects_callers() {
     let mut vip = rule(1, "200");
-    vip.caller_id = "34600\\d+".into();
+    vip.caller_id = Some("34600\\d+".into());
     let everyone = rule(2, "101");
     let to =
         |caller| destination(call_at("2026-11-18", 3, "10:00", caller), vec![vip.clone(), everyone.clone()]);
@@ -178,7 +177,7 @@ fn first_matching_rule_by_order_wins_whatever_the_list_order() {
 #[test]
 fn no_match_goes_to_the_default_destination() {
     let mut r = rule(1, "101");
-    r.month = "01".into();
+    r.month = Some("01".into());
     let route = DidRouter::route(call_at("2026-11-18", 3, "10:00", "600"), did(vec![r])).unwrap();
     assert_eq!(route.destination, Destination::Voicemail("main".into()));
     assert_eq!(route.matched_rule, None);
@@ -198,7 +197,7 @@ fn announcement_and_prefix_come_from_the_matched_rule() {
 #[test]
 fn a_bad_rule_is_an_error_naming_the_rule_and_field() {
     let mut r = rule(3, "101");
-    r.month = "0[3-".into();
+    r.month = Some("0[3-".into());
     let error = DidRouter::route(call_at("2026-11-18", 3, "10:00", "600"), did(vec![r])).unwrap_err();
     assert!(error.contains("rule 3") && error.contains("month"), "{error}");
 
