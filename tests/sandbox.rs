@@ -159,6 +159,27 @@ fn endless_loop_is_stopped_at_the_deadline_and_the_next_decision_works() {
 }
 
 #[test]
+fn a_sleeping_module_is_stopped_at_the_deadline_not_when_it_wakes() {
+    let server = Server::start();
+    mischief_company(&server, "acme", "34910000000", json!({"decision_deadline_ms": 200}), MISCHIEF_GRANTS);
+    // Ten minutes of sleep: an uncapped sleep would outlast the HTTP client's timeout.
+    let outcome = server.route("acme", "34910000000", "sleep:600000", AT);
+    assert_fell_back(&outcome, &["deadline"], "a ten-minute sleep");
+    assert_decided(&server.route("acme", "34910000000", "600123456", AT), "the decision after the sleep");
+    // A short sleep within the deadline still works.
+    let outcome = server.route("acme", "34910000000", "sleep:1", AT);
+    assert_decided(&outcome, "a 1 ms sleep");
+    assert_eq!(prefix(&outcome), "slept:1");
+}
+
+#[test]
+fn a_module_flooding_stderr_is_not_trapped() {
+    let server = Server::start();
+    mischief_company(&server, "acme", "34910000000", json!({"decision_deadline_ms": 2000}), MISCHIEF_GRANTS);
+    assert_decided(&server.route("acme", "34910000000", "chatter", AT), "2,000 lines of stderr");
+}
+
+#[test]
 fn memory_bomb_is_stopped_by_the_memory_cap() {
     let server = Server::start();
     mischief_company(&server, "acme", "34910000000", json!({"decision_deadline_ms": 2000}), MISCHIEF_GRANTS);

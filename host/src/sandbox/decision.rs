@@ -78,14 +78,20 @@ impl Sandbox {
     }
 }
 
+/// Bytes of a module's stderr quoted in a failure.
+const STDERR_IN_FAILURE: usize = 512;
+
 fn classify(error: &wasmtime::Error, state: &DecisionState) -> DecisionError {
-    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) || state.slept_past_deadline {
         return DecisionError::Timeout(state.scope.limits.deadline.as_millis() as u64);
     }
     if state.limiter.memory_exceeded {
         return DecisionError::MemoryExceeded(state.scope.limits.memory_bytes / (1024 * 1024));
     }
-    let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
+    // The panic message is what Rust's runtime writes last.
+    let contents = state.stderr.contents();
+    let tail = &contents[contents.len().saturating_sub(STDERR_IN_FAILURE)..];
+    let stderr = String::from_utf8_lossy(tail).trim().to_string();
     let root = error.root_cause().to_string();
     if stderr.is_empty() {
         DecisionError::Trap(root)

@@ -21,6 +21,7 @@ mod loaded;
 pub mod registry;
 mod services;
 mod state;
+mod stderr;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,18 +1,19 @@
 //! What one decision's `Store` holds: its WASI context (no files, no sockets, no
-//! environment; clocks and randomness fixed by the call context so a decision can be
-//! replayed), its resource limiter, and what the host imports need.
+//! environment; the wall clock and randomness fixed by the call context so a decision
+//! can be replayed; the monotonic clock counts from the decision's start), its resource
+//! limiter, and what the host imports need.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::log::Level;
 use super::limits::*;
 use super::services::HostServices;
+use super::stderr::CappedStderr;
 use crate::store::records::Grants;
 
 /// Who a decision runs for and with what rights.
@@ -31,35 +32,41 @@ pub struct DecisionScope {
 /// The store data of one decision.
 pub struct DecisionState {
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(super) table: ResourceTable,
     pub(super) limiter: DecisionLimiter,
     pub(super) scope: DecisionScope,
     pub(super) services: Arc<HostServices>,
     pub(super) started: Instant,
     pub(super) logs: Vec<(Level, String)>,
-    pub(super) stderr: MemoryOutputPipe,
+    pub(super) stderr: CappedStderr,
+    /// The module asked to sleep past its deadline and was stopped (a timeout).
+    pub(super) slept_past_deadline: bool,
 }
 
 impl DecisionState {
     /// A fresh state for one decision at the call's instant `now_ms` with `seed`.
     pub fn new(scope: DecisionScope, services: Arc<HostServices>, now_ms: i64, seed: u64) -> DecisionState {
-        let stderr = MemoryOutputPipe::new(MAX_STDERR);
+        let stderr = CappedStderr::default();
         let mut wasi = WasiCtx::builder();
         wasi.stderr(stderr.clone())
             .wall_clock(FixedWallClock(Duration::from_millis(now_ms.max(0) as u64)))
-            .monotonic_clock(DecisionMonotonicClock(Instant::now()))
             .secure_random(wasmtime_wasi::Deterministic::new(seed_bytes(seed)))
             .insecure_random(wasmtime_wasi::Deterministic::new(seed_bytes(seed.rotate_left(32))))
             .insecure_random_seed(u128::from(seed));
         DecisionState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limiter: DecisionLimiter { memory_bytes: scope.limits.memory_bytes, memory_exceeded: false },
+            limiter: DecisionLimiter {
+                memory_bytes: scope.limits.memory_bytes,
+                memory_in_use: 0,
+                memory_exceeded: false,
+            },
             scope,
             services,
             started: Instant::now(),
             logs: Vec::new(),
             stderr,
+            slept_past_deadline: false,
         }
     }
 
@@ -101,39 +108,31 @@ impl HostWallClock for FixedWallClock {
     }
 }
 
-/// WASI monotonic clock counting from the decision's start.
-struct DecisionMonotonicClock(Instant);
-
-impl HostMonotonicClock for DecisionMonotonicClock {
-    fn resolution(&self) -> u64 {
-        1
-    }
-    fn now(&self) -> u64 {
-        self.0.elapsed().as_nanos() as u64
-    }
-}
-
 /// Memory and table limits of one decision; remembers a refused growth so the failure
 /// can be reported as "memory limit exceeded" rather than a bare trap.
 pub(super) struct DecisionLimiter {
     memory_bytes: usize,
+    /// Bytes of every linear memory of the instance together: the cap is on the sum.
+    memory_in_use: usize,
     pub(super) memory_exceeded: bool,
 }
 
 impl ResourceLimiter for DecisionLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
+        let total = self.memory_in_use - current.min(self.memory_in_use) + desired;
+        if total > self.memory_bytes {
             self.memory_exceeded = true;
             return Err(wasmtime::Error::msg(format!(
                 "memory limit of {} MiB exceeded",
                 self.memory_bytes / (1024 * 1024)
             )));
         }
+        self.memory_in_use = total;
         Ok(true)
     }
 
@@ -154,5 +153,24 @@ impl ResourceLimiter for DecisionLimiter {
     }
     fn memories(&self) -> usize {
         MAX_MEMORIES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1024 * 1024;
+
+    #[test]
+    fn the_memory_cap_is_on_all_memories_together() {
+        let mut limiter =
+            DecisionLimiter { memory_bytes: 16 * MIB, memory_in_use: 0, memory_exceeded: false };
+        assert!(limiter.memory_growing(0, 10 * MIB, None).unwrap());
+        assert!(limiter.memory_growing(10 * MIB, 12 * MIB, None).unwrap());
+        // A second memory of 5 MiB would bring the total to 17 MiB.
+        assert!(limiter.memory_growing(0, 5 * MIB, None).is_err());
+        assert!(limiter.memory_exceeded);
+        assert!(limiter.memory_growing(0, 4 * MIB, None).unwrap());
     }
 }

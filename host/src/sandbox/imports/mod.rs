@@ -3,6 +3,7 @@
 //! (streams, clocks, random, the cli environment and stdio) — never filesystem or
 //! sockets; `component::check_imports` refuses an upload that asks for anything else.
 
+mod clock;
 mod http;
 mod kv;
 mod log;
@@ -37,7 +38,7 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<DecisionState>> {
     wasi::sync::io::poll::add_to_linker::<DecisionState, HasIo>(l, |s| s.ctx().table)?;
     wasi::sync::io::streams::add_to_linker::<DecisionState, HasIo>(l, |s| s.ctx().table)?;
     wasi::clocks::wall_clock::add_to_linker::<DecisionState, WasiClocks>(l, |s| s.clocks())?;
-    wasi::clocks::monotonic_clock::add_to_linker::<DecisionState, WasiClocks>(l, |s| s.clocks())?;
+    wasi::clocks::monotonic_clock::add_to_linker::<DecisionState, HasSelf<DecisionState>>(l, |s| s)?;
     wasi::random::random::add_to_linker::<DecisionState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
     wasi::random::insecure::add_to_linker::<DecisionState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
     wasi::random::insecure_seed::add_to_linker::<DecisionState, WasiRandom>(l, |s| s.ctx().ctx.random())?;

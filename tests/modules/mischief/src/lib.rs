@@ -19,6 +19,8 @@
 //! | `env`                | `env:N`, the number of environment variables it sees      |
 //! | `clock`              | `clock:MS`, the WASI wall clock in ms since the epoch     |
 //! | `random`             | `seed:N`, the call's random seed                          |
+//! | `sleep:MS`           | `thread::sleep` for MS ms, then `slept:MS`                |
+//! | `chatter`            | writes 2,000 lines to stderr, then routes normally        |
 //! | `spin:MS`            | sets kv `spinning`, busy-waits MS ms, prefix `spun:MS`    |
 //! | anything else        | the DID's default destination, no prefix                  |
 //!
@@ -52,6 +54,12 @@ impl DidRouting for Mischief {
             "env" => Some(format!("env:{}", std::env::vars().count())),
             "clock" => Some(format!("clock:{}", wall_clock_ms())),
             "random" => Some(format!("seed:{}", call.random_seed)),
+            "chatter" => {
+                for line in 0..2000 {
+                    eprintln!("mischief chatters, line {line}");
+                }
+                None
+            }
             caller => match caller.split_once(':') {
                 Some(("kv-write", arg)) => Some(kv_write(arg)?),
                 Some(("kv-read", key)) => Some(kv_read(key)),
@@ -59,6 +67,7 @@ impl DidRouting for Mischief {
                 Some(("http", url)) => Some(http_get(url)),
                 Some(("mail", address)) => Some(send_mail(address)),
                 Some(("spin", ms)) => Some(spin_for(ms)?),
+                Some(("sleep", ms)) => Some(sleep_for(ms)?),
                 _ => None,
             },
         };
@@ -87,6 +96,13 @@ fn hoard() -> ! {
         hoard.push(vec![0xA5u8; 1 << 20]);
         black_box(&hoard);
     }
+}
+
+/// Sleeps `ms` milliseconds (WASI `subscribe-duration` and `poll`).
+fn sleep_for(ms: &str) -> Result<String, String> {
+    let millis: u64 = ms.parse().map_err(|_| format!("mischief wants sleep:MILLISECONDS, got {ms:?}"))?;
+    std::thread::sleep(std::time::Duration::from_millis(millis));
+    Ok(format!("slept:{millis}"))
 }
 
 /// Marks itself in flight, then busy-waits `ms` milliseconds of real time (the WASI
