@@ -77,7 +77,11 @@ fn operator_creates_company_users_dids_aliases_and_external_numbers() {
     created.expect(201, "create user 101");
     let fetched = op.get(&format!("{ACME}/users/101"));
     assert!(!fetched.text.contains("Portal-Secret-123"), "the portal password is shown: {}", fetched.text);
+    assert!(!fetched.text.contains("argon2"), "the portal password's hash is shown: {}", fetched.text);
+    let listed = op.get(&format!("{ACME}/users"));
+    assert!(!listed.text.contains("argon2"), "the portal password's hash is listed: {}", listed.text);
     let fetched = fetched.expect(200, "get user 101");
+    assert_eq!(fetched["has_portal_password"], true);
     assert_eq!(fetched["role"], "admin");
     assert_eq!(fetched["internal_only"], true);
     assert_eq!(fetched["mobile"], "600111222");

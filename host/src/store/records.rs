@@ -90,8 +90,7 @@ pub struct User {
     pub email: String,
     /// Full name, shown as caller name on internal calls.
     pub full_name: String,
-    /// Argon2 hash of the portal password; never shown.
-    #[schema(ignore)]
+    /// Argon2 hash of the portal password; never shown (the API answers `UserView`).
     pub portal_password_hash: Option<String>,
     /// Whether the user may only call internally.
     pub internal_only: bool,
