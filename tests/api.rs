@@ -673,3 +673,28 @@ fn openapi_document_is_served() {
     assert!(paths.keys().any(|p| p.contains("/dids/") && p.ends_with("/route")), "no DID route path");
     assert!(paths.keys().any(|p| p.contains("/modules/")), "no module paths");
 }
+
+#[test]
+fn a_did_is_one_number_with_or_without_plus_and_cannot_vanish_under_its_users() {
+    let server = Server::start();
+    server.create_company("acme", json!({}));
+    server.create_company("other", json!({}));
+    server.create_user("acme", "100");
+    server.create_user("other", "100");
+    let op = server.operator();
+    op.post("/api/v1/companies/acme/dids", &did_body("+34910000000")).expect(201, "create +34910000000");
+    let reply = op.post("/api/v1/companies/other/dids", &did_body("34910000000"));
+    assert_eq!(reply.status, 409, "the same number without '+' belongs to acme: {}", reply.text);
+    op.get("/api/v1/companies/acme/dids/34910000000").expect(200, "found without '+'");
+
+    let mut user = user_body("100");
+    user["outgoing_caller_id"] = json!("+34910000000");
+    op.put("/api/v1/companies/acme/users/100", &user).expect(200, "present the DID");
+    let reply = op.delete("/api/v1/companies/acme/dids/34910000000");
+    assert_eq!(reply.status, 409, "deleting a DID users present is refused: {}", reply.text);
+    assert!(reply.text.contains("100"), "the refusal names the extension: {}", reply.text);
+
+    user["outgoing_caller_id"] = Value::Null;
+    op.put("/api/v1/companies/acme/users/100", &user).expect(200, "stop presenting it");
+    op.delete("/api/v1/companies/acme/dids/34910000000").expect(204, "delete the DID");
+}

@@ -416,3 +416,67 @@ fn module_versions_activate_and_roll_back() {
     assert_eq!(with_action(&entries, "module.upload").len(), 3);
     assert!(!with_action(&entries, "module.rollback").is_empty(), "no module.rollback entry");
 }
+
+#[test]
+fn refused_uploads_leave_no_compiled_artifact() {
+    let server = Server::start();
+    server.create_company("acme", json!({}));
+    let compiled = server.data_dir.join("compiled");
+    let artifacts = || -> Vec<_> {
+        let mut files: Vec<_> =
+            std::fs::read_dir(&compiled).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
+        files.sort();
+        files
+    };
+    // The standard modules' artifacts are written at start.
+    let before = artifacts();
+    server.upload_module("acme", "stranger", guest_bytes("stranger"), "").expect_client_error("stranger");
+    server.upload_module("acme", "snoop", guest_bytes("snoop"), "").expect_client_error("snoop");
+    assert_eq!(artifacts(), before, "refused uploads were cached");
+}
+
+#[test]
+fn a_deleted_company_takes_its_kv_with_it_and_its_id_is_not_reused() {
+    let server = Server::start();
+    mischief_company(&server, "acme", "34910000000", json!({}), MISCHIEF_GRANTS);
+    assert_eq!(prefix(&server.route("acme", "34910000000", "kv-write:secret=42", AT)), "kv-wrote:1");
+    server.operator().delete("/api/v1/companies/acme").expect(204, "delete acme");
+
+    let reply = server.operator().post("/api/v1/companies", &support::company_body("acme"));
+    assert_eq!(reply.status, 409, "a deleted company's id is not given out again: {}", reply.text);
+
+    // A new company running the same module starts with an empty kv.
+    mischief_company(&server, "acme-2", "34910000001", json!({}), MISCHIEF_GRANTS);
+    assert_eq!(prefix(&server.route("acme-2", "34910000001", "kv-read:secret", AT)), "kv:none");
+}
+
+#[test]
+fn only_the_operator_may_allow_http_to_internal_addresses() {
+    let server = Server::start();
+    server.create_company("acme", json!({}));
+    let key =
+        server.operator().post("/api/v1/companies/acme/api-keys", &json!({"name": "ci"})).expect(201, "key");
+    let company = server.with_token(key["key"].as_str().unwrap());
+    for internal in ["127.0.0.1:9000", "localhost", "169.254.169.254", "10.0.0.7"] {
+        let reply = company.put_bytes(
+            &format!("/api/v1/companies/acme/modules/mischief?grant_mail=true&http_allow={internal}"),
+            "application/wasm",
+            guest_bytes("mischief"),
+        );
+        assert_eq!(reply.status, 403, "{internal}: {}", reply.text);
+        assert!(reply.text.contains("http_allow"), "{}", reply.text);
+    }
+    let reply = company.put_bytes(
+        "/api/v1/companies/acme/modules/mischief?grant_mail=true&http_allow=https://crm.example.com",
+        "application/wasm",
+        guest_bytes("mischief"),
+    );
+    reply.expect_error_naming_field("http_allow", "a URL instead of a host");
+    company
+        .put_bytes(
+            "/api/v1/companies/acme/modules/mischief?grant_mail=true&http_allow=crm.example.com",
+            "application/wasm",
+            guest_bytes("mischief"),
+        )
+        .expect(201, "a public host name is the company's to allow");
+}

@@ -123,7 +123,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for (name, _) in centralita::sandbox::registry::standard_modules() {
         sandbox.load_standard(name).with_context(|| format!("loading the standard module {name}"))?;
     }
-    tracing::info!(allocator = ?sandbox.allocator(), "sandbox ready");
+    let uploaded = sandbox.preload(&store)?;
+    tracing::info!(allocator = ?sandbox.allocator(), uploaded, "sandbox ready");
     let token = operator_token::load_or_create(&config.data_dir)?;
     let app = App { store, sandbox: Arc::new(sandbox), counters: Arc::new(Counters::default()) };
     if config.demo {

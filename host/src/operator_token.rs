@@ -19,9 +19,14 @@ pub fn load_or_create(data_dir: &Path) -> std::io::Result<String> {
         return Ok(token.trim().to_string());
     }
     let path = data_dir.join(FILE);
-    if let Ok(token) = std::fs::read_to_string(&path) {
-        tracing::info!(path = %path.display(), "operator token file");
-        return Ok(token.trim().to_string());
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => {
+            tracing::info!(path = %path.display(), "operator token file");
+            return Ok(token.trim().to_string());
+        }
+        // An empty file is what a crash between creating and writing it leaves: replace it.
+        Ok(_) => std::fs::remove_file(&path)?,
+        Err(_) => {}
     }
     let token = format!("op_{}", hex::encode(rand::random::<[u8; 24]>()));
     let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;

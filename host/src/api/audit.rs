@@ -1,13 +1,14 @@
 //! Reading the audit log (SPEC.md §9).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiState;
 use super::auth::Access;
 use super::error::ApiResult;
+use super::extract::Params;
 use crate::store::recent_audit;
 use crate::store::records::AuditEntry;
 
@@ -29,7 +30,7 @@ pub struct AuditQuery {
 pub async fn all(
     State(s): State<ApiState>,
     access: Access,
-    Query(query): Query<AuditQuery>,
+    Params(query): Params<AuditQuery>,
 ) -> ApiResult<Json<Vec<AuditEntry>>> {
     access.require_operator()?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
@@ -42,7 +43,7 @@ pub async fn company(
     State(s): State<ApiState>,
     access: Access,
     Path(company): Path<String>,
-    Query(query): Query<AuditQuery>,
+    Params(query): Params<AuditQuery>,
 ) -> ApiResult<Json<Vec<AuditEntry>>> {
     access.require_company(&company)?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);

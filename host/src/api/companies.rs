@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::ApiState;
 use super::auth::{Access, Caller};
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::extract::Body;
 use super::validate;
 use crate::routing::call::parse_time_zone;
 use crate::sandbox::limits::{DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_MIB, MAX_DEADLINE_MS, MAX_MEMORY_MIB};
@@ -93,6 +93,11 @@ pub async fn create(
     s.app.store.write(|tx| {
         if tx.get(&COMPANIES, &id)?.is_some() {
             return Err(ApiError::conflict(format!("company {id:?} already exists")));
+        }
+        if tx.get(&RETIRED_COMPANIES, &id)?.is_some() {
+            return Err(ApiError::conflict(format!(
+                "id {id:?} belonged to a deleted company whose audit history is kept; choose another id"
+            )));
         }
         tx.put(&COMPANIES, &id, &company)?;
         tx.audit(actor.entry(Some(&id), "company.create", id.clone(), None))?;
@@ -178,6 +183,8 @@ pub async fn delete(
         tx.delete_prefix(&EXTERNAL_NUMBERS, &prefix)?;
         tx.delete_prefix(&MODULE_VERSIONS, &prefix)?;
         tx.delete_prefix(&MODULE_INSTALLS, &prefix)?;
+        tx.delete_company_kv(&id)?;
+        tx.put(&RETIRED_COMPANIES, &id, &Utc::now().to_rfc3339())?;
         let keys: Vec<_> = tx.scan(&API_KEYS, "")?;
         for key in keys.iter().filter(|k| k.company == id) {
             tx.delete(&API_KEYS, &key.hash)?;
@@ -185,5 +192,7 @@ pub async fn delete(
         tx.audit(actor.entry(Some(&id), "company.delete", id.clone(), None))?;
         Ok::<_, ApiError>(())
     })?;
+    s.app.counters.forget_company(&id);
+    s.app.sandbox.forget_company(&id);
     Ok(StatusCode::NO_CONTENT)
 }

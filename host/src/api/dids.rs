@@ -10,12 +10,17 @@ use utoipa::ToSchema;
 
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::extract::Body;
 use super::{ApiState, validate};
 use crate::routing::call::{CallInput, Direction};
 use crate::routing::did::{RouteOutcome, route_did};
+use crate::sandbox::DecisionKind;
+use crate::sandbox::registry::RegistryError;
 use crate::store::records::{Destination, Did, DidRule};
 use crate::store::*;
+
+/// Longest caller id accepted in a dry run.
+const MAX_CALLER_LEN: usize = 64;
 
 /// Name of the standard module that routes DIDs.
 pub const DEFAULT_MODULE: &str = "did-router";
@@ -24,7 +29,8 @@ pub const DEFAULT_MODULE: &str = "did-router";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DidBody {
-    /// The number: 3-20 digits, optionally after '+'; unique across companies.
+    /// The number: 3-20 digits, optionally after '+' (stored without it, so "+34..." and
+    /// "34..." are the same DID); unique across companies.
     pub number: String,
     #[serde(default)]
     pub description: String,
@@ -90,8 +96,15 @@ fn build(s: &ApiState, company: &str, body: DidBody) -> ApiResult<Did> {
         }
     }
     let module = body.module.unwrap_or_else(|| DEFAULT_MODULE.to_string());
-    if !s.app.sandbox.module_exists(&s.app.store, company, &module)? {
-        return Err(ApiError::field("module", format!("{company} has no module {module:?}")));
+    match s.app.sandbox.resolve(&s.app.store, company, &module) {
+        Err(RegistryError::UnknownModule(_)) => {
+            return Err(ApiError::field("module", format!("{company} has no module {module:?}")));
+        }
+        Err(error) => return Err(error.into()),
+        Ok(resolved) if !resolved.loaded.info.decisions.contains(&DecisionKind::DidRouting) => {
+            return Err(ApiError::field("module", format!("module {module:?} does not export did-routing")));
+        }
+        Ok(_) => {}
     }
     let config = body.config.unwrap_or_else(|| serde_json::json!({}));
     if !config.is_object() {
@@ -99,7 +112,7 @@ fn build(s: &ApiState, company: &str, body: DidBody) -> ApiResult<Did> {
     }
     Ok(Did {
         company: company.to_string(),
-        number: body.number,
+        number: canonical_number(&body.number).to_string(),
         description: body.description,
         forward: body.forward,
         rules: body.rules,
@@ -147,7 +160,13 @@ pub async fn list(
     Ok(Json(s.app.store.read(|r| r.scan(&DIDS, &company_prefix(&company)))?))
 }
 
+/// A DID number as stored: without a leading '+'.
+pub fn canonical_number(number: &str) -> &str {
+    number.strip_prefix('+').unwrap_or(number)
+}
+
 fn load(s: &ApiState, company: &str, number: &str) -> ApiResult<Did> {
+    let number = canonical_number(number);
     s.app
         .store
         .read(|r| r.get(&DIDS, &company_key(company, number)))?
@@ -174,7 +193,8 @@ pub async fn update(
     Body(body): Body<DidBody>,
 ) -> ApiResult<Json<Did>> {
     access.require_company(&company)?;
-    if body.number != number {
+    let number = canonical_number(&number).to_string();
+    if canonical_number(&body.number) != number {
         return Err(ApiError::field("number", "cannot be changed; delete and create instead"));
     }
     let did = build(&s, &company, body)?;
@@ -201,10 +221,24 @@ pub async fn delete(
     access.require_company(&company)?;
     let actor = access.actor();
     s.app.store.write(|tx| {
-        if !tx.delete(&DIDS, &company_key(&company, &number))? {
+        let number = canonical_number(&number);
+        if tx.get(&DIDS, &company_key(&company, number))?.is_none() {
             return Err(ApiError::not_found(format!("DID {number}")));
         }
-        tx.delete(&DID_OWNERS, &number)?;
+        let users = tx.scan(&USERS, &company_prefix(&company))?;
+        let presenting: Vec<&str> = users
+            .iter()
+            .filter(|u| u.outgoing_caller_id.as_deref() == Some(number))
+            .map(|u| u.extension.as_str())
+            .collect();
+        if !presenting.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "DID {number} is the outgoing caller id of extensions {}; change them first",
+                presenting.join(", ")
+            )));
+        }
+        tx.delete(&DIDS, &company_key(&company, number))?;
+        tx.delete(&DID_OWNERS, number)?;
         tx.audit(actor.entry(Some(&company), "did.delete", format!("{company}/dids/{number}"), None))?;
         Ok(())
     })?;
@@ -223,6 +257,9 @@ pub async fn route(
     access.require_company(&company)?;
     let company = super::company(&s, &company)?;
     let did = load(&s, &company.id, &number)?;
+    if request.caller.is_empty() || request.caller.len() > MAX_CALLER_LEN {
+        return Err(ApiError::field("caller", format!("must be 1-{MAX_CALLER_LEN} characters")));
+    }
     let call = CallInput {
         call_id: format!("dry-run-{}", hex::encode(rand::random::<[u8; 6]>())),
         company: company.id.clone(),

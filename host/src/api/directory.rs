@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::extract::Body;
 use super::{ApiState, validate};
 use crate::store::records::{Alias, ExternalNumber};
 use crate::store::*;

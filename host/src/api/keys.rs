@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::auth::{Access, key_hash};
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::extract::Body;
 use super::{ApiState, validate};
 use crate::store::records::ApiKey;
 use crate::store::{API_KEYS, Read};
@@ -85,6 +85,7 @@ pub async fn list(
     Path(company): Path<String>,
 ) -> ApiResult<Json<Vec<KeyView>>> {
     access.require_company(&company)?;
+    super::company(&s, &company)?;
     let keys = s.app.store.read(|r| r.scan(&API_KEYS, ""))?;
     Ok(Json(keys.into_iter().filter(|k| k.company == company).map(view).collect()))
 }

@@ -9,7 +9,7 @@ pub mod companies;
 pub mod dids;
 pub mod directory;
 pub mod error;
-pub mod json;
+pub mod extract;
 pub mod keys;
 pub mod modules;
 pub mod users;

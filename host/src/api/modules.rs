@@ -3,15 +3,15 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiState;
-use super::auth::Access;
+use super::auth::{Access, Caller};
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::extract::{Body, Params};
 use crate::sandbox::counters::DecisionCounters;
 use crate::sandbox::registry::{check_name, standard_modules};
 use crate::store::records::{Grants, ModuleInstall, ModuleVersion};
@@ -84,20 +84,17 @@ pub async fn upload(
     State(s): State<ApiState>,
     access: Access,
     Path((company, name)): Path<(String, String)>,
-    Query(query): Query<UploadQuery>,
+    Params(query): Params<UploadQuery>,
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<ModuleVersion>)> {
     access.require_company(&company)?;
     super::company(&s, &company)?;
     check_name(&name)?;
-    let http_allow: Vec<String> = query
-        .http_allow
-        .iter()
-        .flat_map(|list| list.split(','))
-        .map(str::trim)
-        .filter(|host| !host.is_empty())
-        .map(str::to_string)
-        .collect();
+    let operator = access.caller == Caller::Operator;
+    let http_allow = match &query.http_allow {
+        None => Vec::new(),
+        Some(list) => parse_http_allow(list, operator)?,
+    };
     let grants = Grants { mail: query.grant_mail, http_allow };
     let actor = access.actor();
     let app = s.app.clone();
@@ -136,6 +133,7 @@ pub async fn get(
     Path((company, name)): Path<(String, String)>,
 ) -> ApiResult<Json<ModuleView>> {
     access.require_company(&company)?;
+    super::company(&s, &company)?;
     Ok(Json(view(&s, &company, &name)?))
 }
 
@@ -160,4 +158,96 @@ pub async fn rollback(
 ) -> ApiResult<Json<ModuleInstall>> {
     access.require_company(&company)?;
     Ok(Json(s.app.sandbox.rollback(&s.app.store, &access.actor(), &company, &name)?))
+}
+
+/// Parse an `http_allow` list: "host" or "host:port" entries (IPv6 in brackets),
+/// lower-cased, a trailing dot dropped. Loopback, private, link-local and unspecified
+/// addresses (and "localhost") reach the operator's own network: only the operator may
+/// allow them.
+fn parse_http_allow(list: &str, operator: bool) -> ApiResult<Vec<String>> {
+    let bad = |entry: &str, why: &str| ApiError::field("http_allow", format!("{entry:?}: {why}"));
+    let mut hosts = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let lower = entry.to_ascii_lowercase();
+        let (host, port) = match lower.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(':') && (!host.contains(':') || host.starts_with('[')) => {
+                let port: u16 = port.parse().map_err(|_| bad(entry, "the port is not a number 1-65535"))?;
+                if port == 0 {
+                    return Err(bad(entry, "the port is not a number 1-65535"));
+                }
+                (host.to_string(), Some(port))
+            }
+            _ => (lower.clone(), None),
+        };
+        let host = host.strip_suffix('.').unwrap_or(&host).to_string();
+        let address = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) => Some(v6.parse::<std::net::IpAddr>().map_err(|_| bad(entry, "not an IPv6 address"))?),
+            None if host.contains(':') => {
+                return Err(bad(entry, "write IPv6 addresses in brackets, e.g. [2001:db8::1]:8080"));
+            }
+            None => host.parse::<std::net::IpAddr>().ok(),
+        };
+        let name_ok = !host.is_empty()
+            && host.len() <= 253
+            && host.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'[' || b == b']' || b == b':'
+            });
+        if !name_ok {
+            return Err(bad(entry, "not a host name, IP address or host:port"));
+        }
+        let internal = host == "localhost"
+            || host.ends_with(".localhost")
+            || address.is_some_and(|ip| match ip {
+                std::net::IpAddr::V4(v4) => {
+                    v4.is_loopback()
+                        || v4.is_private()
+                        || v4.is_link_local()
+                        || v4.is_unspecified()
+                        || v4.is_broadcast()
+                }
+                std::net::IpAddr::V6(v6) => {
+                    v6.is_loopback()
+                        || v6.is_unspecified()
+                        || v6.is_unique_local()
+                        || v6.is_unicast_link_local()
+                }
+            });
+        if internal && !operator {
+            return Err(ApiError::forbidden(format!(
+                "http_allow: {entry:?} is an internal address; only the operator may allow it"
+            )));
+        }
+        hosts.push(match port {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        });
+    }
+    Ok(hosts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_http_allow;
+
+    #[test]
+    fn http_allow_entries_are_normalised_and_checked() {
+        assert_eq!(
+            parse_http_allow("CRM.Example.com., api.example.com:8443, [2001:db8::1]:80", false).unwrap(),
+            ["crm.example.com", "api.example.com:8443", "[2001:db8::1]:80"]
+        );
+        for bad in ["https://crm.example.com", "crm.example.com/path", "::1", "crm:port", "host:0"] {
+            assert!(parse_http_allow(bad, true).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_operator_may_allow_internal_addresses() {
+        for internal in
+            ["127.0.0.1:9000", "localhost", "10.1.2.3", "192.168.0.1", "169.254.169.254", "[::1]", "0.0.0.0"]
+        {
+            let error = parse_http_allow(internal, false).unwrap_err();
+            assert_eq!(error.status, axum::http::StatusCode::FORBIDDEN, "{internal}");
+            assert!(parse_http_allow(internal, true).is_ok(), "{internal}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use rand::Rng;
@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::extract::{Body, Params};
 use super::{ApiState, validate};
 use crate::audit::Actor;
 use crate::store::records::{Company, Role, User};
@@ -108,11 +108,33 @@ fn hash_password(password: &str) -> ApiResult<String> {
         .map_err(|e| ApiError::field("portal_password", e.to_string()))
 }
 
-/// Check `body` (under `field` for error messages) and build the user record.
+/// Hash the portal passwords of `bodies`, off the async workers and before any
+/// transaction: Argon2 is slow on purpose and must not hold the store's writer.
+async fn hash_portal_passwords(bodies: &[UserBody], bulk: bool) -> ApiResult<Vec<Option<String>>> {
+    let mut passwords = Vec::with_capacity(bodies.len());
+    for (index, body) in bodies.iter().enumerate() {
+        let field = if bulk { format!("[{index}].portal_password") } else { "portal_password".to_string() };
+        match &body.portal_password {
+            Some(password) if password.len() < 8 => {
+                return Err(ApiError::field(field, "at least 8 characters"));
+            }
+            password => passwords.push(password.clone()),
+        }
+    }
+    tokio::task::spawn_blocking(move || {
+        passwords.iter().map(|p| p.as_deref().map(hash_password).transpose()).collect()
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("hashing failed: {e}")))?
+}
+
+/// Check `body` (under `field` for error messages) and build the user record with the
+/// portal password's hash `portal_hash` (none = keep the existing user's).
 fn build(
     tx: &Tx,
     company: &Company,
     body: UserBody,
+    portal_hash: Option<String>,
     field: &str,
     existing: Option<&User>,
 ) -> ApiResult<User> {
@@ -123,7 +145,9 @@ fn build(
     if let Some(mobile) = &body.mobile {
         validate::number(&f("mobile"), mobile, 3, 20)?;
     }
-    if let Some(did) = &body.outgoing_caller_id
+    let outgoing_caller_id =
+        body.outgoing_caller_id.as_deref().map(|n| super::dids::canonical_number(n).to_string());
+    if let Some(did) = &outgoing_caller_id
         && tx.get(&DIDS, &company_key(&company.id, did))?.is_none()
     {
         return Err(ApiError::field(
@@ -131,13 +155,7 @@ fn build(
             format!("{did:?} is not a DID of {}", company.id),
         ));
     }
-    let portal_password_hash = match &body.portal_password {
-        Some(password) if password.len() < 8 => {
-            return Err(ApiError::field(f("portal_password"), "at least 8 characters"));
-        }
-        Some(password) => Some(hash_password(password)?),
-        None => existing.and_then(|u| u.portal_password_hash.clone()),
-    };
+    let portal_password_hash = portal_hash.or_else(|| existing.and_then(|u| u.portal_password_hash.clone()));
     Ok(User {
         company: company.id.clone(),
         extension: body.extension,
@@ -149,7 +167,7 @@ fn build(
         mobile: body.mobile,
         sip_password: existing.map_or_else(generate_sip_password, |u| u.sip_password.clone()),
         sip_password_expires_at: existing.and_then(|u| u.sip_password_expires_at),
-        outgoing_caller_id: body.outgoing_caller_id,
+        outgoing_caller_id,
         created_at: existing.map_or_else(Utc::now, |u| u.created_at),
     })
 }
@@ -160,6 +178,7 @@ fn insert(
     actor: &Actor,
     company: &Company,
     bodies: Vec<UserBody>,
+    portal_hashes: Vec<Option<String>>,
     bulk: bool,
 ) -> ApiResult<Vec<User>> {
     let existing = tx.count(&USERS, &company_prefix(&company.id))?;
@@ -170,9 +189,9 @@ fn insert(
         )));
     }
     let mut created = Vec::with_capacity(bodies.len());
-    for (index, body) in bodies.into_iter().enumerate() {
+    for (index, (body, portal_hash)) in bodies.into_iter().zip(portal_hashes).enumerate() {
         let field = if bulk { format!("[{index}]") } else { String::new() };
-        let user = build(tx, company, body, &field, None)?;
+        let user = build(tx, company, body, portal_hash, &field, None)?;
         let key = company_key(&company.id, &user.extension);
         if tx.get(&USERS, &key)?.is_some() {
             return Err(ApiError::conflict(format!("extension {} already exists", user.extension)));
@@ -201,7 +220,9 @@ pub async fn create(
     access.require_company(&company)?;
     let company = super::company(&s, &company)?;
     let actor = access.actor();
-    let mut users = s.app.store.write(|tx| insert(tx, &actor, &company, vec![body], false))?;
+    let bodies = vec![body];
+    let hashes = hash_portal_passwords(&bodies, false).await?;
+    let mut users = s.app.store.write(|tx| insert(tx, &actor, &company, bodies, hashes, false))?;
     // `insert` returns one user per body.
     Ok((StatusCode::CREATED, Json(users.remove(0).into())))
 }
@@ -218,7 +239,8 @@ pub async fn import(
     access.require_company(&company)?;
     let company = super::company(&s, &company)?;
     let actor = access.actor();
-    let users = s.app.store.write(|tx| insert(tx, &actor, &company, bodies, true))?;
+    let hashes = hash_portal_passwords(&bodies, true).await?;
+    let users = s.app.store.write(|tx| insert(tx, &actor, &company, bodies, hashes, true))?;
     Ok((StatusCode::CREATED, Json(ImportResult { created: users.len() })))
 }
 
@@ -260,12 +282,13 @@ pub async fn update(
     if body.extension != extension {
         return Err(ApiError::field("extension", "cannot be changed; delete and create instead"));
     }
+    let portal_hash = hash_portal_passwords(std::slice::from_ref(&body), false).await?.pop().flatten();
     let actor = access.actor();
     let user = s.app.store.write(|tx| {
         let key = company_key(&company.id, &extension);
         let existing =
             tx.get(&USERS, &key)?.ok_or_else(|| ApiError::not_found(format!("extension {extension}")))?;
-        let user = build(tx, &company, body, "", Some(&existing))?;
+        let user = build(tx, &company, body, portal_hash, "", Some(&existing))?;
         tx.put(&USERS, &key, &user)?;
         tx.audit(actor.entry(
             Some(&company.id),
@@ -311,7 +334,7 @@ pub async fn rotate_sip_password(
     State(s): State<ApiState>,
     access: Access,
     Path((company, extension)): Path<(String, String)>,
-    Query(query): Query<RotateQuery>,
+    Params(query): Params<RotateQuery>,
 ) -> ApiResult<Json<UserView>> {
     access.require_company(&company)?;
     let expires_at = match query.expires_in_days {

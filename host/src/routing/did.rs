@@ -108,14 +108,18 @@ pub fn route_did(
             tracing::warn!(company = %company.id, did = %did.number, module = %did.module, %version, %failure, "routing module failed; using the fallback destination");
             app.counters.record(&company.id, &did.module, Some(format!("{version}: {failure}")));
             let actor = Actor { who: format!("module:{}", did.module), client_ip: None };
-            app.store.write(|tx| {
+            let audited = app.store.write(|tx| {
                 tx.audit(actor.entry(
                     Some(&company.id),
                     "decision.failed",
                     format!("{}/dids/{}", company.id, did.number),
                     Some(format!("{version} for call {}: {failure}", call.call_id)),
                 ))
-            })?;
+            });
+            // The call goes on to its fallback even if the audit log cannot be written.
+            if let Err(error) = audited {
+                tracing::error!(company = %company.id, %error, "cannot audit a failed decision");
+            }
             outcome.decision.destination =
                 did.fallback_destination.clone().unwrap_or_else(|| did.default_destination.clone());
             outcome.decided_by = DecidedBy::Fallback;

@@ -72,6 +72,10 @@ pub enum UploadError {
     NoDecision(String),
     #[error("the component imports {import}, which {reason}")]
     NotGranted { import: String, reason: String },
+    #[error("the component's export {export} does not match the contract: {reason}")]
+    BadExport { export: String, reason: String },
+    #[error("the component cannot be instantiated: {0}")]
+    Instantiation(String),
 }
 
 /// What a component offers and needs.
@@ -83,7 +87,9 @@ pub struct ComponentInfo {
     pub imports: Vec<String>,
 }
 
-/// Compile `bytes`, or load the artifact compiled earlier by this engine version.
+/// Compile `bytes`, or load the artifact compiled earlier by this engine version. The
+/// artifact is written by [`cache_artifact`] once the component is accepted. The
+/// artifact is written by [`cache_artifact`] once the component is accepted.
 pub fn compile(
     engine: &Engine,
     artifacts: Option<&Path>,
@@ -104,12 +110,17 @@ pub fn compile(
             }
         }
     }
-    let component =
-        Component::new(engine, bytes).map_err(|e| UploadError::NotAComponent(format!("{e:#}")))?;
-    if let Some(path) = &cached {
-        save_artifact(&component, path);
+    Component::new(engine, bytes).map_err(|e| UploadError::NotAComponent(format!("{e:#}")))
+}
+
+/// Keep the compiled artifact of an accepted component for the next start.
+pub fn cache_artifact(engine: &Engine, artifacts: Option<&Path>, sha256: &str, component: &Component) {
+    if let Some(dir) = artifacts {
+        let path = artifact_path(engine, dir, sha256);
+        if !path.exists() {
+            save_artifact(component, &path);
+        }
     }
-    Ok(component)
 }
 
 /// `DIR/<sha256>.<engine compatibility hash>.cwasm`: a new wasmtime version (or other
@@ -149,15 +160,8 @@ pub fn inspect(engine: &Engine, component: &Component) -> ComponentInfo {
     ComponentInfo { decisions: decisions.into_iter().collect(), imports }
 }
 
-/// Check the component exports a decision and imports only what `grants` allow.
-pub fn check(
-    info: &ComponentInfo,
-    exports_listing: impl FnOnce() -> String,
-    grants: &Grants,
-) -> Result<(), UploadError> {
-    if info.decisions.is_empty() {
-        return Err(UploadError::NoDecision(exports_listing()));
-    }
+/// Check the component imports only what `grants` allow.
+pub fn check_imports(info: &ComponentInfo, grants: &Grants) -> Result<(), UploadError> {
     for import in &info.imports {
         let interface = import.split('@').next().unwrap_or(import);
         let refused = |reason: &str| {

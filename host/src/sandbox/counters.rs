@@ -39,6 +39,11 @@ impl Counters {
         }
     }
 
+    /// Drop every counter of `company` (deleted).
+    pub fn forget_company(&self, company: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).retain(|(c, _), _| c != company);
+    }
+
     /// The counters of `company`'s `module`.
     pub fn get(&self, company: &str, module: &str) -> DecisionCounters {
         let map = self.0.lock().unwrap_or_else(|p| p.into_inner());

@@ -11,8 +11,8 @@ pub const DEFAULT_DEADLINE_MS: u32 = 10;
 /// Largest deadline a company may set: a caller waits for it.
 pub const MAX_DEADLINE_MS: u32 = 5_000;
 
-/// Deadline of the warm-up instantiation done when a module is loaded.
-pub const WARM_UP_TICKS: u64 = 10_000;
+/// Deadline of the warm-up instantiation done when a module is loaded (100 ms).
+pub const WARM_UP_TICKS: u64 = 100;
 
 /// Default linear-memory limit of one decision.
 pub const DEFAULT_MEMORY_MIB: u32 = 16;

@@ -19,6 +19,7 @@ mod imports;
 pub mod limits;
 mod loaded;
 pub mod registry;
+mod resolved;
 mod services;
 mod state;
 mod stderr;
@@ -28,7 +29,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use wasmtime::Engine;
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 
 pub use component::{ComponentInfo, DecisionKind, UploadError};
 pub use decision::{DecisionError, Outcome};
@@ -56,6 +57,7 @@ pub struct Sandbox {
     services: Arc<HostServices>,
     artifacts: Option<PathBuf>,
     loaded: Mutex<HashMap<String, Arc<LoadedModule>>>,
+    resolved: resolved::ResolvedCache,
 }
 
 impl Sandbox {
@@ -75,6 +77,7 @@ impl Sandbox {
             services: Arc::new(HostServices { store }),
             artifacts,
             loaded: Mutex::new(HashMap::new()),
+            resolved: Default::default(),
         })
     }
 
@@ -90,15 +93,35 @@ impl Sandbox {
         }
         let component = component::compile(&self.engine, self.artifacts.as_deref(), sha256, bytes)?;
         let info = component::inspect(&self.engine, &component);
+        self.link(sha256, &component, info)
+    }
+
+    /// Link a compiled component, check its decision exports have the contract's types,
+    /// warm it up, and cache it.
+    fn link(
+        &self,
+        sha256: &str,
+        component: &Component,
+        info: ComponentInfo,
+    ) -> Result<Arc<LoadedModule>, UploadError> {
         if info.decisions.is_empty() {
-            return Err(UploadError::NoDecision(component::export_names(&self.engine, &component)));
+            return Err(UploadError::NoDecision(component::export_names(&self.engine, component)));
         }
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| UploadError::NotGranted {
+        let pre = self.linker.instantiate_pre(component).map_err(|e| UploadError::NotGranted {
             import: "an interface".into(),
             reason: format!("cannot be linked: {e:#}"),
         })?;
-        let did_routing = bindings::did_routing::GuestIndices::new(&pre).ok();
-        self.warm_up(&pre);
+        let did_routing = match info.decisions.contains(&DecisionKind::DidRouting) {
+            false => None,
+            true => {
+                Some(bindings::did_routing::GuestIndices::new(&pre).map_err(|e| UploadError::BadExport {
+                    export: DecisionKind::DidRouting.export_name(),
+                    reason: format!("{e:#}"),
+                })?)
+            }
+        };
+        self.warm_up(&pre)?;
+        component::cache_artifact(&self.engine, self.artifacts.as_deref(), sha256, component);
         let loaded = Arc::new(LoadedModule { sha256: sha256.to_string(), info, pre, did_routing });
         // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
         self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.to_string(), loaded.clone());
@@ -107,7 +130,7 @@ impl Sandbox {
 
     /// Instantiate once, off any call's clock: the first instance of a module faults in its
     /// code pages and a pool slot, which could otherwise eat a first call's deadline.
-    fn warm_up(&self, pre: &wasmtime::component::InstancePre<DecisionState>) {
+    fn warm_up(&self, pre: &wasmtime::component::InstancePre<DecisionState>) -> Result<(), UploadError> {
         let scope = DecisionScope {
             company: String::new(),
             module: String::new(),
@@ -118,9 +141,15 @@ impl Sandbox {
             wasmtime::Store::new(&self.engine, DecisionState::new(scope, self.services.clone(), 0, 0));
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(limits::WARM_UP_TICKS);
-        if let Err(error) = pre.instantiate(&mut store) {
-            tracing::warn!(%error, "warm-up instantiation failed");
+        match pre.instantiate(&mut store) {
+            Ok(_) => Ok(()),
+            Err(error) => Err(UploadError::Instantiation(format!("{error:#}"))),
         }
+    }
+
+    /// Forget what was cached about `company`'s modules (the company was deleted).
+    pub fn forget_company(&self, company: &str) {
+        self.resolved.forget_company(company);
     }
 
     /// A module version already loaded in this process.

@@ -77,7 +77,23 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 impl Sandbox {
     /// The module `name` of `company`: its active upload, else the standard module.
+    /// Answers come from a cache that every change of the active version clears.
     pub fn resolve(&self, store: &Store, company: &str, name: &str) -> Result<ResolvedModule, RegistryError> {
+        if let Some(resolved) = self.resolved.get(company, name) {
+            return Ok(resolved);
+        }
+        let generation = self.resolved.generation();
+        let resolved = self.resolve_uncached(store, company, name)?;
+        self.resolved.insert(generation, company, name, &resolved);
+        Ok(resolved)
+    }
+
+    fn resolve_uncached(
+        &self,
+        store: &Store,
+        company: &str,
+        name: &str,
+    ) -> Result<ResolvedModule, RegistryError> {
         let active = store.read(|r| -> Result<_, StoreError> {
             let Some(install) = r.get(&MODULE_INSTALLS, &company_key(company, name))? else {
                 return Ok(None);
@@ -115,6 +131,19 @@ impl Sandbox {
         Ok(self.load(&standard_sha256s()[index], standard_modules()[index].1)?)
     }
 
+    /// Load the active version of every company's modules, so no call pays for it.
+    pub fn preload(&self, store: &Store) -> Result<usize, RegistryError> {
+        let versions = store.read(|r| r.scan(&MODULE_VERSIONS, ""))?;
+        let mut modules: Vec<(String, String)> = versions.into_iter().map(|v| (v.company, v.name)).collect();
+        modules.dedup();
+        for (company, name) in &modules {
+            if let Err(error) = self.resolve(store, company, name) {
+                tracing::warn!(company, name, %error, "cannot load a module at start; its decisions will fall back");
+            }
+        }
+        Ok(modules.len())
+    }
+
     /// Whether `company` has a module called `name` (uploaded or standard).
     pub fn module_exists(&self, store: &Store, company: &str, name: &str) -> Result<bool, StoreError> {
         if standard_modules().iter().any(|(n, _)| *n == name) {
@@ -148,12 +177,20 @@ impl Sandbox {
             .into());
         }
         let sha256 = sha256_hex(bytes);
-        let component = component::compile(&self.engine, self.artifacts.as_deref(), &sha256, bytes)?;
-        let info = component::inspect(&self.engine, &component);
-        component::check(&info, || component::export_names(&self.engine, &component), &grants)?;
-        let loaded = self.load(&sha256, bytes)?;
+        let loaded = match self.cached(&sha256) {
+            Some(loaded) => {
+                component::check_imports(&loaded.info, &grants)?;
+                loaded
+            }
+            None => {
+                let component = component::compile(&self.engine, self.artifacts.as_deref(), &sha256, bytes)?;
+                let info = component::inspect(&self.engine, &component);
+                component::check_imports(&info, &grants)?;
+                self.link(&sha256, &component, info)?
+            }
+        };
 
-        store.write(|tx| -> Result<ModuleVersion, RegistryError> {
+        let result = store.write(|tx| -> Result<ModuleVersion, RegistryError> {
             let existing = tx.scan(&MODULE_VERSIONS, &module_versions_prefix(company, name))?;
             let version = existing.iter().map(|v| v.version).max().unwrap_or(0) + 1;
             let record = ModuleVersion {
@@ -187,7 +224,10 @@ impl Sandbox {
                 ))?;
             }
             Ok(record)
-        })
+        })?;
+        // After the commit: a resolve that raced it must not cache the old version.
+        self.resolved.forget(company, name);
+        Ok(result)
     }
 
     /// Make `version` the active version of `company`'s module `name`.
@@ -199,7 +239,7 @@ impl Sandbox {
         name: &str,
         version: u32,
     ) -> Result<ModuleInstall, RegistryError> {
-        store.write(|tx| {
+        let result = store.write(|tx| -> Result<ModuleInstall, RegistryError> {
             if tx.get(&MODULE_VERSIONS, &module_version_key(company, name, version))?.is_none() {
                 return Err(RegistryError::UnknownVersion { name: name.to_string(), version });
             }
@@ -211,7 +251,10 @@ impl Sandbox {
                 Some(format!("version {version}")),
             ))?;
             Ok(install)
-        })
+        })?;
+        // After the commit: a resolve that raced it must not cache the old version.
+        self.resolved.forget(company, name);
+        Ok(result)
     }
 
     /// Go back to the version that was active before the current one.
@@ -222,11 +265,14 @@ impl Sandbox {
         company: &str,
         name: &str,
     ) -> Result<ModuleInstall, RegistryError> {
-        store.write(|tx| {
+        let result = store.write(|tx| -> Result<ModuleInstall, RegistryError> {
             let key = company_key(company, name);
-            let mut install = tx
-                .get(&MODULE_INSTALLS, &key)?
-                .ok_or_else(|| RegistryError::UnknownModule(name.to_string()))?;
+            let mut install = tx.get(&MODULE_INSTALLS, &key)?.ok_or_else(|| {
+                match standard_modules().iter().any(|(n, _)| *n == name) {
+                    true => RegistryError::StandardModule(name.to_string()),
+                    false => RegistryError::UnknownModule(name.to_string()),
+                }
+            })?;
             let previous =
                 install.history.pop().ok_or_else(|| RegistryError::NothingToRollBack(name.to_string()))?;
             let from = install.active;
@@ -239,7 +285,10 @@ impl Sandbox {
                 Some(format!("version {from} -> {previous}")),
             ))?;
             Ok(install)
-        })
+        })?;
+        // After the commit: a resolve that raced it must not cache the old version.
+        self.resolved.forget(company, name);
+        Ok(result)
     }
 }
 

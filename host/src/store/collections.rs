@@ -21,6 +21,9 @@ pub const API_KEYS: Collection<ApiKey> = Collection::new("api_keys");
 pub const MODULE_VERSIONS: Collection<ModuleVersion> = Collection::new("module_versions");
 /// The active version of each module, keyed by `company NUL name`.
 pub const MODULE_INSTALLS: Collection<ModuleInstall> = Collection::new("module_installs");
+/// Ids of deleted companies, never given out again (their audit history stays), with
+/// the time of deletion.
+pub const RETIRED_COMPANIES: Collection<String> = Collection::new("retired_companies");
 /// The audit log, keyed by zero-padded sequence number.
 pub const AUDIT: Collection<AuditEntry> = Collection::new("audit");
 
@@ -35,6 +38,7 @@ pub(super) const ALL_TABLES: &[&str] = &[
     "module_versions",
     "module_installs",
     "audit",
+    "retired_companies",
 ];
 
 /// The key of a module version row.

@@ -86,6 +86,12 @@ impl Store {
 }
 
 impl Tx {
+    /// Remove every kv row of every module of `company`.
+    pub fn delete_company_kv(&mut self, company: &str) -> Result<usize, StoreError> {
+        let mut table = self.inner.open_table(TABLE).map_err(db_error)?;
+        super::remove_prefix(&mut table, &super::company_prefix(company))
+    }
+
     /// Store component bytes under their SHA-256 (hex); identical uploads share a row.
     pub fn put_blob(&mut self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let mut table = self.inner.open_table(BLOBS).map_err(db_error)?;

@@ -232,17 +232,7 @@ impl Tx {
         prefix: &str,
     ) -> Result<usize, StoreError> {
         let mut table = self.inner.open_table(collection.definition()).map_err(db_error)?;
-        let keys: Vec<String> = table
-            .range(prefix..)
-            .map_err(db_error)?
-            .map(|row| row.map(|(key, _)| key.value().to_string()))
-            .take_while(|key| key.as_ref().map_or(true, |k| k.starts_with(prefix)))
-            .collect::<Result<_, _>>()
-            .map_err(db_error)?;
-        for key in &keys {
-            table.remove(key.as_str()).map_err(db_error)?;
-        }
-        Ok(keys.len())
+        remove_prefix(&mut table, prefix)
     }
 
     /// Append `entry` to the audit log, numbering it after the last entry.
@@ -255,6 +245,24 @@ impl Tx {
     }
 }
 
+/// Remove every row of `table` whose key starts with `prefix`; returns how many.
+fn remove_prefix(
+    table: &mut redb::Table<&'static str, &'static [u8]>,
+    prefix: &str,
+) -> Result<usize, StoreError> {
+    let keys: Vec<String> = table
+        .range(prefix..)
+        .map_err(db_error)?
+        .map(|row| row.map(|(key, _)| key.value().to_string()))
+        .take_while(|key| key.as_ref().map_or(true, |k| k.starts_with(prefix)))
+        .collect::<Result<_, _>>()
+        .map_err(db_error)?;
+    for key in &keys {
+        table.remove(key.as_str()).map_err(db_error)?;
+    }
+    Ok(keys.len())
+}
+
 /// Audit keys are zero-padded so that string order is numeric order.
 fn audit_key(seq: u64) -> String {
     format!("{seq:020}")
@@ -262,14 +270,23 @@ fn audit_key(seq: u64) -> String {
 
 /// The most recent audit entries, newest first, optionally only those of `company`.
 pub fn recent_audit(
-    read: &impl Read,
+    snapshot: &Snapshot,
     company: Option<&str>,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let mut entries: Vec<AuditEntry> = read.scan(&AUDIT, "")?;
-    entries.retain(|e| company.is_none_or(|c| e.company.as_deref() == Some(c)));
-    entries.reverse();
-    entries.truncate(limit);
+    let table = snapshot.inner.open_table(AUDIT.definition()).map_err(db_error)?;
+    let mut entries = Vec::new();
+    // Newest first, stopping as soon as `limit` entries are found.
+    for row in table.range::<&str>(..).map_err(db_error)?.rev() {
+        if entries.len() >= limit {
+            break;
+        }
+        let (key, value) = row.map_err(db_error)?;
+        let entry: AuditEntry = decode(AUDIT.name, key.value(), value.value())?;
+        if company.is_none_or(|c| entry.company.as_deref() == Some(c)) {
+            entries.push(entry);
+        }
+    }
     Ok(entries)
 }
 

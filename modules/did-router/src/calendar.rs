@@ -16,7 +16,8 @@ impl Day {
         if self.day > 1 {
             return Day { day: self.day - 1, weekday, ..self };
         }
-        let (year, month) = if self.month <= 1 { (self.year - 1, 12) } else { (self.year, self.month - 1) };
+        let (year, month) =
+            if self.month <= 1 { (self.year.saturating_sub(1), 12) } else { (self.year, self.month - 1) };
         Day { year, month, day: days_in_month(year, month), weekday }
     }
 }

@@ -43,7 +43,8 @@ impl Host for DecisionState {
         }
 
         let mut builder = ureq::http::Request::builder().method(request.method.as_str()).uri(uri);
-        for (name, value) in &request.headers {
+        // The Host header follows the URL, whose host was checked above.
+        for (name, value) in request.headers.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("host")) {
             builder = builder.header(name, value);
         }
         let http_request = builder.body(request.body).map_err(|e| HttpError::InvalidUrl(e.to_string()))?;

@@ -1,8 +1,9 @@
-//! A JSON body extractor whose rejections say which field was wrong, in our error shape.
+//! Body and query extractors whose rejections say which field was wrong, in our error
+//! shape (with the status axum chose: 400, 413, 415 or 422).
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -17,19 +18,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(rejection) => {
-                let status = match &rejection {
-                    JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                    JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                let text = rejection.body_text();
-                let mut error = ApiError::new(status, text.clone());
-                error.field = field_in(&text);
-                Err(error)
-            }
+            Err(rejection) => Err(rejected(rejection.status(), rejection.body_text())),
         }
     }
+}
+
+/// Like `axum::extract::Query`, with errors in our shape.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(rejected(rejection.status(), rejection.body_text())),
+        }
+    }
+}
+
+fn rejected(status: StatusCode, text: String) -> ApiError {
+    let field = field_in(&text);
+    ApiError { status, message: text, field }
 }
 
 /// The field a serde message names: "missing field `email`", or the path before ": "
