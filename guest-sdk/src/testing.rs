@@ -15,6 +15,7 @@ use crate::http::{HttpError, Request, Response};
 use crate::kv::{Entry, KvError};
 use crate::log::Level;
 use crate::mail::Message;
+use crate::types::{CallContext, Direction, LocalTime};
 
 type HttpResponder = Box<dyn Fn(&Request) -> Result<Response, HttpError>>;
 
@@ -54,6 +55,53 @@ pub fn logs() -> Vec<(Level, String)> {
 /// The messages sent so far.
 pub fn mails() -> Vec<Message> {
     with(|host| host.mails.clone())
+}
+
+/// An inbound call from `caller` to DID "34910000000" of company "acme", on Wednesday
+/// 2026-11-18 at 10:00 local time in Europe/Madrid (UTC+1), random seed 42. Change any
+/// field a test needs; [`inbound_call_at`] sets the local time.
+pub fn inbound_call(caller: &str) -> CallContext {
+    CallContext {
+        call_id: "test-call".into(),
+        company: "acme".into(),
+        caller: caller.into(),
+        caller_name: None,
+        called: "34910000000".into(),
+        direction: Direction::Inbound,
+        now_ms: 1_795_000_000_000,
+        local_time: LocalTime {
+            year: 2026,
+            month: 11,
+            day: 18,
+            weekday: 3,
+            hour: 10,
+            minute: 0,
+            second: 0,
+            utc_offset_minutes: 60,
+        },
+        time_zone: "Europe/Madrid".into(),
+        random_seed: 42,
+    }
+}
+
+/// [`inbound_call`] at local `date` ("YYYY-MM-DD"), ISO `weekday` (1 = Monday) and
+/// `time` ("HH:MM"). Panics on malformed text: it is for tests.
+pub fn inbound_call_at(caller: &str, date: &str, weekday: u8, time: &str) -> CallContext {
+    let number = |text: &str| text.parse::<u16>().unwrap_or_else(|_| panic!("{text:?} is not a number"));
+    let parts: Vec<u16> = date.split('-').map(number).collect();
+    let (hour, minute) = time.split_once(':').unwrap_or_else(|| panic!("{time:?} is not HH:MM"));
+    let mut call = inbound_call(caller);
+    call.local_time = LocalTime {
+        year: parts[0],
+        month: parts[1] as u8,
+        day: parts[2] as u8,
+        weekday,
+        hour: number(hour) as u8,
+        minute: number(minute) as u8,
+        second: 0,
+        utc_offset_minutes: 60,
+    };
+    call
 }
 
 /// The fake implementations behind [`crate::log`], [`crate::kv`], [`crate::mail`] and

@@ -92,30 +92,9 @@ impl From<DestinationJson> for Destination {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use guest_sdk::types::{Direction, LocalTime};
 
     fn call_from(caller: &str) -> CallContext {
-        CallContext {
-            call_id: "test-call".into(),
-            company: "acme".into(),
-            caller: caller.into(),
-            caller_name: None,
-            called: "34910000000".into(),
-            direction: Direction::Inbound,
-            now_ms: 0,
-            local_time: LocalTime {
-                year: 2026,
-                month: 3,
-                day: 4,
-                weekday: 3,
-                hour: 10,
-                minute: 0,
-                second: 0,
-                utc_offset_minutes: 60,
-            },
-            time_zone: "Europe/Madrid".into(),
-            random_seed: 0,
-        }
+        guest_sdk::testing::inbound_call(caller)
     }
 
     fn did_with(config: &str) -> Did {

@@ -1,33 +1,11 @@
 //! Table tests of SPEC.md §2, run natively with `cargo test -p did-router`.
 
 use super::*;
-use guest_sdk::types::{Destination, Direction};
+use guest_sdk::types::Destination;
 
 /// A call at local `date` ("YYYY-MM-DD"), `time` ("HH:MM") on ISO `weekday`.
 fn call_at(date: &str, weekday: u8, time: &str, caller: &str) -> CallContext {
-    let parts: Vec<u32> = date.split('-').map(|p| p.parse().unwrap()).collect();
-    let (hour, minute) = time.split_once(':').unwrap();
-    CallContext {
-        call_id: "test-call".into(),
-        company: "acme".into(),
-        caller: caller.into(),
-        caller_name: None,
-        called: "34910000000".into(),
-        direction: Direction::Inbound,
-        now_ms: 0,
-        local_time: LocalTime {
-            year: parts[0] as u16,
-            month: parts[1] as u8,
-            day: parts[2] as u8,
-            weekday,
-            hour: hour.parse().unwrap(),
-            minute: minute.parse().unwrap(),
-            second: 0,
-            utc_offset_minutes: 60,
-        },
-        time_zone: "Europe/Madrid".into(),
-        random_seed: 7,
-    }
+    guest_sdk::testing::inbound_call_at(caller, date, weekday, time)
 }
 
 fn rule(order: u32, to: &str) -> DidRule {

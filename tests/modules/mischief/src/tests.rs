@@ -4,30 +4,9 @@ use super::*;
 use guest_sdk::http::Response;
 use guest_sdk::log::Level;
 use guest_sdk::testing;
-use guest_sdk::types::{Direction, LocalTime};
 
 fn call(caller: &str) -> CallContext {
-    CallContext {
-        call_id: "test-call".into(),
-        company: "acme".into(),
-        caller: caller.into(),
-        caller_name: None,
-        called: "34910000000".into(),
-        direction: Direction::Inbound,
-        now_ms: 1_767_225_600_000,
-        local_time: LocalTime {
-            year: 2026,
-            month: 1,
-            day: 1,
-            weekday: 4,
-            hour: 1,
-            minute: 0,
-            second: 0,
-            utc_offset_minutes: 60,
-        },
-        time_zone: "Europe/Madrid".into(),
-        random_seed: 42,
-    }
+    testing::inbound_call(caller)
 }
 
 fn did() -> Did {
