@@ -23,9 +23,11 @@
 //! cargo build --release --target wasm32-wasip2
 //! ```
 //!
-//! then upload `target/wasm32-wasip2/release/vip_router.wasm` for your company and name
-//! the installed module on the DID. If the module returns an error (e.g. a bad `config`),
-//! the call goes to the DID's fallback destination and the error is logged.
+//! then upload `target/wasm32-wasip2/release/vip_router.wasm` with
+//! `PUT /api/v1/companies/{company}/modules/vip-router` and set `"module": "vip-router"`
+//! on the DID (the README's "Write your first routing module" walks through it). If the
+//! module returns an error (e.g. a bad `config`), the call goes to the DID's fallback
+//! destination and the error is logged and audited.
 
 use guest_sdk::did_routing::{Did, DidRouting, RouteDecision};
 use guest_sdk::types::{CallContext, Destination};
