@@ -5,6 +5,7 @@
 //! - [`sandbox`]: the wasmtime engine, module versions, running decisions.
 //! - [`routing`]: decisions as the host uses them (DID routing with fallbacks).
 //! - [`api`]: the HTTP API under `/api/v1`.
+//! - [`sip`]: SIP in RFC 3261's layers (wire, transactions).
 //! - [`config`]: `serve` settings from flags, environment and a TOML file.
 //! - [`module_cli`]: trying a module offline (`centralita module run`).
 
@@ -18,4 +19,5 @@ pub mod operator_token;
 pub mod routing;
 pub mod sandbox;
 pub mod shutdown;
+pub mod sip;
 pub mod store;
