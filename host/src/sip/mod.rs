@@ -1,6 +1,7 @@
-//! SIP, in RFC 3261's layers: the wire (framing and parsing), then transactions; digest
-//! authentication for the registrar and calls. Dialogs, the registrar and the transports
-//! build on these.
+//! SIP, in RFC 3261's layers: the wire (framing and parsing), transactions, the registrar's
+//! location service, and digest authentication. Dialogs and the transports build on these.
 
 pub mod digest;
+pub mod registrar;
+pub mod transaction;
 pub mod wire;

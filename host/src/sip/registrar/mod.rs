@@ -1,0 +1,3 @@
+//! The registrar (RFC 3261 §10): where each extension's devices can be reached.
+
+pub mod location;
