@@ -698,3 +698,163 @@ fn a_did_is_one_number_with_or_without_plus_and_cannot_vanish_under_its_users() 
     op.put("/api/v1/companies/acme/users/100", &user).expect(200, "stop presenting it");
     op.delete("/api/v1/companies/acme/dids/34910000000").expect(204, "delete the DID");
 }
+
+fn device_body(id: &str, kind: &str, order: u8) -> Value {
+    json!({"id": id, "name": format!("Device {id}"), "kind": kind, "order": order, "enabled": true})
+}
+
+#[test]
+fn devices_of_an_extension_are_created_listed_replaced_and_deleted() {
+    let server = Server::start();
+    let op = server.operator();
+    server.create_company("acme", json!({}));
+    server.create_user("acme", "100");
+    let devices = format!("{ACME}/users/100/devices");
+
+    let desk = op.post(&devices, &device_body("desk", "desk_phone", 1)).expect(201, "create the desk phone");
+    assert_eq!(desk["company"], "acme");
+    assert_eq!(desk["extension"], "100");
+    assert_eq!(desk["id"], "desk");
+    assert_eq!(desk["kind"], "desk_phone");
+    assert_eq!(desk["order"], 1);
+    assert_eq!(desk["enabled"], true);
+    assert_eq!(desk["sip_username"], "100-desk");
+    let mobile = op
+        .post(&devices, &json!({"id": "mobile", "name": "My phone", "kind": "mobile_app"}))
+        .expect(201, "create the mobile app with default order and switch");
+    assert_eq!(mobile["order"], 1, "default order: {mobile}");
+    assert_eq!(mobile["enabled"], true, "enabled by default: {mobile}");
+
+    let listed = op.get(&devices).expect(200, "list devices");
+    assert_eq!(strings(&listed, "id"), set(&["desk", "mobile"]));
+    op.post(&devices, &device_body("desk", "softphone", 2)).expect(409, "a duplicate device id");
+
+    let mut changed = device_body("desk", "desk_phone", 0);
+    changed["enabled"] = json!(false);
+    changed["name"] = json!("Reception desk");
+    let replaced = op.put(&format!("{devices}/desk"), &changed).expect(200, "replace the desk phone");
+    assert_eq!(replaced["order"], 0);
+    assert_eq!(replaced["enabled"], false);
+    assert_eq!(replaced["created_at"], desk["created_at"], "replacing keeps the creation time");
+    let got = op.get(&format!("{devices}/desk")).expect(200, "get the desk phone");
+    assert_eq!(got["name"], "Reception desk");
+
+    // Validation names the field; unknown users and devices are 404.
+    op.put(&format!("{devices}/desk"), &device_body("other", "desk_phone", 1))
+        .expect_error_naming_field("id", "changing the id");
+    op.post(&devices, &device_body("Bad Id", "desk_phone", 1)).expect_error_naming_field("id", "a bad id");
+    op.post(&devices, &merge(device_body("x", "desk_phone", 1), json!({"name": " "})))
+        .expect_error_naming_field("name", "an empty name");
+    op.post(&devices, &device_body("x", "fax", 1)).expect_error_naming_field("kind", "an unknown kind");
+    op.post(&devices, &merge(device_body("x", "desk_phone", 1), json!({"order": 300})))
+        .expect_error_naming_field("order", "an order out of range");
+    op.post(&format!("{ACME}/users/999/devices"), &device_body("x", "desk_phone", 1))
+        .expect(404, "a device of an unknown user");
+    op.get(&format!("{ACME}/users/999/devices")).expect(404, "devices of an unknown user");
+    op.get(&format!("{devices}/nope")).expect(404, "an unknown device");
+    op.put(&format!("{devices}/nope"), &device_body("nope", "web_phone", 1)).expect(404, "replace unknown");
+
+    op.delete(&format!("{devices}/desk")).expect(204, "delete the desk phone");
+    op.delete(&format!("{devices}/desk")).expect(404, "delete it again");
+    assert_eq!(strings(&op.get(&devices).expect(200, "list devices"), "id"), set(&["mobile"]));
+
+    let audit = server.audit("acme");
+    for action in ["device.create", "device.update", "device.delete"] {
+        let entries = with_action(&audit, action);
+        assert!(!entries.is_empty(), "no {action} audit entry in {audit:?}");
+        assert!(
+            entries
+                .iter()
+                .all(|e| e["entity"].as_str().is_some_and(|s| s.starts_with("acme/users/100/devices/"))),
+            "{action} entries name the device: {entries:?}"
+        );
+    }
+    assert_eq!(with_action(&audit, "device.create").len(), 2, "one entry per device created");
+}
+
+#[test]
+fn an_extension_has_at_most_eight_devices() {
+    let server = Server::start();
+    let op = server.operator();
+    server.create_company("acme", json!({}));
+    server.create_user("acme", "100");
+    server.create_user("acme", "101");
+    let devices = format!("{ACME}/users/100/devices");
+    for i in 0..8 {
+        op.post(&devices, &device_body(&format!("d{i}"), "softphone", 1))
+            .expect(201, "a device within the limit");
+    }
+    let refused = op.post(&devices, &device_body("d8", "softphone", 1));
+    assert_eq!(refused.status, 409, "a ninth device: {} {}", refused.status, refused.text);
+    refused.expect_error_mentioning("8", "the refusal names the limit");
+    assert_eq!(op.get(&devices).expect(200, "list devices").as_array().map(Vec::len), Some(8));
+    assert!(with_action(&server.audit("acme"), "device.create").len() == 8, "no audit entry for the refusal");
+
+    // The limit is per extension, and a freed slot can be used again.
+    op.post(&format!("{ACME}/users/101/devices"), &device_body("d0", "softphone", 1))
+        .expect(201, "another extension's first device");
+    op.delete(&format!("{devices}/d0")).expect(204, "free a slot");
+    op.post(&devices, &device_body("d8", "softphone", 1)).expect(201, "a device in the freed slot");
+}
+
+#[test]
+fn company_key_is_forbidden_on_another_company_devices() {
+    let server = Server::start();
+    let op = server.operator();
+    server.create_company("acme", json!({}));
+    server.create_company("globex", json!({}));
+    let acme_key = op.post(&format!("{ACME}/api-keys"), &json!({"name": "crm"})).expect(201, "acme key");
+    let acme_key = acme_key["key"].as_str().expect("key").to_string();
+    server.create_user("globex", "100");
+    let g = "/api/v1/companies/globex/users/100/devices";
+    op.post(g, &device_body("desk", "desk_phone", 1)).expect(201, "globex device");
+
+    let intruder = server.with_token(&acme_key);
+    let requests: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", g.to_string(), None),
+        ("POST", g.to_string(), Some(device_body("soft", "softphone", 1))),
+        ("GET", format!("{g}/desk"), None),
+        ("PUT", format!("{g}/desk"), Some(device_body("desk", "desk_phone", 0))),
+        ("DELETE", format!("{g}/desk"), None),
+    ];
+    for (method, path, body) in &requests {
+        let reply = intruder.send(method.parse().unwrap(), path, body.as_ref());
+        assert_eq!(reply.status, 403, "acme's key on {}: got {} {}", reply.request, reply.status, reply.text);
+    }
+    let devices = op.get(g).expect(200, "globex devices");
+    assert_eq!(strings(&devices, "id"), set(&["desk"]));
+    assert_eq!(devices[0]["order"], 1, "globex's device changed: {devices}");
+
+    // Its own company's devices are fine for the key.
+    server.create_user("acme", "100");
+    intruder
+        .post(&format!("{ACME}/users/100/devices"), &device_body("desk", "desk_phone", 1))
+        .expect(201, "acme's key on acme's devices");
+}
+
+#[test]
+fn deleting_a_user_or_company_deletes_their_devices() {
+    let server = Server::start();
+    let op = server.operator();
+    server.create_company("acme", json!({}));
+    server.create_user("acme", "100");
+    server.create_user("acme", "1000");
+    let devices = format!("{ACME}/users/100/devices");
+    op.post(&devices, &device_body("desk", "desk_phone", 1)).expect(201, "desk phone");
+    op.post(&devices, &device_body("web", "web_phone", 2)).expect(201, "web phone");
+    let other = format!("{ACME}/users/1000/devices");
+    op.post(&other, &device_body("desk", "desk_phone", 1)).expect(201, "a device of extension 1000");
+
+    op.delete(&format!("{ACME}/users/100")).expect(204, "delete the user");
+    op.get(&devices).expect(404, "the devices of a deleted user");
+    // Reading one device goes straight to its row: 404 means the row is gone.
+    op.get(&format!("{devices}/desk")).expect(404, "a device of a deleted user");
+    server.create_user("acme", "100");
+    let listed = op.get(&devices).expect(200, "devices of the re-created user");
+    assert_eq!(listed, json!([]), "a re-created user inherits no devices");
+    op.get(&format!("{devices}/web")).expect(404, "a device of the deleted user, after re-creation");
+    assert_eq!(strings(&op.get(&other).expect(200, "extension 1000's devices"), "id"), set(&["desk"]));
+
+    op.delete(ACME).expect(204, "delete the company");
+    op.get(&format!("{other}/desk")).expect(404, "a device of a deleted company");
+}

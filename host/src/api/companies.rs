@@ -178,6 +178,7 @@ pub async fn delete(
             tx.delete(&DID_OWNERS, &did.number)?;
         }
         tx.delete_prefix(&USERS, &prefix)?;
+        tx.delete_prefix(&DEVICES, &prefix)?;
         tx.delete_prefix(&DIDS, &prefix)?;
         tx.delete_prefix(&ALIASES, &prefix)?;
         tx.delete_prefix(&EXTERNAL_NUMBERS, &prefix)?;

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod companies;
+pub mod devices;
 pub mod dids;
 pub mod directory;
 pub mod error;
@@ -62,6 +63,7 @@ async fn health() -> Json<Health> {
         companies::create, companies::list, companies::get, companies::update, companies::delete,
         keys::create, keys::list, keys::delete,
         users::create, users::import, users::list, users::get, users::update, users::delete, users::rotate_sip_password,
+        devices::create, devices::list, devices::get, devices::update, devices::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete, dids::route,
         directory::create_alias, directory::list_aliases, directory::get_alias, directory::update_alias, directory::delete_alias,
         directory::create_external, directory::list_external, directory::get_external, directory::update_external, directory::delete_external,
@@ -113,6 +115,11 @@ pub fn router(app: App, auth: Auth) -> Router {
         .route(
             &format!("{company}/users/{{extension}}/rotate-sip-password"),
             post(users::rotate_sip_password),
+        )
+        .route(&format!("{company}/users/{{extension}}/devices"), post(devices::create).get(devices::list))
+        .route(
+            &format!("{company}/users/{{extension}}/devices/{{id}}"),
+            get(devices::get).put(devices::update).delete(devices::delete),
         )
         .route(&format!("{company}/dids"), post(dids::create).get(dids::list))
         .route(&format!("{company}/dids/{{number}}"), get(dids::get).put(dids::update).delete(dids::delete))

@@ -301,7 +301,7 @@ pub async fn update(
     Ok(Json(user.into()))
 }
 
-/// Delete a user.
+/// Delete a user and their devices.
 #[utoipa::path(delete, path = "/api/v1/companies/{company}/users/{extension}", tag = "users", responses((status = 204)))]
 pub async fn delete(
     State(s): State<ApiState>,
@@ -314,6 +314,7 @@ pub async fn delete(
         if !tx.delete(&USERS, &company_key(&company, &extension))? {
             return Err(ApiError::not_found(format!("extension {extension}")));
         }
+        tx.delete_prefix(&DEVICES, &devices_prefix(&company, &extension))?;
         tx.audit(actor.entry(Some(&company), "user.delete", format!("{company}/users/{extension}"), None))?;
         Ok(())
     })?;

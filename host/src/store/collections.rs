@@ -7,6 +7,8 @@ use super::records::*;
 pub const COMPANIES: Collection<Company> = Collection::new("companies");
 /// Users, keyed by `company NUL extension`.
 pub const USERS: Collection<User> = Collection::new("users");
+/// Devices of extensions, keyed by `company NUL extension NUL id` ([`device_key`]).
+pub const DEVICES: Collection<Device> = Collection::new("devices");
 /// DIDs, keyed by `company NUL number`.
 pub const DIDS: Collection<Did> = Collection::new("dids");
 /// Which company owns each DID number (numbers are unique across companies).
@@ -30,6 +32,7 @@ pub const AUDIT: Collection<AuditEntry> = Collection::new("audit");
 pub(super) const ALL_TABLES: &[&str] = &[
     "companies",
     "users",
+    "devices",
     "dids",
     "did_owners",
     "aliases",
@@ -49,4 +52,14 @@ pub fn module_version_key(company: &str, name: &str, version: u32) -> String {
 /// The key prefix of every version of one module.
 pub fn module_versions_prefix(company: &str, name: &str) -> String {
     format!("{company}\0{name}\0")
+}
+
+/// The key of a device row.
+pub fn device_key(company: &str, extension: &str, id: &str) -> String {
+    format!("{company}\0{extension}\0{id}")
+}
+
+/// The key prefix of every device of one extension.
+pub fn devices_prefix(company: &str, extension: &str) -> String {
+    format!("{company}\0{extension}\0")
 }

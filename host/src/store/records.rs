@@ -106,6 +106,43 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+/// What kind of device a [`Device`] is (SPEC.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// A desk phone.
+    DeskPhone,
+    /// A softphone on a computer.
+    Softphone,
+    /// A mobile app.
+    MobileApp,
+    /// The web phone of the user portal.
+    WebPhone,
+}
+
+/// One of the devices of an extension (SPEC.md §8, "multiterminal"); at most 8 each.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Device {
+    /// The company.
+    pub company: String,
+    /// The extension the device belongs to.
+    pub extension: String,
+    /// Short id, unique per extension, e.g. "desk" (lowercase letters, digits, '-').
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// What kind of device it is.
+    pub kind: DeviceKind,
+    /// Ring order: the lowest rings first, equal orders ring together, 0 never rings.
+    pub order: u8,
+    /// Disabled devices never ring.
+    pub enabled: bool,
+    /// The SIP user name the device registers with, "<extension>-<id>".
+    pub sip_username: String,
+    /// When the device was created.
+    pub created_at: DateTime<Utc>,
+}
+
 /// An inbound number and its routing (SPEC.md §2).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Did {
