@@ -112,7 +112,7 @@ fn the_operator_token_is_generated_once_with_mode_0600() {
         let child = Command::new(binary())
             .args(["serve", "--data-dir"])
             .arg(dir.path())
-            .args(["--http-listen", &format!("127.0.0.1:{port}")])
+            .args(["--http-listen", &format!("127.0.0.1:{port}"), "--sip-listen", "127.0.0.1:0"])
             .env_remove("CENTRALITA_ADMIN_TOKEN")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

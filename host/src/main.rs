@@ -15,6 +15,9 @@ use centralita::module_cli::ModuleRunner;
 use centralita::sandbox::Sandbox;
 use centralita::sandbox::counters::Counters;
 use centralita::sandbox::limits::DecisionLimits;
+use centralita::sip::registrar::service::Registrar;
+use centralita::sip::transport::endpoint::Endpoint;
+use centralita::sip::transport::udp;
 use centralita::store::Store;
 use centralita::store::records::Grants;
 use centralita::{demo, operator_token, shutdown};
@@ -130,18 +133,36 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if config.demo {
         demo::ensure(&app).context("creating the demo company")?;
     }
-    tracing::info!(sip_listen = %config.sip_listen, "SIP transport is not part of this build yet; the address is reserved");
+    let registrar = Arc::new(Registrar::new(app.store.clone()));
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        // One signal stops every listener.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown::signal().await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+
+        let sip_socket = tokio::net::UdpSocket::bind(config.sip_listen)
+            .await
+            .with_context(|| format!("binding SIP (UDP) to {}", config.sip_listen))?;
+        tracing::info!(address = %sip_socket.local_addr()?, "SIP listening on UDP");
+        let sip = tokio::spawn(udp::serve(sip_socket, Endpoint::new(registrar), until_stopped(stopped.clone())));
+
         let listener = tokio::net::TcpListener::bind(config.http_listen)
             .await
             .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?;
         tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "API listening on /api/v1");
         let router = api::router(app, Auth::new(token));
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown::signal())
+            .with_graceful_shutdown(until_stopped(stopped))
             .await
-            .context("serving the API")
+            .context("serving the API")?;
+        sip.await.context("the SIP task failed")?;
+        Ok(())
     })
 }

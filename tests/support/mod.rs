@@ -85,6 +85,8 @@ pub struct Server {
     pub base: String,
     /// The HTTP listen address.
     pub addr: SocketAddr,
+    /// The SIP (UDP) listen address.
+    pub sip_addr: SocketAddr,
     /// The data directory.
     pub data_dir: PathBuf,
     log_path: PathBuf,
@@ -142,6 +144,7 @@ impl Server {
                 child: Some(child),
                 base: format!("http://{addr}"),
                 addr,
+                sip_addr: SocketAddr::from(([127, 0, 0, 1], sip_port)),
                 data_dir: data_dir.to_path_buf(),
                 log_path,
                 client: client(),

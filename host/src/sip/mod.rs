@@ -2,6 +2,8 @@
 //! location service, and digest authentication. Dialogs and the transports build on these.
 
 pub mod digest;
+pub mod message;
 pub mod registrar;
 pub mod transaction;
+pub mod transport;
 pub mod wire;

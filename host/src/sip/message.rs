@@ -1,0 +1,105 @@
+//! Small helpers over rsip messages: header values, URI users, and building a response
+//! to a request (RFC 3261 §8.2.6).
+
+use std::net::SocketAddr;
+
+use rsip::prelude::*;
+use rsip::{Header, Headers, Request, Response};
+
+/// The values of the headers `pick` selects, in order.
+pub fn header_values(request: &Request, pick: impl Fn(&Header) -> Option<String>) -> Vec<String> {
+    request.headers.iter().filter_map(pick).collect()
+}
+
+/// The user part of the SIP URI in a name-addr or addr-spec header value, e.g. "101" in
+/// `"Ann" <sip:101@acme.example>;tag=x`.
+pub fn uri_user(value: &str) -> Option<String> {
+    let start = value.find("sip:").map(|i| i + 4).or_else(|| value.find("sips:").map(|i| i + 5))?;
+    let rest = &value[start..];
+    let at = rest.find('@')?;
+    let user = &rest[..at];
+    (!user.is_empty() && !user.contains(['>', ';', ' '])).then(|| user.to_string())
+}
+
+/// The top Via of a response to a request from `source`: `received` and a filled-in
+/// `rport` (RFC 3261 §18.2.1, RFC 3581 §4), so the answer finds a phone behind NAT.
+fn stamped_via(via: &str, source: SocketAddr) -> String {
+    let mut params: Vec<String> = Vec::new();
+    let mut parts = via.split(';');
+    let sent_by = parts.next().unwrap_or_default().trim().to_string();
+    let mut had_rport = false;
+    for param in parts.map(str::trim).filter(|p| !p.is_empty()) {
+        let name = param.split('=').next().unwrap_or_default().to_ascii_lowercase();
+        match name.as_str() {
+            "rport" => had_rport = true,
+            "received" => {}
+            _ => params.push(param.to_string()),
+        }
+    }
+    params.push(format!("received={}", source.ip()));
+    if had_rport {
+        params.push(format!("rport={}", source.port()));
+    }
+    format!("{sent_by};{}", params.join(";"))
+}
+
+/// A response with `status` to `request` from `source`: its Vias (the top one stamped),
+/// From, To (with a tag added for final responses), Call-ID and CSeq, then `extra`.
+pub fn reply(request: &Request, source: SocketAddr, status: u16, extra: Vec<Header>) -> Response {
+    let mut headers = Headers::default();
+    let mut first_via = true;
+    for header in request.headers.iter() {
+        match header {
+            Header::Via(via) if first_via => {
+                first_via = false;
+                headers.push(Header::Via(stamped_via(via.value(), source).into()));
+            }
+            Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => {
+                headers.push(header.clone())
+            }
+            Header::To(to) => {
+                let value = to.value();
+                if status >= 200 && !value.contains(";tag=") {
+                    // The tag only has to be unique for this response's dialog-to-be.
+                    headers.push(Header::To(format!("{value};tag={:08x}", rand::random::<u32>()).into()));
+                } else {
+                    headers.push(header.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    for header in extra {
+        headers.push(header);
+    }
+    headers.push(Header::Server("Centralita".to_string().into()));
+    headers.push(Header::ContentLength("0".to_string().into()));
+    // rsip prints the standard reason phrase of the status code.
+    Response { status_code: status.into(), version: rsip::Version::V2, headers, body: Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_users_are_found_in_name_addr_and_addr_spec() {
+        assert_eq!(uri_user("\"Ann\" <sip:101@acme.example>;tag=x").as_deref(), Some("101"));
+        assert_eq!(uri_user("sip:100@acme.example").as_deref(), Some("100"));
+        assert_eq!(uri_user("<sips:200@acme.example:5061>").as_deref(), Some("200"));
+        assert_eq!(uri_user("<sip:acme.example>"), None);
+    }
+
+    #[test]
+    fn the_top_via_gets_received_and_rport() {
+        let source: SocketAddr = "198.51.100.7:40123".parse().unwrap();
+        assert_eq!(
+            stamped_via("SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK-1;rport", source),
+            "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK-1;received=198.51.100.7;rport=40123"
+        );
+        assert_eq!(
+            stamped_via("SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK-1", source),
+            "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK-1;received=198.51.100.7"
+        );
+    }
+}

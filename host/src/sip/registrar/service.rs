@@ -1,0 +1,246 @@
+//! The registrar (RFC 3261 §10.3): answers REGISTER for the companies' SIP domains, with
+//! digest authentication against the users' server-generated SIP passwords, and keeps the
+//! bindings in the [`Location`] service.
+//!
+//! Both MD5 and SHA-256 (RFC 8760) challenges are sent, MD5 first: RFC 8760 asks clients
+//! to pick the first challenge they support, but some (sipp 3.6, older desk phones) take
+//! the first one whatever it is and fail on SHA-256.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use rsip::prelude::*;
+use rsip::{Header, Request, Response};
+
+use super::location::{Aor, Binding, ContactRequest, Location, MIN_EXPIRES, RegisterRequest};
+use crate::sip::digest::{self, Algorithm, NonceCheck, Nonces};
+use crate::sip::message::{header_values, reply, uri_user};
+use crate::store::records::{Company, User};
+use crate::store::{COMPANIES, Read, Store, StoreError, USERS, company_key};
+
+/// Registration interval when the request names none.
+pub const DEFAULT_EXPIRES: Duration = Duration::from_secs(3600);
+
+/// The registrar of the host.
+pub struct Registrar {
+    store: Store,
+    nonces: Nonces,
+    location: Mutex<Location>,
+}
+
+/// The outcome of one REGISTER, for logs and (later) the ban list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Registered { company: String, extension: String, bindings: usize },
+    Challenged,
+    AuthenticationFailed { company: String, extension: String },
+    Refused(u16),
+}
+
+impl Registrar {
+    /// A registrar over `store`; nonces are signed with a random secret of this process.
+    pub fn new(store: Store) -> Registrar {
+        Registrar {
+            store,
+            nonces: Nonces::new(rand::random(), digest::NONCE_LIFETIME),
+            location: Mutex::default(),
+        }
+    }
+
+    fn location(&self) -> std::sync::MutexGuard<'_, Location> {
+        // A poisoned lock only means a thread panicked mid-update; the bindings stay valid.
+        self.location.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live bindings of `company`'s `extension`.
+    pub fn bindings(&self, company: &str, extension: &str, now: SystemTime) -> Vec<Binding> {
+        self.location().lookup(&Aor { company: company.into(), extension: extension.into() }, now)
+    }
+
+    fn company_for_domain(&self, domain: &str) -> Result<Option<Company>, StoreError> {
+        let companies = self.store.read(|r| r.scan(&COMPANIES, ""))?;
+        Ok(companies.into_iter().find(|c| c.sip_domain.eq_ignore_ascii_case(domain)))
+    }
+
+    fn challenge(
+        &self,
+        request: &Request,
+        source: SocketAddr,
+        realm: &str,
+        stale: bool,
+        now: SystemTime,
+    ) -> Response {
+        let nonce = self.nonces.issue(realm, now);
+        let headers = [Algorithm::Md5, Algorithm::Sha256]
+            .into_iter()
+            .map(|alg| Header::WwwAuthenticate(digest::challenge(realm, &nonce, alg, stale).into()))
+            .collect();
+        reply(request, source, 401, headers)
+    }
+
+    /// Answer a REGISTER received from `source` at `now`.
+    pub fn handle(&self, request: &Request, source: SocketAddr, now: SystemTime) -> (Response, Outcome) {
+        match self.try_handle(request, source, now) {
+            Ok(answer) => answer,
+            Err(error) => {
+                tracing::error!(%error, "registrar store failure");
+                (reply(request, source, 500, Vec::new()), Outcome::Refused(500))
+            }
+        }
+    }
+
+    fn try_handle(
+        &self,
+        request: &Request,
+        source: SocketAddr,
+        now: SystemTime,
+    ) -> Result<(Response, Outcome), StoreError> {
+        let refuse = |status: u16| (reply(request, source, status, Vec::new()), Outcome::Refused(status));
+        let domain = request.uri.host_with_port.host.to_string();
+        let Some(company) = self.company_for_domain(&domain)? else {
+            return Ok(refuse(404));
+        };
+        let Some(extension) = request.to_header().ok().and_then(|to| uri_user(to.value())) else {
+            return Ok(refuse(400));
+        };
+        let user: Option<User> = self.store.read(|r| r.get(&USERS, &company_key(&company.id, &extension)))?;
+        let Some(user) = user else {
+            return Ok(refuse(404));
+        };
+
+        let realm = company.sip_domain.as_str();
+        let authorization = header_values(request, |h| match h {
+            Header::Authorization(a) => Some(a.value().to_string()),
+            _ => None,
+        });
+        let Some(authorization) = authorization.first() else {
+            return Ok((self.challenge(request, source, realm, false, now), Outcome::Challenged));
+        };
+        let failed =
+            Outcome::AuthenticationFailed { company: company.id.clone(), extension: extension.clone() };
+        let credentials = match digest::parse_authorization(authorization) {
+            Ok(credentials) => credentials,
+            Err(_) => return Ok((reply(request, source, 400, Vec::new()), failed)),
+        };
+        if !credentials.realm.eq_ignore_ascii_case(realm) {
+            return Ok((self.challenge(request, source, realm, false, now), Outcome::Challenged));
+        }
+        match self.nonces.check(&credentials.nonce, realm, now) {
+            NonceCheck::Fresh => {}
+            NonceCheck::Stale => {
+                return Ok((self.challenge(request, source, realm, true, now), Outcome::Challenged));
+            }
+            NonceCheck::Invalid => {
+                return Ok((self.challenge(request, source, realm, false, now), Outcome::Challenged));
+            }
+        }
+        let expired = user.sip_password_expires_at.is_some_and(|at| SystemTime::from(at) <= now);
+        if credentials.username != extension
+            || expired
+            || !digest::verify(&credentials, &user.sip_password, "REGISTER")
+        {
+            return Ok((reply(request, source, 403, Vec::new()), failed));
+        }
+
+        let register = match contacts(request) {
+            Ok(register) => register,
+            Err(status) => return Ok(refuse(status)),
+        };
+        let call_id = request.call_id_header().map(|h| h.value().to_string()).unwrap_or_default();
+        let cseq = request
+            .cseq_header()
+            .ok()
+            .and_then(|h| h.value().split_whitespace().next().and_then(|n| n.parse().ok()))
+            .unwrap_or(0);
+        let user_agent = header_values(request, |h| match h {
+            Header::UserAgent(ua) => Some(ua.value().to_string()),
+            _ => None,
+        });
+        let aor = Aor { company: company.id.clone(), extension: extension.clone() };
+        let result = self.location().register(
+            &aor,
+            register,
+            source,
+            &call_id,
+            cseq,
+            user_agent.first().map(String::as_str),
+            now,
+        );
+        Ok(match result {
+            Ok(bindings) => {
+                let headers = bindings
+                    .iter()
+                    .map(|b| {
+                        let left = b.expires_at.duration_since(now).unwrap_or_default().as_secs();
+                        Header::Contact(format!("{};expires={left}", angle(&b.contact)).into())
+                    })
+                    .collect();
+                let outcome =
+                    Outcome::Registered { company: company.id, extension, bindings: bindings.len() };
+                (reply(request, source, 200, headers), outcome)
+            }
+            Err(error) => {
+                let status = error.status();
+                let extra = if status == 423 {
+                    vec![Header::MinExpires(MIN_EXPIRES.as_secs().to_string().into())]
+                } else {
+                    Vec::new()
+                };
+                (reply(request, source, status, extra), Outcome::Refused(status))
+            }
+        })
+    }
+}
+
+/// `uri` in angle brackets (a Contact may carry parameters of its own after them).
+fn angle(uri: &str) -> String {
+    if uri.trim_start().starts_with('<') { uri.trim().to_string() } else { format!("<{}>", uri.trim()) }
+}
+
+/// What the REGISTER's Contact and Expires headers ask for; `Err` is the status to answer.
+fn contacts(request: &Request) -> Result<RegisterRequest, u16> {
+    let expires_header = header_values(request, |h| match h {
+        Header::Expires(e) => Some(e.value().to_string()),
+        _ => None,
+    });
+    let default = match expires_header.first() {
+        Some(value) => Duration::from_secs(value.trim().parse().map_err(|_| 400u16)?),
+        None => DEFAULT_EXPIRES,
+    };
+    let values = header_values(request, |h| match h {
+        Header::Contact(c) => Some(c.value().to_string()),
+        _ => None,
+    });
+    if values.is_empty() {
+        return Ok(RegisterRequest::Query);
+    }
+    if values.iter().any(|v| v.trim() == "*") {
+        // RFC 3261 §10.3 step 6: "*" only alone and with Expires: 0.
+        return if values.len() == 1 && default.is_zero() {
+            Ok(RegisterRequest::RemoveAll)
+        } else {
+            Err(400)
+        };
+    }
+    let mut requests = Vec::new();
+    for value in values {
+        let (uri, params) = match value.find('>') {
+            Some(end) => (value[..=end].to_string(), &value[end + 1..]),
+            None => match value.split_once(';') {
+                Some((uri, params)) => (uri.to_string(), params),
+                None => (value.clone(), ""),
+            },
+        };
+        let mut expires = default;
+        for param in params.split(';') {
+            if let Some((name, value)) = param.split_once('=')
+                && name.trim().eq_ignore_ascii_case("expires")
+            {
+                expires = Duration::from_secs(value.trim().parse().map_err(|_| 400u16)?);
+            }
+        }
+        requests.push(ContactRequest { contact: uri.trim().to_string(), expires });
+    }
+    Ok(RegisterRequest::Update(requests))
+}

@@ -1,0 +1,69 @@
+//! Black-box tests of the registrar with a real SIP client: `sipp` (Debian package
+//! `sip-tester`, installed by scripts/test.sh) registers extensions through the digest
+//! challenge against the server-generated SIP passwords.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::json;
+use support::Server;
+
+/// Run sipp's register scenario once per line of `users` (extension;password;domain)
+/// against the server's SIP port; true when every registration ended with `expected`.
+fn sipp_register(server: &Server, users: &[[&str; 3]], expected: u16) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("users.csv");
+    let lines: Vec<String> = users.iter().map(|u| u.join(";")).collect();
+    std::fs::write(&csv, format!("SEQUENTIAL\n{}\n", lines.join("\n"))).unwrap();
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp/register.xml")).unwrap();
+    let scenario = dir.path().join("register.xml");
+    std::fs::write(&scenario, template.replace("EXPECTED_STATUS", &expected.to_string())).unwrap();
+    let output = Command::new("sipp")
+        .arg(server.sip_addr.to_string())
+        .arg("-sf")
+        .arg(&scenario)
+        .arg("-inf")
+        .arg(&csv)
+        .args(["-i", "127.0.0.1", "-p", &support::free_port_tcp_udp().to_string()])
+        .args(["-m", &users.len().to_string(), "-r", "10", "-timeout", "20", "-timeout_error", "-nostdin"])
+        .args(["-trace_err", "-error_file"])
+        .arg(dir.path().join("errors.log"))
+        .current_dir(dir.path())
+        .output()
+        .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
+    let errors = std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default();
+    (output.status.success(), format!("{}\n{errors}", String::from_utf8_lossy(&output.stderr)))
+}
+
+#[test]
+fn a_phone_registers_with_digest_auth_and_a_wrong_password_is_forbidden() {
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": "acme.centralita.test"}));
+    let user = server.create_user("acme", "100");
+    let password = user["sip_password"].as_str().unwrap();
+
+    let (ok, log) = sipp_register(&server, &[["100", password, "acme.centralita.test"]], 200);
+    assert!(ok, "registration with the SIP password failed:\n{log}");
+
+    let (ok, log) = sipp_register(&server, &[["100", "not-the-password", "acme.centralita.test"]], 403);
+    assert!(ok, "a wrong password was not answered 403:\n{log}");
+    assert!(server.log().contains("REGISTER authentication failed"), "the failure is logged");
+}
+
+#[test]
+fn an_extension_cannot_register_in_another_companys_domain() {
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": "acme.centralita.test"}));
+    server.create_company("other", json!({"sip_domain": "other.centralita.test"}));
+    let acme_user = server.create_user("acme", "100");
+    server.create_user("other", "100");
+    let acme_password = acme_user["sip_password"].as_str().unwrap();
+    // Same extension number, acme's password, other's domain: forbidden.
+    let (ok, log) = sipp_register(&server, &[["100", acme_password, "other.centralita.test"]], 403);
+    assert!(ok, "acme's credentials were not refused in other's domain:\n{log}");
+    // And the same credentials still work in acme's own domain.
+    let (ok, log) = sipp_register(&server, &[["100", acme_password, "acme.centralita.test"]], 200);
+    assert!(ok, "{log}");
+}
