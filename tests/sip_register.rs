@@ -44,8 +44,19 @@ fn a_phone_registers_with_digest_auth_and_a_wrong_password_is_forbidden() {
     let user = server.create_user("acme", "100");
     let password = user["sip_password"].as_str().unwrap();
 
+    let none =
+        server.operator().get("/api/v1/companies/acme/users/100/registrations").expect(200, "registrations");
+    assert_eq!(none, json!([]), "nothing registered yet");
     let (ok, log) = sipp_register(&server, &[["100", password, "acme.centralita.test"]], 200);
     assert!(ok, "registration with the SIP password failed:\n{log}");
+    let registered =
+        server.operator().get("/api/v1/companies/acme/users/100/registrations").expect(200, "registrations");
+    let registered = registered.as_array().unwrap();
+    assert_eq!(registered.len(), 1, "{registered:?}");
+    assert_eq!(registered[0]["user_agent"], "sipp");
+    assert!(registered[0]["contact"].as_str().unwrap().contains("sip:100@127.0.0.1"), "{registered:?}");
+    let expires = registered[0]["expires_in_s"].as_u64().unwrap();
+    assert!(expires > 0 && expires <= 300, "the Expires: 300 asked for: {expires}");
 
     let (ok, log) = sipp_register(&server, &[["100", "not-the-password", "acme.centralita.test"]], 403);
     assert!(ok, "a wrong password was not answered 403:\n{log}");

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::sandbox::Sandbox;
 use crate::sandbox::counters::Counters;
+use crate::sip::registrar::service::Registrar;
 use crate::store::Store;
 
 /// The host's shared state; cheap to clone.
@@ -12,4 +13,5 @@ pub struct App {
     pub store: Store,
     pub sandbox: Arc<Sandbox>,
     pub counters: Arc<Counters>,
+    pub registrar: Arc<Registrar>,
 }

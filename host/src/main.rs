@@ -129,12 +129,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let uploaded = sandbox.preload(&store)?;
     tracing::info!(allocator = ?sandbox.allocator(), uploaded, "sandbox ready");
     let token = operator_token::load_or_create(&config.data_dir)?;
-    let app = App { store, sandbox: Arc::new(sandbox), counters: Arc::new(Counters::default()) };
+    let registrar = Arc::new(Registrar::new(store.clone()));
+    let app = App {
+        store,
+        sandbox: Arc::new(sandbox),
+        counters: Arc::new(Counters::default()),
+        registrar: registrar.clone(),
+    };
     if config.demo {
         demo::ensure(&app).context("creating the demo company")?;
     }
-    let registrar = Arc::new(Registrar::new(app.store.clone()));
-
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         // One signal stops every listener.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod modules;
+pub mod registrations;
 pub mod users;
 mod validate;
 
@@ -62,7 +63,7 @@ async fn health() -> Json<Health> {
         health,
         companies::create, companies::list, companies::get, companies::update, companies::delete,
         keys::create, keys::list, keys::delete,
-        users::create, users::import, users::list, users::get, users::update, users::delete, users::rotate_sip_password,
+        users::create, users::import, users::list, users::get, users::update, users::delete, users::rotate_sip_password, registrations::list,
         devices::create, devices::list, devices::get, devices::update, devices::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete, dids::route,
         directory::create_alias, directory::list_aliases, directory::get_alias, directory::update_alias, directory::delete_alias,
@@ -116,6 +117,7 @@ pub fn router(app: App, auth: Auth) -> Router {
             &format!("{company}/users/{{extension}}/rotate-sip-password"),
             post(users::rotate_sip_password),
         )
+        .route(&format!("{company}/users/{{extension}}/registrations"), get(registrations::list))
         .route(&format!("{company}/users/{{extension}}/devices"), post(devices::create).get(devices::list))
         .route(
             &format!("{company}/users/{{extension}}/devices/{{id}}"),
