@@ -858,3 +858,24 @@ fn deleting_a_user_or_company_deletes_their_devices() {
     op.delete(ACME).expect(204, "delete the company");
     op.get(&format!("{other}/desk")).expect(404, "a device of a deleted company");
 }
+
+#[test]
+fn two_companies_cannot_share_a_sip_domain() {
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": "pbx.acme.test"}));
+    let op = server.operator();
+    let taken = merge(company_body("other"), json!({"sip_domain": "PBX.Acme.Test"}));
+    op.post("/api/v1/companies", &taken)
+        .expect_error_naming_field("sip_domain", "a domain another company has");
+    server.create_company("other", json!({"sip_domain": "pbx.other.test"}));
+    let update = merge(company_body("other"), json!({"sip_domain": "pbx.acme.test"}));
+    op.put("/api/v1/companies/other", &update)
+        .expect_error_naming_field("sip_domain", "taking acme's domain");
+
+    // Moving acme to a new domain frees the old one; deleting a company frees its domain.
+    op.put("/api/v1/companies/acme", &merge(company_body("acme"), json!({"sip_domain": "new.acme.test"})))
+        .expect(200, "move acme");
+    op.put("/api/v1/companies/other", &update).expect(200, "the freed domain can be taken");
+    op.delete("/api/v1/companies/other").expect(204, "delete other");
+    server.create_company("third", json!({"sip_domain": "pbx.acme.test"}));
+}

@@ -38,6 +38,7 @@ pub fn ensure(app: &App) -> Result<(), StoreError> {
                 created_at: now,
             },
         )?;
+        tx.put(&SIP_DOMAINS, &sip_domain_key("demo.centralita.local"), &COMPANY.to_string())?;
         for (extension, name, email) in
             [("100", "Ana Reception", "ana@demo.example"), ("101", "Bruno Sales", "bruno@demo.example")]
         {

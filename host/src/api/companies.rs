@@ -77,6 +77,28 @@ fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiR
     })
 }
 
+/// Record that `company` owns its SIP domain (and, on update, release the domain of
+/// `previous`). A domain is its company's digest realm and what the registrar routes by:
+/// two companies can never share one.
+fn claim_sip_domain(tx: &mut Tx, company: &Company, previous: Option<&Company>) -> ApiResult<()> {
+    let key = sip_domain_key(&company.sip_domain);
+    if let Some(owner) = tx.get(&SIP_DOMAINS, &key)?
+        && owner != company.id
+    {
+        return Err(ApiError::field(
+            "sip_domain",
+            format!("{:?} belongs to another company", company.sip_domain),
+        ));
+    }
+    if let Some(previous) = previous
+        && sip_domain_key(&previous.sip_domain) != key
+    {
+        tx.delete(&SIP_DOMAINS, &sip_domain_key(&previous.sip_domain))?;
+    }
+    tx.put(&SIP_DOMAINS, &key, &company.id)?;
+    Ok(())
+}
+
 /// Create a company (operator).
 #[utoipa::path(post, path = "/api/v1/companies", tag = "companies", request_body = CompanyBody,
     responses((status = 201, body = Company), (status = 409, body = super::error::ErrorBody)))]
@@ -99,6 +121,7 @@ pub async fn create(
                 "id {id:?} belonged to a deleted company whose audit history is kept; choose another id"
             )));
         }
+        claim_sip_domain(tx, &company, None)?;
         tx.put(&COMPANIES, &id, &company)?;
         tx.audit(actor.entry(Some(&id), "company.create", id.clone(), None))?;
         Ok(())
@@ -152,6 +175,7 @@ pub async fn update(
                 format!("the company already has {users} extensions"),
             ));
         }
+        claim_sip_domain(tx, &company, Some(&existing))?;
         tx.put(&COMPANIES, &id, &company)?;
         tx.audit(actor.entry(Some(&id), "company.update", id.clone(), None))?;
         Ok(company)
@@ -170,9 +194,10 @@ pub async fn delete(
     access.require_operator()?;
     let actor = access.actor();
     s.app.store.write(|tx| {
-        if !tx.delete(&COMPANIES, &id)? {
-            return Err(ApiError::not_found(format!("company {id:?}")));
-        }
+        let company =
+            tx.get(&COMPANIES, &id)?.ok_or_else(|| ApiError::not_found(format!("company {id:?}")))?;
+        tx.delete(&COMPANIES, &id)?;
+        tx.delete(&SIP_DOMAINS, &sip_domain_key(&company.sip_domain))?;
         let prefix = company_prefix(&id);
         for did in tx.scan(&DIDS, &prefix)? {
             tx.delete(&DID_OWNERS, &did.number)?;

@@ -26,6 +26,8 @@ pub const MODULE_INSTALLS: Collection<ModuleInstall> = Collection::new("module_i
 /// Ids of deleted companies, never given out again (their audit history stays), with
 /// the time of deletion.
 pub const RETIRED_COMPANIES: Collection<String> = Collection::new("retired_companies");
+/// Which company owns each SIP domain, keyed by [`sip_domain_key`].
+pub const SIP_DOMAINS: Collection<String> = Collection::new("sip_domains");
 /// The audit log, keyed by zero-padded sequence number.
 pub const AUDIT: Collection<AuditEntry> = Collection::new("audit");
 
@@ -42,7 +44,13 @@ pub(super) const ALL_TABLES: &[&str] = &[
     "module_installs",
     "audit",
     "retired_companies",
+    "sip_domains",
 ];
+
+/// The key of a SIP domain: lower case (domains compare without case).
+pub fn sip_domain_key(domain: &str) -> String {
+    domain.trim().to_ascii_lowercase()
+}
 
 /// The key of a module version row.
 pub fn module_version_key(company: &str, name: &str, version: u32) -> String {

@@ -17,7 +17,7 @@ use super::location::{Aor, Binding, ContactRequest, Location, MIN_EXPIRES, Regis
 use crate::sip::digest::{self, Algorithm, NonceCheck, Nonces};
 use crate::sip::message::{header_values, reply, uri_user};
 use crate::store::records::{Company, User};
-use crate::store::{COMPANIES, Read, Store, StoreError, USERS, company_key};
+use crate::store::{COMPANIES, Read, SIP_DOMAINS, Store, StoreError, USERS, company_key, sip_domain_key};
 
 /// Registration interval when the request names none.
 pub const DEFAULT_EXPIRES: Duration = Duration::from_secs(3600);
@@ -59,8 +59,10 @@ impl Registrar {
     }
 
     fn company_for_domain(&self, domain: &str) -> Result<Option<Company>, StoreError> {
-        let companies = self.store.read(|r| r.scan(&COMPANIES, ""))?;
-        Ok(companies.into_iter().find(|c| c.sip_domain.eq_ignore_ascii_case(domain)))
+        self.store.read(|r| match r.get(&SIP_DOMAINS, &sip_domain_key(domain))? {
+            Some(id) => r.get(&COMPANIES, &id),
+            None => Ok(None),
+        })
     }
 
     fn challenge(
