@@ -58,6 +58,19 @@ fn a_phone_registers_with_digest_auth_and_a_wrong_password_is_forbidden() {
     let expires = registered[0]["expires_in_s"].as_u64().unwrap();
     assert!(expires > 0 && expires <= 300, "the Expires: 300 asked for: {expires}");
 
+    // A new SIP password ends the old registrations.
+    server
+        .operator()
+        .post_empty("/api/v1/companies/acme/users/100/rotate-sip-password")
+        .expect(200, "rotate");
+    let after =
+        server.operator().get("/api/v1/companies/acme/users/100/registrations").expect(200, "registrations");
+    assert_eq!(after, json!([]), "registrations survived a password rotation");
+
+    // An extension that does not exist is challenged and refused like a wrong password.
+    let (ok, log) = sipp_register(&server, &[["999", "whatever", "acme.centralita.test"]], 403);
+    assert!(ok, "an unknown extension was not answered like a wrong password:\n{log}");
+
     let (ok, log) = sipp_register(&server, &[["100", "not-the-password", "acme.centralita.test"]], 403);
     assert!(ok, "a wrong password was not answered 403:\n{log}");
     assert!(server.log().contains("REGISTER authentication failed"), "the failure is logged");

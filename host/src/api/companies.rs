@@ -67,7 +67,10 @@ fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiR
         id: id.to_string(),
         name: body.name,
         max_extensions: body.max_extensions,
-        sip_domain: body.sip_domain.unwrap_or_else(|| format!("{id}.centralita.local")),
+        sip_domain: match body.sip_domain {
+            Some(domain) => validate::domain("sip_domain", &domain)?,
+            None => format!("{id}.centralita.local"),
+        },
         time_zone,
         trunk: body.trunk,
         secondary_trunk: body.secondary_trunk,
@@ -219,6 +222,7 @@ pub async fn delete(
         Ok::<_, ApiError>(())
     })?;
     s.app.counters.forget_company(&id);
+    s.app.registrar.forget_company(&id);
     s.app.sandbox.forget_company(&id);
     Ok(StatusCode::NO_CONTENT)
 }

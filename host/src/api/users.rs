@@ -318,6 +318,7 @@ pub async fn delete(
         tx.audit(actor.entry(Some(&company), "user.delete", format!("{company}/users/{extension}"), None))?;
         Ok(())
     })?;
+    s.app.registrar.forget_extension(&company, &extension);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -359,5 +360,7 @@ pub async fn rotate_sip_password(
         ))?;
         Ok::<_, ApiError>(user)
     })?;
+    // The old password's registrations end: the phones must register with the new one.
+    s.app.registrar.forget_extension(&company, &extension);
     Ok(Json(user.into()))
 }

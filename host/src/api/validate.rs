@@ -62,3 +62,19 @@ pub fn email(field: &str, value: &str) -> ApiResult<()> {
     let ok = value.split_once('@').is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
     if ok { Ok(()) } else { Err(ApiError::field(field, format!("{value:?} is not an e-mail address"))) }
 }
+
+/// A DNS name (letters, digits, '-', dots between labels), returned in lower case.
+pub fn domain(field: &str, value: &str) -> ApiResult<String> {
+    let lower = value.trim().to_ascii_lowercase();
+    let labels_ok = lower.split('.').all(|label| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    if lower.len() <= 253 && labels_ok {
+        Ok(lower)
+    } else {
+        Err(ApiError::field(field, format!("{value:?} is not a domain name")))
+    }
+}

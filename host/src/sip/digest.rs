@@ -193,7 +193,10 @@ pub enum NonceCheck {
     Invalid,
 }
 
-/// Issues and checks stateless nonces: `base64url(timestamp ‖ HMAC-SHA256(secret, timestamp ‖ realm))`.
+/// Issues and checks stateless nonces:
+/// `base64url(timestamp ‖ salt ‖ HMAC-SHA256(secret, timestamp ‖ salt ‖ realm))`. The random
+/// salt makes every challenge's nonce unique, so a used (nonce, nc) pair identifies one
+/// client's use and a replay can be refused.
 pub struct Nonces {
     secret: [u8; 32],
     lifetime: Duration,
@@ -201,16 +204,20 @@ pub struct Nonces {
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// Random bytes in each nonce.
+const SALT_LEN: usize = 8;
+
 impl Nonces {
     /// Nonces signed with `secret`, accepted for `lifetime`.
     pub fn new(secret: [u8; 32], lifetime: Duration) -> Nonces {
         Nonces { secret, lifetime }
     }
 
-    fn tag(&self, seconds: u64, realm: &str) -> [u8; 32] {
+    fn tag(&self, seconds: u64, salt: &[u8], realm: &str) -> [u8; 32] {
         // HMAC takes keys of any length: 32 bytes cannot be refused.
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts any key length");
         mac.update(&seconds.to_be_bytes());
+        mac.update(salt);
         mac.update(realm.as_bytes());
         mac.finalize().into_bytes().into()
     }
@@ -218,17 +225,20 @@ impl Nonces {
     /// A nonce for `realm` issued at `now`.
     pub fn issue(&self, realm: &str, now: SystemTime) -> String {
         let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let salt: [u8; SALT_LEN] = rand::random();
         let mut raw = seconds.to_be_bytes().to_vec();
-        raw.extend_from_slice(&self.tag(seconds, realm));
+        raw.extend_from_slice(&salt);
+        raw.extend_from_slice(&self.tag(seconds, &salt, realm));
         URL_SAFE_NO_PAD.encode(raw)
     }
 
     /// Whether `nonce` was issued for `realm` and is still fresh at `now`.
     pub fn check(&self, nonce: &str, realm: &str, now: SystemTime) -> NonceCheck {
         let Ok(raw) = URL_SAFE_NO_PAD.decode(nonce) else { return NonceCheck::Invalid };
-        let Some((seconds, tag)) = raw.split_first_chunk::<8>() else { return NonceCheck::Invalid };
+        let Some((seconds, rest)) = raw.split_first_chunk::<8>() else { return NonceCheck::Invalid };
+        let Some((salt, tag)) = rest.split_first_chunk::<SALT_LEN>() else { return NonceCheck::Invalid };
         let seconds = u64::from_be_bytes(*seconds);
-        let expected = self.tag(seconds, realm);
+        let expected = self.tag(seconds, salt, realm);
         let same = tag.len() == expected.len()
             && tag.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
         if !same {

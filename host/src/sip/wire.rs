@@ -216,7 +216,8 @@ impl StreamFramer {
         let block = std::str::from_utf8(&self.buffer[..block_len]).map_err(|_| WireError::NotUtf8)?;
         let lines = header_lines(block)?;
         let length = content_length(&lines)?.ok_or(WireError::MissingContentLength)?;
-        if body_start + length > MAX_MESSAGE {
+        // `length` comes from the peer: compare before adding so a huge value cannot wrap.
+        if length > MAX_MESSAGE - body_start.min(MAX_MESSAGE) {
             return Err(WireError::TooLarge);
         }
         if self.buffer.len() < body_start + length {

@@ -99,6 +99,11 @@ fn nonces_are_fresh_then_stale_and_bound_to_realm_and_secret() {
         NonceCheck::Invalid
     );
     assert_eq!(nonces.check("not-a-nonce!", "acme.centralita.local", issued_at), NonceCheck::Invalid);
+    assert_ne!(
+        nonce,
+        nonces.issue("acme.centralita.local", issued_at),
+        "two challenges in one second differ"
+    );
 }
 
 #[test]

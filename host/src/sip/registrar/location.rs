@@ -176,6 +176,16 @@ impl Location {
             .unwrap_or_default()
     }
 
+    /// Remove every binding of `aor`.
+    pub fn forget(&mut self, aor: &Aor) {
+        self.bindings.remove(aor);
+    }
+
+    /// Remove every binding of every extension of `company`.
+    pub fn forget_company(&mut self, company: &str) {
+        self.bindings.retain(|aor, _| aor.company != company);
+    }
+
     /// Drop every lapsed binding; returns how many.
     pub fn purge_expired(&mut self, now: SystemTime) -> usize {
         let mut removed = 0;

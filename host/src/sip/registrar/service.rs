@@ -27,6 +27,7 @@ pub struct Registrar {
     store: Store,
     nonces: Nonces,
     location: Mutex<Location>,
+    replays: Mutex<ReplayGuard>,
 }
 
 /// The outcome of one REGISTER, for logs and (later) the ban list.
@@ -45,12 +46,35 @@ impl Registrar {
             store,
             nonces: Nonces::new(rand::random(), digest::NONCE_LIFETIME),
             location: Mutex::default(),
+            replays: Mutex::default(),
         }
     }
 
     fn location(&self) -> std::sync::MutexGuard<'_, Location> {
         // A poisoned lock only means a thread panicked mid-update; the bindings stay valid.
         self.location.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn replays(&self) -> std::sync::MutexGuard<'_, ReplayGuard> {
+        // A poisoned lock only means a thread panicked mid-update; the set stays valid.
+        self.replays.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forget the bindings of `company`'s `extension` (deleted, or its password changed:
+    /// its phones must register again).
+    pub fn forget_extension(&self, company: &str, extension: &str) {
+        self.location().forget(&Aor { company: company.into(), extension: extension.into() });
+    }
+
+    /// Forget every binding of `company` (deleted).
+    pub fn forget_company(&self, company: &str) {
+        self.location().forget_company(company);
+    }
+
+    /// Drop lapsed bindings and remembered nonces; call now and then.
+    pub fn purge(&self, now: SystemTime) {
+        self.location().purge_expired(now);
+        self.replays().purge(now);
     }
 
     /// The live bindings of `company`'s `extension`.
@@ -106,11 +130,8 @@ impl Registrar {
         let Some(extension) = request.to_header().ok().and_then(|to| uri_user(to.value())) else {
             return Ok(refuse(400));
         };
-        let user: Option<User> = self.store.read(|r| r.get(&USERS, &company_key(&company.id, &extension)))?;
-        let Some(user) = user else {
-            return Ok(refuse(404));
-        };
-
+        // Everyone is challenged before the extension is looked up, and an unknown one gets
+        // the same 403 as a wrong password: the answers do not reveal which extensions exist.
         let realm = company.sip_domain.as_str();
         let authorization = header_values(request, |h| match h {
             Header::Authorization(a) => Some(a.value().to_string()),
@@ -137,6 +158,14 @@ impl Registrar {
                 return Ok((self.challenge(request, source, realm, false, now), Outcome::Challenged));
             }
         }
+        if !self.replays().first_use(&credentials, now) {
+            // A captured Authorization replayed (same nonce and count): challenge afresh.
+            return Ok((self.challenge(request, source, realm, false, now), Outcome::Challenged));
+        }
+        let user: Option<User> = self.store.read(|r| r.get(&USERS, &company_key(&company.id, &extension)))?;
+        let Some(user) = user else {
+            return Ok((reply(request, source, 403, Vec::new()), failed));
+        };
         let expired = user.sip_password_expires_at.is_some_and(|at| SystemTime::from(at) <= now);
         if credentials.username != extension
             || expired
@@ -195,6 +224,29 @@ impl Registrar {
     }
 }
 
+/// Which nonce counts were already used (RFC 7616 §3.3: a server that keeps this defeats
+/// replays): with `qop=auth` each (nonce, nc) once; without qop each nonce once.
+#[derive(Default)]
+struct ReplayGuard {
+    seen: std::collections::HashMap<String, (std::collections::HashSet<u32>, SystemTime)>,
+}
+
+impl ReplayGuard {
+    /// Record a use of the credentials' nonce; false when it was used already.
+    fn first_use(&mut self, credentials: &digest::Credentials, now: SystemTime) -> bool {
+        let count = credentials.qop_auth.as_ref().map_or(0, |(_, nc)| *nc);
+        let (counts, _) =
+            self.seen.entry(credentials.nonce.clone()).or_insert_with(|| (Default::default(), now));
+        counts.insert(count)
+    }
+
+    /// Forget nonces too old to be accepted anyway.
+    fn purge(&mut self, now: SystemTime) {
+        let horizon = digest::NONCE_LIFETIME * 2;
+        self.seen.retain(|_, (_, first)| now.duration_since(*first).map_or(true, |age| age <= horizon));
+    }
+}
+
 /// `uri` in angle brackets (a Contact may carry parameters of its own after them).
 fn angle(uri: &str) -> String {
     if uri.trim_start().starts_with('<') { uri.trim().to_string() } else { format!("<{}>", uri.trim()) }
@@ -245,4 +297,35 @@ fn contacts(request: &Request) -> Result<RegisterRequest, u16> {
         requests.push(ContactRequest { contact: uri.trim().to_string(), expires });
     }
     Ok(RegisterRequest::Update(requests))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credentials(nonce: &str, nc: Option<u32>) -> digest::Credentials {
+        digest::Credentials {
+            username: "100".into(),
+            realm: "acme.test".into(),
+            nonce: nonce.into(),
+            uri: "sip:acme.test".into(),
+            response: "0".into(),
+            algorithm: Algorithm::Md5,
+            opaque: None,
+            qop_auth: nc.map(|nc| ("c".to_string(), nc)),
+        }
+    }
+
+    #[test]
+    fn a_nonce_count_is_accepted_once() {
+        let mut guard = ReplayGuard::default();
+        let now = SystemTime::now();
+        assert!(guard.first_use(&credentials("n1", Some(1)), now));
+        assert!(!guard.first_use(&credentials("n1", Some(1)), now), "the same (nonce, nc) replayed");
+        assert!(guard.first_use(&credentials("n1", Some(2)), now), "the next count is fine");
+        assert!(guard.first_use(&credentials("n2", None), now));
+        assert!(!guard.first_use(&credentials("n2", None), now), "without qop a nonce is single-use");
+        guard.purge(now + digest::NONCE_LIFETIME * 3);
+        assert!(guard.seen.is_empty());
+    }
 }

@@ -30,7 +30,11 @@ pub struct Endpoint {
     registrar: Arc<Registrar>,
     timers: TimerConfig,
     transactions: HashMap<String, Transaction>,
+    last_purge: Option<Instant>,
 }
+
+/// How often lapsed registrations and nonces are dropped.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The branch parameter of a request's top Via (RFC 3261 §17.2.3 matching key).
 fn branch(request: &Request) -> Option<String> {
@@ -40,7 +44,7 @@ fn branch(request: &Request) -> Option<String> {
 
 impl Endpoint {
     pub fn new(registrar: Arc<Registrar>) -> Endpoint {
-        Endpoint { registrar, timers: TimerConfig::default(), transactions: HashMap::new() }
+        Endpoint { registrar, timers: TimerConfig::default(), transactions: HashMap::new(), last_purge: None }
     }
 
     /// Live server transactions (for tests and metrics).
@@ -154,6 +158,10 @@ impl Endpoint {
 
     /// Fire the timers due at `now`; returns what to send.
     pub fn on_tick(&mut self, now: Instant) -> Vec<Packet> {
+        if self.last_purge.is_none_or(|last| now.duration_since(last) >= PURGE_EVERY) {
+            self.last_purge = Some(now);
+            self.registrar.purge(SystemTime::now());
+        }
         let mut out = Vec::new();
         self.transactions.retain(|_, transaction| match transaction.deadline {
             Some((timer, due)) if due <= now => {

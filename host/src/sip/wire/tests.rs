@@ -146,6 +146,13 @@ fn a_stream_frames_messages_by_content_length_across_reads() {
 }
 
 #[test]
+fn a_stream_content_length_near_usize_max_is_refused_not_wrapped() {
+    let mut framer = StreamFramer::new();
+    framer.push(invite("", Some(usize::MAX), "").as_bytes());
+    assert_eq!(framer.next_message().unwrap_err(), WireError::TooLarge);
+}
+
+#[test]
 fn a_stream_that_never_ends_its_headers_is_cut_off() {
     let mut framer = StreamFramer::new();
     framer.push(b"INVITE sip:101@acme SIP/2.0\r\n");
