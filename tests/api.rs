@@ -22,6 +22,15 @@ fn did_body(number: &str) -> Value {
     })
 }
 
+/// Companies acme and globex, and a new API key of acme's (its secret).
+fn acme_and_globex_with_an_acme_key(server: &Server) -> String {
+    server.create_company("acme", json!({}));
+    server.create_company("globex", json!({}));
+    let key =
+        server.operator().post(&format!("{ACME}/api-keys"), &json!({"name": "crm"})).expect(201, "acme key");
+    key["key"].as_str().expect("key").to_string()
+}
+
 fn strings(values: &Value, member: &str) -> BTreeSet<String> {
     values
         .as_array()
@@ -314,10 +323,7 @@ const OPERATOR_BASIC: &str = "b3BlcmF0b3I6dGVzdC1vcGVyYXRvci10b2tlbg==";
 fn company_key_is_forbidden_on_other_companies_and_operator_paths() {
     let server = Server::start();
     let op = server.operator();
-    server.create_company("acme", json!({}));
-    server.create_company("globex", json!({}));
-    let acme_key = op.post(&format!("{ACME}/api-keys"), &json!({"name": "crm"})).expect(201, "acme key");
-    let acme_key = acme_key["key"].as_str().expect("key").to_string();
+    let acme_key = acme_and_globex_with_an_acme_key(&server);
 
     // Globex has one of everything, so each path names something that exists.
     let g = "/api/v1/companies/globex";
@@ -801,10 +807,7 @@ fn an_extension_has_at_most_eight_devices() {
 fn company_key_is_forbidden_on_another_company_devices() {
     let server = Server::start();
     let op = server.operator();
-    server.create_company("acme", json!({}));
-    server.create_company("globex", json!({}));
-    let acme_key = op.post(&format!("{ACME}/api-keys"), &json!({"name": "crm"})).expect(201, "acme key");
-    let acme_key = acme_key["key"].as_str().expect("key").to_string();
+    let acme_key = acme_and_globex_with_an_acme_key(&server);
     server.create_user("globex", "100");
     let g = "/api/v1/companies/globex/users/100/devices";
     op.post(g, &device_body("desk", "desk_phone", 1)).expect(201, "globex device");

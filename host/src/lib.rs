@@ -13,6 +13,7 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod constant_time;
 pub mod demo;
 pub mod module_cli;
 pub mod operator_token;

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use crate::audit::Actor;
+use crate::constant_time;
 use crate::store::{API_KEYS, Read};
 
 /// The operator token, kept as a hash and compared in constant time.
@@ -85,10 +86,7 @@ impl FromRequestParts<ApiState> for Access {
             .map(str::trim)
             .ok_or_else(|| unauthorized("missing 'Authorization: Bearer <token>' header"))?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        // Compare every byte so the time taken says nothing about the token.
-        let same =
-            digest.iter().zip(state.auth.operator_sha256.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-        if same {
+        if constant_time::eq(&digest, &state.auth.operator_sha256) {
             return Ok(Access { caller: Caller::Operator, client_ip });
         }
         let key = state.app.store.read(|r| r.get(&API_KEYS, &hex::encode(digest)))?;

@@ -13,7 +13,7 @@ use super::auth::{Access, Caller};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Params};
 use crate::sandbox::counters::DecisionCounters;
-use crate::sandbox::registry::{check_name, standard_modules};
+use crate::sandbox::registry::{check_name, is_standard, standard_modules};
 use crate::store::records::{Grants, ModuleInstall, ModuleVersion};
 use crate::store::*;
 
@@ -61,7 +61,7 @@ fn view(s: &ApiState, company: &str, name: &str) -> ApiResult<ModuleView> {
             r.scan(&MODULE_VERSIONS, &module_versions_prefix(company, name))?,
         ))
     })?;
-    let standard = standard_modules().iter().any(|(n, _)| *n == name);
+    let standard = is_standard(name);
     if install.is_none() && versions.is_empty() && !standard {
         return Err(ApiError::not_found(format!("module {name:?}")));
     }

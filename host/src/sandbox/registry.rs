@@ -25,6 +25,11 @@ pub fn standard_modules() -> &'static [(&'static str, &'static [u8])] {
     standard::STANDARD_MODULES
 }
 
+/// Whether a standard module called `name` ships with the host.
+pub fn is_standard(name: &str) -> bool {
+    standard_modules().iter().any(|(standard, _)| *standard == name)
+}
+
 /// The SHA-256 of each standard module, in `standard_modules` order, computed once: the
 /// decision path looks modules up by hash and must not hash 100 KB per call.
 fn standard_sha256s() -> &'static [String] {
@@ -146,7 +151,7 @@ impl Sandbox {
 
     /// Whether `company` has a module called `name` (uploaded or standard).
     pub fn module_exists(&self, store: &Store, company: &str, name: &str) -> Result<bool, StoreError> {
-        if standard_modules().iter().any(|(n, _)| *n == name) {
+        if is_standard(name) {
             return Ok(true);
         }
         store.read(|r| Ok::<_, StoreError>(r.get(&MODULE_INSTALLS, &company_key(company, name))?.is_some()))
@@ -267,11 +272,9 @@ impl Sandbox {
     ) -> Result<ModuleInstall, RegistryError> {
         let result = store.write(|tx| -> Result<ModuleInstall, RegistryError> {
             let key = company_key(company, name);
-            let mut install = tx.get(&MODULE_INSTALLS, &key)?.ok_or_else(|| {
-                match standard_modules().iter().any(|(n, _)| *n == name) {
-                    true => RegistryError::StandardModule(name.to_string()),
-                    false => RegistryError::UnknownModule(name.to_string()),
-                }
+            let mut install = tx.get(&MODULE_INSTALLS, &key)?.ok_or_else(|| match is_standard(name) {
+                true => RegistryError::StandardModule(name.to_string()),
+                false => RegistryError::UnknownModule(name.to_string()),
             })?;
             let previous =
                 install.history.pop().ok_or_else(|| RegistryError::NothingToRollBack(name.to_string()))?;

@@ -15,6 +15,8 @@ use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
+use crate::constant_time;
+
 /// How long a nonce is accepted.
 pub const NONCE_LIFETIME: Duration = Duration::from_secs(300);
 
@@ -178,8 +180,7 @@ pub fn expected_response(credentials: &Credentials, password: &str, method: &str
 pub fn verify(credentials: &Credentials, password: &str, method: &str) -> bool {
     let expected = expected_response(credentials, password, method);
     let given = credentials.response.to_ascii_lowercase();
-    expected.len() == given.len()
-        && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    constant_time::eq(expected.as_bytes(), given.as_bytes())
 }
 
 /// What a nonce check found.
@@ -239,9 +240,7 @@ impl Nonces {
         let Some((salt, tag)) = rest.split_first_chunk::<SALT_LEN>() else { return NonceCheck::Invalid };
         let seconds = u64::from_be_bytes(*seconds);
         let expected = self.tag(seconds, salt, realm);
-        let same = tag.len() == expected.len()
-            && tag.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-        if !same {
+        if !constant_time::eq(tag, &expected) {
             return NonceCheck::Invalid;
         }
         let issued = UNIX_EPOCH + Duration::from_secs(seconds);

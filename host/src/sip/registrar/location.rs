@@ -115,11 +115,7 @@ impl Location {
         user_agent: Option<&str>,
         now: SystemTime,
     ) -> Result<Vec<Binding>, RegisterError> {
-        let mut bindings: Vec<Binding> = self
-            .bindings
-            .get(aor)
-            .map(|b| b.iter().filter(|b| b.expires_at > now).cloned().collect())
-            .unwrap_or_default();
+        let mut bindings = self.lookup(aor, now);
         match request {
             RegisterRequest::Query => {}
             RegisterRequest::RemoveAll => {
