@@ -46,6 +46,13 @@ pub struct Outcome<T> {
     pub elapsed: std::time::Duration,
 }
 
+impl<T> Outcome<T> {
+    /// A decision that failed before the module ran.
+    pub fn refused(error: DecisionError) -> Outcome<T> {
+        Outcome { answer: Err(error), logs: Vec::new(), elapsed: Default::default() }
+    }
+}
+
 impl Sandbox {
     /// Run `call` on a fresh instance of `module` under `scope`.
     pub(super) fn run<T>(

@@ -167,20 +167,12 @@ impl Sandbox {
     ) -> Outcome<RouteDecision> {
         let seed = call.random_seed.unwrap_or_else(rand::random);
         let Some(indices) = module.did_routing.clone() else {
-            return Outcome {
-                answer: Err(DecisionError::NotExported(DecisionKind::DidRouting.export_name())),
-                logs: Vec::new(),
-                elapsed: Default::default(),
-            };
+            return Outcome::refused(DecisionError::NotExported(DecisionKind::DidRouting.export_name()));
         };
         let zone = match parse_time_zone(&call.time_zone) {
             Ok(zone) => zone,
             Err(e) => {
-                return Outcome {
-                    answer: Err(DecisionError::InvalidAnswer(e.to_string())),
-                    logs: Vec::new(),
-                    elapsed: Default::default(),
-                };
+                return Outcome::refused(DecisionError::InvalidAnswer(e.to_string()));
             }
         };
         let context = convert::call_to_wit(call, local_time(call.at, zone), seed);
