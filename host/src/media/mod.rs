@@ -1,0 +1,31 @@
+//! Media anchored in the host: phones never send RTP to each other, the host relays it so
+//! that recording, prompts, DTMF, transfer and pickup always work.
+//!
+//! - [`sdp`]: parsing SDP and rewriting it for the other leg (offer/answer, hold, codecs).
+//! - [`ports`]: the configurable RTP port range and the pool of RTP/RTCP pairs.
+//! - [`relay`]: the relay itself, two sides per call, symmetric RTP latching.
+
+pub mod ports;
+pub mod relay;
+pub mod sdp;
+
+use std::net::SocketAddr;
+
+pub use ports::{DEFAULT_PORT_RANGE, PortPool, PortRange};
+pub use relay::{MediaRelay, RelaySession, RelayStats, Side};
+pub use sdp::{Direction, Sdp, SdpError};
+
+/// Why media could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("port range {first}-{last} holds no even RTP port with its RTCP port above it")]
+    BadRange { first: u16, last: u16 },
+    #[error("port range {0:?} is not `<first>-<last>`")]
+    BadRangeText(String),
+    #[error("no free RTP/RTCP port pair left in {range} ({in_use} pairs in use)")]
+    Exhausted { range: PortRange, in_use: usize },
+    #[error("cannot bind a media socket on {address}: {source}")]
+    Bind { address: SocketAddr, source: std::io::Error },
+    #[error("media socket setup failed: {0}")]
+    Socket(#[source] std::io::Error),
+}
