@@ -1,0 +1,403 @@
+//! The RTP relay: each call gets two sides, A facing the caller and B facing the callee,
+//! each an RTP and an RTCP socket on a pair of the port range. What arrives on one side is
+//! sent, byte for byte, from the other side to that side's remote: no decoding, so RFC 4733
+//! telephone events, comfort noise and any payload pass through as they are.
+//!
+//! One task per socket does `recv_from` → `send_to` with a buffer it reuses. The per-packet
+//! path takes no lock: a side's remote address is read from a task-local copy that is
+//! refreshed only when an atomic generation number says it changed (by `set_remote` or by
+//! latching), and the counters are atomics each written by one task.
+//!
+//! Symmetric RTP (RFC 4961) for phones behind NAT: until a side's first packet arrives,
+//! its remote is "latching"; the first packet's source becomes the remote and stays, so
+//! replies reach the NAT binding the phone actually uses. `set_remote` with an address (a
+//! re-INVITE) opens latching again; `set_remote(side, None)` (hold, or an address not yet
+//! known) stops sending to that side until it is given an address again.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+use super::MediaError;
+use super::ports::{BoundPair, PortLease, PortPool, PortRange};
+
+/// Largest datagram relayed whole. RTP and RTCP packets stay under the path MTU; a larger
+/// datagram is cut to this size by the kernel, and 2 KiB per task keeps thousands of
+/// calls' buffers small.
+const MAX_PACKET: usize = 2048;
+
+/// One side of a relayed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Faces the caller.
+    A,
+    /// Faces the callee.
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+}
+
+/// RTP or RTCP: each has its own socket, remote and counters on a side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Rtp,
+    Rtcp,
+}
+
+impl Stream {
+    fn index(self) -> usize {
+        match self {
+            Stream::Rtp => 0,
+            Stream::Rtcp => 1,
+        }
+    }
+}
+
+/// Where one socket of a side sends, and whether it still latches onto the next source.
+#[derive(Debug)]
+struct Remote {
+    /// `generation << 1 | latching`: bumped on every change, read on every packet.
+    state: AtomicU64,
+    /// Written only with `state` bumped; read only when `state` moved.
+    address: Mutex<Option<SocketAddr>>,
+}
+
+const LATCHING: u64 = 1;
+
+impl Remote {
+    /// Not known yet, and latching: the first packet from the phone tells where it is.
+    fn new() -> Remote {
+        Remote { state: AtomicU64::new(LATCHING), address: Mutex::new(None) }
+    }
+
+    fn address(&self) -> std::sync::MutexGuard<'_, Option<SocketAddr>> {
+        // An address is always whole: a panic elsewhere cannot leave it half-written.
+        self.address.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Send to `address` from now on, latching onto the next source if there is one.
+    fn set(&self, address: Option<SocketAddr>) {
+        let mut current = self.address();
+        *current = address;
+        let generation = (self.state.load(Ordering::Relaxed) >> 1) + 1;
+        let latching = if address.is_some() { LATCHING } else { 0 };
+        self.state.store(generation << 1 | latching, Ordering::Release);
+    }
+
+    /// A packet came from `source`: if latching, it becomes the remote for good.
+    fn latch(&self, source: SocketAddr) {
+        if self.state.load(Ordering::Acquire) & LATCHING == 0 {
+            return;
+        }
+        let mut current = self.address();
+        // Checked again under the lock: `set` may have closed latching meanwhile.
+        let state = self.state.load(Ordering::Relaxed);
+        if state & LATCHING != 0 {
+            *current = Some(source);
+            self.state.store(((state >> 1) + 1) << 1, Ordering::Release);
+        }
+    }
+
+    fn get(&self) -> Option<SocketAddr> {
+        *self.address()
+    }
+}
+
+/// A forwarding task's copy of the other side's [`Remote`], refreshed when it changes.
+struct CachedRemote {
+    state: u64,
+    address: Option<SocketAddr>,
+}
+
+impl CachedRemote {
+    fn new() -> CachedRemote {
+        // No real state is u64::MAX (generations never get there): the first read refreshes.
+        CachedRemote { state: u64::MAX, address: None }
+    }
+
+    fn current(&mut self, remote: &Remote) -> Option<SocketAddr> {
+        if remote.state.load(Ordering::Acquire) != self.state {
+            let address = remote.address();
+            self.address = *address;
+            self.state = remote.state.load(Ordering::Acquire);
+        }
+        self.address
+    }
+}
+
+/// Counters of one stream in one direction; each written by one task only.
+#[derive(Debug, Default)]
+struct Counters {
+    packets: AtomicU64,
+    bytes: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Counters {
+    fn read(&self) -> FlowStats {
+        FlowStats {
+            packets: self.packets.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Packets of one stream in one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    /// Packets relayed.
+    pub packets: u64,
+    /// Bytes relayed (UDP payload).
+    pub bytes: u64,
+    /// Packets dropped: no remote known on the way out (not yet answered, or on hold), or
+    /// the send failed.
+    pub dropped: u64,
+}
+
+/// RTP and RTCP in one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectionStats {
+    pub rtp: FlowStats,
+    pub rtcp: FlowStats,
+}
+
+/// A session's counters, per direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayStats {
+    /// Arrived on side A (from the caller), sent from side B.
+    pub a_to_b: DirectionStats,
+    /// Arrived on side B (from the callee), sent from side A.
+    pub b_to_a: DirectionStats,
+}
+
+impl RelayStats {
+    /// What arrived on `side`.
+    pub fn from_side(&self, side: Side) -> DirectionStats {
+        match side {
+            Side::A => self.a_to_b,
+            Side::B => self.b_to_a,
+        }
+    }
+}
+
+/// One side's sockets. The sockets are declared before the lease, so they are closed
+/// before the lease gives their ports back to the pool.
+#[derive(Debug)]
+struct SideSockets {
+    streams: [UdpSocket; 2],
+    lease: PortLease,
+}
+
+/// What a session's four tasks share; dropped (ports returned) when the last one ends.
+#[derive(Debug)]
+struct Shared {
+    sides: [SideSockets; 2],
+    /// `[side][stream]`: where that side's phone receives.
+    remotes: [[Remote; 2]; 2],
+    /// `[side][stream]`: packets that arrived on that side.
+    counters: [[Counters; 2]; 2],
+}
+
+impl Shared {
+    fn socket(&self, side: Side, stream: Stream) -> &UdpSocket {
+        &self.sides[side.index()].streams[stream.index()]
+    }
+
+    fn remote(&self, side: Side, stream: Stream) -> &Remote {
+        &self.remotes[side.index()][stream.index()]
+    }
+
+    fn counters(&self, side: Side, stream: Stream) -> &Counters {
+        &self.counters[side.index()][stream.index()]
+    }
+
+    fn stats(&self, side: Side) -> DirectionStats {
+        DirectionStats {
+            rtp: self.counters(side, Stream::Rtp).read(),
+            rtcp: self.counters(side, Stream::Rtcp).read(),
+        }
+    }
+}
+
+/// Relays every call's media through ports of one range. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MediaRelay {
+    inner: Arc<RelayConfig>,
+}
+
+#[derive(Debug)]
+struct RelayConfig {
+    bind_ip: IpAddr,
+    advertise_ip: IpAddr,
+    pool: Arc<PortPool>,
+}
+
+impl MediaRelay {
+    /// Bind media sockets on `bind_ip` with ports from `range`; `advertise_ip` is the
+    /// address SDP gives to phones (the same as `bind_ip` unless behind a 1:1 NAT, or when
+    /// binding the wildcard address).
+    pub fn new(bind_ip: IpAddr, advertise_ip: IpAddr, range: PortRange) -> MediaRelay {
+        MediaRelay { inner: Arc::new(RelayConfig { bind_ip, advertise_ip, pool: PortPool::new(range) }) }
+    }
+
+    pub fn range(&self) -> PortRange {
+        self.inner.pool.range()
+    }
+
+    /// Port pairs in use (two per open session), for metrics and tests.
+    pub fn pairs_in_use(&self) -> usize {
+        self.inner.pool.in_use()
+    }
+
+    /// Open a session: bind sides A and B and start relaying between them. Nothing is
+    /// sent until a side's remote is known (given by [`RelaySession::set_remote`] or
+    /// latched from its first packet).
+    pub async fn open(&self) -> Result<RelaySession, MediaError> {
+        let a = self.inner.pool.bind_pair(self.inner.bind_ip)?;
+        let b = self.inner.pool.bind_pair(self.inner.bind_ip)?;
+        let shared = Arc::new(Shared {
+            sides: [side_sockets(a)?, side_sockets(b)?],
+            remotes: [[Remote::new(), Remote::new()], [Remote::new(), Remote::new()]],
+            counters: Default::default(),
+        });
+        let tasks = [Side::A, Side::B]
+            .into_iter()
+            .flat_map(|side| [(side, Stream::Rtp), (side, Stream::Rtcp)])
+            .map(|(side, stream)| tokio::spawn(forward(Arc::clone(&shared), side, stream)))
+            .collect();
+        Ok(RelaySession { shared, tasks, advertise_ip: self.inner.advertise_ip })
+    }
+}
+
+fn side_sockets(pair: BoundPair) -> Result<SideSockets, MediaError> {
+    let BoundPair { rtp, rtcp, lease } = pair;
+    let nonblocking = |socket: std::net::UdpSocket| {
+        socket.set_nonblocking(true).and_then(|()| UdpSocket::from_std(socket)).map_err(MediaError::Socket)
+    };
+    Ok(SideSockets { streams: [nonblocking(rtp)?, nonblocking(rtcp)?], lease })
+}
+
+/// Relay what arrives on `from`'s `stream` socket to the other side's remote, forever
+/// (the task is aborted when its session ends).
+async fn forward(shared: Arc<Shared>, from: Side, stream: Stream) {
+    let to = from.other();
+    let (receiver, sender) = (shared.socket(from, stream), shared.socket(to, stream));
+    let (source_remote, destination) = (shared.remote(from, stream), shared.remote(to, stream));
+    let counters = shared.counters(from, stream);
+    let mut destination_cache = CachedRemote::new();
+    let mut buffer = vec![0u8; MAX_PACKET];
+    loop {
+        let (length, source) = match receiver.recv_from(&mut buffer).await {
+            Ok(received) => received,
+            Err(error) => {
+                // Transient (an ICMP error reported on some systems): the socket stays usable.
+                tracing::debug!(%error, ?from, ?stream, "media receive error");
+                tokio::task::yield_now().await;
+                continue;
+            }
+        };
+        source_remote.latch(source);
+        let Some(address) = destination_cache.current(destination) else {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        match sender.send_to(&buffer[..length], address).await {
+            Ok(_) => {
+                counters.packets.fetch_add(1, Ordering::Relaxed);
+                counters.bytes.fetch_add(length as u64, Ordering::Relaxed);
+            }
+            Err(error) => {
+                tracing::debug!(%error, %address, "media send failed");
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// One call's relay. Dropping it (or [`RelaySession::close`]) stops its tasks and gives
+/// its ports back to the pool once the sockets are closed.
+#[derive(Debug)]
+pub struct RelaySession {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+    advertise_ip: IpAddr,
+}
+
+impl RelaySession {
+    /// Where phones send to this side's RTP: the advertised address and the RTP port
+    /// (RTCP is the next port). What [`super::Sdp::relayed`] takes as `via`.
+    pub fn local(&self, side: Side) -> SocketAddr {
+        SocketAddr::new(self.advertise_ip, self.shared.sides[side.index()].lease.rtp_port())
+    }
+
+    /// Where this side's phone receives RTP, from its SDP: `None` when on hold or not known
+    /// yet (nothing is sent to it then). RTCP goes to the next port; an address re-opens
+    /// latching on both.
+    pub fn set_remote(&self, side: Side, rtp: Option<SocketAddr>) {
+        self.shared.remote(side, Stream::Rtp).set(rtp);
+        let rtcp = rtp.and_then(|rtp| Some(SocketAddr::new(rtp.ip(), rtp.port().checked_add(1)?)));
+        self.shared.remote(side, Stream::Rtcp).set(rtcp);
+    }
+
+    /// Where this side's phone receives RTCP when its SDP says otherwise (`a=rtcp:`,
+    /// RFC 3605); call after [`RelaySession::set_remote`], which resets it to RTP + 1.
+    pub fn set_remote_rtcp(&self, side: Side, rtcp: Option<SocketAddr>) {
+        self.shared.remote(side, Stream::Rtcp).set(rtcp);
+    }
+
+    /// Where this side's RTP goes now (given, or latched).
+    pub fn remote(&self, side: Side) -> Option<SocketAddr> {
+        self.shared.remote(side, Stream::Rtp).get()
+    }
+
+    /// Where this side's RTCP goes now (given, or latched).
+    pub fn remote_rtcp(&self, side: Side) -> Option<SocketAddr> {
+        self.shared.remote(side, Stream::Rtcp).get()
+    }
+
+    pub fn stats(&self) -> RelayStats {
+        RelayStats { a_to_b: self.shared.stats(Side::A), b_to_a: self.shared.stats(Side::B) }
+    }
+
+    /// Stop relaying and wait until the ports are back in the pool.
+    pub async fn close(mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            // An aborted task ends with a cancellation error; its future, and its share of
+            // the sockets, is dropped by then.
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RelaySession {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
