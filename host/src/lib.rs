@@ -15,6 +15,7 @@ pub mod audit;
 pub mod config;
 pub mod constant_time;
 pub mod demo;
+pub mod media;
 pub mod module_cli;
 pub mod operator_token;
 pub mod routing;
