@@ -103,6 +103,14 @@ impl Server {
         server
     }
 
+    /// Start a server with a fresh data directory of its own and extra arguments.
+    pub fn start_with_args(extra_args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("create a temporary data directory");
+        let mut server = Server::start_with(dir.path(), extra_args);
+        server._own_dir = Some(dir);
+        server
+    }
+
     /// Start a server on `data_dir` (which the caller keeps alive, e.g. across restarts).
     pub fn start_in(data_dir: &Path) -> Server {
         Server::start_with(data_dir, &[])

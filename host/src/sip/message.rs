@@ -21,9 +21,59 @@ pub fn uri_user(value: &str) -> Option<String> {
     (!user.is_empty() && !user.contains(['>', ';', ' '])).then(|| user.to_string())
 }
 
+/// The RFC 3261 §21 reason phrase of `status` (rsip prints its enum names, e.g.
+/// "ServiceUnavailable", which phones show to users).
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        420 => "Bad Extension",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        100..=199 => "Session Progress",
+        200..=299 => "OK",
+        300..=399 => "Redirection",
+        400..=499 => "Request Failure",
+        500..=599 => "Server Failure",
+        _ => "Global Failure",
+    }
+}
+
+/// `status` with its RFC reason phrase, as rsip prints it.
+pub fn status_code(status: u16) -> rsip::StatusCode {
+    rsip::StatusCode::Other(status, reason_phrase(status).to_string())
+}
+
 /// The top Via of a response to a request from `source`: `received` and a filled-in
 /// `rport` (RFC 3261 §18.2.1, RFC 3581 §4), so the answer finds a phone behind NAT.
-fn stamped_via(via: &str, source: SocketAddr) -> String {
+pub(crate) fn stamped_via(via: &str, source: SocketAddr) -> String {
     let mut params: Vec<String> = Vec::new();
     let mut parts = via.split(';');
     let sent_by = parts.next().unwrap_or_default().trim().to_string();
@@ -74,8 +124,7 @@ pub fn reply(request: &Request, source: SocketAddr, status: u16, extra: Vec<Head
     }
     headers.push(Header::Server("Centralita".to_string().into()));
     headers.push(Header::ContentLength("0".to_string().into()));
-    // rsip prints the standard reason phrase of the status code.
-    Response { status_code: status.into(), version: rsip::Version::V2, headers, body: Vec::new() }
+    Response { status_code: status_code(status), version: rsip::Version::V2, headers, body: Vec::new() }
 }
 
 #[cfg(test)]

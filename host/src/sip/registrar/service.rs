@@ -30,7 +30,36 @@ pub struct Registrar {
     replays: Mutex<ReplayGuard>,
 }
 
-/// The outcome of one REGISTER, for logs and (later) the ban list.
+/// Which challenge a request gets: a registrar's 401 with WWW-Authenticate, or a proxy's
+/// 407 with Proxy-Authenticate (for calls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Challenge {
+    Registrar,
+    Proxy,
+}
+
+/// Whether a new INVITE may place a call.
+#[derive(Debug)]
+pub enum Admission {
+    /// An extension authenticated.
+    Extension { company: Company, user: User },
+    /// Send this response (a challenge or a refusal) and stop.
+    Refused(Response, Outcome),
+}
+
+/// The host of a name-addr or addr-spec: `"A" <sip:100@acme.example:5060>;tag=x` → `acme.example`.
+fn from_host(value: &str) -> Option<String> {
+    let uri = crate::sip::dialog::uri_in(value);
+    let rest = uri.split_once('@')?.1;
+    let host = rest.split([';', '>', '?']).next()?;
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && !h.is_empty() => h,
+        _ => host,
+    };
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+/// The outcome of one REGISTER or call admission, for logs and the ban list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Registered { company: String, extension: String, bindings: usize },
@@ -96,13 +125,24 @@ impl Registrar {
         realm: &str,
         stale: bool,
         now: SystemTime,
+        kind: Challenge,
     ) -> Response {
         let nonce = self.nonces.issue(realm, now);
         let headers = [Algorithm::Md5, Algorithm::Sha256]
             .into_iter()
-            .map(|alg| Header::WwwAuthenticate(digest::challenge(realm, &nonce, alg, stale).into()))
+            .map(|alg| {
+                let value = digest::challenge(realm, &nonce, alg, stale);
+                match kind {
+                    Challenge::Registrar => Header::WwwAuthenticate(value.into()),
+                    Challenge::Proxy => Header::ProxyAuthenticate(value.into()),
+                }
+            })
             .collect();
-        reply(request, source, 401, headers)
+        let status = match kind {
+            Challenge::Registrar => 401,
+            Challenge::Proxy => 407,
+        };
+        reply(request, source, status, headers)
     }
 
     /// Answer a REGISTER received from `source` at `now`.
@@ -114,6 +154,101 @@ impl Registrar {
                 (reply(request, source, 500, Vec::new()), Outcome::Refused(500))
             }
         }
+    }
+
+    /// Check the digest credentials of `request` for `extension` of `company`: the user,
+    /// or the response to send (a challenge, 400 or 403) with its outcome. Everyone is
+    /// challenged before the extension is looked up, and an unknown one gets the same 403
+    /// as a wrong password: the answers do not reveal which extensions exist.
+    fn authenticate(
+        &self,
+        request: &Request,
+        source: SocketAddr,
+        company: &Company,
+        extension: &str,
+        now: SystemTime,
+        kind: Challenge,
+    ) -> Result<Result<User, (Response, Outcome)>, StoreError> {
+        let realm = company.sip_domain.as_str();
+        let authorization = header_values(request, |h| match (h, kind) {
+            (Header::Authorization(a), Challenge::Registrar) => Some(a.value().to_string()),
+            (Header::ProxyAuthorization(a), Challenge::Proxy) => Some(a.value().to_string()),
+            _ => None,
+        });
+        let challenge = |stale| Err((self.challenge(request, source, realm, stale, now, kind), Outcome::Challenged));
+        let Some(authorization) = authorization.first() else {
+            return Ok(challenge(false));
+        };
+        let failed =
+            Outcome::AuthenticationFailed { company: company.id.clone(), extension: extension.to_string() };
+        let credentials = match digest::parse_authorization(authorization) {
+            Ok(credentials) => credentials,
+            Err(_) => return Ok(Err((reply(request, source, 400, Vec::new()), failed))),
+        };
+        if !credentials.realm.eq_ignore_ascii_case(realm) {
+            return Ok(challenge(false));
+        }
+        match self.nonces.check(&credentials.nonce, realm, now) {
+            NonceCheck::Fresh => {}
+            NonceCheck::Stale => return Ok(challenge(true)),
+            NonceCheck::Invalid => return Ok(challenge(false)),
+        }
+        if !self.replays().first_use(&credentials, now) {
+            // A captured Authorization replayed (same nonce and count): challenge afresh.
+            return Ok(challenge(false));
+        }
+        let user: Option<User> = self.store.read(|r| r.get(&USERS, &company_key(&company.id, extension)))?;
+        let Some(user) = user else {
+            return Ok(Err((reply(request, source, 403, Vec::new()), failed)));
+        };
+        let expired = user.sip_password_expires_at.is_some_and(|at| SystemTime::from(at) <= now);
+        let method = request.method.to_string();
+        if credentials.username != extension || expired || !digest::verify(&credentials, &user.sip_password, &method)
+        {
+            return Ok(Err((reply(request, source, 403, Vec::new()), failed)));
+        }
+        Ok(Ok(user))
+    }
+
+    /// Admit a new INVITE from `source`: the calling extension (From user of the company
+    /// whose SIP domain is the From host, else the Request-URI host) must authenticate
+    /// (407 challenge, RFC 3261 §22.3).
+    pub fn admit_invite(&self, request: &Request, source: SocketAddr, now: SystemTime) -> Admission {
+        match self.try_admit_invite(request, source, now) {
+            Ok(admission) => admission,
+            Err(error) => {
+                tracing::error!(%error, "store failure while admitting a call");
+                Admission::Refused(reply(request, source, 500, Vec::new()), Outcome::Refused(500))
+            }
+        }
+    }
+
+    fn try_admit_invite(
+        &self,
+        request: &Request,
+        source: SocketAddr,
+        now: SystemTime,
+    ) -> Result<Admission, StoreError> {
+        let refuse = |status: u16| Admission::Refused(reply(request, source, status, Vec::new()), Outcome::Refused(status));
+        let from = request.from_header().map(|f| f.value().to_string()).unwrap_or_default();
+        let Some(extension) = uri_user(&from) else {
+            return Ok(refuse(400));
+        };
+        let from_host = from_host(&from);
+        let mut company = match from_host {
+            Some(host) => self.company_for_domain(&host)?,
+            None => None,
+        };
+        if company.is_none() {
+            company = self.company_for_domain(&request.uri.host_with_port.host.to_string())?;
+        }
+        let Some(company) = company else {
+            return Ok(refuse(404));
+        };
+        Ok(match self.authenticate(request, source, &company, &extension, now, Challenge::Proxy)? {
+            Ok(user) => Admission::Extension { company, user },
+            Err((response, outcome)) => Admission::Refused(response, outcome),
+        })
     }
 
     fn try_handle(
@@ -130,48 +265,8 @@ impl Registrar {
         let Some(extension) = request.to_header().ok().and_then(|to| uri_user(to.value())) else {
             return Ok(refuse(400));
         };
-        // Everyone is challenged before the extension is looked up, and an unknown one gets
-        // the same 403 as a wrong password: the answers do not reveal which extensions exist.
-        let realm = company.sip_domain.as_str();
-        let authorization = header_values(request, |h| match h {
-            Header::Authorization(a) => Some(a.value().to_string()),
-            _ => None,
-        });
-        let Some(authorization) = authorization.first() else {
-            return Ok((self.challenge(request, source, realm, false, now), Outcome::Challenged));
-        };
-        let failed =
-            Outcome::AuthenticationFailed { company: company.id.clone(), extension: extension.clone() };
-        let credentials = match digest::parse_authorization(authorization) {
-            Ok(credentials) => credentials,
-            Err(_) => return Ok((reply(request, source, 400, Vec::new()), failed)),
-        };
-        if !credentials.realm.eq_ignore_ascii_case(realm) {
-            return Ok((self.challenge(request, source, realm, false, now), Outcome::Challenged));
-        }
-        match self.nonces.check(&credentials.nonce, realm, now) {
-            NonceCheck::Fresh => {}
-            NonceCheck::Stale => {
-                return Ok((self.challenge(request, source, realm, true, now), Outcome::Challenged));
-            }
-            NonceCheck::Invalid => {
-                return Ok((self.challenge(request, source, realm, false, now), Outcome::Challenged));
-            }
-        }
-        if !self.replays().first_use(&credentials, now) {
-            // A captured Authorization replayed (same nonce and count): challenge afresh.
-            return Ok((self.challenge(request, source, realm, false, now), Outcome::Challenged));
-        }
-        let user: Option<User> = self.store.read(|r| r.get(&USERS, &company_key(&company.id, &extension)))?;
-        let Some(user) = user else {
-            return Ok((reply(request, source, 403, Vec::new()), failed));
-        };
-        let expired = user.sip_password_expires_at.is_some_and(|at| SystemTime::from(at) <= now);
-        if credentials.username != extension
-            || expired
-            || !digest::verify(&credentials, &user.sip_password, "REGISTER")
-        {
-            return Ok((reply(request, source, 403, Vec::new()), failed));
+        if let Err(refusal) = self.authenticate(request, source, &company, &extension, now, Challenge::Registrar)? {
+            return Ok(refusal);
         }
 
         let register = match contacts(request) {

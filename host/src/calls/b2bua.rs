@@ -1,0 +1,683 @@
+//! One call through the B2BUA, from the caller's INVITE to the CDR.
+//!
+//! 1. Setup: the caller's SDP offer is parsed and the media relay opened (both legs see
+//!    only the host's address); the dialled number is resolved (extension, alias or
+//!    outside number) and the company's `permissions` module asked.
+//! 2. Ringing: the callee's contacts ring in groups (SPEC §8). The first 2xx wins; the
+//!    other legs get CANCEL (§9.1: only after their first provisional response) or, if
+//!    they answered too, ACK and BYE. Busy, declined, the ring timeout and the caller's
+//!    CANCEL end the call unanswered.
+//! 3. Talking: BYE from either side ends the call; re-INVITEs (hold, resume) are relayed
+//!    with their SDP rewritten for the other leg. Our 2xx to the caller is retransmitted
+//!    until its ACK arrives (§13.3.1.4).
+//! 4. The end: the CDR is handed to the writer and the endpoint forgets the call.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rsip::prelude::*;
+use rsip::{Method, Request, Response};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::CallEngine;
+use super::dial_plan::{self, Target};
+use super::record::Draft;
+use super::ringing;
+use crate::media::relay::{RelaySession, Side};
+use crate::media::sdp::{self, Sdp};
+use crate::routing::call::{CallInput, Direction};
+use crate::routing::permissions::{self, DialledKind, Verdict};
+use crate::sip::dialog::{Dialog, Outgoing, cseq_number};
+use crate::sip::endpoint::tu::{CallEvent, CallEvents, Caller, Command, LegId, NewCall, ServerTx};
+use crate::sip::message::uri_user;
+use crate::sip::transaction::TimerConfig;
+use crate::store::records::{CallStatus, Company, User};
+use crate::store::{COMPANIES, DEVICES, Read, USERS, company_key, devices_prefix};
+
+/// The caller's leg, in responses routed to us (our requests to the caller: BYE, re-INVITE).
+const CALLER_LEG: LegId = 0;
+/// How long cancelled legs are waited for before the task ends (timer B: 64·T1).
+const DRAIN_TIME: Duration = Duration::from_secs(32);
+
+/// Where a device leg is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegState {
+    /// INVITE sent, nothing heard yet.
+    Calling,
+    /// A provisional response came: it may be cancelled.
+    Early,
+    /// It answered.
+    Answered,
+    /// It ended (final non-2xx response, timeout, or hung up after a lost race).
+    Done,
+}
+
+struct Leg {
+    id: LegId,
+    dialog: Dialog,
+    invite: Outgoing,
+    state: LegState,
+    /// CANCEL it as soon as it sends a provisional response.
+    cancel_wanted: bool,
+    status: Option<u16>,
+    group: usize,
+}
+
+/// How the call ends, for the CDR.
+struct Ending {
+    status: CallStatus,
+    cause: String,
+    sip_status: Option<u16>,
+}
+
+impl Ending {
+    fn new(status: CallStatus, cause: impl Into<String>, sip_status: Option<u16>) -> Ending {
+        Ending { status, cause: cause.into(), sip_status }
+    }
+}
+
+/// A re-INVITE relayed from one leg to the other, waiting for the other's answer.
+struct PendingReinvite {
+    from_caller: bool,
+    tx: ServerTx,
+    request: Box<Request>,
+    sent_cseq: u32,
+}
+
+struct Call {
+    engine: Arc<CallEngine>,
+    /// The caller's dialog (we are its UAS).
+    caller: Dialog,
+    invite: Box<Request>,
+    invite_tx: ServerTx,
+    events: UnboundedReceiver<CallEvent>,
+    events_sender: CallEvents,
+    legs: Vec<Leg>,
+    media: Option<RelaySession>,
+    record: Draft,
+    ringing_sent: bool,
+    /// The leg that answered.
+    winner: Option<usize>,
+    /// Our 2xx to the caller, retransmitted until its ACK.
+    answer: Option<Vec<u8>>,
+}
+
+/// Run the call `new_call` to its end.
+pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
+    let NewCall { request, source, tx, caller, events, events_sender } = new_call;
+    let Caller::Extension { company, extension } = caller;
+    let Some(dialog) = Dialog::uas(&request, source, engine.settings.sip_address) else {
+        // The endpoint admitted it, so From/To/Call-ID parsed; answer anyway if not.
+        let bytes = crate::sip::message::reply(&request, source, 400, Vec::new()).to_string().into_bytes();
+        engine.send(Command::Respond { tx, status: 400, bytes });
+        return;
+    };
+    let dialled = uri_user(&request.uri.to_string()).unwrap_or_default();
+    let mut call = Call {
+        record: Draft::new(&company, &dialog.call_id, &extension, &dialled),
+        engine,
+        caller: dialog,
+        invite: request,
+        invite_tx: tx,
+        events,
+        events_sender,
+        legs: Vec::new(),
+        media: None,
+        ringing_sent: false,
+        winner: None,
+        answer: None,
+    };
+    let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
+    let _entered = span.enter();
+    let ending = match call.place(&company, &extension, &dialled).await {
+        Ok(ending) => ending,
+        Err(error) => {
+            tracing::error!(%error, "call failed inside the host");
+            call.respond_caller(500, None);
+            Ending::new(CallStatus::Failed, error, Some(500))
+        }
+    };
+    call.finish(ending).await;
+}
+
+impl Call {
+    fn send(&self, command: Command) {
+        self.engine.send(command);
+    }
+
+    fn respond_caller(&self, status: u16, body: Option<&[u8]>) {
+        let bytes = self.caller.response(&self.invite, status, body);
+        self.send(Command::Respond { tx: self.invite_tx.clone(), status, bytes });
+    }
+
+    fn send_request(&self, request: Outgoing, call_id: &str, leg: LegId) {
+        self.send(Command::Send { request, call_id: call_id.to_string(), leg, events: self.events_sender.clone() });
+    }
+
+    /// Everything from the INVITE to the end of the call; the error is an internal failure.
+    async fn place(&mut self, company_id: &str, extension: &str, dialled: &str) -> Result<Ending, String> {
+        let store = &self.engine.app.store;
+        let (company, caller): (Option<Company>, Option<User>) = store
+            .read(|r| Ok::<_, crate::store::StoreError>((r.get(&COMPANIES, company_id)?, r.get(&USERS, &company_key(company_id, extension))?)))
+            .map_err(|e| e.to_string())?;
+        let (Some(company), Some(caller)) = (company, caller) else {
+            self.respond_caller(403, None);
+            return Ok(Ending::new(CallStatus::Refused, "caller no longer exists", Some(403)));
+        };
+        self.record.caller_name = Some(caller.full_name.clone()).filter(|n| !n.is_empty());
+
+        // The caller's offer: G.711 only, media through the host.
+        let offer = match sdp::parse(self.invite.body()) {
+            Ok(offer) => offer,
+            Err(error) => {
+                tracing::info!(%error, "caller's SDP refused");
+                self.respond_caller(488, None);
+                return Ok(Ending::new(CallStatus::Failed, format!("unusable SDP offer: {error}"), Some(488)));
+            }
+        };
+
+        let mut target = dial_plan::resolve(store, &company.id, dialled).map_err(|e| e.to_string())?;
+        let kind = permissions::classify(dialled, |_| matches!(target, Target::Extension(_)));
+        self.record.direction = if kind == DialledKind::Internal { Direction::Internal } else { Direction::Outbound };
+        let input = CallInput {
+            call_id: self.caller.call_id.clone(),
+            company: company.id.clone(),
+            caller: caller.extension.clone(),
+            caller_name: self.record.caller_name.clone(),
+            called: dialled.to_string(),
+            direction: self.record.direction,
+            at: chrono::Utc::now(),
+            time_zone: company.time_zone.clone(),
+            random_seed: None,
+        };
+        let outcome = permissions::authorize(&self.engine.app, &company, &caller, dialled, kind, &input)
+            .map_err(|e| e.to_string())?;
+        match outcome.verdict {
+            Verdict::Deny { reason } => {
+                tracing::info!(%reason, "permissions module refused the call");
+                self.respond_caller(403, None);
+                return Ok(Ending::new(CallStatus::Refused, reason, Some(403)));
+            }
+            // The policy may rewrite the number (e.g. strip an outside-line prefix).
+            Verdict::Allow { dial, .. } if dial != dialled => {
+                target = dial_plan::resolve(store, &company.id, &dial).map_err(|e| e.to_string())?;
+            }
+            Verdict::Allow { .. } => {}
+        }
+
+        let callee = match target {
+            Target::Extension(user) => user,
+            Target::External(number) => {
+                // Outbound calls need the company's trunk, which is not connected yet.
+                self.record.destination = Some(number);
+                self.respond_caller(503, None);
+                return Ok(Ending::new(CallStatus::Failed, "no trunk for outside calls", Some(503)));
+            }
+            Target::Unknown => {
+                self.respond_caller(404, None);
+                return Ok(Ending::new(CallStatus::Failed, "no such number", Some(404)));
+            }
+        };
+        self.record.destination = Some(format!("extension {}", callee.extension));
+
+        let bindings = self.engine.app.registrar.bindings(&company.id, &callee.extension, SystemTime::now());
+        let devices = store
+            .read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, &callee.extension)))
+            .map_err(|e| e.to_string())?;
+        let groups = ringing::plan(bindings, &devices);
+        if groups.is_empty() {
+            self.respond_caller(480, None);
+            return Ok(Ending::new(CallStatus::NoAnswer, "no device registered", Some(480)));
+        }
+
+        let session = self.engine.media.open().await.map_err(|e| e.to_string())?;
+        session.set_remote(Side::A, offer.remote_rtp());
+        let offer_for_callee = offer.relayed(session.local(Side::B)).map_err(|e| e.to_string())?;
+        self.media = Some(session);
+
+        let from = format!(
+            "\"{}\" <sip:{}@{}>",
+            caller.full_name.replace('"', ""),
+            caller.extension,
+            company.sip_domain
+        );
+        let to = format!("<sip:{}@{}>", callee.extension, company.sip_domain);
+        let ending = self.ring(groups, &from, &to, &offer_for_callee).await;
+        match ending {
+            Some(ending) => Ok(ending),
+            None => Ok(self.talk().await),
+        }
+    }
+
+    fn start_leg(&mut self, group: usize, binding: &crate::sip::registrar::location::Binding, from: &str, to: &str, offer: &Sdp) {
+        let id = self.legs.len() as LegId + 1;
+        let target = crate::sip::dialog::uri_in(&binding.contact).to_string();
+        let mut dialog =
+            Dialog::uac(self.engine.settings.sip_address, binding.source, from.to_string(), to.to_string(), target);
+        let invite = dialog.request(Method::Invite, &[], Some(&offer.to_bytes()));
+        self.send_request(invite.clone(), &dialog.call_id.clone(), id);
+        self.legs.push(Leg { id, dialog, invite, state: LegState::Calling, cancel_wanted: false, status: None, group });
+    }
+
+    fn cancel_leg(&mut self, index: usize) {
+        let leg = &mut self.legs[index];
+        match leg.state {
+            LegState::Early => {
+                let cancel = leg.dialog.cancel(&leg.invite);
+                leg.cancel_wanted = false;
+                let call_id = leg.dialog.call_id.clone();
+                let id = leg.id;
+                self.send_request(cancel, &call_id, id);
+            }
+            // §9.1: wait for a provisional response before cancelling.
+            LegState::Calling => leg.cancel_wanted = true,
+            LegState::Answered | LegState::Done => {}
+        }
+    }
+
+    fn cancel_legs_except(&mut self, keep: Option<usize>) {
+        for index in 0..self.legs.len() {
+            if Some(index) != keep {
+                self.cancel_leg(index);
+            }
+        }
+    }
+
+    fn leg_index(&self, id: LegId) -> Option<usize> {
+        self.legs.iter().position(|l| l.id == id)
+    }
+
+    /// ACK a device's 2xx and hang it up: it answered after another device won.
+    fn ack_and_bye(&mut self, index: usize, response: &Response) {
+        let leg = &mut self.legs[index];
+        leg.dialog.on_response(response);
+        let ack = leg.dialog.ack(leg.invite.cseq, None);
+        let bye = leg.dialog.request(Method::Bye, &[], None);
+        leg.state = LegState::Done;
+        let (call_id, id) = (leg.dialog.call_id.clone(), leg.id);
+        self.send_request(ack, &call_id, id);
+        self.send_request(bye, &call_id, id);
+    }
+
+    /// Handle a device leg's response to its INVITE while ringing or after; returns the
+    /// index of the leg when this is the answer that wins the call.
+    fn on_leg_invite_response(&mut self, index: usize, response: &Response) -> Option<usize> {
+        let status = u16::from(response.status_code.clone());
+        let state = self.legs[index].state;
+        match status {
+            101..=199 if state == LegState::Calling || state == LegState::Early => {
+                self.legs[index].state = LegState::Early;
+                self.legs[index].dialog.on_response(response);
+                if self.legs[index].cancel_wanted {
+                    self.cancel_leg(index);
+                } else if !self.ringing_sent && self.winner.is_none() {
+                    self.ringing_sent = true;
+                    self.respond_caller(180, None);
+                }
+                None
+            }
+            200..=299 => {
+                if self.winner == Some(index) {
+                    // A retransmitted 2xx: our ACK was lost.
+                    let leg = &self.legs[index];
+                    let ack = leg.dialog.ack(leg.invite.cseq, None);
+                    self.send_request(ack, &leg.dialog.call_id.clone(), leg.id);
+                    None
+                } else if self.winner.is_some() || self.legs[index].state == LegState::Done || self.legs[index].cancel_wanted {
+                    self.ack_and_bye(index, response);
+                    None
+                } else {
+                    Some(index)
+                }
+            }
+            300.. if state != LegState::Answered => {
+                let leg = &mut self.legs[index];
+                leg.state = LegState::Done;
+                leg.status = Some(status);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Ring the groups in turn. `None` when a device answered (the call is connected),
+    /// else how the call ended.
+    async fn ring(&mut self, groups: Vec<Vec<crate::sip::registrar::location::Binding>>, from: &str, to: &str, offer: &Sdp) -> Option<Ending> {
+        let settings = self.engine.settings;
+        let overall = Instant::now() + settings.ring_timeout;
+        let group_count = groups.len();
+        for (group, bindings) in groups.iter().enumerate() {
+            for binding in bindings {
+                self.start_leg(group, binding, from, to, offer);
+            }
+            let last = group + 1 == group_count;
+            let deadline = if last { overall } else { overall.min(Instant::now() + settings.group_ring_time) };
+            loop {
+                let in_group_active = self.legs.iter().any(|l| l.group == group && l.state != LegState::Done);
+                if !in_group_active {
+                    break;
+                }
+                let event = tokio::select! {
+                    event = self.events.recv() => event,
+                    () = tokio::time::sleep_until(deadline.into()) => {
+                        self.cancel_legs_except(None);
+                        if last || Instant::now() >= overall {
+                            self.respond_caller(480, None);
+                            return Some(Ending::new(CallStatus::NoAnswer, "ring timeout", Some(480)));
+                        }
+                        break;
+                    }
+                };
+                let Some(event) = event else {
+                    return Some(Ending::new(CallStatus::Failed, "SIP endpoint stopped", None));
+                };
+                match event {
+                    CallEvent::Cancelled => {
+                        self.respond_caller(487, None);
+                        self.cancel_legs_except(None);
+                        return Some(Ending::new(CallStatus::Cancelled, "caller cancelled", Some(487)));
+                    }
+                    CallEvent::Response { leg, response } => {
+                        let Some(index) = self.leg_index(leg) else { continue };
+                        if cseq_method_is(&response, "INVITE")
+                            && let Some(winner) = self.on_leg_invite_response(index, &response)
+                        {
+                            if let Some(ending) = self.connect(winner, &response) {
+                                return Some(ending);
+                            }
+                            return None;
+                        }
+                    }
+                    CallEvent::Timeout { leg } => {
+                        if let Some(index) = self.leg_index(leg)
+                            && self.legs[index].state != LegState::Answered
+                        {
+                            self.legs[index].state = LegState::Done;
+                            self.legs[index].status.get_or_insert(408);
+                        }
+                    }
+                    CallEvent::Request { tx, request, .. } => self.refuse_early_request(tx, &request),
+                }
+            }
+        }
+        let statuses: Vec<u16> = self.legs.iter().filter_map(|l| l.status).collect();
+        let status = ringing::final_status(&statuses);
+        self.respond_caller(status, None);
+        let call_status = if status == 486 { CallStatus::Busy } else { CallStatus::NoAnswer };
+        Some(Ending::new(call_status, format!("{status} from every device"), Some(status)))
+    }
+
+    /// Requests before the answer: only the caller's ACK-less world has none; anything
+    /// else gets 481 (no dialog yet on our side).
+    fn refuse_early_request(&self, tx: Option<ServerTx>, request: &Request) {
+        if let Some(tx) = tx {
+            let status = 481;
+            let bytes = crate::sip::message::reply(request, self.caller.peer, status, Vec::new()).to_string().into_bytes();
+            self.send(Command::Respond { tx, status, bytes });
+        }
+    }
+
+    /// Device leg `index` answered with `response`: ACK it, hand its SDP answer to the
+    /// caller through the relay, cancel the others. `Some` when the call cannot go on.
+    fn connect(&mut self, index: usize, response: &Response) -> Option<Ending> {
+        self.winner = Some(index);
+        let leg = &mut self.legs[index];
+        leg.state = LegState::Answered;
+        leg.dialog.on_response(response);
+        let ack = leg.dialog.ack(leg.invite.cseq, None);
+        let (call_id, id) = (leg.dialog.call_id.clone(), leg.id);
+        self.send_request(ack, &call_id, id);
+        self.cancel_legs_except(Some(index));
+        let answer = sdp::parse(response.body()).and_then(|answer| {
+            let media = self.media.as_ref().expect("media is opened before ringing");
+            media.set_remote(Side::B, answer.remote_rtp());
+            answer.relayed(media.local(Side::A))
+        });
+        match answer {
+            Ok(answer) => {
+                self.record.answered();
+                let ok = self.caller.response(&self.invite, 200, Some(&answer.to_bytes()));
+                self.send(Command::Respond { tx: self.invite_tx.clone(), status: 200, bytes: ok.clone() });
+                self.answer = Some(ok);
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the device's SDP answer is unusable");
+                let bye = self.legs[index].dialog.request(Method::Bye, &[], None);
+                self.send_request(bye, &call_id, id);
+                self.respond_caller(488, None);
+                Some(Ending::new(CallStatus::Failed, format!("unusable SDP answer: {error}"), Some(488)))
+            }
+        }
+    }
+
+    /// The connected call, until a BYE or a lost ACK ends it.
+    async fn talk(&mut self) -> Ending {
+        let timers = TimerConfig::default();
+        let Some(winner) = self.winner else {
+            return Ending::new(CallStatus::Failed, "no answer to connect", None);
+        };
+        let ok = self.answer.clone().unwrap_or_default();
+        // §13.3.1.4: retransmit the 2xx at T1, doubling to T2, until the ACK, for 64·T1.
+        let mut retransmit = Some((Instant::now() + timers.t1, timers.t1));
+        let ack_deadline = Instant::now() + timers.t1 * 64;
+        let mut pending: Option<PendingReinvite> = None;
+        loop {
+            let wake = retransmit.map(|(at, _)| at);
+            let event = tokio::select! {
+                event = self.events.recv() => event,
+                () = sleep_until_opt(wake) => {
+                    let Some((_, interval)) = retransmit else { continue };
+                    if Instant::now() >= ack_deadline {
+                        self.hang_up_both(winner);
+                        return Ending::new(CallStatus::Answered, "no ACK from the caller", None);
+                    }
+                    self.send(Command::Respond { tx: self.invite_tx.clone(), status: 200, bytes: ok.clone() });
+                    let next = (interval * 2).min(timers.t2);
+                    retransmit = Some((Instant::now() + next, next));
+                    continue;
+                }
+            };
+            let Some(event) = event else {
+                return Ending::new(CallStatus::Answered, "SIP endpoint stopped", None);
+            };
+            match event {
+                CallEvent::Request { tx, request, .. } => {
+                    let from_caller = request.call_id_header().is_ok_and(|id| id.value() == self.caller.call_id);
+                    match (request.method.clone(), tx) {
+                        (Method::Ack, _) => {
+                            if from_caller {
+                                retransmit = None;
+                            }
+                        }
+                        (Method::Bye, Some(tx)) => {
+                            self.respond_in_dialog(from_caller, winner, tx, &request, 200, None);
+                            let (other_dialog_leg, cause) = if from_caller {
+                                (Some(winner), "caller hung up")
+                            } else {
+                                (None, "callee hung up")
+                            };
+                            match other_dialog_leg {
+                                Some(index) => {
+                                    let leg = &mut self.legs[index];
+                                    let bye = leg.dialog.request(Method::Bye, &[], None);
+                                    let (call_id, id) = (leg.dialog.call_id.clone(), leg.id);
+                                    self.send_request(bye, &call_id, id);
+                                }
+                                None => {
+                                    let bye = self.caller.request(Method::Bye, &[], None);
+                                    let call_id = self.caller.call_id.clone();
+                                    self.send_request(bye, &call_id, CALLER_LEG);
+                                }
+                            }
+                            return Ending::new(CallStatus::Answered, cause, Some(200));
+                        }
+                        (Method::Invite, Some(tx)) => {
+                            if pending.is_some() {
+                                // §14.2: a re-INVITE while ours is pending.
+                                self.respond_in_dialog(from_caller, winner, tx, &request, 491, None);
+                                continue;
+                            }
+                            match self.relay_reinvite(from_caller, winner, &request) {
+                                Ok(sent_cseq) => pending = Some(PendingReinvite { from_caller, tx, request, sent_cseq }),
+                                Err(status) => self.respond_in_dialog(from_caller, winner, tx, &request, status, None),
+                            }
+                        }
+                        (Method::Info | Method::Options | Method::Update, Some(tx)) => {
+                            // DTMF over INFO reaches the decision points with the media
+                            // services; until then it is acknowledged.
+                            let status = if request.method == Method::Update { 501 } else { 200 };
+                            self.respond_in_dialog(from_caller, winner, tx, &request, status, None);
+                        }
+                        (_, Some(tx)) => self.respond_in_dialog(from_caller, winner, tx, &request, 501, None),
+                        (_, None) => {}
+                    }
+                }
+                CallEvent::Response { leg, response } => {
+                    let is_invite = cseq_method_is(&response, "INVITE");
+                    let cseq = cseq_number(&response.headers);
+                    let for_pending = pending.as_ref().is_some_and(|p| {
+                        is_invite && Some(p.sent_cseq) == cseq && (leg == CALLER_LEG) == !p.from_caller
+                    });
+                    if for_pending {
+                        let status = u16::from(response.status_code.clone());
+                        if status < 200 {
+                            continue;
+                        }
+                        // Just checked: a re-INVITE is pending.
+                        let done = pending.take().expect("pending re-INVITE");
+                        self.complete_reinvite(done, winner, &response);
+                    } else if is_invite && let Some(index) = self.leg_index(leg) {
+                        self.on_leg_invite_response(index, &response);
+                    }
+                }
+                CallEvent::Timeout { leg } => {
+                    if let Some(p) = pending.take_if(|p| (leg == CALLER_LEG) == !p.from_caller) {
+                        self.respond_in_dialog(p.from_caller, winner, p.tx, &p.request, 408, None);
+                    }
+                }
+                CallEvent::Cancelled => {}
+            }
+        }
+    }
+
+    fn respond_in_dialog(
+        &self,
+        from_caller: bool,
+        winner: usize,
+        tx: ServerTx,
+        request: &Request,
+        status: u16,
+        body: Option<&[u8]>,
+    ) {
+        let dialog = if from_caller { &self.caller } else { &self.legs[winner].dialog };
+        let bytes = dialog.response(request, status, body);
+        self.send(Command::Respond { tx, status, bytes });
+    }
+
+    /// Send the other leg a re-INVITE with `request`'s SDP rewritten for it; the CSeq it
+    /// was sent with, or the status to refuse `request` with.
+    fn relay_reinvite(&mut self, from_caller: bool, winner: usize, request: &Request) -> Result<u32, u16> {
+        let media = self.media.as_ref().ok_or(500u16)?;
+        let (own, other) = if from_caller { (Side::A, Side::B) } else { (Side::B, Side::A) };
+        let body = if request.body().is_empty() {
+            None
+        } else {
+            let offer = sdp::parse(request.body()).map_err(|_| 488u16)?;
+            media.set_remote(own, offer.remote_rtp());
+            Some(offer.relayed(media.local(other)).map_err(|_| 488u16)?.to_bytes())
+        };
+        if from_caller {
+            self.caller.on_request(request);
+            let leg = &mut self.legs[winner];
+            let reinvite = leg.dialog.request(Method::Invite, &[], body.as_deref());
+            let (call_id, id, cseq) = (leg.dialog.call_id.clone(), leg.id, reinvite.cseq);
+            self.send_request(reinvite, &call_id, id);
+            Ok(cseq)
+        } else {
+            self.legs[winner].dialog.on_request(request);
+            let reinvite = self.caller.request(Method::Invite, &[], body.as_deref());
+            let (call_id, cseq) = (self.caller.call_id.clone(), reinvite.cseq);
+            self.send_request(reinvite, &call_id, CALLER_LEG);
+            Ok(cseq)
+        }
+    }
+
+    /// The other leg answered our relayed re-INVITE: ACK a 2xx and answer the original.
+    fn complete_reinvite(&mut self, pending: PendingReinvite, winner: usize, response: &Response) {
+        let status = u16::from(response.status_code.clone());
+        let (own, other) = if pending.from_caller { (Side::A, Side::B) } else { (Side::B, Side::A) };
+        let mut body = None;
+        if (200..300).contains(&status) {
+            let dialog = if pending.from_caller { &self.legs[winner].dialog } else { &self.caller };
+            let ack = dialog.ack(pending.sent_cseq, None);
+            let (call_id, leg) = if pending.from_caller {
+                (self.legs[winner].dialog.call_id.clone(), self.legs[winner].id)
+            } else {
+                (self.caller.call_id.clone(), CALLER_LEG)
+            };
+            self.send_request(ack, &call_id, leg);
+            if let (Some(media), Ok(answer)) = (self.media.as_ref(), sdp::parse(response.body())) {
+                media.set_remote(other, answer.remote_rtp());
+                body = answer.relayed(media.local(own)).ok().map(|s| s.to_bytes());
+            }
+        }
+        self.respond_in_dialog(pending.from_caller, winner, pending.tx, &pending.request, status, body.as_deref());
+    }
+
+    fn hang_up_both(&mut self, winner: usize) {
+        let bye = self.caller.request(Method::Bye, &[], None);
+        let call_id = self.caller.call_id.clone();
+        self.send_request(bye, &call_id, CALLER_LEG);
+        let leg = &mut self.legs[winner];
+        let bye = leg.dialog.request(Method::Bye, &[], None);
+        let (call_id, id) = (leg.dialog.call_id.clone(), leg.id);
+        self.send_request(bye, &call_id, id);
+    }
+
+    /// Wait for cancelled legs that still owe us a provisional response (to CANCEL them)
+    /// or a 2xx (to hang them up), write the CDR, and let the endpoint forget the call.
+    async fn finish(mut self, ending: Ending) {
+        self.engine.cdrs.write(self.record.finish(ending.status, &ending.cause, ending.sip_status));
+        self.media = None;
+        let deadline = Instant::now() + DRAIN_TIME;
+        while self.legs.iter().any(|l| l.cancel_wanted || l.state == LegState::Early) {
+            let event = tokio::select! {
+                event = self.events.recv() => event,
+                () = tokio::time::sleep_until(deadline.into()) => None,
+            };
+            match event {
+                Some(CallEvent::Response { leg, response }) if cseq_method_is(&response, "INVITE") => {
+                    if let Some(index) = self.leg_index(leg)
+                        && self.on_leg_invite_response(index, &response).is_some()
+                    {
+                        self.ack_and_bye(index, &response);
+                    }
+                }
+                Some(CallEvent::Timeout { leg }) => {
+                    if let Some(index) = self.leg_index(leg) {
+                        self.legs[index].state = LegState::Done;
+                        self.legs[index].cancel_wanted = false;
+                    }
+                }
+                Some(CallEvent::Request { tx, request, .. }) => self.refuse_early_request(tx, &request),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let mut call_ids = vec![self.caller.call_id.clone()];
+        call_ids.extend(self.legs.iter().map(|l| l.dialog.call_id.clone()));
+        self.send(Command::Finished { call_ids });
+    }
+}
+
+fn cseq_method_is(response: &Response, method: &str) -> bool {
+    response.cseq_header().is_ok_and(|c| c.value().split_whitespace().nth(1).is_some_and(|m| m.eq_ignore_ascii_case(method)))
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,79 @@
+//! The call engine: one tokio task per call, a back-to-back user agent (B2BUA) between the
+//! caller's dialog and the dialogs of the devices it rings. It asks the company's modules
+//! (permissions) before placing a call, anchors the media in the host, and writes the
+//! call's CDR when it ends. It talks to the SIP endpoint only through channels
+//! ([`Command`], [`CallEvent`](crate::sip::endpoint::tu::CallEvent)).
+
+mod b2bua;
+pub mod dial_plan;
+mod record;
+mod ringing;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use record::CdrWriter;
+
+use crate::app::App;
+use crate::media::relay::MediaRelay;
+use crate::sip::endpoint::CallSpawner;
+use crate::sip::endpoint::tu::Command;
+
+/// How long an extension rings before the call counts as unanswered (SPEC §8's ring
+/// timeout; the no-answer destination comes with voicemail).
+pub const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long each group of equal-order devices rings before the next group takes over.
+pub const DEFAULT_GROUP_RING_TIME: Duration = Duration::from_secs(15);
+
+/// The engine's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct CallSettings {
+    /// The SIP address put in Via and Contact of our requests.
+    pub sip_address: SocketAddr,
+    pub ring_timeout: Duration,
+    pub group_ring_time: Duration,
+}
+
+impl CallSettings {
+    pub fn new(sip_address: SocketAddr) -> CallSettings {
+        CallSettings { sip_address, ring_timeout: DEFAULT_RING_TIMEOUT, group_ring_time: DEFAULT_GROUP_RING_TIME }
+    }
+}
+
+/// What every call task shares.
+pub struct CallEngine {
+    app: App,
+    media: MediaRelay,
+    commands: UnboundedSender<Command>,
+    cdrs: CdrWriter,
+    settings: CallSettings,
+}
+
+impl CallEngine {
+    pub fn new(
+        app: App,
+        media: MediaRelay,
+        commands: UnboundedSender<Command>,
+        cdrs: CdrWriter,
+        settings: CallSettings,
+    ) -> Arc<Self> {
+        Arc::new(CallEngine { app, media, commands, cdrs, settings })
+    }
+
+    /// The endpoint's hook that starts a task for each admitted call.
+    pub fn spawner(self: &Arc<Self>) -> CallSpawner {
+        let engine = self.clone();
+        Box::new(move |new_call| {
+            let engine = engine.clone();
+            tokio::spawn(b2bua::run(engine, new_call));
+        })
+    }
+
+    fn send(&self, command: Command) {
+        // Fails only when the SIP task has stopped (shutdown): nothing is left to tell.
+        let _ = self.commands.send(command);
+    }
+}

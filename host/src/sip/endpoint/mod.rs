@@ -1,0 +1,626 @@
+//! What the host does with each SIP message, whatever the transport: match it to a
+//! transaction (RFC 3261 §17.1.3, §17.2.3), absorb retransmissions, answer REGISTER and
+//! OPTIONS, admit new calls (digest authentication) and hand everything inside a call to
+//! the call's task, and drive every transaction's timers. Sans-IO: datagrams, commands and
+//! instants in, datagrams out.
+
+mod ack;
+pub mod timer_queue;
+pub mod tu;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use rsip::prelude::*;
+use rsip::{Method, Request, Response, SipMessage};
+
+use crate::sip::dialog::param;
+use crate::sip::message::reply;
+use crate::sip::registrar::service::{Admission, Outcome, Registrar};
+use crate::sip::transaction::{
+    Action, ClientInvite, ClientNonInvite, Reliability, ServerInvite, ServerNonInvite, Timer, TimerConfig,
+};
+use crate::sip::wire::{self, Received};
+use timer_queue::{TimerQueue, TxKind};
+use tu::{CallEvent, CallEvents, Caller, Command, LegId, NewCall, ServerTx};
+
+/// A datagram to send.
+pub type Packet = (Vec<u8>, SocketAddr);
+
+/// Most transactions of each kind held at once; beyond it new requests get 503 (a flood
+/// must not grow memory without bound).
+pub const MAX_TRANSACTIONS: usize = 200_000;
+
+/// How often lapsed registrations and nonces are dropped.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Starts the task of a new call.
+pub type CallSpawner = Box<dyn FnMut(NewCall) + Send>;
+
+/// A failed authentication, reported to whoever counts them (the ban list).
+pub type AuthFailureHook = Box<dyn FnMut(SocketAddr, &Outcome) + Send>;
+
+/// One transaction: its machine, running timers, peer and, for client transactions, the
+/// call and leg its responses belong to.
+struct Tx<M> {
+    machine: M,
+    timers: Vec<(Timer, Instant)>,
+    peer: SocketAddr,
+    owner: Option<(CallEvents, LegId)>,
+    /// Server INVITE: the Call-ID, to tell the call about a CANCEL.
+    call_id: Option<String>,
+    /// Client INVITE: the request as sent, to build the ACK of a non-2xx response.
+    invite: Option<Vec<u8>>,
+}
+
+impl<M> Tx<M> {
+    fn new(machine: M, peer: SocketAddr) -> Tx<M> {
+        Tx { machine, timers: Vec::new(), peer, owner: None, call_id: None, invite: None }
+    }
+}
+
+/// What carrying out a machine's actions left for the endpoint to do.
+#[derive(Default)]
+struct Applied {
+    terminated: bool,
+    passed_up: bool,
+    timed_out: bool,
+}
+
+/// The host's SIP endpoint.
+pub struct Endpoint {
+    registrar: Arc<Registrar>,
+    timers: TimerConfig,
+    queue: TimerQueue,
+    server_invites: HashMap<String, Tx<ServerInvite<Vec<u8>>>>,
+    server_others: HashMap<String, Tx<ServerNonInvite<Vec<u8>>>>,
+    client_invites: HashMap<String, Tx<ClientInvite<Vec<u8>>>>,
+    client_others: HashMap<String, Tx<ClientNonInvite<Vec<u8>>>>,
+    /// Live calls by the Call-ID of each of their legs.
+    calls: HashMap<String, CallEvents>,
+    spawner: Option<CallSpawner>,
+    on_auth_failure: Option<AuthFailureHook>,
+    last_purge: Option<Instant>,
+}
+
+/// The top Via's branch and sent-by: with the method, the server transaction key
+/// (§17.2.3). A branch without the RFC 3261 cookie is still used; old clients are rare.
+fn via_key(headers: &rsip::Headers) -> Option<(String, String)> {
+    let via = headers.iter().find_map(|h| match h {
+        rsip::Header::Via(via) => Some(via.value().to_string()),
+        _ => None,
+    })?;
+    // A comma-joined Via line: the first value is the top Via.
+    let top = via.split(',').next()?.trim();
+    let mut parts = top.split(';');
+    let sent_by = parts.next()?.split_whitespace().last()?.to_ascii_lowercase();
+    let branch = parts.find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("branch").then(|| value.trim().to_string())
+    })?;
+    Some((branch, sent_by))
+}
+
+fn cseq_method(headers: &rsip::Headers) -> Option<String> {
+    headers.iter().find_map(|h| match h {
+        rsip::Header::CSeq(cseq) => cseq.value().split_whitespace().nth(1).map(str::to_ascii_uppercase),
+        _ => None,
+    })
+}
+
+fn has_to_tag(request: &Request) -> bool {
+    request.to_header().is_ok_and(|to| param(to.value(), "tag").is_some())
+}
+
+fn call_id(headers: &rsip::Headers) -> Option<String> {
+    headers.iter().find_map(|h| match h {
+        rsip::Header::CallId(id) => Some(id.value().to_string()),
+        _ => None,
+    })
+}
+
+impl Endpoint {
+    pub fn new(registrar: Arc<Registrar>) -> Endpoint {
+        Endpoint {
+            registrar,
+            timers: TimerConfig::default(),
+            queue: TimerQueue::default(),
+            server_invites: HashMap::new(),
+            server_others: HashMap::new(),
+            client_invites: HashMap::new(),
+            client_others: HashMap::new(),
+            calls: HashMap::new(),
+            spawner: None,
+            on_auth_failure: None,
+            last_purge: None,
+        }
+    }
+
+    /// Start calls with `spawner`; without one, INVITEs are refused with 503.
+    pub fn with_calls(mut self, spawner: CallSpawner) -> Endpoint {
+        self.spawner = Some(spawner);
+        self
+    }
+
+    /// Report every failed authentication (REGISTER or INVITE) to `hook`.
+    pub fn with_auth_failure_hook(mut self, hook: AuthFailureHook) -> Endpoint {
+        self.on_auth_failure = Some(hook);
+        self
+    }
+
+    /// Live transactions (for tests and metrics).
+    pub fn transactions(&self) -> usize {
+        self.server_invites.len() + self.server_others.len() + self.client_invites.len() + self.client_others.len()
+    }
+
+    /// Live calls (Call-IDs routed to a call task).
+    pub fn routed_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// When the next timer is due.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.queue.next_due()
+    }
+
+    /// Carry out `actions` of the transaction `key` of `kind`.
+    fn apply<M>(
+        queue: &mut TimerQueue,
+        kind: TxKind,
+        key: &str,
+        tx: &mut Tx<M>,
+        actions: Vec<Action<Vec<u8>>>,
+        now: Instant,
+        out: &mut Vec<Packet>,
+    ) -> Applied {
+        let mut applied = Applied::default();
+        for action in actions {
+            match action {
+                Action::Transmit(bytes) => out.push((bytes, tx.peer)),
+                Action::StartTimer(timer, after) => {
+                    let due = now + after;
+                    tx.timers.retain(|(t, _)| *t != timer);
+                    tx.timers.push((timer, due));
+                    queue.push(due, kind, key, timer);
+                }
+                Action::CancelTimer(timer) => tx.timers.retain(|(t, _)| *t != timer),
+                Action::Terminated => applied.terminated = true,
+                Action::PassUp(_) => applied.passed_up = true,
+                Action::Timeout | Action::TransportError => applied.timed_out = true,
+                Action::TransmitAck(response) => {
+                    if let Some(ack) = tx.invite.as_deref().and_then(|invite| ack::non_2xx_ack(invite, &response)) {
+                        out.push((ack, tx.peer));
+                    }
+                }
+            }
+        }
+        applied
+    }
+
+    /// Handle one datagram from `source`; returns what to send.
+    pub fn on_datagram(&mut self, bytes: &[u8], source: SocketAddr, now: Instant, wall: SystemTime) -> Vec<Packet> {
+        let message = match wire::parse_datagram(bytes) {
+            Ok(Received::Message(message)) => *message,
+            Ok(Received::KeepAlive) => return Vec::new(),
+            Err(error) => {
+                tracing::warn!(%source, %error, "dropped a malformed SIP datagram");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        match message {
+            SipMessage::Request(request) => self.on_request(request, bytes, source, now, wall, &mut out),
+            SipMessage::Response(response) => self.on_response(response, bytes, now, &mut out),
+        }
+        out
+    }
+
+    fn on_request(
+        &mut self,
+        request: Request,
+        bytes: &[u8],
+        source: SocketAddr,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut Vec<Packet>,
+    ) {
+        let Some((branch, sent_by)) = via_key(&request.headers) else {
+            out.push((reply(&request, source, 400, Vec::new()).to_string().into_bytes(), source));
+            return;
+        };
+        let invite_key = format!("{branch}|{sent_by}");
+        match request.method {
+            Method::Invite => self.on_invite(request, bytes, invite_key, source, now, wall, out),
+            Method::Ack => {
+                if let Some(tx) = self.server_invites.get_mut(&invite_key) {
+                    // The ACK of our non-2xx final response (§17.2.1).
+                    let actions = tx.machine.on_ack(bytes.to_vec());
+                    let applied =
+                        Self::apply(&mut self.queue, TxKind::ServerInvite, &invite_key, tx, actions, now, out);
+                    if applied.terminated {
+                        self.server_invites.remove(&invite_key);
+                    }
+                    if !applied.passed_up {
+                        return;
+                    }
+                }
+                // The ACK of a 2xx belongs to the call (§13.3.1.4); an unknown one is dropped.
+                if let Some(events) = call_id(&request.headers).and_then(|id| self.calls.get(&id)) {
+                    let _ = events.send(CallEvent::Request { tx: None, request: Box::new(request), source });
+                }
+            }
+            _ => {
+                let key = format!("{invite_key}|{}", request.method);
+                self.on_non_invite(request, bytes, key, invite_key, source, now, wall, out)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_invite(
+        &mut self,
+        request: Request,
+        bytes: &[u8],
+        key: String,
+        source: SocketAddr,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut Vec<Packet>,
+    ) {
+        if let Some(tx) = self.server_invites.get_mut(&key) {
+            let actions = tx.machine.on_retransmitted_request();
+            let applied = Self::apply(&mut self.queue, TxKind::ServerInvite, &key, tx, actions, now, out);
+            if applied.terminated {
+                self.server_invites.remove(&key);
+            }
+            return;
+        }
+        if self.server_invites.len() >= MAX_TRANSACTIONS {
+            out.push((reply(&request, source, 503, Vec::new()).to_string().into_bytes(), source));
+            return;
+        }
+        let (machine, _) = ServerInvite::new(bytes.to_vec(), Reliability::Unreliable, self.timers);
+        let mut tx = Tx::new(machine, source);
+        let id = call_id(&request.headers).unwrap_or_default();
+        tx.call_id = Some(id.clone());
+
+        if has_to_tag(&request) {
+            // A re-INVITE (§14): the call answers it.
+            match self.calls.get(&id) {
+                Some(events) => {
+                    let _ = events.send(CallEvent::Request {
+                        tx: Some(ServerTx(key.clone())),
+                        request: Box::new(request),
+                        source,
+                    });
+                    self.server_invites.insert(key, tx);
+                }
+                None => {
+                    if !self.respond_invite(&key, &mut tx, reply(&request, source, 481, Vec::new()), now, out) {
+                        self.server_invites.insert(key, tx);
+                    }
+                }
+            }
+            return;
+        }
+
+        let refusal = match (self.spawner.is_some(), self.calls.contains_key(&id)) {
+            (false, _) => Some(reply(&request, source, 503, Vec::new())),
+            // A second initial INVITE with a live call's Call-ID (§8.2.2.2 loop/merge).
+            (true, true) => Some(reply(&request, source, 482, Vec::new())),
+            (true, false) => match self.registrar.admit_invite(&request, source, wall) {
+                Admission::Extension { company, user } => {
+                    tracing::debug!(company = %company.id, extension = %user.extension, %source, "call admitted");
+                    let (events_sender, events) = tokio::sync::mpsc::unbounded_channel();
+                    self.calls.insert(id.clone(), events_sender.clone());
+                    // The call's 100 Trying goes out before anything else (§17.2.1).
+                    let trying = reply(&request, source, 100, Vec::new());
+                    if self.respond_invite(&key, &mut tx, trying, now, out) {
+                        return;
+                    }
+                    self.server_invites.insert(key.clone(), tx);
+                    let new_call = NewCall {
+                        request: Box::new(request),
+                        source,
+                        tx: ServerTx(key),
+                        caller: Caller::Extension { company: company.id, extension: user.extension },
+                        events,
+                        events_sender,
+                    };
+                    // Just checked above: a spawner is set.
+                    if let Some(spawner) = self.spawner.as_mut() {
+                        spawner(new_call);
+                    }
+                    return;
+                }
+                Admission::Refused(response, outcome) => {
+                    self.report(source, &outcome);
+                    Some(response)
+                }
+            },
+        };
+        if let Some(response) = refusal
+            && !self.respond_invite(&key, &mut tx, response, now, out)
+        {
+            self.server_invites.insert(key, tx);
+        }
+    }
+
+    /// Send `response` on a new server INVITE transaction; true when that ended it.
+    fn respond_invite(
+        &mut self,
+        key: &str,
+        tx: &mut Tx<ServerInvite<Vec<u8>>>,
+        response: Response,
+        now: Instant,
+        out: &mut Vec<Packet>,
+    ) -> bool {
+        let status = u16::from(response.status_code.clone());
+        let actions = tx.machine.send_response(status, response.to_string().into_bytes());
+        Self::apply(&mut self.queue, TxKind::ServerInvite, key, tx, actions, now, out).terminated
+    }
+
+    fn report(&mut self, source: SocketAddr, outcome: &Outcome) {
+        if let Outcome::AuthenticationFailed { company, extension } = outcome {
+            tracing::warn!(company, extension, %source, "authentication failed");
+            if let Some(hook) = self.on_auth_failure.as_mut() {
+                hook(source, outcome);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_non_invite(
+        &mut self,
+        request: Request,
+        bytes: &[u8],
+        key: String,
+        invite_key: String,
+        source: SocketAddr,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut Vec<Packet>,
+    ) {
+        if let Some(tx) = self.server_others.get_mut(&key) {
+            let actions = tx.machine.on_retransmitted_request();
+            let applied = Self::apply(&mut self.queue, TxKind::ServerNonInvite, &key, tx, actions, now, out);
+            if applied.terminated {
+                self.server_others.remove(&key);
+            }
+            return;
+        }
+        if self.server_others.len() >= MAX_TRANSACTIONS {
+            out.push((reply(&request, source, 503, Vec::new()).to_string().into_bytes(), source));
+            return;
+        }
+        let (machine, _) = ServerNonInvite::new(bytes.to_vec(), Reliability::Unreliable, self.timers);
+        let mut tx = Tx::new(machine, source);
+        let id = call_id(&request.headers).unwrap_or_default();
+
+        let response = match request.method {
+            Method::Register => {
+                let (response, outcome) = self.registrar.handle(&request, source, wall);
+                match &outcome {
+                    Outcome::Registered { company, extension, bindings } => {
+                        tracing::info!(company, extension, bindings, %source, "registered")
+                    }
+                    Outcome::AuthenticationFailed { .. } => self.report(source, &outcome),
+                    Outcome::Challenged | Outcome::Refused(_) => {
+                        tracing::debug!(?outcome, %source, "REGISTER answered")
+                    }
+                }
+                Some(response)
+            }
+            Method::Cancel => {
+                // §9.2: the CANCEL matches the INVITE transaction with the same key.
+                let cancelled = self.server_invites.get(&invite_key).and_then(|invite| {
+                    let id = invite.call_id.as_ref()?;
+                    self.calls.get(id).map(|events| events.send(CallEvent::Cancelled))
+                });
+                Some(reply(&request, source, if cancelled.is_some() { 200 } else { 481 }, Vec::new()))
+            }
+            Method::Options if !has_to_tag(&request) => Some(reply(
+                &request,
+                source,
+                200,
+                vec![rsip::Header::Allow("INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO".to_string().into())],
+            )),
+            _ if has_to_tag(&request) => match self.calls.get(&id) {
+                Some(events) => {
+                    let _ = events.send(CallEvent::Request {
+                        tx: Some(ServerTx(key.clone())),
+                        request: Box::new(request.clone()),
+                        source,
+                    });
+                    None
+                }
+                None => Some(reply(&request, source, 481, Vec::new())),
+            },
+            _ => Some(reply(&request, source, 501, Vec::new())),
+        };
+        match response {
+            Some(response) => {
+                let status = u16::from(response.status_code.clone());
+                let actions = tx.machine.send_response(status, response.to_string().into_bytes());
+                let applied = Self::apply(&mut self.queue, TxKind::ServerNonInvite, &key, &mut tx, actions, now, out);
+                if !applied.terminated {
+                    self.server_others.insert(key, tx);
+                }
+            }
+            // The call answers it later (Command::Respond).
+            None => {
+                self.server_others.insert(key, tx);
+            }
+        }
+    }
+
+    fn on_response(&mut self, response: Response, bytes: &[u8], now: Instant, out: &mut Vec<Packet>) {
+        let Some((branch, _)) = via_key(&response.headers) else {
+            return;
+        };
+        let status = u16::from(response.status_code.clone());
+        let is_invite = cseq_method(&response.headers).as_deref() == Some("INVITE");
+        let (applied, owner) = if is_invite {
+            let Some(tx) = self.client_invites.get_mut(&branch) else {
+                return;
+            };
+            let actions = tx.machine.on_response(status, bytes.to_vec());
+            let applied = Self::apply(&mut self.queue, TxKind::ClientInvite, &branch, tx, actions, now, out);
+            if applied.terminated {
+                (applied, self.client_invites.remove(&branch).and_then(|tx| tx.owner))
+            } else {
+                (applied, tx.owner.clone())
+            }
+        } else {
+            let Some(tx) = self.client_others.get_mut(&branch) else {
+                return;
+            };
+            let actions = tx.machine.on_response(status, bytes.to_vec());
+            let applied = Self::apply(&mut self.queue, TxKind::ClientNonInvite, &branch, tx, actions, now, out);
+            if applied.terminated {
+                (applied, self.client_others.remove(&branch).and_then(|tx| tx.owner))
+            } else {
+                (applied, tx.owner.clone())
+            }
+        };
+        if applied.passed_up
+            && let Some((events, leg)) = owner
+        {
+            let _ = events.send(CallEvent::Response { leg, response: Box::new(response) });
+        }
+    }
+
+    /// Carry out a call's command; returns what to send.
+    pub fn on_command(&mut self, command: Command, now: Instant) -> Vec<Packet> {
+        let mut out = Vec::new();
+        match command {
+            Command::Respond { tx, status, bytes } => {
+                let key = tx.0;
+                if let Some(tx) = self.server_invites.get_mut(&key) {
+                    let actions = tx.machine.send_response(status, bytes);
+                    if Self::apply(&mut self.queue, TxKind::ServerInvite, &key, tx, actions, now, &mut out).terminated {
+                        self.server_invites.remove(&key);
+                    }
+                } else if let Some(tx) = self.server_others.get_mut(&key) {
+                    let actions = tx.machine.send_response(status, bytes);
+                    let applied = Self::apply(&mut self.queue, TxKind::ServerNonInvite, &key, tx, actions, now, &mut out);
+                    if applied.terminated {
+                        self.server_others.remove(&key);
+                    }
+                }
+            }
+            Command::Send { request, call_id, leg, events } => {
+                self.calls.entry(call_id).or_insert_with(|| events.clone());
+                let owner = Some((events, leg));
+                match request.method {
+                    Method::Ack => out.push((request.bytes, request.dest)),
+                    Method::Invite => {
+                        let (machine, actions) =
+                            ClientInvite::start(request.bytes.clone(), Reliability::Unreliable, self.timers);
+                        let mut tx = Tx::new(machine, request.dest);
+                        tx.owner = owner;
+                        tx.invite = Some(request.bytes);
+                        let key = request.branch;
+                        let applied = Self::apply(&mut self.queue, TxKind::ClientInvite, &key, &mut tx, actions, now, &mut out);
+                        if !applied.terminated {
+                            self.client_invites.insert(key, tx);
+                        }
+                    }
+                    _ => {
+                        let (machine, actions) =
+                            ClientNonInvite::start(request.bytes, Reliability::Unreliable, self.timers);
+                        let mut tx = Tx::new(machine, request.dest);
+                        tx.owner = owner;
+                        let key = request.branch;
+                        let applied =
+                            Self::apply(&mut self.queue, TxKind::ClientNonInvite, &key, &mut tx, actions, now, &mut out);
+                        if !applied.terminated {
+                            self.client_others.insert(key, tx);
+                        }
+                    }
+                }
+            }
+            Command::Finished { call_ids } => {
+                for id in call_ids {
+                    self.calls.remove(&id);
+                }
+            }
+        }
+        out
+    }
+
+    /// Fire the timers due at `now`; returns what to send.
+    pub fn on_tick(&mut self, now: Instant) -> Vec<Packet> {
+        if self.last_purge.is_none_or(|last| now.duration_since(last) >= PURGE_EVERY) {
+            self.last_purge = Some(now);
+            self.registrar.purge(SystemTime::now());
+        }
+        let mut out = Vec::new();
+        while let Some(due) = self.queue.pop_due(now) {
+            let is_current = |timers: &[(Timer, Instant)]| timers.contains(&(due.timer, due.due));
+            let key = due.key.as_str();
+            match due.kind {
+                TxKind::ServerInvite => {
+                    let Some(tx) = self.server_invites.get_mut(key).filter(|tx| is_current(&tx.timers)) else {
+                        continue;
+                    };
+                    tx.timers.retain(|(t, _)| *t != due.timer);
+                    let actions = tx.machine.on_timer(due.timer);
+                    if Self::apply(&mut self.queue, due.kind, key, tx, actions, now, &mut out).terminated {
+                        self.server_invites.remove(key);
+                    }
+                }
+                TxKind::ServerNonInvite => {
+                    let Some(tx) = self.server_others.get_mut(key).filter(|tx| is_current(&tx.timers)) else {
+                        continue;
+                    };
+                    tx.timers.retain(|(t, _)| *t != due.timer);
+                    let actions = tx.machine.on_timer(due.timer);
+                    if Self::apply(&mut self.queue, due.kind, key, tx, actions, now, &mut out).terminated {
+                        self.server_others.remove(key);
+                    }
+                }
+                TxKind::ClientInvite => {
+                    let Some(tx) = self.client_invites.get_mut(key).filter(|tx| is_current(&tx.timers)) else {
+                        continue;
+                    };
+                    tx.timers.retain(|(t, _)| *t != due.timer);
+                    let actions = tx.machine.on_timer(due.timer);
+                    let applied = Self::apply(&mut self.queue, due.kind, key, tx, actions, now, &mut out);
+                    let owner = tx.owner.clone();
+                    if applied.terminated {
+                        self.client_invites.remove(key);
+                    }
+                    if applied.timed_out
+                        && let Some((events, leg)) = owner
+                    {
+                        let _ = events.send(CallEvent::Timeout { leg });
+                    }
+                }
+                TxKind::ClientNonInvite => {
+                    let Some(tx) = self.client_others.get_mut(key).filter(|tx| is_current(&tx.timers)) else {
+                        continue;
+                    };
+                    tx.timers.retain(|(t, _)| *t != due.timer);
+                    let actions = tx.machine.on_timer(due.timer);
+                    let applied = Self::apply(&mut self.queue, due.kind, key, tx, actions, now, &mut out);
+                    let owner = tx.owner.clone();
+                    if applied.terminated {
+                        self.client_others.remove(key);
+                    }
+                    if applied.timed_out
+                        && let Some((events, leg)) = owner
+                    {
+                        let _ = events.send(CallEvent::Timeout { leg });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,289 @@
+//! Black-box tests of calls between extensions through the B2BUA, with real SIP peers:
+//! `sipp` devices register (digest auth) and then answer, ring or refuse in sipp's server
+//! mode on the port they registered from; a `sipp` caller authenticates its INVITE (407)
+//! and answers, cancels or gets refused. Each scenario is a template in tests/sipp/.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::Server;
+
+const DOMAIN: &str = "acme.centralita.test";
+
+fn sipp_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp"))
+}
+
+/// A scenario file in `dir`: `template` with `placeholder` replaced by the `.steps` file
+/// `steps` and then each of `values` (placeholder, text).
+fn scenario(dir: &Path, template: &str, placeholder: &str, steps: &str, values: &[(&str, &str)]) -> PathBuf {
+    let read = |name: &str| std::fs::read_to_string(sipp_dir().join(name)).unwrap();
+    let mut text = read(template).replace(placeholder, &read(&format!("{steps}.steps")));
+    for (name, value) in values {
+        text = text.replace(name, value);
+    }
+    let path = dir.join(format!("{steps}.xml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn sipp_output(output: &Output, dir: &Path) -> String {
+    let errors = std::fs::read_to_string(dir.join("errors.log")).unwrap_or_default();
+    format!("{}\n{}\n{errors}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// Register `extension` from 127.0.0.1:`port` (sipp's register scenario, once).
+fn register(server: &Server, extension: &str, password: &str, contact_user: &str, port: u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("users.csv");
+    std::fs::write(&csv, format!("SEQUENTIAL\n{extension};{password};{DOMAIN}\n")).unwrap();
+    let template = std::fs::read_to_string(sipp_dir().join("register.xml")).unwrap();
+    let text = template
+        .replace("EXPECTED_STATUS", "200")
+        .replace("Contact: <sip:[field0]@", &format!("Contact: <sip:{contact_user}@"));
+    let path = dir.path().join("register.xml");
+    std::fs::write(&path, text).unwrap();
+    let output = Command::new("sipp")
+        .arg(server.sip_addr.to_string())
+        .arg("-sf")
+        .arg(&path)
+        .arg("-inf")
+        .arg(&csv)
+        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1", "-timeout", "10", "-timeout_error"])
+        .args(["-nostdin", "-trace_err", "-error_file"])
+        .arg(dir.path().join("errors.log"))
+        .current_dir(dir.path())
+        .output()
+        .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
+    assert!(output.status.success(), "registering {extension} failed:\n{}", sipp_output(&output, dir.path()));
+}
+
+/// A registered device: sipp in server mode on the port it registered from, handling
+/// `calls` calls with `behaviour` (callee_<behaviour>.steps).
+struct Device {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Device {
+    fn start(server: &Server, extension: &str, password: &str, behaviour: &str, calls: usize) -> Device {
+        Device::start_as(server, extension, password, extension, behaviour, calls)
+    }
+
+    fn start_as(
+        server: &Server,
+        extension: &str,
+        password: &str,
+        contact_user: &str,
+        behaviour: &str,
+        calls: usize,
+    ) -> Device {
+        let port = support::free_port_tcp_udp();
+        register(server, extension, password, contact_user, port);
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            scenario(dir.path(), "callee.xml", "BEHAVIOUR_STEPS", &format!("callee_{behaviour}"), &[]);
+        let child = Command::new("sipp")
+            .arg("-sf")
+            .arg(&path)
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", &calls.to_string()])
+            .args(["-mp", &support::free_port_tcp_udp().to_string()])
+            .args(["-timeout", "60", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
+            .arg(dir.path().join("errors.log"))
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sipp");
+        // sipp needs a moment to bind its port after the registration's sipp released it.
+        std::thread::sleep(Duration::from_millis(300));
+        Device { child, dir }
+    }
+
+    /// Wait for the device's calls to end; its exit status and log.
+    fn finish(mut self) -> (bool, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                let output = self.child.wait_with_output().unwrap();
+                return (output.status.success(), sipp_output(&output, self.dir.path()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let output = self.child.wait_with_output().unwrap();
+        (false, format!("device did not finish:\n{}", sipp_output(&output, self.dir.path())))
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Place `calls` calls from `extension` to `dialled` with the caller `outcome` steps
+/// (caller_<steps>.steps) and `values` for its placeholders; sipp's success and log.
+fn call(
+    server: &Server,
+    extension: &str,
+    password: &str,
+    dialled: &str,
+    steps: &str,
+    values: &[(&str, &str)],
+    calls: usize,
+) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("callers.csv");
+    std::fs::write(&csv, format!("SEQUENTIAL\n{extension};{password};{DOMAIN};{dialled}\n")).unwrap();
+    let path = scenario(dir.path(), "caller.xml", "OUTCOME_STEPS", &format!("caller_{steps}"), values);
+    let output = Command::new("sipp")
+        .arg(server.sip_addr.to_string())
+        .arg("-sf")
+        .arg(&path)
+        .arg("-inf")
+        .arg(&csv)
+        .args(["-i", "127.0.0.1", "-p", &support::free_port_tcp_udp().to_string()])
+        .args(["-mp", &support::free_port_tcp_udp().to_string()])
+        .args(["-m", &calls.to_string(), "-l", &calls.to_string(), "-r", "50"])
+        .args(["-timeout", "60", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
+        .arg(dir.path().join("errors.log"))
+        .current_dir(dir.path())
+        .output()
+        .expect("run sipp");
+    (output.status.success(), sipp_output(&output, dir.path()))
+}
+
+fn password(user: &Value) -> String {
+    user["sip_password"].as_str().unwrap().to_string()
+}
+
+fn setup(server: &Server) -> (String, String) {
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let caller = password(&server.create_user("acme", "100"));
+    let callee = password(&server.create_user("acme", "101"));
+    (caller, callee)
+}
+
+fn cdrs(server: &Server) -> Vec<Value> {
+    let reply = server.operator().get("/api/v1/companies/acme/cdrs").expect(200, "CDRs");
+    reply["items"].as_array().unwrap().clone()
+}
+
+/// Wait until `count` CDRs are stored (the writer batches them off the call path).
+fn wait_for_cdrs(server: &Server, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let records = cdrs(server);
+        if records.len() >= count || Instant::now() > deadline {
+            return records;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_answered_call_connects_both_extensions_and_either_bye_ends_it() {
+    let server = Server::start();
+    let (caller, callee) = setup(&server);
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    let (ok, log) = call(&server, "100", &caller, "101", "answered", &[("TALK_MS", "500")], 1);
+    assert!(ok, "the call failed:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "the device saw something wrong:\n{log}");
+
+    let records = wait_for_cdrs(&server, 1);
+    assert_eq!(records.len(), 1, "{records:?}");
+    let cdr = &records[0];
+    assert_eq!(cdr["status"], "answered");
+    assert_eq!(cdr["direction"], "internal");
+    assert_eq!(cdr["caller"], "100");
+    assert_eq!(cdr["called"], "101");
+    assert_eq!(cdr["hangup_cause"], "caller hung up");
+    assert!(cdr["answered_at"].is_string(), "{cdr}");
+}
+
+#[test]
+fn a_busy_device_makes_the_call_busy() {
+    let server = Server::start();
+    let (caller, callee) = setup(&server);
+    let device = Device::start(&server, "101", &callee, "busy", 1);
+    let (ok, log) = call(&server, "100", &caller, "101", "refused", &[("FINAL_STATUS", "486")], 1);
+    assert!(ok, "the caller did not get 486:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "{log}");
+    let records = wait_for_cdrs(&server, 1);
+    assert_eq!(records[0]["status"], "busy", "{records:?}");
+}
+
+#[test]
+fn the_caller_cancels_while_the_device_rings() {
+    let server = Server::start();
+    let (caller, callee) = setup(&server);
+    let device = Device::start(&server, "101", &callee, "ring", 1);
+    let (ok, log) = call(&server, "100", &caller, "101", "cancel", &[], 1);
+    assert!(ok, "the caller's CANCEL did not end the call with 487:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "the device was not cancelled:\n{log}");
+    let records = wait_for_cdrs(&server, 1);
+    assert_eq!(records[0]["status"], "cancelled", "{records:?}");
+}
+
+#[test]
+fn a_device_that_never_answers_times_out_with_480() {
+    let server = Server::start_with_args(&["--ring-timeout-s", "2"]);
+    let (caller, callee) = setup(&server);
+    let device = Device::start(&server, "101", &callee, "ring", 1);
+    let (ok, log) = call(&server, "100", &caller, "101", "refused", &[("FINAL_STATUS", "480")], 1);
+    assert!(ok, "the caller did not get 480 after the ring timeout:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "the ringing device was not cancelled:\n{log}");
+    let records = wait_for_cdrs(&server, 1);
+    assert_eq!(records[0]["status"], "no_answer", "{records:?}");
+    assert_eq!(records[0]["hangup_cause"], "ring timeout", "{records:?}");
+}
+
+#[test]
+fn calls_to_unregistered_or_unknown_numbers_and_bad_credentials_are_refused() {
+    let server = Server::start();
+    let (caller, _) = setup(&server);
+    let (ok, log) = call(&server, "100", &caller, "101", "refused", &[("FINAL_STATUS", "480")], 1);
+    assert!(ok, "no device registered should give 480:\n{log}");
+    let (ok, log) = call(&server, "100", &caller, "sales", "refused", &[("FINAL_STATUS", "404")], 1);
+    assert!(ok, "an unknown name should give 404:\n{log}");
+    // An outside number needs the company's trunk; without one the call fails clearly.
+    let (ok, log) = call(&server, "100", &caller, "0034911234567", "refused", &[("FINAL_STATUS", "503")], 1);
+    assert!(ok, "an outside number without a trunk should give 503:\n{log}");
+    let (ok, log) = call(&server, "100", "wrong-password", "101", "refused", &[("FINAL_STATUS", "403")], 1);
+    assert!(ok, "a wrong password should give 403:\n{log}");
+}
+
+#[test]
+fn ten_concurrent_calls_all_connect() {
+    let server = Server::start();
+    let (caller, callee) = setup(&server);
+    let device = Device::start(&server, "101", &callee, "answer", 10);
+    let (ok, log) = call(&server, "100", &caller, "101", "answered", &[("TALK_MS", "2000")], 10);
+    assert!(ok, "not every concurrent call connected:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "{log}");
+    let records = wait_for_cdrs(&server, 10);
+    assert_eq!(records.len(), 10);
+    assert!(records.iter().all(|r| r["status"] == "answered"), "{records:?}");
+}
+
+#[test]
+fn an_extension_of_another_company_cannot_call_in() {
+    let server = Server::start();
+    let (_, callee) = setup(&server);
+    server.create_company("other", json!({"sip_domain": "other.centralita.test"}));
+    let outsider = password(&server.create_user("other", "100"));
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    // other's extension 100 with its own password, presenting acme's domain: refused.
+    let (ok, log) = call(&server, "100", &outsider, "101", "refused", &[("FINAL_STATUS", "403")], 1);
+    assert!(ok, "another company's credentials placed a call into acme:\n{log}");
+    device.stop();
+}
