@@ -20,6 +20,7 @@ pub mod module_cli;
 pub mod operator_token;
 pub mod routing;
 pub mod sandbox;
+pub mod security;
 pub mod shutdown;
 pub mod sip;
 pub mod store;

@@ -28,6 +28,10 @@ pub const MODULE_INSTALLS: Collection<ModuleInstall> = Collection::new("module_i
 pub const RETIRED_COMPANIES: Collection<String> = Collection::new("retired_companies");
 /// Which company owns each SIP domain, keyed by [`sip_domain_key`].
 pub const SIP_DOMAINS: Collection<String> = Collection::new("sip_domains");
+/// Banned addresses, keyed by the address as text (SPEC.md §10).
+pub const BANS: Collection<Ban> = Collection::new("bans");
+/// Address ranges never banned, keyed by the canonical CIDR text.
+pub const WHITELIST: Collection<WhitelistEntry> = Collection::new("whitelist");
 /// The audit log, keyed by zero-padded sequence number.
 pub const AUDIT: Collection<AuditEntry> = Collection::new("audit");
 
@@ -45,6 +49,8 @@ pub(super) const ALL_TABLES: &[&str] = &[
     "audit",
     "retired_companies",
     "sip_domains",
+    "bans",
+    "whitelist",
 ];
 
 /// The key of a SIP domain: lower case (domains compare without case).
