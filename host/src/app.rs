@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::sandbox::Sandbox;
 use crate::sandbox::counters::Counters;
+use crate::security::Guard;
 use crate::sip::registrar::service::Registrar;
 use crate::store::Store;
 
@@ -14,4 +15,6 @@ pub struct App {
     pub sandbox: Arc<Sandbox>,
     pub counters: Arc<Counters>,
     pub registrar: Arc<Registrar>,
+    /// The ban list and whitelist, checked for every SIP packet.
+    pub security: Arc<Guard>,
 }

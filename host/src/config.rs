@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::security::settings::{
+    BanSettings, BanSettingsError, DEFAULT_BAN_DURATION_S, DEFAULT_BAN_FAILURES, DEFAULT_BAN_WINDOW_S,
+};
+
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./centralita-data";
 /// Default HTTP API address.
@@ -32,6 +36,16 @@ pub struct ServeArgs {
     /// Disable the pooling instance allocator (it is used when available).
     #[arg(long, env = "CENTRALITA_NO_POOLING")]
     pub no_pooling: bool,
+    /// Failed authentications from one address within the window that ban it (default 5;
+    /// `ban_failures` in the config file, as are the two below).
+    #[arg(long, env = "CENTRALITA_BAN_FAILURES")]
+    pub ban_failures: Option<u32>,
+    /// The window failed authentications are counted in, in seconds (default 60).
+    #[arg(long, env = "CENTRALITA_BAN_WINDOW_S")]
+    pub ban_window_s: Option<u64>,
+    /// How long a ban lasts, in seconds (default 3600; 0 = until an operator lifts it).
+    #[arg(long, env = "CENTRALITA_BAN_DURATION_S")]
+    pub ban_duration_s: Option<u64>,
     /// A TOML file with any of: data_dir, http_listen, sip_listen, demo, no_pooling.
     #[arg(long, env = "CENTRALITA_CONFIG")]
     pub config: Option<PathBuf>,
@@ -45,6 +59,9 @@ struct FileConfig {
     sip_listen: Option<SocketAddr>,
     demo: Option<bool>,
     no_pooling: Option<bool>,
+    ban_failures: Option<u32>,
+    ban_window_s: Option<u64>,
+    ban_duration_s: Option<u64>,
 }
 
 /// The settings the server runs with.
@@ -55,6 +72,8 @@ pub struct ServeConfig {
     pub sip_listen: SocketAddr,
     pub demo: bool,
     pub pooling: bool,
+    /// When failed authentications ban an address, and for how long.
+    pub ban: BanSettings,
 }
 
 /// Why the configuration could not be read.
@@ -64,6 +83,8 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error(transparent)]
+    Ban(#[from] BanSettingsError),
 }
 
 impl ServeArgs {
@@ -74,7 +95,13 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let parse = |text: &str| text.parse::<SocketAddr>().expect("default addresses are valid");
+        let ban = BanSettings::new(
+            self.ban_failures.or(file.ban_failures).unwrap_or(DEFAULT_BAN_FAILURES),
+            self.ban_window_s.or(file.ban_window_s).unwrap_or(DEFAULT_BAN_WINDOW_S),
+            self.ban_duration_s.or(file.ban_duration_s).unwrap_or(DEFAULT_BAN_DURATION_S),
+        )?;
         Ok(ServeConfig {
+            ban,
             data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             http_listen: self.http_listen.or(file.http_listen).unwrap_or_else(|| parse(DEFAULT_HTTP_LISTEN)),
             sip_listen: self.sip_listen.or(file.sip_listen).unwrap_or_else(|| parse(DEFAULT_SIP_LISTEN)),
@@ -119,5 +146,25 @@ mod tests {
         std::fs::write(&file, "http_lisen = \"0.0.0.0:9000\"\n").unwrap();
         let error = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap_err();
         assert!(error.to_string().contains("http_lisen"), "{error}");
+    }
+
+    #[test]
+    fn ban_settings_come_from_flags_then_the_file_then_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("centralita.toml");
+        std::fs::write(&file, "ban_failures = 3\nban_duration_s = 0\n").unwrap();
+        let args = ServeArgs { ban_failures: Some(10), config: Some(file), ..Default::default() };
+        let ban = args.resolve().unwrap().ban;
+        assert_eq!(ban.failures(), 10);
+        assert_eq!(ban.window().as_secs(), DEFAULT_BAN_WINDOW_S);
+        assert_eq!(ban.duration(), None, "0 in the file: until unbanned");
+        assert_eq!(ServeArgs::default().resolve().unwrap().ban, BanSettings::default());
+    }
+
+    #[test]
+    fn a_ban_setting_out_of_range_is_refused_by_name() {
+        let args = ServeArgs { ban_window_s: Some(0), ..Default::default() };
+        let error = args.resolve().unwrap_err();
+        assert!(error.to_string().contains("ban_window_s"), "{error}");
     }
 }

@@ -15,6 +15,7 @@ use centralita::module_cli::ModuleRunner;
 use centralita::sandbox::Sandbox;
 use centralita::sandbox::counters::Counters;
 use centralita::sandbox::limits::DecisionLimits;
+use centralita::security::Guard;
 use centralita::sip::registrar::service::Registrar;
 use centralita::sip::transport::endpoint::Endpoint;
 use centralita::sip::transport::udp;
@@ -130,11 +131,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(allocator = ?sandbox.allocator(), uploaded, "sandbox ready");
     let token = operator_token::load_or_create(&config.data_dir)?;
     let registrar = Arc::new(Registrar::new(store.clone()));
+    let security = Arc::new(Guard::load(store.clone(), config.ban).context("loading the ban list")?);
     let app = App {
         store,
         sandbox: Arc::new(sandbox),
         counters: Arc::new(Counters::default()),
         registrar: registrar.clone(),
+        security,
     };
     if config.demo {
         demo::ensure(&app).context("creating the demo company")?;
