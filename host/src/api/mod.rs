@@ -14,6 +14,7 @@ pub mod extract;
 pub mod keys;
 pub mod modules;
 pub mod registrations;
+pub mod security;
 pub mod users;
 mod validate;
 
@@ -70,6 +71,7 @@ async fn health() -> Json<Health> {
         directory::create_external, directory::list_external, directory::get_external, directory::update_external, directory::delete_external,
         modules::upload, modules::list, modules::get, modules::activate, modules::rollback,
         audit::all, audit::company,
+        security::list_bans, security::unban, security::list_whitelist, security::add_whitelist, security::remove_whitelist,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -148,6 +150,10 @@ pub fn router(app: App, auth: Auth) -> Router {
         .route(&format!("{company}/modules/{{name}}/rollback"), post(modules::rollback))
         .route(&format!("{company}/audit"), get(audit::company))
         .route("/api/v1/audit", get(audit::all))
+        .route("/api/v1/security/bans", get(security::list_bans))
+        .route("/api/v1/security/bans/{ip}", axum::routing::delete(security::unban))
+        .route("/api/v1/security/whitelist", get(security::list_whitelist).post(security::add_whitelist))
+        .route("/api/v1/security/whitelist/{cidr}", axum::routing::delete(security::remove_whitelist))
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(ApiState { app, auth })
 }
