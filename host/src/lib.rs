@@ -5,6 +5,7 @@
 //! - [`sandbox`]: the wasmtime engine, module versions, running decisions.
 //! - [`routing`]: decisions as the host uses them (DID routing with fallbacks).
 //! - [`api`]: the HTTP API under `/api/v1`.
+//! - [`cdr`]: call detail records: writing, filtering, CSV.
 //! - [`sip`]: SIP in RFC 3261's layers (wire, transactions).
 //! - [`config`]: `serve` settings from flags, environment and a TOML file.
 //! - [`module_cli`]: trying a module offline (`centralita module run`).
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod cdr;
 pub mod config;
 pub mod constant_time;
 pub mod demo;

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cdrs;
 pub mod companies;
 pub mod devices;
 pub mod dids;
@@ -71,6 +72,7 @@ async fn health() -> Json<Health> {
         directory::create_external, directory::list_external, directory::get_external, directory::update_external, directory::delete_external,
         modules::upload, modules::list, modules::get, modules::activate, modules::rollback,
         audit::all, audit::company,
+        cdrs::list, cdrs::export_csv,
         security::list_bans, security::unban, security::list_whitelist, security::add_whitelist, security::remove_whitelist,
     ),
     modifiers(&BearerAuth),
@@ -149,6 +151,8 @@ pub fn router(app: App, auth: Auth) -> Router {
         .route(&format!("{company}/modules/{{name}}/activate"), post(modules::activate))
         .route(&format!("{company}/modules/{{name}}/rollback"), post(modules::rollback))
         .route(&format!("{company}/audit"), get(audit::company))
+        .route(&format!("{company}/cdrs"), get(cdrs::list))
+        .route(&format!("{company}/cdrs.csv"), get(cdrs::export_csv))
         .route("/api/v1/audit", get(audit::all))
         .route("/api/v1/security/bans", get(security::list_bans))
         .route("/api/v1/security/bans/{ip}", axum::routing::delete(security::unban))

@@ -32,6 +32,8 @@ pub const SIP_DOMAINS: Collection<String> = Collection::new("sip_domains");
 pub const BANS: Collection<Ban> = Collection::new("bans");
 /// Address ranges never banned, keyed by the canonical CIDR text.
 pub const WHITELIST: Collection<WhitelistEntry> = Collection::new("whitelist");
+/// Call detail records, keyed by [`cdr_key`]: one company's CDRs are one range in time order.
+pub const CDRS: Collection<Cdr> = Collection::new("cdrs");
 /// The audit log, keyed by zero-padded sequence number.
 pub const AUDIT: Collection<AuditEntry> = Collection::new("audit");
 
@@ -49,6 +51,7 @@ pub(super) const ALL_TABLES: &[&str] = &[
     "audit",
     "retired_companies",
     "sip_domains",
+    "cdrs",
     "bans",
     "whitelist",
 ];
@@ -56,6 +59,14 @@ pub(super) const ALL_TABLES: &[&str] = &[
 /// The key of a SIP domain: lower case (domains compare without case).
 pub fn sip_domain_key(domain: &str) -> String {
     domain.trim().to_ascii_lowercase()
+}
+
+/// The key of a CDR: `company NUL ended_at NUL id`, the end time as zero-padded epoch
+/// milliseconds so that key order is time order.
+pub fn cdr_key(company: &str, ended_at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    // No call ends before 1970; clamping keeps a wrong clock from breaking the key order.
+    let millis = u64::try_from(ended_at.timestamp_millis()).unwrap_or(0);
+    format!("{company}\0{millis:020}\0{id}")
 }
 
 /// The key of a module version row.

@@ -345,3 +345,60 @@ pub struct WhitelistEntry {
     /// When it was added.
     pub added_at: DateTime<Utc>,
 }
+
+/// How a call ended, as its CDR says (SPEC.md §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// Someone took the call.
+    Answered,
+    /// It rang until the ring timeout, or every device declined without being busy.
+    NoAnswer,
+    /// The callee was busy.
+    Busy,
+    /// The caller hung up before anyone answered.
+    Cancelled,
+    /// It could not be placed (trunk or network failure, no route).
+    Failed,
+    /// The permissions module denied it.
+    Refused,
+}
+
+/// A call detail record: one per call, answered or not, written when it ends (SPEC.md §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Cdr {
+    /// The company.
+    pub company: String,
+    /// Unique id of the record (the call id and a random suffix).
+    pub id: String,
+    /// SIP Call-ID of the call's first leg.
+    pub call_id: String,
+    /// Which way the call flowed.
+    pub direction: crate::routing::call::Direction,
+    /// The calling number, or "anonymous".
+    pub caller: String,
+    /// The caller's display name.
+    pub caller_name: Option<String>,
+    /// The number dialled.
+    pub called: String,
+    /// Who or what finally took the call, e.g. "extension 101" or an external number.
+    pub destination: Option<String>,
+    /// How the call ended.
+    pub status: CallStatus,
+    /// Why it ended, e.g. "caller hung up", "ring timeout", "486 Busy Here".
+    pub hangup_cause: String,
+    /// The final SIP status of the call, when one was sent or received.
+    pub sip_status: Option<u16>,
+    /// When the call arrived or was placed.
+    pub started_at: DateTime<Utc>,
+    /// When it was answered.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub ended_at: DateTime<Utc>,
+    /// How long it rang, in milliseconds.
+    pub ring_ms: u64,
+    /// Billable seconds: from answer to end.
+    pub talk_s: u64,
+    /// Link to the call's recording, when it was recorded.
+    pub recording: Option<String>,
+}
