@@ -157,6 +157,30 @@ fn call(
     (output.status.success(), sipp_output(&output, dir.path()))
 }
 
+/// Deliver `calls` calls from the trunk provider (a sipp on 127.0.0.1) to `did`, with
+/// the provider_<steps>.steps outcome.
+fn provider_call(server: &Server, did: &str, steps: &str, values: &[(&str, &str)], calls: usize) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("calls.csv");
+    std::fs::write(&csv, format!("SEQUENTIAL\n{did};34600111222\n")).unwrap();
+    let path = scenario(dir.path(), "provider.xml", "OUTCOME_STEPS", &format!("provider_{steps}"), values);
+    let output = Command::new("sipp")
+        .arg(server.sip_addr.to_string())
+        .arg("-sf")
+        .arg(&path)
+        .arg("-inf")
+        .arg(&csv)
+        .args(["-i", "127.0.0.1", "-p", &support::free_port_tcp_udp().to_string()])
+        .args(["-mp", &support::free_port_tcp_udp().to_string()])
+        .args(["-m", &calls.to_string(), "-l", &calls.to_string(), "-r", "50"])
+        .args(["-timeout", "60", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
+        .arg(dir.path().join("errors.log"))
+        .current_dir(dir.path())
+        .output()
+        .expect("run sipp");
+    (output.status.success(), sipp_output(&output, dir.path()))
+}
+
 fn password(user: &Value) -> String {
     user["sip_password"].as_str().unwrap().to_string()
 }
@@ -286,4 +310,50 @@ fn an_extension_of_another_company_cannot_call_in() {
     let (ok, log) = call(&server, "100", &outsider, "101", "refused", &[("FINAL_STATUS", "403")], 1);
     assert!(ok, "another company's credentials placed a call into acme:\n{log}");
     device.stop();
+}
+
+#[test]
+fn a_call_from_the_trunk_to_a_did_is_routed_by_the_did_module_to_an_extension() {
+    let server = Server::start();
+    server.create_company(
+        "acme",
+        json!({"sip_domain": DOMAIN, "trunk": {"username": "acme", "password": "p", "domain": "127.0.0.1"}}),
+    );
+    server.create_user("acme", "100");
+    let callee = password(&server.create_user("acme", "101"));
+    server.create_did(
+        "acme",
+        &json!({"number": "34910000000", "description": "main", "default_destination": {"extension": "101"},
+                "rules": [{"order": 1, "caller_id": "999.*", "destination": "hang_up"}]}),
+    );
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    let (ok, log) = provider_call(&server, "34910000000", "answered", &[("TALK_MS", "300")], 1);
+    assert!(ok, "the DID call did not connect:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "{log}");
+    let records = wait_for_cdrs(&server, 1);
+    let cdr = &records[0];
+    assert_eq!(cdr["direction"], "inbound", "{cdr}");
+    assert_eq!(cdr["caller"], "34600111222", "{cdr}");
+    assert_eq!(cdr["called"], "34910000000", "{cdr}");
+    assert_eq!(cdr["destination"], "extension 101", "{cdr}");
+    assert_eq!(cdr["status"], "answered", "{cdr}");
+
+    // A number that is no DID, from the provider's address, is not a trunk call: it is
+    // taken for an extension's call, and no company has the provider's domain.
+    let (ok, log) = provider_call(&server, "34910000099", "refused", &[("FINAL_STATUS", "404")], 1);
+    assert!(ok, "an unknown DID was not refused:\n{log}");
+}
+
+#[test]
+fn a_did_call_from_an_address_that_is_not_the_provider_is_not_admitted() {
+    let server = Server::start();
+    server.create_company(
+        "acme",
+        json!({"sip_domain": DOMAIN, "trunk": {"username": "acme", "password": "p", "domain": "192.0.2.10"}}),
+    );
+    server.create_user("acme", "101");
+    server.create_did("acme", &json!({"number": "34910000000", "description": "", "default_destination": {"extension": "101"}}));
+    let (ok, log) = provider_call(&server, "34910000000", "refused", &[("FINAL_STATUS", "404")], 1);
+    assert!(ok, "a DID call from a stranger's address was not refused:\n{log}");
 }

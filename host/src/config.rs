@@ -1,12 +1,14 @@
 //! `centralita serve` settings: command-line flags, else environment variables, else a
 //! TOML file (`--config`), else the embedded defaults.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
 
+use crate::media::ports::PortRange;
 use crate::security::settings::{
     BanSettings, BanSettingsError, DEFAULT_BAN_DURATION_S, DEFAULT_BAN_FAILURES, DEFAULT_BAN_WINDOW_S,
 };
@@ -27,7 +29,7 @@ pub struct ServeArgs {
     /// Address of the HTTP API.
     #[arg(long, env = "CENTRALITA_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
-    /// Address of the SIP listener (SIP arrives with the SIP-core work; validated now).
+    /// Address of the SIP listener (UDP).
     #[arg(long, env = "CENTRALITA_SIP_LISTEN")]
     pub sip_listen: Option<SocketAddr>,
     /// Create a demo company with users and a DID on first start.
@@ -36,6 +38,13 @@ pub struct ServeArgs {
     /// Disable the pooling instance allocator (it is used when available).
     #[arg(long, env = "CENTRALITA_NO_POOLING")]
     pub no_pooling: bool,
+    /// UDP ports for anchored media, "FIRST-LAST" (RTP on even ports, RTCP on the next).
+    #[arg(long, env = "CENTRALITA_RTP_PORTS")]
+    pub rtp_ports: Option<String>,
+    /// The address phones reach this host at, put in SIP Via/Contact and SDP. Defaults to
+    /// the SIP listen address, or the machine's primary address when that is a wildcard.
+    #[arg(long, env = "CENTRALITA_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
     /// Failed authentications from one address within the window that ban it (default 5;
     /// `ban_failures` in the config file, as are the two below).
     #[arg(long, env = "CENTRALITA_BAN_FAILURES")]
@@ -46,7 +55,11 @@ pub struct ServeArgs {
     /// How long a ban lasts, in seconds (default 3600; 0 = until an operator lifts it).
     #[arg(long, env = "CENTRALITA_BAN_DURATION_S")]
     pub ban_duration_s: Option<u64>,
-    /// A TOML file with any of: data_dir, http_listen, sip_listen, demo, no_pooling.
+    /// Seconds an extension rings before the call counts as unanswered.
+    #[arg(long, env = "CENTRALITA_RING_TIMEOUT_S")]
+    pub ring_timeout_s: Option<u64>,
+    /// A TOML file with any of: data_dir, http_listen, sip_listen, demo, no_pooling,
+    /// rtp_ports, public_ip, ring_timeout_s.
     #[arg(long, env = "CENTRALITA_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -62,6 +75,9 @@ struct FileConfig {
     ban_failures: Option<u32>,
     ban_window_s: Option<u64>,
     ban_duration_s: Option<u64>,
+    rtp_ports: Option<String>,
+    public_ip: Option<IpAddr>,
+    ring_timeout_s: Option<u64>,
 }
 
 /// The settings the server runs with.
@@ -74,6 +90,10 @@ pub struct ServeConfig {
     pub pooling: bool,
     /// When failed authentications ban an address, and for how long.
     pub ban: BanSettings,
+    pub rtp_ports: PortRange,
+    /// What goes into SIP headers and SDP as this host's address.
+    pub public_ip: IpAddr,
+    pub ring_timeout: Duration,
 }
 
 /// Why the configuration could not be read.
@@ -85,6 +105,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error(transparent)]
     Ban(#[from] BanSettingsError),
+    #[error("{setting}: {message}")]
+    Invalid { setting: &'static str, message: String },
 }
 
 impl ServeArgs {
@@ -95,20 +117,52 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let parse = |text: &str| text.parse::<SocketAddr>().expect("default addresses are valid");
+        let rtp_ports = match self.rtp_ports.or(file.rtp_ports) {
+            Some(text) => text
+                .parse::<PortRange>()
+                .map_err(|e| ConfigError::Invalid { setting: "rtp_ports", message: e.to_string() })?,
+            None => PortRange::default(),
+        };
+        let sip_listen = self.sip_listen.or(file.sip_listen).unwrap_or_else(|| parse(DEFAULT_SIP_LISTEN));
+        let public_ip = self.public_ip.or(file.public_ip).unwrap_or_else(|| {
+            if sip_listen.ip().is_unspecified() { primary_ip() } else { sip_listen.ip() }
+        });
         let ban = BanSettings::new(
             self.ban_failures.or(file.ban_failures).unwrap_or(DEFAULT_BAN_FAILURES),
             self.ban_window_s.or(file.ban_window_s).unwrap_or(DEFAULT_BAN_WINDOW_S),
             self.ban_duration_s.or(file.ban_duration_s).unwrap_or(DEFAULT_BAN_DURATION_S),
         )?;
+        let ring_timeout = match self.ring_timeout_s.or(file.ring_timeout_s) {
+            Some(0) => {
+                return Err(ConfigError::Invalid { setting: "ring_timeout_s", message: "must be at least 1".into() });
+            }
+            Some(seconds) => Duration::from_secs(seconds),
+            None => crate::calls::DEFAULT_RING_TIMEOUT,
+        };
         Ok(ServeConfig {
+            ring_timeout,
             ban,
+            rtp_ports,
+            public_ip,
             data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             http_listen: self.http_listen.or(file.http_listen).unwrap_or_else(|| parse(DEFAULT_HTTP_LISTEN)),
-            sip_listen: self.sip_listen.or(file.sip_listen).unwrap_or_else(|| parse(DEFAULT_SIP_LISTEN)),
+            sip_listen,
             demo: self.demo || file.demo.unwrap_or(false),
             pooling: !(self.no_pooling || file.no_pooling.unwrap_or(false)),
         })
     }
+}
+
+/// The address this machine uses towards the rest of the network: the source address the
+/// kernel picks for a route to a documentation address (no packet is sent), else loopback.
+fn primary_ip() -> IpAddr {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|socket| {
+            socket.connect("192.0.2.1:9")?;
+            socket.local_addr()
+        })
+        .map(|local| local.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod calls;
 pub mod cdr;
 pub mod config;
 pub mod constant_time;

@@ -16,8 +16,10 @@ use centralita::sandbox::Sandbox;
 use centralita::sandbox::counters::Counters;
 use centralita::sandbox::limits::DecisionLimits;
 use centralita::security::Guard;
-use centralita::sip::registrar::service::Registrar;
-use centralita::sip::transport::endpoint::Endpoint;
+use centralita::sip::registrar::service::{Outcome, Registrar};
+use centralita::calls::{CallEngine, CallSettings, CdrWriter};
+use centralita::media::relay::MediaRelay;
+use centralita::sip::endpoint::Endpoint;
 use centralita::sip::transport::udp;
 use centralita::store::Store;
 use centralita::store::records::Grants;
@@ -158,7 +160,35 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding SIP (UDP) to {}", config.sip_listen))?;
         tracing::info!(address = %sip_socket.local_addr()?, "SIP listening on UDP");
-        let sip = tokio::spawn(udp::serve(sip_socket, Endpoint::new(registrar), until_stopped(stopped.clone())));
+        let sip_address = SocketAddr::new(config.public_ip, sip_socket.local_addr()?.port());
+        let media = MediaRelay::new(config.sip_listen.ip(), config.public_ip, config.rtp_ports);
+        tracing::info!(rtp_ports = %config.rtp_ports, public_ip = %config.public_ip, "media relay ready");
+        let (commands, command_queue) = tokio::sync::mpsc::unbounded_channel();
+        let cdrs = CdrWriter::start(app.store.clone()).context("starting the CDR writer")?;
+        let engine = CallEngine::new(app.clone(), media, commands, cdrs, CallSettings {
+            ring_timeout: config.ring_timeout,
+            ..CallSettings::new(sip_address)
+        });
+        let guard = app.security.clone();
+        let endpoint = Endpoint::new(registrar).with_calls(engine.spawner()).with_auth_failure_hook(Box::new(
+            move |source, outcome| {
+                let reason = match outcome {
+                    Outcome::AuthenticationFailed { company, extension } => {
+                        format!("wrong SIP credentials for extension {extension} of {company}")
+                    }
+                    other => format!("{other:?}"),
+                };
+                guard.auth_failed(source.ip(), &reason, std::time::SystemTime::now());
+            },
+        ));
+        let guard = app.security.clone();
+        let sip = tokio::spawn(udp::serve(
+            sip_socket,
+            endpoint,
+            command_queue,
+            move |ip| guard.admits(ip),
+            until_stopped(stopped.clone()),
+        ));
 
         let listener = tokio::net::TcpListener::bind(config.http_listen)
             .await

@@ -31,8 +31,9 @@ use crate::sip::dialog::{Dialog, Outgoing, cseq_number};
 use crate::sip::endpoint::tu::{CallEvent, CallEvents, Caller, Command, LegId, NewCall, ServerTx};
 use crate::sip::message::uri_user;
 use crate::sip::transaction::TimerConfig;
-use crate::store::records::{CallStatus, Company, User};
-use crate::store::{COMPANIES, DEVICES, Read, USERS, company_key, devices_prefix};
+use crate::routing::did::route_did;
+use crate::store::records::{CallStatus, Company, Destination, Did, User};
+use crate::store::{COMPANIES, DEVICES, DIDS, Read, USERS, company_key, devices_prefix};
 
 /// The caller's leg, in responses routed to us (our requests to the caller: BYE, re-INVITE).
 const CALLER_LEG: LegId = 0;
@@ -105,7 +106,6 @@ struct Call {
 /// Run the call `new_call` to its end.
 pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
     let NewCall { request, source, tx, caller, events, events_sender } = new_call;
-    let Caller::Extension { company, extension } = caller;
     let Some(dialog) = Dialog::uas(&request, source, engine.settings.sip_address) else {
         // The endpoint admitted it, so From/To/Call-ID parsed; answer anyway if not.
         let bytes = crate::sip::message::reply(&request, source, 400, Vec::new()).to_string().into_bytes();
@@ -113,8 +113,15 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         return;
     };
     let dialled = uri_user(&request.uri.to_string()).unwrap_or_default();
+    let (company, calling) = match &caller {
+        Caller::Extension { company, extension } => (company.clone(), extension.clone()),
+        Caller::Trunk { company, .. } => {
+            let from = request.from_header().map(|f| f.value().to_string()).unwrap_or_default();
+            (company.clone(), uri_user(&from).unwrap_or_else(|| "anonymous".to_string()))
+        }
+    };
     let mut call = Call {
-        record: Draft::new(&company, &dialog.call_id, &extension, &dialled),
+        record: Draft::new(&company, &dialog.call_id, &calling, &dialled),
         engine,
         caller: dialog,
         invite: request,
@@ -129,7 +136,7 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
     };
     let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
     let _entered = span.enter();
-    let ending = match call.place(&company, &extension, &dialled).await {
+    let ending = match call.place(&caller, &company, &dialled).await {
         Ok(ending) => ending,
         Err(error) => {
             tracing::error!(%error, "call failed inside the host");
@@ -138,6 +145,18 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         }
     };
     call.finish(ending).await;
+}
+
+/// Who a call rings, and as whom it is presented.
+struct Ringing {
+    callee: Box<User>,
+    /// The From of the device legs: the caller id the devices show.
+    from: String,
+}
+
+/// An internal failure (the store could not be read, the relay could not open).
+fn internal(error: impl std::fmt::Display) -> String {
+    error.to_string()
 }
 
 impl Call {
@@ -154,96 +173,157 @@ impl Call {
         self.send(Command::Send { request, call_id: call_id.to_string(), leg, events: self.events_sender.clone() });
     }
 
-    /// Everything from the INVITE to the end of the call; the error is an internal failure.
-    async fn place(&mut self, company_id: &str, extension: &str, dialled: &str) -> Result<Ending, String> {
-        let store = &self.engine.app.store;
-        let (company, caller): (Option<Company>, Option<User>) = store
-            .read(|r| Ok::<_, crate::store::StoreError>((r.get(&COMPANIES, company_id)?, r.get(&USERS, &company_key(company_id, extension))?)))
-            .map_err(|e| e.to_string())?;
-        let (Some(company), Some(caller)) = (company, caller) else {
-            self.respond_caller(403, None);
-            return Ok(Ending::new(CallStatus::Refused, "caller no longer exists", Some(403)));
-        };
-        self.record.caller_name = Some(caller.full_name.clone()).filter(|n| !n.is_empty());
+    /// Answer the caller with `status` and end the call as `status` with `cause`.
+    fn refuse(&self, status: u16, call_status: CallStatus, cause: impl Into<String>) -> Result<Ending, String> {
+        self.respond_caller(status, None);
+        Ok(Ending::new(call_status, cause, Some(status)))
+    }
 
-        // The caller's offer: G.711 only, media through the host.
-        let offer = match sdp::parse(self.invite.body()) {
-            Ok(offer) => offer,
-            Err(error) => {
-                tracing::info!(%error, "caller's SDP refused");
-                self.respond_caller(488, None);
-                return Ok(Ending::new(CallStatus::Failed, format!("unusable SDP offer: {error}"), Some(488)));
-            }
-        };
-
-        let mut target = dial_plan::resolve(store, &company.id, dialled).map_err(|e| e.to_string())?;
-        let kind = permissions::classify(dialled, |_| matches!(target, Target::Extension(_)));
-        self.record.direction = if kind == DialledKind::Internal { Direction::Internal } else { Direction::Outbound };
-        let input = CallInput {
+    fn call_input(&self, company: &Company, caller: &str, dialled: &str) -> CallInput {
+        CallInput {
             call_id: self.caller.call_id.clone(),
             company: company.id.clone(),
-            caller: caller.extension.clone(),
+            caller: caller.to_string(),
             caller_name: self.record.caller_name.clone(),
             called: dialled.to_string(),
             direction: self.record.direction,
             at: chrono::Utc::now(),
             time_zone: company.time_zone.clone(),
             random_seed: None,
+        }
+    }
+
+    /// Everything from the INVITE to the end of the call; the error is an internal failure.
+    async fn place(&mut self, caller: &Caller, company_id: &str, dialled: &str) -> Result<Ending, String> {
+        let company: Option<Company> = self.engine.app.store.read(|r| r.get(&COMPANIES, company_id)).map_err(internal)?;
+        let Some(company) = company else {
+            return self.refuse(404, CallStatus::Failed, "company no longer exists");
         };
-        let outcome = permissions::authorize(&self.engine.app, &company, &caller, dialled, kind, &input)
-            .map_err(|e| e.to_string())?;
+        // The caller's offer: G.711 only, media through the host.
+        let offer = match sdp::parse(self.invite.body()) {
+            Ok(offer) => offer,
+            Err(error) => {
+                tracing::info!(%error, "caller's SDP refused");
+                return self.refuse(488, CallStatus::Failed, format!("unusable SDP offer: {error}"));
+            }
+        };
+        let ringing = match caller {
+            Caller::Extension { extension, .. } => self.from_extension(&company, extension, dialled)?,
+            Caller::Trunk { did, .. } => self.from_trunk(&company, did)?,
+        };
+        let ringing = match ringing {
+            Ok(ringing) => ringing,
+            Err(ending) => return Ok(ending),
+        };
+        self.ring_extension(&company, ringing, &offer).await
+    }
+
+    /// An extension's call: the permissions module decides, then the dial plan.
+    fn from_extension(
+        &mut self,
+        company: &Company,
+        extension: &str,
+        dialled: &str,
+    ) -> Result<Result<Ringing, Ending>, String> {
+        let store = &self.engine.app.store;
+        let caller: Option<User> = store.read(|r| r.get(&USERS, &company_key(&company.id, extension))).map_err(internal)?;
+        let Some(caller) = caller else {
+            return self.refuse(403, CallStatus::Refused, "caller no longer exists").map(Err);
+        };
+        self.record.caller_name = Some(caller.full_name.clone()).filter(|n| !n.is_empty());
+
+        let mut target = dial_plan::resolve(store, &company.id, dialled).map_err(internal)?;
+        let kind = permissions::classify(dialled, |_| matches!(target, Target::Extension(_)));
+        self.record.direction = if kind == DialledKind::Internal { Direction::Internal } else { Direction::Outbound };
+        let input = self.call_input(company, &caller.extension, dialled);
+        let outcome =
+            permissions::authorize(&self.engine.app, company, &caller, dialled, kind, &input).map_err(internal)?;
         match outcome.verdict {
             Verdict::Deny { reason } => {
                 tracing::info!(%reason, "permissions module refused the call");
-                self.respond_caller(403, None);
-                return Ok(Ending::new(CallStatus::Refused, reason, Some(403)));
+                return self.refuse(403, CallStatus::Refused, reason).map(Err);
             }
             // The policy may rewrite the number (e.g. strip an outside-line prefix).
             Verdict::Allow { dial, .. } if dial != dialled => {
-                target = dial_plan::resolve(store, &company.id, &dial).map_err(|e| e.to_string())?;
+                target = dial_plan::resolve(store, &company.id, &dial).map_err(internal)?;
             }
             Verdict::Allow { .. } => {}
         }
-
         let callee = match target {
             Target::Extension(user) => user,
             Target::External(number) => {
                 // Outbound calls need the company's trunk, which is not connected yet.
                 self.record.destination = Some(number);
-                self.respond_caller(503, None);
-                return Ok(Ending::new(CallStatus::Failed, "no trunk for outside calls", Some(503)));
+                return self.refuse(503, CallStatus::Failed, "no trunk for outside calls").map(Err);
             }
-            Target::Unknown => {
-                self.respond_caller(404, None);
-                return Ok(Ending::new(CallStatus::Failed, "no such number", Some(404)));
+            Target::Unknown => return self.refuse(404, CallStatus::Failed, "no such number").map(Err),
+        };
+        let from =
+            format!("\"{}\" <sip:{}@{}>", caller.full_name.replace('"', ""), caller.extension, company.sip_domain);
+        Ok(Ok(Ringing { callee, from }))
+    }
+
+    /// A call from the trunk to one of the company's DIDs: the DID's module decides.
+    fn from_trunk(&mut self, company: &Company, number: &str) -> Result<Result<Ringing, Ending>, String> {
+        let store = &self.engine.app.store;
+        self.record.direction = Direction::Inbound;
+        let from = self.invite.from_header().map(|f| f.value().to_string()).unwrap_or_default();
+        let display = crate::sip::dialog::without_params(&from);
+        let display = display.split('<').next().unwrap_or_default().trim().trim_matches('"').to_string();
+        self.record.caller_name = Some(display).filter(|d| !d.is_empty());
+        let did: Option<Did> = store.read(|r| r.get(&DIDS, &company_key(&company.id, number))).map_err(internal)?;
+        let Some(did) = did else {
+            return self.refuse(404, CallStatus::Failed, "DID no longer exists").map(Err);
+        };
+        let input = self.call_input(company, &self.record.caller.clone(), number);
+        let outcome = route_did(&self.engine.app, company, &did, &input).map_err(internal)?;
+        let decision = outcome.decision;
+        let callee = match &decision.destination {
+            Destination::Extension(extension) => {
+                store.read(|r| r.get(&USERS, &company_key(&company.id, extension))).map_err(internal)?
+            }
+            Destination::HangUp => {
+                return self.refuse(603, CallStatus::Refused, "the DID's rule hangs up").map(Err);
+            }
+            other => {
+                // Queues, IVRs, voicemail, rooms and outside numbers come with later work.
+                self.record.destination = Some(format!("{other:?}"));
+                return self.refuse(480, CallStatus::Failed, format!("destination {other:?} is not available yet")).map(Err);
             }
         };
-        self.record.destination = Some(format!("extension {}", callee.extension));
+        let Some(callee) = callee else {
+            return self.refuse(404, CallStatus::Failed, "the DID's extension no longer exists").map(Err);
+        };
+        let name = match (&decision.caller_id_prefix, &self.record.caller_name) {
+            (Some(prefix), Some(name)) => format!("{prefix} {name}"),
+            (Some(prefix), None) => format!("{prefix} {}", self.record.caller),
+            (None, Some(name)) => name.clone(),
+            (None, None) => String::new(),
+        };
+        let from = format!("\"{}\" <sip:{}@{}>", name.replace('"', ""), self.record.caller, company.sip_domain);
+        Ok(Ok(Ringing { callee: Box::new(callee), from }))
+    }
 
+    /// Ring `ringing.callee`'s devices with the caller's `offer` and run the call.
+    async fn ring_extension(&mut self, company: &Company, ringing: Ringing, offer: &Sdp) -> Result<Ending, String> {
+        let callee = ringing.callee;
+        self.record.destination = Some(format!("extension {}", callee.extension));
+        let store = &self.engine.app.store;
         let bindings = self.engine.app.registrar.bindings(&company.id, &callee.extension, SystemTime::now());
-        let devices = store
-            .read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, &callee.extension)))
-            .map_err(|e| e.to_string())?;
+        let devices =
+            store.read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, &callee.extension))).map_err(internal)?;
         let groups = ringing::plan(bindings, &devices);
         if groups.is_empty() {
-            self.respond_caller(480, None);
-            return Ok(Ending::new(CallStatus::NoAnswer, "no device registered", Some(480)));
+            return self.refuse(480, CallStatus::NoAnswer, "no device registered");
         }
 
-        let session = self.engine.media.open().await.map_err(|e| e.to_string())?;
+        let session = self.engine.media.open().await.map_err(internal)?;
         session.set_remote(Side::A, offer.remote_rtp());
-        let offer_for_callee = offer.relayed(session.local(Side::B)).map_err(|e| e.to_string())?;
+        let offer_for_callee = offer.relayed(session.local(Side::B)).map_err(internal)?;
         self.media = Some(session);
 
-        let from = format!(
-            "\"{}\" <sip:{}@{}>",
-            caller.full_name.replace('"', ""),
-            caller.extension,
-            company.sip_domain
-        );
         let to = format!("<sip:{}@{}>", callee.extension, company.sip_domain);
-        let ending = self.ring(groups, &from, &to, &offer_for_callee).await;
-        match ending {
+        match self.ring(groups, &ringing.from, &to, &offer_for_callee).await {
             Some(ending) => Ok(ending),
             None => Ok(self.talk().await),
         }

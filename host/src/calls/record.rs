@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use crate::routing::call::Direction;
 use crate::store::records::{CallStatus, Cdr};
-use crate::store::{CDRS, Store, cdr_key};
+use crate::store::Store;
 
 /// Most records written in one transaction.
 const BATCH: usize = 256;
@@ -96,13 +96,7 @@ impl CdrWriter {
                     {
                         batch.push(next);
                     }
-                    let written = store.write(|tx| {
-                        for cdr in &batch {
-                            tx.put(&CDRS, &cdr_key(&cdr.company, cdr.ended_at, &cdr.id), cdr)?;
-                        }
-                        Ok::<_, crate::store::StoreError>(())
-                    });
-                    if let Err(error) = written {
+                    if let Err(error) = crate::cdr::write_all(&store, &batch) {
                         tracing::error!(%error, records = batch.len(), "cannot write CDRs");
                     }
                     batch.clear();

@@ -306,45 +306,44 @@ impl Endpoint {
             return;
         }
 
-        let refusal = match (self.spawner.is_some(), self.calls.contains_key(&id)) {
-            (false, _) => Some(reply(&request, source, 503, Vec::new())),
+        let admitted = match (self.spawner.is_some(), self.calls.contains_key(&id)) {
+            (false, _) => Err(reply(&request, source, 503, Vec::new())),
             // A second initial INVITE with a live call's Call-ID (§8.2.2.2 loop/merge).
-            (true, true) => Some(reply(&request, source, 482, Vec::new())),
+            (true, true) => Err(reply(&request, source, 482, Vec::new())),
             (true, false) => match self.registrar.admit_invite(&request, source, wall) {
                 Admission::Extension { company, user } => {
-                    tracing::debug!(company = %company.id, extension = %user.extension, %source, "call admitted");
-                    let (events_sender, events) = tokio::sync::mpsc::unbounded_channel();
-                    self.calls.insert(id.clone(), events_sender.clone());
-                    // The call's 100 Trying goes out before anything else (§17.2.1).
-                    let trying = reply(&request, source, 100, Vec::new());
-                    if self.respond_invite(&key, &mut tx, trying, now, out) {
-                        return;
-                    }
-                    self.server_invites.insert(key.clone(), tx);
-                    let new_call = NewCall {
-                        request: Box::new(request),
-                        source,
-                        tx: ServerTx(key),
-                        caller: Caller::Extension { company: company.id, extension: user.extension },
-                        events,
-                        events_sender,
-                    };
-                    // Just checked above: a spawner is set.
-                    if let Some(spawner) = self.spawner.as_mut() {
-                        spawner(new_call);
-                    }
-                    return;
+                    Ok(Caller::Extension { company: company.id, extension: user.extension })
                 }
+                Admission::Trunk { company, did } => Ok(Caller::Trunk { company: company.id, did: did.number }),
                 Admission::Refused(response, outcome) => {
                     self.report(source, &outcome);
-                    Some(response)
+                    Err(response)
                 }
             },
         };
-        if let Some(response) = refusal
-            && !self.respond_invite(&key, &mut tx, response, now, out)
-        {
-            self.server_invites.insert(key, tx);
+        let caller = match admitted {
+            Ok(caller) => caller,
+            Err(response) => {
+                if !self.respond_invite(&key, &mut tx, response, now, out) {
+                    self.server_invites.insert(key, tx);
+                }
+                return;
+            }
+        };
+        tracing::debug!(?caller, %source, "call admitted");
+        let (events_sender, events) = tokio::sync::mpsc::unbounded_channel();
+        self.calls.insert(id, events_sender.clone());
+        // The call's 100 Trying goes out before anything else (§17.2.1).
+        let trying = reply(&request, source, 100, Vec::new());
+        if self.respond_invite(&key, &mut tx, trying, now, out) {
+            return;
+        }
+        self.server_invites.insert(key.clone(), tx);
+        let new_call =
+            NewCall { request: Box::new(request), source, tx: ServerTx(key), caller, events, events_sender };
+        // Checked above: calls are only admitted when a spawner is set.
+        if let Some(spawner) = self.spawner.as_mut() {
+            spawner(new_call);
         }
     }
 

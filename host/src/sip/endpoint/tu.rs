@@ -51,6 +51,8 @@ pub enum Command {
 pub enum Caller {
     /// An extension that authenticated with its SIP credentials.
     Extension { company: String, extension: String },
+    /// The company's trunk provider, delivering a call to one of the company's DIDs.
+    Trunk { company: String, did: String },
 }
 
 /// A new call: the initial INVITE the endpoint admitted.

@@ -16,8 +16,10 @@ use rsip::{Header, Request, Response};
 use super::location::{Aor, Binding, ContactRequest, Location, MIN_EXPIRES, RegisterRequest};
 use crate::sip::digest::{self, Algorithm, NonceCheck, Nonces};
 use crate::sip::message::{header_values, reply, uri_user};
-use crate::store::records::{Company, User};
-use crate::store::{COMPANIES, Read, SIP_DOMAINS, Store, StoreError, USERS, company_key, sip_domain_key};
+use crate::store::records::{Company, Did, TrunkProvider, User};
+use crate::store::{
+    COMPANIES, DID_OWNERS, DIDS, Read, SIP_DOMAINS, Store, StoreError, USERS, company_key, sip_domain_key,
+};
 
 /// Registration interval when the request names none.
 pub const DEFAULT_EXPIRES: Duration = Duration::from_secs(3600);
@@ -43,8 +45,21 @@ enum Challenge {
 pub enum Admission {
     /// An extension authenticated.
     Extension { company: Company, user: User },
+    /// The company's trunk provider delivers a call to one of its DIDs.
+    Trunk { company: Company, did: Did },
     /// Send this response (a challenge or a refusal) and stop.
     Refused(Response, Outcome),
+}
+
+/// The IP addresses a trunk's provider sends from: its outbound proxy and domain, when
+/// they are IP literals (`host`, `host:port`, `[v6]:port`).
+fn trunk_hosts(trunk: &TrunkProvider) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+    [trunk.outbound_proxy.as_deref(), Some(trunk.domain.as_str())].into_iter().flatten().filter_map(|host| {
+        let host = host.trim().trim_start_matches("sip:");
+        host.parse::<std::net::IpAddr>()
+            .ok()
+            .or_else(|| host.parse::<SocketAddr>().ok().map(|a| a.ip()))
+    })
 }
 
 /// The host of a name-addr or addr-spec: `"A" <sip:100@acme.example:5060>;tag=x` → `acme.example`.
@@ -223,12 +238,43 @@ impl Registrar {
         }
     }
 
+    /// The company and DID of an INVITE from a trunk provider: the Request-URI user is a
+    /// DID (with or without '+') and the source address is the owning company's provider
+    /// (its outbound proxy or domain, primary or secondary trunk). Providers are recognised
+    /// by IP address; a provider configured by DNS name does not match (names are not
+    /// resolved on the call path).
+    fn trunk_call(&self, request: &Request, source: SocketAddr) -> Result<Option<(Company, Did)>, StoreError> {
+        let Some(user) = request.uri.auth.as_ref().map(|auth| auth.user.clone()) else {
+            return Ok(None);
+        };
+        let number = user.strip_prefix('+').unwrap_or(&user);
+        self.store.read(|r| {
+            let Some(owner) = r.get(&DID_OWNERS, number)? else {
+                return Ok(None);
+            };
+            let Some(company) = r.get(&COMPANIES, &owner)? else {
+                return Ok(None);
+            };
+            let from_provider = [&company.trunk, &company.secondary_trunk]
+                .into_iter()
+                .flatten()
+                .any(|trunk| trunk_hosts(trunk).any(|host| host == source.ip()));
+            if !from_provider {
+                return Ok(None);
+            }
+            Ok(r.get(&DIDS, &company_key(&owner, number))?.map(|did| (company, did)))
+        })
+    }
+
     fn try_admit_invite(
         &self,
         request: &Request,
         source: SocketAddr,
         now: SystemTime,
     ) -> Result<Admission, StoreError> {
+        if let Some((company, did)) = self.trunk_call(request, source)? {
+            return Ok(Admission::Trunk { company, did });
+        }
         let refuse = |status: u16| Admission::Refused(reply(request, source, status, Vec::new()), Outcome::Refused(status));
         let from = request.from_header().map(|f| f.value().to_string()).unwrap_or_default();
         let Some(extension) = uri_user(&from) else {
