@@ -104,6 +104,15 @@ pub fn inbound_call_at(caller: &str, date: &str, weekday: u8, time: &str) -> Cal
     call
 }
 
+/// An outbound call from extension `extension` of company "acme" to `dialled`, at the
+/// same instant as [`inbound_call`]: what a permissions policy is asked about.
+pub fn outbound_call(extension: &str, dialled: &str) -> CallContext {
+    let mut call = inbound_call(extension);
+    call.called = dialled.into();
+    call.direction = Direction::Outbound;
+    call
+}
+
 /// The fake implementations behind [`crate::log`], [`crate::kv`], [`crate::mail`] and
 /// [`crate::http`] on the native target.
 pub(crate) mod backend {
