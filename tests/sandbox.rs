@@ -116,7 +116,7 @@ fn upload_refuses_garbage_strangers_snoops_and_ungranted_imports() {
     assert_eq!(version["sha256"], hex::encode(Sha256::digest(&bytes)).as_str());
     assert_eq!(version["uploaded_by"], "operator");
     assert!(version["uploaded_at"].is_string(), "{version}");
-    assert_eq!(version["decisions"], json!(["did-routing"]));
+    assert_eq!(version["decisions"], json!(["did-routing", "permissions"]));
     let imports: Vec<&str> =
         version["imports"].as_array().expect("imports").iter().filter_map(Value::as_str).collect();
     assert!(imports.iter().any(|i| i.contains("centralita:router/http")), "imports: {imports:?}");

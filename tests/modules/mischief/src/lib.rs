@@ -1,4 +1,4 @@
-//! A DID router that misbehaves on request, for the host's sandbox tests.
+//! A DID router (and call policy) that misbehaves on request, for the host's sandbox tests.
 //!
 //! The caller number picks the trick; the route's caller-id prefix reports what happened,
 //! so a black-box test reads the outcome off the call:
@@ -25,6 +25,18 @@
 //! | anything else        | the DID's default destination, no prefix                  |
 //!
 //! A kv error other than a CAS conflict gives the prefix `kv-err:REASON`.
+//!
+//! As a call policy (`permissions`), the dialled number picks the trick:
+//!
+//! | dialled     | what the module does                                           |
+//! |-------------|----------------------------------------------------------------|
+//! | `loop`      | spins forever                                                  |
+//! | `bomb`      | allocates until it traps                                       |
+//! | `panic`     | panics                                                         |
+//! | `error`     | returns an error                                               |
+//! | `nonsense`  | allows dialling an empty number, which no host can carry out   |
+//! | `deny`      | denies with the reason "mischief says no"                      |
+//! | anything else | allows the number as dialled, caller id "mischief"           |
 
 use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -33,6 +45,7 @@ use guest_sdk::did_routing::{Did, DidRouting, RouteDecision};
 use guest_sdk::http::HttpError;
 use guest_sdk::kv::KvError;
 use guest_sdk::mail::Message;
+use guest_sdk::permissions::{Allowance, CallerProfile, DialledKind, Permissions, Verdict};
 use guest_sdk::types::{CallContext, Destination};
 use guest_sdk::{http, kv, log, mail};
 
@@ -76,6 +89,31 @@ impl DidRouting for Mischief {
 }
 
 guest_sdk::export_did_router!(Mischief);
+
+impl Permissions for Mischief {
+    fn authorize(
+        _call: CallContext,
+        _caller: CallerProfile,
+        dialled: String,
+        _kind: DialledKind,
+        _config: String,
+    ) -> Result<Verdict, String> {
+        let allow = |dial: &str| {
+            Verdict::Allow(Allowance { dial: dial.to_string(), caller_id: Some("mischief".into()) })
+        };
+        Ok(match dialled.as_str() {
+            "loop" => spin(),
+            "bomb" => hoard(),
+            "panic" => panic!("mischief panicked on purpose"),
+            "error" => return Err("mischief refuses".to_string()),
+            "nonsense" => allow(""),
+            "deny" => Verdict::Deny("mischief says no".to_string()),
+            other => allow(other),
+        })
+    }
+}
+
+guest_sdk::export_call_policy!(Mischief);
 
 fn route(destination: Destination, caller_id_prefix: Option<String>) -> RouteDecision {
     RouteDecision { destination, announcement: None, caller_id_prefix, matched_rule: None }

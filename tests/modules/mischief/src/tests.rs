@@ -112,3 +112,29 @@ fn mail_sends_one_message() {
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, vec!["ops@example.com".to_string()]);
 }
+
+/// Asks the policy about `dialled` and renders the verdict as (allowed, dial or reason).
+fn authorize(dialled: &str) -> Result<(bool, String), String> {
+    let caller = CallerProfile {
+        extension: "101".into(),
+        role: "user".into(),
+        internal_only: false,
+        outgoing_caller_id: None,
+    };
+    let call = testing::outbound_call("101", dialled);
+    Mischief::authorize(call, caller, dialled.into(), DialledKind::External, "{}".into()).map(|verdict| {
+        match verdict {
+            Verdict::Allow(allowance) => (true, allowance.dial),
+            Verdict::Deny(reason) => (false, reason),
+        }
+    })
+}
+
+#[test]
+fn the_policy_allows_ordinary_numbers_and_misbehaves_on_request() {
+    testing::reset();
+    assert_eq!(authorize("34911234567"), Ok((true, "34911234567".to_string())));
+    assert_eq!(authorize("nonsense"), Ok((true, String::new())));
+    assert_eq!(authorize("deny"), Ok((false, "mischief says no".to_string())));
+    assert_eq!(authorize("error"), Err("mischief refuses".to_string()));
+}
