@@ -35,6 +35,8 @@ pub fn ensure(app: &App) -> Result<(), StoreError> {
                 secondary_trunk: None,
                 decision_deadline_ms: DEFAULT_DEADLINE_MS,
                 decision_memory_mib: DEFAULT_MEMORY_MIB,
+                permissions_module: default_permissions_module(),
+                permissions_config: empty_object(),
                 created_at: now,
             },
         )?;

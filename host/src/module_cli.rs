@@ -1,5 +1,6 @@
 //! `centralita module run` and `centralita module bench`: ask a module file for a decision
-//! without any server or phone, as a command or as a library call in a Rust test:
+//! (did-routing or permissions) without any server or phone, as a command or as a library
+//! call in a Rust test:
 //!
 //! ```no_run
 //! use centralita::module_cli::ModuleRunner;
@@ -16,10 +17,11 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use crate::routing::call::CallInput;
+use crate::routing::permissions::{Caller, DialledKind, PermissionQuery, Verdict};
 use crate::sandbox::limits::DecisionLimits;
 use crate::sandbox::{DecisionError, DecisionKind, DecisionScope, LoadedModule, Sandbox};
 use crate::store::Store;
-use crate::store::records::{Destination, Did, DidRule, Grants};
+use crate::store::records::{Destination, Did, DidRule, Grants, Role, empty_object};
 
 /// Why a module could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,36 @@ pub struct DidCaseDid {
     pub default_destination: Destination,
     #[serde(default)]
     pub config: serde_json::Value,
+}
+
+/// A permissions test case: the call, who places it, what they dialled and the policy's
+/// settings (modules/permissions/case.json is one).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionsCase {
+    pub call: CallInput,
+    pub caller: PermissionsCaseCaller,
+    pub dialled: String,
+    pub kind: DialledKind,
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+}
+
+/// The caller of a permissions test case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionsCaseCaller {
+    pub extension: String,
+    #[serde(default = "ordinary_user")]
+    pub role: Role,
+    #[serde(default)]
+    pub internal_only: bool,
+    #[serde(default)]
+    pub outgoing_caller_id: Option<String>,
+}
+
+fn ordinary_user() -> Role {
+    Role::User
 }
 
 /// A module file loaded in a private sandbox with an in-memory kv.
@@ -112,6 +144,18 @@ impl ModuleRunner {
         self.sandbox.route_did(&self.module, self.scope.clone(), &case.call, &did).answer
     }
 
+    /// Authorise a permissions case.
+    pub fn authorize(&self, case: &PermissionsCase) -> Result<Verdict, DecisionError> {
+        let caller = Caller {
+            extension: &case.caller.extension,
+            role: case.caller.role,
+            internal_only: case.caller.internal_only,
+            outgoing_caller_id: case.caller.outgoing_caller_id.as_deref(),
+        };
+        let query = PermissionQuery { caller, dialled: &case.dialled, kind: case.kind, config: &case.config };
+        self.sandbox.authorize(&self.module, self.scope.clone(), &case.call, &query).answer
+    }
+
     /// Run `decision` on the JSON `input` and answer the decision as JSON.
     pub fn run_json(&self, decision: &str, input: &str) -> Result<serde_json::Value, ModuleRunError> {
         match parse_decision(decision)? {
@@ -120,6 +164,14 @@ impl ModuleRunner {
                 let route = self.route_did(&case)?;
                 // RouteDecision is plain data: it always serialises.
                 Ok(serde_json::to_value(route).expect("decisions serialise"))
+            }
+            DecisionKind::Permissions => {
+                let case: PermissionsCase = serde_json::from_str(input).map_err(|e| {
+                    ModuleRunError::Input { decision: "permissions".into(), message: e.to_string() }
+                })?;
+                let verdict = self.authorize(&case)?;
+                // Verdict is plain data: it always serialises.
+                Ok(serde_json::to_value(verdict).expect("decisions serialise"))
             }
             other => Err(ModuleRunError::NotYetRunnable(other.interface().to_string())),
         }
@@ -203,6 +255,37 @@ mod tests {
             .run_json("did-routing", &CASE.replace("default_destination", "default_dest"))
             .unwrap_err();
         assert!(error.to_string().contains("default_dest"), "{error}");
+    }
+
+    /// The example case shipped with the standard permissions module.
+    const PERMISSIONS_CASE: &str = include_str!("../../modules/permissions/case.json");
+
+    fn standard_permissions() -> ModuleRunner {
+        let (_, bytes) = standard_modules().iter().find(|(name, _)| *name == "permissions").unwrap();
+        ModuleRunner::from_bytes("permissions", bytes, Grants::default()).unwrap()
+    }
+
+    #[test]
+    fn the_example_permissions_case_is_refused_for_its_blocked_prefix() {
+        let verdict = standard_permissions().run_json("permissions", PERMISSIONS_CASE).unwrap();
+        assert_eq!(verdict, serde_json::json!({"deny": {"reason": "blocked prefix 0034806"}}));
+    }
+
+    #[test]
+    fn a_permissions_case_without_config_allows_with_the_callers_caller_id() {
+        let mut case: serde_json::Value = serde_json::from_str(PERMISSIONS_CASE).unwrap();
+        case.as_object_mut().unwrap().remove("config");
+        let verdict = standard_permissions().run_json("permissions", &case.to_string()).unwrap();
+        assert_eq!(
+            verdict,
+            serde_json::json!({"allow": {"dial": "0034806123456", "caller_id": "34910000000"}})
+        );
+    }
+
+    #[test]
+    fn asking_a_module_for_a_decision_it_does_not_export_is_an_error() {
+        let error = standard_did_router().run_json("permissions", PERMISSIONS_CASE).unwrap_err();
+        assert!(matches!(error, ModuleRunError::Decision(DecisionError::NotExported(_))), "{error}");
     }
 
     #[test]

@@ -14,8 +14,10 @@ use super::error::{ApiError, ApiResult};
 use super::extract::Body;
 use super::validate;
 use crate::routing::call::parse_time_zone;
+use crate::sandbox::DecisionKind;
 use crate::sandbox::limits::{DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_MIB, MAX_DEADLINE_MS, MAX_MEMORY_MIB};
-use crate::store::records::{Company, TrunkProvider};
+use crate::sandbox::registry::{RegistryError, check_name};
+use crate::store::records::{Company, TrunkProvider, default_permissions_module, empty_object};
 use crate::store::*;
 
 /// A company as created or replaced.
@@ -43,6 +45,14 @@ pub struct CompanyBody {
     /// Routing decision memory, 1-256 MiB; default 16.
     #[serde(default)]
     pub decision_memory_mib: Option<u32>,
+    /// The module that authorises outgoing calls; default "permissions" (the standard one).
+    #[serde(default)]
+    pub permissions_module: Option<String>,
+    /// Its settings (a JSON object); default `{}`. The standard module reads
+    /// `{"blocked-prefixes": ["00", "0034806"]}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub permissions_config: Option<serde_json::Value>,
 }
 
 fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiResult<Company> {
@@ -63,6 +73,11 @@ fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiR
             validate::non_empty(&format!("{field}.domain"), &trunk.domain)?;
         }
     }
+    let permissions_module = body.permissions_module.unwrap_or_else(default_permissions_module);
+    let permissions_config = body.permissions_config.unwrap_or_else(empty_object);
+    if !permissions_config.is_object() {
+        return Err(ApiError::field("permissions_config", "must be a JSON object"));
+    }
     Ok(Company {
         id: id.to_string(),
         name: body.name,
@@ -76,8 +91,27 @@ fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiR
         secondary_trunk: body.secondary_trunk,
         decision_deadline_ms: deadline,
         decision_memory_mib: memory,
+        permissions_module,
+        permissions_config,
         created_at,
     })
+}
+
+/// `company` has a module `module` (uploaded or standard) and it decides permissions.
+/// Checked before the write transaction: loading a module may compile it.
+fn check_permissions_module(s: &ApiState, company: &str, module: Option<&str>) -> ApiResult<()> {
+    let module = module.unwrap_or(crate::routing::permissions::DEFAULT_MODULE);
+    check_name(module).map_err(|e| ApiError::field("permissions_module", e.to_string()))?;
+    match s.app.sandbox.resolve(&s.app.store, company, module) {
+        Err(RegistryError::UnknownModule(_)) => {
+            Err(ApiError::field("permissions_module", format!("{company} has no module {module:?}")))
+        }
+        Err(error) => Err(error.into()),
+        Ok(resolved) if !resolved.loaded.info.decisions.contains(&DecisionKind::Permissions) => Err(
+            ApiError::field("permissions_module", format!("module {module:?} does not export permissions")),
+        ),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Record that `company` owns its SIP domain (and, on update, release the domain of
@@ -113,6 +147,7 @@ pub async fn create(
     access.require_operator()?;
     let id = body.id.clone().ok_or_else(|| ApiError::field("id", "missing"))?;
     validate::slug("id", &id)?;
+    check_permissions_module(&s, &id, body.permissions_module.as_deref())?;
     let company = build(&id, body, Utc::now())?;
     let actor = access.actor();
     s.app.store.write(|tx| {
@@ -166,6 +201,7 @@ pub async fn update(
     if body.id.as_ref().is_some_and(|body_id| body_id != &id) {
         return Err(ApiError::field("id", "cannot be changed"));
     }
+    check_permissions_module(&s, &id, body.permissions_module.as_deref())?;
     let actor = access.actor();
     let company = s.app.store.write(|tx| {
         let existing =

@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod did;
+pub mod permissions;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -8,4 +8,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::centralita::router::{http, kv, log, mail, types};
-pub use self::exports::centralita::router::did_routing;
+pub use self::exports::centralita::router::{did_routing, permissions};

@@ -1,9 +1,11 @@
 //! Host records to WIT values and back.
 
-use super::bindings::{did_routing as wit_did, types as wit};
+use super::bindings::{did_routing as wit_did, permissions as wit_permissions, types as wit};
+use super::decision::DecisionError;
 use crate::routing::RouteDecision;
 use crate::routing::call::{CallInput, Direction, LocalTime};
-use crate::store::records::{Destination, Did, DidRule};
+use crate::routing::permissions::{Caller, DialledKind, Verdict};
+use crate::store::records::{Destination, Did, DidRule, Role};
 
 pub fn destination_to_wit(d: &Destination) -> wit::Destination {
     match d.clone() {
@@ -100,4 +102,74 @@ pub fn route_from_wit(route: wit_did::RouteDecision) -> RouteDecision {
         caller_id_prefix: route.caller_id_prefix,
         matched_rule: route.matched_rule,
     }
+}
+
+pub fn caller_to_wit(caller: &Caller<'_>) -> wit_permissions::CallerProfile {
+    wit_permissions::CallerProfile {
+        extension: caller.extension.to_string(),
+        role: match caller.role {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+        .to_string(),
+        internal_only: caller.internal_only,
+        outgoing_caller_id: caller.outgoing_caller_id.map(str::to_string),
+    }
+}
+
+pub fn dialled_kind_to_wit(kind: DialledKind) -> wit_permissions::DialledKind {
+    match kind {
+        DialledKind::Internal => wit_permissions::DialledKind::Internal,
+        DialledKind::External => wit_permissions::DialledKind::External,
+        DialledKind::Emergency => wit_permissions::DialledKind::Emergency,
+    }
+}
+
+/// Longest number a module may ask the host to dial or to present as caller id.
+const MAX_NUMBER_LEN: usize = 64;
+/// Longest deny reason kept; a longer one is cut (it is only logged and shown).
+const MAX_REASON_LEN: usize = 256;
+
+/// A verdict the host can carry out: the number to dial and the caller id must be short
+/// and made of what a SIP URI's user part carries unescaped (letters, digits, `+*#.-_`),
+/// so a module can never inject header text through them.
+pub fn verdict_from_wit(verdict: wit_permissions::Verdict) -> Result<Verdict, DecisionError> {
+    match verdict {
+        wit_permissions::Verdict::Allow(allowance) => {
+            check_number("dial", &allowance.dial)?;
+            if let Some(caller_id) = &allowance.caller_id {
+                check_number("caller-id", caller_id)?;
+            }
+            Ok(Verdict::Allow { dial: allowance.dial, caller_id: allowance.caller_id })
+        }
+        wit_permissions::Verdict::Deny(mut reason) => {
+            if reason.len() > MAX_REASON_LEN {
+                let cut = (0..=MAX_REASON_LEN).rev().find(|&i| reason.is_char_boundary(i)).unwrap_or(0);
+                reason.truncate(cut);
+            }
+            // The reason may end up in a SIP Reason header or a log line: one line of text.
+            if reason.contains(char::is_control) {
+                reason = reason.replace(char::is_control, " ");
+            }
+            Ok(Verdict::Deny { reason })
+        }
+    }
+}
+
+fn check_number(field: &str, value: &str) -> Result<(), DecisionError> {
+    let valid = !value.is_empty()
+        && value.len() <= MAX_NUMBER_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'*' | b'#' | b'.' | b'-' | b'_'));
+    if valid {
+        return Ok(());
+    }
+    let shown = match value.len() > MAX_NUMBER_LEN {
+        true => format!("of {} bytes", value.len()),
+        false => format!("{value:?}"),
+    };
+    Err(DecisionError::InvalidAnswer(format!(
+        "{field} {shown} is not a number the host can use (1-{MAX_NUMBER_LEN} letters, digits or +*#.-_)"
+    )))
 }

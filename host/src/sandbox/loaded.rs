@@ -1,7 +1,7 @@
 //! A module version ready to run: its `InstancePre` (imports resolved once) and the
 //! export indices of each decision it offers.
 
-use super::bindings::did_routing;
+use super::bindings::{did_routing, permissions};
 use super::component::ComponentInfo;
 use super::state::DecisionState;
 
@@ -13,4 +13,5 @@ pub struct LoadedModule {
     pub info: ComponentInfo,
     pub(super) pre: wasmtime::component::InstancePre<DecisionState>,
     pub(super) did_routing: Option<did_routing::GuestIndices>,
+    pub(super) permissions: Option<permissions::GuestIndices>,
 }

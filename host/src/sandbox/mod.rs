@@ -39,6 +39,7 @@ pub use state::DecisionScope;
 
 use crate::routing::RouteDecision;
 use crate::routing::call::{CallInput, local_time, parse_time_zone};
+use crate::routing::permissions::{PermissionQuery, Verdict};
 use crate::store::Store;
 use crate::store::records::Did;
 use services::HostServices;
@@ -111,18 +112,31 @@ impl Sandbox {
             import: "an interface".into(),
             reason: format!("cannot be linked: {e:#}"),
         })?;
+        // Each decision's export indices are looked up once here, not on every call.
+        let bad_export = |kind: DecisionKind| {
+            move |e: wasmtime::Error| UploadError::BadExport {
+                export: kind.export_name(),
+                reason: format!("{e:#}"),
+            }
+        };
         let did_routing = match info.decisions.contains(&DecisionKind::DidRouting) {
             false => None,
-            true => {
-                Some(bindings::did_routing::GuestIndices::new(&pre).map_err(|e| UploadError::BadExport {
-                    export: DecisionKind::DidRouting.export_name(),
-                    reason: format!("{e:#}"),
-                })?)
-            }
+            true => Some(
+                bindings::did_routing::GuestIndices::new(&pre)
+                    .map_err(bad_export(DecisionKind::DidRouting))?,
+            ),
+        };
+        let permissions = match info.decisions.contains(&DecisionKind::Permissions) {
+            false => None,
+            true => Some(
+                bindings::permissions::GuestIndices::new(&pre)
+                    .map_err(bad_export(DecisionKind::Permissions))?,
+            ),
         };
         self.warm_up(&pre)?;
         component::cache_artifact(&self.engine, self.artifacts.as_deref(), sha256, component);
-        let loaded = Arc::new(LoadedModule { sha256: sha256.to_string(), info, pre, did_routing });
+        let loaded =
+            Arc::new(LoadedModule { sha256: sha256.to_string(), info, pre, did_routing, permissions });
         // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
         self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.to_string(), loaded.clone());
         Ok(loaded)
@@ -183,6 +197,39 @@ impl Sandbox {
         });
         Outcome {
             answer: outcome.answer.map(convert::route_from_wit),
+            logs: outcome.logs,
+            elapsed: outcome.elapsed,
+        }
+    }
+
+    /// Ask `module` whether `query.caller` may place `call` to `query.dialled`. An answer
+    /// the host cannot carry out (an empty number, a caller id that is no number) is an
+    /// [`DecisionError::InvalidAnswer`].
+    pub fn authorize(
+        &self,
+        module: &Arc<LoadedModule>,
+        scope: DecisionScope,
+        call: &CallInput,
+        query: &PermissionQuery<'_>,
+    ) -> Outcome<Verdict> {
+        let seed = call.random_seed.unwrap_or_else(rand::random);
+        let Some(indices) = module.permissions.clone() else {
+            return Outcome::refused(DecisionError::NotExported(DecisionKind::Permissions.export_name()));
+        };
+        let zone = match parse_time_zone(&call.time_zone) {
+            Ok(zone) => zone,
+            Err(e) => return Outcome::refused(DecisionError::InvalidAnswer(e.to_string())),
+        };
+        let context = convert::call_to_wit(call, local_time(call.at, zone), seed);
+        let caller = convert::caller_to_wit(&query.caller);
+        let kind = convert::dialled_kind_to_wit(query.kind);
+        let config = query.config.to_string();
+        let outcome = self.run(module, scope, call.at.timestamp_millis(), seed, |store, instance| {
+            let guest = indices.load(&mut *store, instance)?;
+            guest.call_authorize(&mut *store, &context, &caller, query.dialled, kind, &config)
+        });
+        Outcome {
+            answer: outcome.answer.and_then(convert::verdict_from_wit),
             logs: outcome.logs,
             elapsed: outcome.elapsed,
         }

@@ -50,8 +50,26 @@ pub struct Company {
     pub decision_deadline_ms: u32,
     /// Memory limit of one routing decision, in MiB.
     pub decision_memory_mib: u32,
+    /// The module that authorises the company's outgoing calls (default "permissions").
+    #[serde(default = "default_permissions_module")]
+    pub permissions_module: String,
+    /// Its settings, a JSON object, e.g. `{"blocked-prefixes": ["00", "0034806"]}`.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub permissions_config: serde_json::Value,
     /// When the company was created.
     pub created_at: DateTime<Utc>,
+}
+
+/// The standard permissions module, every company's policy until an admin picks another;
+/// records stored before the field existed read as this.
+pub fn default_permissions_module() -> String {
+    crate::routing::permissions::DEFAULT_MODULE.to_string()
+}
+
+/// `{}`: module settings when none were given.
+pub fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
 }
 
 /// A SIP trunk provider account (SPEC.md §1).
