@@ -51,7 +51,8 @@ struct Tx<M> {
     owner: Option<(CallEvents, LegId)>,
     /// Server INVITE: the Call-ID, to tell the call about a CANCEL.
     call_id: Option<String>,
-    /// Client INVITE: the request as sent, to build the ACK of a non-2xx response.
+    /// INVITE transactions: the request (a client's as sent, to build the ACK of a non-2xx
+    /// response; a server's as received, to answer it if its call vanishes).
     invite: Option<Vec<u8>>,
 }
 
@@ -285,6 +286,7 @@ impl Endpoint {
         let mut tx = Tx::new(machine, source);
         let id = call_id(&request.headers).unwrap_or_default();
         tx.call_id = Some(id.clone());
+        tx.invite = Some(bytes.to_vec());
 
         if has_to_tag(&request) {
             // A re-INVITE (§14): the call answers it.
@@ -550,13 +552,40 @@ impl Endpoint {
         out
     }
 
+    /// A safety net for a call task that ended without saying so (a bug, a panic): forget
+    /// its Call-IDs and answer its unanswered INVITE with 500, so neither lingers.
+    fn sweep_orphans(&mut self, now: Instant, out: &mut Vec<Packet>) {
+        self.calls.retain(|_, events| !events.is_closed());
+        let orphans: Vec<String> = self
+            .server_invites
+            .iter()
+            .filter(|(_, tx)| {
+                tx.machine.state() == crate::sip::transaction::ServerInviteState::Proceeding
+                    && tx.call_id.as_ref().is_some_and(|id| !self.calls.contains_key(id))
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in orphans {
+            let Some(mut tx) = self.server_invites.remove(&key) else { continue };
+            let parsed = tx.invite.as_deref().map(wire::parse_datagram);
+            let Some(Ok(Received::Message(message))) = parsed else { continue };
+            let SipMessage::Request(request) = *message else { continue };
+            tracing::error!(call_id = ?tx.call_id, "a call ended without answering its INVITE; answering 500");
+            let response = reply(&request, tx.peer, 500, Vec::new());
+            if !self.respond_invite(&key, &mut tx, response, now, out) {
+                self.server_invites.insert(key, tx);
+            }
+        }
+    }
+
     /// Fire the timers due at `now`; returns what to send.
     pub fn on_tick(&mut self, now: Instant) -> Vec<Packet> {
+        let mut out = Vec::new();
         if self.last_purge.is_none_or(|last| now.duration_since(last) >= PURGE_EVERY) {
             self.last_purge = Some(now);
             self.registrar.purge(SystemTime::now());
+            self.sweep_orphans(now, &mut out);
         }
-        let mut out = Vec::new();
         while let Some(due) = self.queue.pop_due(now) {
             let is_current = |timers: &[(Timer, Instant)]| timers.contains(&(due.timer, due.due));
             let key = due.key.as_str();

@@ -111,3 +111,130 @@ fn the_same_branch_from_another_sent_by_is_another_transaction() {
     endpoint.on_datagram(other.as_bytes(), source(), t0, SystemTime::now());
     assert_eq!(endpoint.transactions(), 2);
 }
+
+/// An endpoint whose store has company "acme" with a trunk at 127.0.0.1 and DID 3491000,
+/// so INVITEs from 127.0.0.1 to the DID are admitted as calls (their tasks are dropped
+/// here: events to them go nowhere).
+fn endpoint_with_a_trunk() -> (Endpoint, Arc<std::sync::atomic::AtomicUsize>) {
+    use crate::store::records::{Company, Did};
+    use crate::store::{COMPANIES, DID_OWNERS, DIDS, company_key};
+    let store = Store::in_memory().unwrap();
+    let company: Company = serde_json::from_value(serde_json::json!({
+        "id": "acme", "name": "Acme", "max_extensions": 10, "time_zone": "UTC",
+        "sip_domain": "acme.test", "trunk": {"username": "u", "password": "p", "domain": "127.0.0.1",
+        "outbound_proxy": null}, "secondary_trunk": null, "decision_deadline_ms": 10,
+        "decision_memory_mib": 16, "created_at": "2026-01-01T00:00:00Z"
+    }))
+    .unwrap();
+    let did: Did = serde_json::from_value(serde_json::json!({
+        "company": "acme", "number": "3491000", "description": "", "forward": null, "rules": [],
+        "default_destination": "hang_up", "fallback_destination": null, "module": "did-router", "config": {}
+    }))
+    .unwrap();
+    store
+        .write(|tx| {
+            tx.put(&COMPANIES, "acme", &company)?;
+            tx.put(&DIDS, &company_key("acme", "3491000"), &did)?;
+            tx.put(&DID_OWNERS, "3491000", &"acme".to_string())
+        })
+        .unwrap();
+    let spawned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = spawned.clone();
+    let endpoint = Endpoint::new(Arc::new(Registrar::new(store))).with_calls(Box::new(move |_call| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }));
+    (endpoint, spawned)
+}
+
+fn trunk_invite(branch: &str, call_id: &str) -> Vec<u8> {
+    format!(
+        "INVITE sip:3491000@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5071;branch={branch};rport\r\n\
+         From: <sip:600@127.0.0.1>;tag=p\r\n\
+         To: <sip:3491000@127.0.0.1>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:600@127.0.0.1:5071>\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_retransmitted_invite_is_absorbed_by_its_transaction_and_starts_one_call() {
+    let (mut endpoint, spawned) = endpoint_with_a_trunk();
+    let t0 = Instant::now();
+    let first = endpoint.on_datagram(&trunk_invite("z9hG4bK-t1", "call-1"), source(), t0, SystemTime::now());
+    assert_eq!(status_of(&first), ["SIP/2.0 100 Trying"]);
+    let again = endpoint.on_datagram(&trunk_invite("z9hG4bK-t1", "call-1"), source(), t0, SystemTime::now());
+    assert_eq!(status_of(&again), ["SIP/2.0 100 Trying"], "the last provisional is sent again");
+    assert_eq!(spawned.load(std::sync::atomic::Ordering::Relaxed), 1);
+    // The same Call-ID in a new transaction is a loop or a merged request (§8.2.2.2).
+    let merged = endpoint.on_datagram(&trunk_invite("z9hG4bK-t2", "call-1"), source(), t0, SystemTime::now());
+    assert_eq!(status_of(&merged), ["SIP/2.0 482 Loop Detected"]);
+    // A CANCEL for the INVITE is answered 200 (the call gets told and answers 487).
+    let cancel = String::from_utf8(request("CANCEL", "z9hG4bK-t1", None, "call-1")).unwrap();
+    let out = endpoint.on_datagram(cancel.as_bytes(), source(), t0, SystemTime::now());
+    assert_eq!(status_of(&out), ["SIP/2.0 200 OK"]);
+}
+
+#[test]
+fn a_flood_of_mutated_messages_never_panics_and_the_endpoint_keeps_answering() {
+    let (mut endpoint, _) = endpoint_with_a_trunk();
+    let corpus: Vec<Vec<u8>> = vec![
+        trunk_invite("z9hG4bK-f", "f-1"),
+        register("z9hG4bK-r"),
+        request("CANCEL", "z9hG4bK-f", None, "f-1"),
+        request("BYE", "z9hG4bK-b", Some("x"), "f-1"),
+        request("ACK", "z9hG4bK-f", Some("x"), "f-1"),
+        request("INVITE", "z9hG4bK-re", Some("x"), "f-1"),
+        request("OPTIONS", "z9hG4bK-o", None, "o-1"),
+        b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKq\r\nCSeq: 1 INVITE\r\n\
+          Call-ID: f-1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nContent-Length: 0\r\n\r\n"
+            .to_vec(),
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let start = Instant::now();
+    for round in 0..20_000u64 {
+        let mut message = corpus[(next() % corpus.len() as u64) as usize].clone();
+        for _ in 0..(next() % 6) {
+            if message.is_empty() {
+                break;
+            }
+            let at = (next() as usize) % message.len();
+            match next() % 5 {
+                0 => message[at] = next() as u8,
+                1 => {
+                    message.remove(at);
+                }
+                2 => message.insert(at, b"\r\n:;<>@=,\"\0 "[(next() % 12) as usize]),
+                3 => message.truncate(at),
+                _ => {
+                    let copy: Vec<u8> = message[at..].iter().take(40).copied().collect();
+                    message.extend_from_slice(&copy);
+                }
+            }
+        }
+        let now = start + Duration::from_millis(round * 7);
+        endpoint.on_datagram(&message, source(), now, SystemTime::now());
+        if round % 100 == 0 {
+            endpoint.on_tick(now);
+        }
+    }
+    // Still serving: a fresh OPTIONS is answered.
+    // The calls' tasks were dropped without answering: the sweep answers their INVITEs
+    // with 500, and the transactions then end by their timers.
+    let later = start + Duration::from_secs(200);
+    endpoint.on_tick(later);
+    endpoint.on_tick(later + Duration::from_secs(40));
+    let later = later + Duration::from_secs(40);
+    let out = endpoint.on_datagram(&request("OPTIONS", "z9hG4bK-last", None, "o-2"), source(), later, SystemTime::now());
+    assert_eq!(status_of(&out), ["SIP/2.0 200 OK"]);
+    assert!(endpoint.transactions() < 100, "transactions linger: {}", endpoint.transactions());
+}
