@@ -33,7 +33,11 @@ fn scenario(dir: &Path, template: &str, placeholder: &str, steps: &str, values: 
 
 fn sipp_output(output: &Output, dir: &Path) -> String {
     let errors = std::fs::read_to_string(dir.join("errors.log")).unwrap_or_default();
-    format!("{}\n{}\n{errors}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}\n{}\n{errors}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 /// Register `extension` from 127.0.0.1:`port` (sipp's register scenario, once).
@@ -85,8 +89,7 @@ impl Device {
         let port = support::free_port_tcp_udp();
         register(server, extension, password, contact_user, port);
         let dir = tempfile::tempdir().unwrap();
-        let path =
-            scenario(dir.path(), "callee.xml", "BEHAVIOUR_STEPS", &format!("callee_{behaviour}"), &[]);
+        let path = scenario(dir.path(), "callee.xml", "BEHAVIOUR_STEPS", &format!("callee_{behaviour}"), &[]);
         let child = Command::new("sipp")
             .arg("-sf")
             .arg(&path)
@@ -159,7 +162,13 @@ fn call(
 
 /// Deliver `calls` calls from the trunk provider (a sipp on 127.0.0.1) to `did`, with
 /// the provider_<steps>.steps outcome.
-fn provider_call(server: &Server, did: &str, steps: &str, values: &[(&str, &str)], calls: usize) -> (bool, String) {
+fn provider_call(
+    server: &Server,
+    did: &str,
+    steps: &str,
+    values: &[(&str, &str)],
+    calls: usize,
+) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("calls.csv");
     std::fs::write(&csv, format!("SEQUENTIAL\n{did};34600111222\n")).unwrap();
@@ -353,7 +362,10 @@ fn a_did_call_from_an_address_that_is_not_the_provider_is_not_admitted() {
         json!({"sip_domain": DOMAIN, "trunk": {"username": "acme", "password": "p", "domain": "192.0.2.10"}}),
     );
     server.create_user("acme", "101");
-    server.create_did("acme", &json!({"number": "34910000000", "description": "", "default_destination": {"extension": "101"}}));
+    server.create_did(
+        "acme",
+        &json!({"number": "34910000000", "description": "", "default_destination": {"extension": "101"}}),
+    );
     let (ok, log) = provider_call(&server, "34910000000", "refused", &[("FINAL_STATUS", "404")], 1);
     assert!(ok, "a DID call from a stranger's address was not refused:\n{log}");
 }

@@ -124,9 +124,10 @@ impl ServeArgs {
             None => PortRange::default(),
         };
         let sip_listen = self.sip_listen.or(file.sip_listen).unwrap_or_else(|| parse(DEFAULT_SIP_LISTEN));
-        let public_ip = self.public_ip.or(file.public_ip).unwrap_or_else(|| {
-            if sip_listen.ip().is_unspecified() { primary_ip() } else { sip_listen.ip() }
-        });
+        let public_ip = self
+            .public_ip
+            .or(file.public_ip)
+            .unwrap_or_else(|| if sip_listen.ip().is_unspecified() { primary_ip() } else { sip_listen.ip() });
         let ban = BanSettings::new(
             self.ban_failures.or(file.ban_failures).unwrap_or(DEFAULT_BAN_FAILURES),
             self.ban_window_s.or(file.ban_window_s).unwrap_or(DEFAULT_BAN_WINDOW_S),
@@ -134,7 +135,10 @@ impl ServeArgs {
         )?;
         let ring_timeout = match self.ring_timeout_s.or(file.ring_timeout_s) {
             Some(0) => {
-                return Err(ConfigError::Invalid { setting: "ring_timeout_s", message: "must be at least 1".into() });
+                return Err(ConfigError::Invalid {
+                    setting: "ring_timeout_s",
+                    message: "must be at least 1".into(),
+                });
             }
             Some(seconds) => Duration::from_secs(seconds),
             None => crate::calls::DEFAULT_RING_TIMEOUT,

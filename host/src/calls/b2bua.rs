@@ -26,12 +26,12 @@ use super::ringing;
 use crate::media::relay::{RelaySession, Side};
 use crate::media::sdp::{self, Sdp};
 use crate::routing::call::{CallInput, Direction};
+use crate::routing::did::route_did;
 use crate::routing::permissions::{self, DialledKind, Verdict};
 use crate::sip::dialog::{Dialog, Outgoing, cseq_number};
 use crate::sip::endpoint::tu::{CallEvent, CallEvents, Caller, Command, LegId, NewCall, ServerTx};
 use crate::sip::message::uri_user;
 use crate::sip::transaction::TimerConfig;
-use crate::routing::did::route_did;
 use crate::store::records::{CallStatus, Company, Destination, Did, User};
 use crate::store::{COMPANIES, DEVICES, DIDS, Read, USERS, company_key, devices_prefix};
 
@@ -170,11 +170,21 @@ impl Call {
     }
 
     fn send_request(&self, request: Outgoing, call_id: &str, leg: LegId) {
-        self.send(Command::Send { request, call_id: call_id.to_string(), leg, events: self.events_sender.clone() });
+        self.send(Command::Send {
+            request,
+            call_id: call_id.to_string(),
+            leg,
+            events: self.events_sender.clone(),
+        });
     }
 
     /// Answer the caller with `status` and end the call as `status` with `cause`.
-    fn refuse(&self, status: u16, call_status: CallStatus, cause: impl Into<String>) -> Result<Ending, String> {
+    fn refuse(
+        &self,
+        status: u16,
+        call_status: CallStatus,
+        cause: impl Into<String>,
+    ) -> Result<Ending, String> {
         self.respond_caller(status, None);
         Ok(Ending::new(call_status, cause, Some(status)))
     }
@@ -195,7 +205,8 @@ impl Call {
 
     /// Everything from the INVITE to the end of the call; the error is an internal failure.
     async fn place(&mut self, caller: &Caller, company_id: &str, dialled: &str) -> Result<Ending, String> {
-        let company: Option<Company> = self.engine.app.store.read(|r| r.get(&COMPANIES, company_id)).map_err(internal)?;
+        let company: Option<Company> =
+            self.engine.app.store.read(|r| r.get(&COMPANIES, company_id)).map_err(internal)?;
         let Some(company) = company else {
             return self.refuse(404, CallStatus::Failed, "company no longer exists");
         };
@@ -208,8 +219,8 @@ impl Call {
             }
         };
         let ringing = match caller {
-            Caller::Extension { extension, .. } => self.from_extension(&company, extension, dialled)?,
-            Caller::Trunk { did, .. } => self.from_trunk(&company, did)?,
+            Caller::Extension { extension, .. } => self.extension_call(&company, extension, dialled)?,
+            Caller::Trunk { did, .. } => self.trunk_call(&company, did)?,
         };
         let ringing = match ringing {
             Ok(ringing) => ringing,
@@ -219,14 +230,15 @@ impl Call {
     }
 
     /// An extension's call: the permissions module decides, then the dial plan.
-    fn from_extension(
+    fn extension_call(
         &mut self,
         company: &Company,
         extension: &str,
         dialled: &str,
     ) -> Result<Result<Ringing, Ending>, String> {
         let store = &self.engine.app.store;
-        let caller: Option<User> = store.read(|r| r.get(&USERS, &company_key(&company.id, extension))).map_err(internal)?;
+        let caller: Option<User> =
+            store.read(|r| r.get(&USERS, &company_key(&company.id, extension))).map_err(internal)?;
         let Some(caller) = caller else {
             return self.refuse(403, CallStatus::Refused, "caller no longer exists").map(Err);
         };
@@ -234,10 +246,11 @@ impl Call {
 
         let mut target = dial_plan::resolve(store, &company.id, dialled).map_err(internal)?;
         let kind = permissions::classify(dialled, |_| matches!(target, Target::Extension(_)));
-        self.record.direction = if kind == DialledKind::Internal { Direction::Internal } else { Direction::Outbound };
+        self.record.direction =
+            if kind == DialledKind::Internal { Direction::Internal } else { Direction::Outbound };
         let input = self.call_input(company, &caller.extension, dialled);
-        let outcome =
-            permissions::authorize(&self.engine.app, company, &caller, dialled, kind, &input).map_err(internal)?;
+        let outcome = permissions::authorize(&self.engine.app, company, &caller, dialled, kind, &input)
+            .map_err(internal)?;
         match outcome.verdict {
             Verdict::Deny { reason } => {
                 tracing::info!(%reason, "permissions module refused the call");
@@ -258,20 +271,25 @@ impl Call {
             }
             Target::Unknown => return self.refuse(404, CallStatus::Failed, "no such number").map(Err),
         };
-        let from =
-            format!("\"{}\" <sip:{}@{}>", caller.full_name.replace('"', ""), caller.extension, company.sip_domain);
+        let from = format!(
+            "\"{}\" <sip:{}@{}>",
+            caller.full_name.replace('"', ""),
+            caller.extension,
+            company.sip_domain
+        );
         Ok(Ok(Ringing { callee, from }))
     }
 
     /// A call from the trunk to one of the company's DIDs: the DID's module decides.
-    fn from_trunk(&mut self, company: &Company, number: &str) -> Result<Result<Ringing, Ending>, String> {
+    fn trunk_call(&mut self, company: &Company, number: &str) -> Result<Result<Ringing, Ending>, String> {
         let store = &self.engine.app.store;
         self.record.direction = Direction::Inbound;
         let from = self.invite.from_header().map(|f| f.value().to_string()).unwrap_or_default();
         let display = crate::sip::dialog::without_params(&from);
         let display = display.split('<').next().unwrap_or_default().trim().trim_matches('"').to_string();
         self.record.caller_name = Some(display).filter(|d| !d.is_empty());
-        let did: Option<Did> = store.read(|r| r.get(&DIDS, &company_key(&company.id, number))).map_err(internal)?;
+        let did: Option<Did> =
+            store.read(|r| r.get(&DIDS, &company_key(&company.id, number))).map_err(internal)?;
         let Some(did) = did else {
             return self.refuse(404, CallStatus::Failed, "DID no longer exists").map(Err);
         };
@@ -288,7 +306,9 @@ impl Call {
             other => {
                 // Queues, IVRs, voicemail, rooms and outside numbers come with later work.
                 self.record.destination = Some(format!("{other:?}"));
-                return self.refuse(480, CallStatus::Failed, format!("destination {other:?} is not available yet")).map(Err);
+                return self
+                    .refuse(480, CallStatus::Failed, format!("destination {other:?} is not available yet"))
+                    .map(Err);
             }
         };
         let Some(callee) = callee else {
@@ -300,18 +320,25 @@ impl Call {
             (None, Some(name)) => name.clone(),
             (None, None) => String::new(),
         };
-        let from = format!("\"{}\" <sip:{}@{}>", name.replace('"', ""), self.record.caller, company.sip_domain);
+        let from =
+            format!("\"{}\" <sip:{}@{}>", name.replace('"', ""), self.record.caller, company.sip_domain);
         Ok(Ok(Ringing { callee: Box::new(callee), from }))
     }
 
     /// Ring `ringing.callee`'s devices with the caller's `offer` and run the call.
-    async fn ring_extension(&mut self, company: &Company, ringing: Ringing, offer: &Sdp) -> Result<Ending, String> {
+    async fn ring_extension(
+        &mut self,
+        company: &Company,
+        ringing: Ringing,
+        offer: &Sdp,
+    ) -> Result<Ending, String> {
         let callee = ringing.callee;
         self.record.destination = Some(format!("extension {}", callee.extension));
         let store = &self.engine.app.store;
         let bindings = self.engine.app.registrar.bindings(&company.id, &callee.extension, SystemTime::now());
-        let devices =
-            store.read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, &callee.extension))).map_err(internal)?;
+        let devices = store
+            .read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, &callee.extension)))
+            .map_err(internal)?;
         let groups = ringing::plan(bindings, &devices);
         if groups.is_empty() {
             return self.refuse(480, CallStatus::NoAnswer, "no device registered");
@@ -329,14 +356,34 @@ impl Call {
         }
     }
 
-    fn start_leg(&mut self, group: usize, binding: &crate::sip::registrar::location::Binding, from: &str, to: &str, offer: &Sdp) {
+    fn start_leg(
+        &mut self,
+        group: usize,
+        binding: &crate::sip::registrar::location::Binding,
+        from: &str,
+        to: &str,
+        offer: &Sdp,
+    ) {
         let id = self.legs.len() as LegId + 1;
         let target = crate::sip::dialog::uri_in(&binding.contact).to_string();
-        let mut dialog =
-            Dialog::uac(self.engine.settings.sip_address, binding.source, from.to_string(), to.to_string(), target);
+        let mut dialog = Dialog::uac(
+            self.engine.settings.sip_address,
+            binding.source,
+            from.to_string(),
+            to.to_string(),
+            target,
+        );
         let invite = dialog.request(Method::Invite, &[], Some(&offer.to_bytes()));
         self.send_request(invite.clone(), &dialog.call_id.clone(), id);
-        self.legs.push(Leg { id, dialog, invite, state: LegState::Calling, cancel_wanted: false, status: None, group });
+        self.legs.push(Leg {
+            id,
+            dialog,
+            invite,
+            state: LegState::Calling,
+            cancel_wanted: false,
+            status: None,
+            group,
+        });
     }
 
     fn cancel_leg(&mut self, index: usize) {
@@ -403,7 +450,10 @@ impl Call {
                     let ack = leg.dialog.ack(leg.invite.cseq, None);
                     self.send_request(ack, &leg.dialog.call_id.clone(), leg.id);
                     None
-                } else if self.winner.is_some() || self.legs[index].state == LegState::Done || self.legs[index].cancel_wanted {
+                } else if self.winner.is_some()
+                    || self.legs[index].state == LegState::Done
+                    || self.legs[index].cancel_wanted
+                {
                     self.ack_and_bye(index, response);
                     None
                 } else {
@@ -422,7 +472,13 @@ impl Call {
 
     /// Ring the groups in turn. `None` when a device answered (the call is connected),
     /// else how the call ended.
-    async fn ring(&mut self, groups: Vec<Vec<crate::sip::registrar::location::Binding>>, from: &str, to: &str, offer: &Sdp) -> Option<Ending> {
+    async fn ring(
+        &mut self,
+        groups: Vec<Vec<crate::sip::registrar::location::Binding>>,
+        from: &str,
+        to: &str,
+        offer: &Sdp,
+    ) -> Option<Ending> {
         let settings = self.engine.settings;
         let overall = Instant::now() + settings.ring_timeout;
         let group_count = groups.len();
@@ -431,7 +487,8 @@ impl Call {
                 self.start_leg(group, binding, from, to, offer);
             }
             let last = group + 1 == group_count;
-            let deadline = if last { overall } else { overall.min(Instant::now() + settings.group_ring_time) };
+            let deadline =
+                if last { overall } else { overall.min(Instant::now() + settings.group_ring_time) };
             loop {
                 let in_group_active = self.legs.iter().any(|l| l.group == group && l.state != LegState::Done);
                 if !in_group_active {
@@ -476,6 +533,20 @@ impl Call {
                             self.legs[index].status.get_or_insert(408);
                         }
                     }
+                    CallEvent::Request { tx: Some(tx), request, .. }
+                        if request.method == Method::Bye && self.is_from_caller(&request) =>
+                    {
+                        // §15: the caller may end its early dialog with BYE; like a CANCEL.
+                        let bytes = self.caller.response(&request, 200, None);
+                        self.send(Command::Respond { tx, status: 200, bytes });
+                        self.respond_caller(487, None);
+                        self.cancel_legs_except(None);
+                        return Some(Ending::new(
+                            CallStatus::Cancelled,
+                            "caller hung up while ringing",
+                            Some(487),
+                        ));
+                    }
                     CallEvent::Request { tx, request, .. } => self.refuse_early_request(tx, &request),
                 }
             }
@@ -487,12 +558,18 @@ impl Call {
         Some(Ending::new(call_status, format!("{status} from every device"), Some(status)))
     }
 
-    /// Requests before the answer: only the caller's ACK-less world has none; anything
-    /// else gets 481 (no dialog yet on our side).
+    fn is_from_caller(&self, request: &Request) -> bool {
+        request.call_id_header().is_ok_and(|id| id.value() == self.caller.call_id)
+    }
+
+    /// Other requests before the answer get 481: no confirmed dialog exists yet. (A device
+    /// cannot end its early dialog with BYE, §15; it declines with a final response.)
     fn refuse_early_request(&self, tx: Option<ServerTx>, request: &Request) {
         if let Some(tx) = tx {
             let status = 481;
-            let bytes = crate::sip::message::reply(request, self.caller.peer, status, Vec::new()).to_string().into_bytes();
+            let bytes = crate::sip::message::reply(request, self.caller.peer, status, Vec::new())
+                .to_string()
+                .into_bytes();
             self.send(Command::Respond { tx, status, bytes });
         }
     }
@@ -563,8 +640,8 @@ impl Call {
             };
             match event {
                 CallEvent::Request { tx, request, .. } => {
-                    let from_caller = request.call_id_header().is_ok_and(|id| id.value() == self.caller.call_id);
-                    match (request.method.clone(), tx) {
+                    let from_caller = self.is_from_caller(&request);
+                    match (request.method, tx) {
                         (Method::Ack, _) => {
                             if from_caller {
                                 retransmit = None;
@@ -599,8 +676,12 @@ impl Call {
                                 continue;
                             }
                             match self.relay_reinvite(from_caller, winner, &request) {
-                                Ok(sent_cseq) => pending = Some(PendingReinvite { from_caller, tx, request, sent_cseq }),
-                                Err(status) => self.respond_in_dialog(from_caller, winner, tx, &request, status, None),
+                                Ok(sent_cseq) => {
+                                    pending = Some(PendingReinvite { from_caller, tx, request, sent_cseq })
+                                }
+                                Err(status) => {
+                                    self.respond_in_dialog(from_caller, winner, tx, &request, status, None)
+                                }
                             }
                         }
                         (Method::Info | Method::Options | Method::Update, Some(tx)) => {
@@ -617,7 +698,7 @@ impl Call {
                     let is_invite = cseq_method_is(&response, "INVITE");
                     let cseq = cseq_number(&response.headers);
                     let for_pending = pending.as_ref().is_some_and(|p| {
-                        is_invite && Some(p.sent_cseq) == cseq && (leg == CALLER_LEG) == !p.from_caller
+                        is_invite && Some(p.sent_cseq) == cseq && (leg == CALLER_LEG) != p.from_caller
                     });
                     if for_pending {
                         let status = u16::from(response.status_code.clone());
@@ -632,7 +713,7 @@ impl Call {
                     }
                 }
                 CallEvent::Timeout { leg } => {
-                    if let Some(p) = pending.take_if(|p| (leg == CALLER_LEG) == !p.from_caller) {
+                    if let Some(p) = pending.take_if(|p| (leg == CALLER_LEG) != p.from_caller) {
                         self.respond_in_dialog(p.from_caller, winner, p.tx, &p.request, 408, None);
                     }
                 }
@@ -702,7 +783,14 @@ impl Call {
                 body = answer.relayed(media.local(own)).ok().map(|s| s.to_bytes());
             }
         }
-        self.respond_in_dialog(pending.from_caller, winner, pending.tx, &pending.request, status, body.as_deref());
+        self.respond_in_dialog(
+            pending.from_caller,
+            winner,
+            pending.tx,
+            &pending.request,
+            status,
+            body.as_deref(),
+        );
     }
 
     fn hang_up_both(&mut self, winner: usize) {
@@ -752,7 +840,9 @@ impl Call {
 }
 
 fn cseq_method_is(response: &Response, method: &str) -> bool {
-    response.cseq_header().is_ok_and(|c| c.value().split_whitespace().nth(1).is_some_and(|m| m.eq_ignore_ascii_case(method)))
+    response
+        .cseq_header()
+        .is_ok_and(|c| c.value().split_whitespace().nth(1).is_some_and(|m| m.eq_ignore_ascii_case(method)))
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

@@ -2,7 +2,7 @@
 //! alias of one (SPEC §1: an alias dials its real number), or a number outside.
 
 use crate::store::records::User;
-use crate::store::{ALIASES, Read, StoreError, Store, USERS, company_key};
+use crate::store::{ALIASES, Read, Store, StoreError, USERS, company_key};
 
 /// Where a dialled number leads.
 #[derive(Debug, Clone)]

@@ -8,6 +8,8 @@ mod b2bua;
 pub mod dial_plan;
 mod record;
 mod ringing;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,7 +41,11 @@ pub struct CallSettings {
 
 impl CallSettings {
     pub fn new(sip_address: SocketAddr) -> CallSettings {
-        CallSettings { sip_address, ring_timeout: DEFAULT_RING_TIMEOUT, group_ring_time: DEFAULT_GROUP_RING_TIME }
+        CallSettings {
+            sip_address,
+            ring_timeout: DEFAULT_RING_TIMEOUT,
+            group_ring_time: DEFAULT_GROUP_RING_TIME,
+        }
     }
 }
 

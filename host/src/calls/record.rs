@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use crate::routing::call::Direction;
-use crate::store::records::{CallStatus, Cdr};
 use crate::store::Store;
+use crate::store::records::{CallStatus, Cdr};
 
 /// Most records written in one transaction.
 const BATCH: usize = 256;
@@ -85,23 +85,21 @@ impl CdrWriter {
     /// what it holds.
     pub fn start(store: Store) -> std::io::Result<CdrWriter> {
         let (records, mut queue) = mpsc::unbounded_channel::<Cdr>();
-        std::thread::Builder::new()
-            .name("cdr-writer".into())
-            .spawn(move || {
-                let mut batch = Vec::with_capacity(BATCH);
-                while let Some(first) = queue.blocking_recv() {
-                    batch.push(first);
-                    while batch.len() < BATCH
-                        && let Ok(next) = queue.try_recv()
-                    {
-                        batch.push(next);
-                    }
-                    if let Err(error) = crate::cdr::write_all(&store, &batch) {
-                        tracing::error!(%error, records = batch.len(), "cannot write CDRs");
-                    }
-                    batch.clear();
+        std::thread::Builder::new().name("cdr-writer".into()).spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            while let Some(first) = queue.blocking_recv() {
+                batch.push(first);
+                while batch.len() < BATCH
+                    && let Ok(next) = queue.try_recv()
+                {
+                    batch.push(next);
                 }
-            })?;
+                if let Err(error) = crate::cdr::write_all(&store, &batch) {
+                    tracing::error!(%error, records = batch.len(), "cannot write CDRs");
+                }
+                batch.clear();
+            }
+        })?;
         Ok(CdrWriter { records })
     }
 

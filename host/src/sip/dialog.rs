@@ -93,7 +93,7 @@ pub fn cseq_number(headers: &rsip::Headers) -> Option<u32> {
 }
 
 fn values(headers: &rsip::Headers, pick: impl Fn(&Header) -> Option<&str>) -> Vec<String> {
-    headers.iter().filter_map(pick).flat_map(|v| split_commas(v)).collect()
+    headers.iter().filter_map(pick).flat_map(split_commas).collect()
 }
 
 /// Split a comma-joined header value (`<a>, <b>`) outside quotes and angle brackets.
@@ -136,7 +136,13 @@ pub fn contact_uri(headers: &rsip::Headers) -> Option<String> {
 impl Dialog {
     /// The dialog a UAC starts with an INVITE from `local_uri` to `remote_uri`, sent to
     /// `peer` at Request-URI `target`.
-    pub fn uac(local: SocketAddr, peer: SocketAddr, local_uri: String, remote_uri: String, target: String) -> Dialog {
+    pub fn uac(
+        local: SocketAddr,
+        peer: SocketAddr,
+        local_uri: String,
+        remote_uri: String,
+        target: String,
+    ) -> Dialog {
         Dialog {
             call_id: token(),
             local_tag: token(),
@@ -202,7 +208,12 @@ impl Dialog {
     }
 
     /// A request in this dialog (or the dialog's initial INVITE) with a new CSeq number.
-    pub fn request(&mut self, method: rsip::Method, extra: &[(&str, String)], body: Option<&[u8]>) -> Outgoing {
+    pub fn request(
+        &mut self,
+        method: rsip::Method,
+        extra: &[(&str, String)],
+        body: Option<&[u8]>,
+    ) -> Outgoing {
         self.local_cseq += 1;
         let cseq = self.local_cseq;
         self.build(method, cseq, &new_branch(), extra, body)
@@ -222,7 +233,10 @@ impl Dialog {
         text.push_str("Max-Forwards: 70\r\n");
         text.push_str(&format!("From: {};tag={}\r\n", self.local_uri, self.local_tag));
         text.push_str(&format!("To: {to}\r\n"));
-        text.push_str(&format!("Call-ID: {}\r\nCSeq: {} CANCEL\r\nContent-Length: 0\r\n\r\n", self.call_id, invite.cseq));
+        text.push_str(&format!(
+            "Call-ID: {}\r\nCSeq: {} CANCEL\r\nContent-Length: 0\r\n\r\n",
+            self.call_id, invite.cseq
+        ));
         Outgoing {
             method: rsip::Method::Cancel,
             branch: invite.branch.clone(),

@@ -24,7 +24,19 @@ pub fn uri_user(value: &str) -> Option<String> {
 /// The RFC 3261 §21 reason phrase of `status` (rsip prints its enum names, e.g.
 /// "ServiceUnavailable", which phones show to users).
 pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
+    known_reason(status).unwrap_or(match status / 100 {
+        1 => "Session Progress",
+        2 => "OK",
+        3 => "Redirection",
+        4 => "Request Failure",
+        5 => "Server Failure",
+        _ => "Global Failure",
+    })
+}
+
+/// The phrase RFC 3261 §21 gives `status`, for the codes it names that we send or see.
+fn known_reason(status: u16) -> Option<&'static str> {
+    Some(match status {
         100 => "Trying",
         180 => "Ringing",
         181 => "Call Is Being Forwarded",
@@ -57,13 +69,8 @@ pub fn reason_phrase(status: u16) -> &'static str {
         603 => "Decline",
         604 => "Does Not Exist Anywhere",
         606 => "Not Acceptable",
-        100..=199 => "Session Progress",
-        200..=299 => "OK",
-        300..=399 => "Redirection",
-        400..=499 => "Request Failure",
-        500..=599 => "Server Failure",
-        _ => "Global Failure",
-    }
+        _ => return None,
+    })
 }
 
 /// `status` with its RFC reason phrase, as rsip prints it.

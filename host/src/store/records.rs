@@ -336,34 +336,6 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
-/// An address banned after repeated failed authentications (SPEC.md §10): its packets are
-/// dropped until the ban expires or an operator lifts it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Ban {
-    /// The banned address, e.g. "203.0.113.7" or "2001:db8::7".
-    pub ip: String,
-    /// What failed, e.g. "REGISTER digest authentication failed for 100@acme.example".
-    pub reason: String,
-    /// Failed authentications counted within the window before the ban.
-    pub failures: u32,
-    /// When the ban began.
-    pub banned_at: DateTime<Utc>,
-    /// When it ends by itself; absent when only an operator can lift it.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// A range of addresses that is never banned (SPEC.md §10).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct WhitelistEntry {
-    /// The range in canonical CIDR form, e.g. "10.0.0.0/8" (a single address is "/32" or
-    /// "/128").
-    pub cidr: String,
-    /// Why it is trusted, e.g. "office".
-    pub description: String,
-    /// When it was added.
-    pub added_at: DateTime<Utc>,
-}
-
 /// How a call ended, as its CDR says (SPEC.md §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -419,4 +391,32 @@ pub struct Cdr {
     pub talk_s: u64,
     /// Link to the call's recording, when it was recorded.
     pub recording: Option<String>,
+}
+
+/// An address banned after repeated failed authentications (SPEC.md §10): its packets are
+/// dropped until the ban expires or an operator lifts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Ban {
+    /// The banned address, e.g. "203.0.113.7" or "2001:db8::7".
+    pub ip: String,
+    /// What failed, e.g. "REGISTER digest authentication failed for 100@acme.example".
+    pub reason: String,
+    /// Failed authentications counted within the window before the ban.
+    pub failures: u32,
+    /// When the ban began.
+    pub banned_at: DateTime<Utc>,
+    /// When it ends by itself; absent when only an operator can lift it.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A range of addresses that is never banned (SPEC.md §10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WhitelistEntry {
+    /// The range in canonical CIDR form, e.g. "10.0.0.0/8" (a single address is "/32" or
+    /// "/128").
+    pub cidr: String,
+    /// Why it is trusted, e.g. "office".
+    pub description: String,
+    /// When it was added.
+    pub added_at: DateTime<Utc>,
 }

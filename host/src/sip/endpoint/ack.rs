@@ -29,13 +29,10 @@ pub fn non_2xx_ack(invite: &[u8], response: &[u8]) -> Option<Vec<u8>> {
             _ => {}
         }
     }
-    let to = response
-        .split("\r\n")
-        .take_while(|l| !l.is_empty())
-        .find(|l| {
-            let name = l.split(':').next().unwrap_or_default().trim();
-            name.eq_ignore_ascii_case("to") || name == "t"
-        })?;
+    let to = response.split("\r\n").take_while(|l| !l.is_empty()).find(|l| {
+        let name = l.split(':').next().unwrap_or_default().trim();
+        name.eq_ignore_ascii_case("to") || name == "t"
+    })?;
     let to_value = to.split_once(':')?.1.trim();
     ack.push_str(&format!("To: {to_value}\r\nCSeq: {} ACK\r\nContent-Length: 0\r\n\r\n", cseq?));
     Some(ack.into_bytes())
@@ -58,7 +55,13 @@ mod tests {
             Call-ID: c1\r\nCSeq: 4 INVITE\r\nContent-Length: 0\r\n\r\n";
         let ack = String::from_utf8(non_2xx_ack(invite.as_bytes(), busy.as_bytes()).unwrap()).unwrap();
         assert!(ack.starts_with("ACK sip:101@10.0.0.7:5060 SIP/2.0\r\n"), "{ack}");
-        for expected in ["branch=z9hG4bKabc", "Route: <sip:p1;lr>", "To: <sip:101@acme.test>;tag=dev", "CSeq: 4 ACK", "Call-ID: c1"] {
+        for expected in [
+            "branch=z9hG4bKabc",
+            "Route: <sip:p1;lr>",
+            "To: <sip:101@acme.test>;tag=dev",
+            "CSeq: 4 ACK",
+            "Call-ID: c1",
+        ] {
             assert!(ack.contains(expected), "{expected} missing in {ack}");
         }
         assert!(!ack.contains("Contact"), "{ack}");

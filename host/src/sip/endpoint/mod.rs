@@ -153,7 +153,10 @@ impl Endpoint {
 
     /// Live transactions (for tests and metrics).
     pub fn transactions(&self) -> usize {
-        self.server_invites.len() + self.server_others.len() + self.client_invites.len() + self.client_others.len()
+        self.server_invites.len()
+            + self.server_others.len()
+            + self.client_invites.len()
+            + self.client_others.len()
     }
 
     /// Live calls (Call-IDs routed to a call task).
@@ -191,7 +194,9 @@ impl Endpoint {
                 Action::PassUp(_) => applied.passed_up = true,
                 Action::Timeout | Action::TransportError => applied.timed_out = true,
                 Action::TransmitAck(response) => {
-                    if let Some(ack) = tx.invite.as_deref().and_then(|invite| ack::non_2xx_ack(invite, &response)) {
+                    if let Some(ack) =
+                        tx.invite.as_deref().and_then(|invite| ack::non_2xx_ack(invite, &response))
+                    {
                         out.push((ack, tx.peer));
                     }
                 }
@@ -201,7 +206,13 @@ impl Endpoint {
     }
 
     /// Handle one datagram from `source`; returns what to send.
-    pub fn on_datagram(&mut self, bytes: &[u8], source: SocketAddr, now: Instant, wall: SystemTime) -> Vec<Packet> {
+    pub fn on_datagram(
+        &mut self,
+        bytes: &[u8],
+        source: SocketAddr,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Vec<Packet> {
         let message = match wire::parse_datagram(bytes) {
             Ok(Received::Message(message)) => *message,
             Ok(Received::KeepAlive) => return Vec::new(),
@@ -238,8 +249,15 @@ impl Endpoint {
                 if let Some(tx) = self.server_invites.get_mut(&invite_key) {
                     // The ACK of our non-2xx final response (§17.2.1).
                     let actions = tx.machine.on_ack(bytes.to_vec());
-                    let applied =
-                        Self::apply(&mut self.queue, TxKind::ServerInvite, &invite_key, tx, actions, now, out);
+                    let applied = Self::apply(
+                        &mut self.queue,
+                        TxKind::ServerInvite,
+                        &invite_key,
+                        tx,
+                        actions,
+                        now,
+                        out,
+                    );
                     if applied.terminated {
                         self.server_invites.remove(&invite_key);
                     }
@@ -300,7 +318,8 @@ impl Endpoint {
                     self.server_invites.insert(key, tx);
                 }
                 None => {
-                    if !self.respond_invite(&key, &mut tx, reply(&request, source, 481, Vec::new()), now, out) {
+                    if !self.respond_invite(&key, &mut tx, reply(&request, source, 481, Vec::new()), now, out)
+                    {
                         self.server_invites.insert(key, tx);
                     }
                 }
@@ -316,7 +335,9 @@ impl Endpoint {
                 Admission::Extension { company, user } => {
                     Ok(Caller::Extension { company: company.id, extension: user.extension })
                 }
-                Admission::Trunk { company, did } => Ok(Caller::Trunk { company: company.id, did: did.number }),
+                Admission::Trunk { company, did } => {
+                    Ok(Caller::Trunk { company: company.id, did: did.number })
+                }
                 Admission::Refused(response, outcome) => {
                     self.report(source, &outcome);
                     Err(response)
@@ -426,7 +447,9 @@ impl Endpoint {
                 &request,
                 source,
                 200,
-                vec![rsip::Header::Allow("INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO".to_string().into())],
+                vec![rsip::Header::Allow(
+                    "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO".to_string().into(),
+                )],
             )),
             _ if has_to_tag(&request) => match self.calls.get(&id) {
                 Some(events) => {
@@ -445,7 +468,8 @@ impl Endpoint {
             Some(response) => {
                 let status = u16::from(response.status_code.clone());
                 let actions = tx.machine.send_response(status, response.to_string().into_bytes());
-                let applied = Self::apply(&mut self.queue, TxKind::ServerNonInvite, &key, &mut tx, actions, now, out);
+                let applied =
+                    Self::apply(&mut self.queue, TxKind::ServerNonInvite, &key, &mut tx, actions, now, out);
                 if !applied.terminated {
                     self.server_others.insert(key, tx);
                 }
@@ -479,7 +503,8 @@ impl Endpoint {
                 return;
             };
             let actions = tx.machine.on_response(status, bytes.to_vec());
-            let applied = Self::apply(&mut self.queue, TxKind::ClientNonInvite, &branch, tx, actions, now, out);
+            let applied =
+                Self::apply(&mut self.queue, TxKind::ClientNonInvite, &branch, tx, actions, now, out);
             if applied.terminated {
                 (applied, self.client_others.remove(&branch).and_then(|tx| tx.owner))
             } else {
@@ -501,12 +526,22 @@ impl Endpoint {
                 let key = tx.0;
                 if let Some(tx) = self.server_invites.get_mut(&key) {
                     let actions = tx.machine.send_response(status, bytes);
-                    if Self::apply(&mut self.queue, TxKind::ServerInvite, &key, tx, actions, now, &mut out).terminated {
+                    if Self::apply(&mut self.queue, TxKind::ServerInvite, &key, tx, actions, now, &mut out)
+                        .terminated
+                    {
                         self.server_invites.remove(&key);
                     }
                 } else if let Some(tx) = self.server_others.get_mut(&key) {
                     let actions = tx.machine.send_response(status, bytes);
-                    let applied = Self::apply(&mut self.queue, TxKind::ServerNonInvite, &key, tx, actions, now, &mut out);
+                    let applied = Self::apply(
+                        &mut self.queue,
+                        TxKind::ServerNonInvite,
+                        &key,
+                        tx,
+                        actions,
+                        now,
+                        &mut out,
+                    );
                     if applied.terminated {
                         self.server_others.remove(&key);
                     }
@@ -524,7 +559,15 @@ impl Endpoint {
                         tx.owner = owner;
                         tx.invite = Some(request.bytes);
                         let key = request.branch;
-                        let applied = Self::apply(&mut self.queue, TxKind::ClientInvite, &key, &mut tx, actions, now, &mut out);
+                        let applied = Self::apply(
+                            &mut self.queue,
+                            TxKind::ClientInvite,
+                            &key,
+                            &mut tx,
+                            actions,
+                            now,
+                            &mut out,
+                        );
                         if !applied.terminated {
                             self.client_invites.insert(key, tx);
                         }
@@ -535,8 +578,15 @@ impl Endpoint {
                         let mut tx = Tx::new(machine, request.dest);
                         tx.owner = owner;
                         let key = request.branch;
-                        let applied =
-                            Self::apply(&mut self.queue, TxKind::ClientNonInvite, &key, &mut tx, actions, now, &mut out);
+                        let applied = Self::apply(
+                            &mut self.queue,
+                            TxKind::ClientNonInvite,
+                            &key,
+                            &mut tx,
+                            actions,
+                            now,
+                            &mut out,
+                        );
                         if !applied.terminated {
                             self.client_others.insert(key, tx);
                         }
@@ -591,7 +641,8 @@ impl Endpoint {
             let key = due.key.as_str();
             match due.kind {
                 TxKind::ServerInvite => {
-                    let Some(tx) = self.server_invites.get_mut(key).filter(|tx| is_current(&tx.timers)) else {
+                    let Some(tx) = self.server_invites.get_mut(key).filter(|tx| is_current(&tx.timers))
+                    else {
                         continue;
                     };
                     tx.timers.retain(|(t, _)| *t != due.timer);
@@ -611,7 +662,8 @@ impl Endpoint {
                     }
                 }
                 TxKind::ClientInvite => {
-                    let Some(tx) = self.client_invites.get_mut(key).filter(|tx| is_current(&tx.timers)) else {
+                    let Some(tx) = self.client_invites.get_mut(key).filter(|tx| is_current(&tx.timers))
+                    else {
                         continue;
                     };
                     tx.timers.retain(|(t, _)| *t != due.timer);

@@ -42,7 +42,10 @@ fn source() -> SocketAddr {
 }
 
 fn status_of(packets: &[Packet]) -> Vec<String> {
-    packets.iter().map(|(bytes, _)| String::from_utf8_lossy(bytes).lines().next().unwrap_or_default().to_string()).collect()
+    packets
+        .iter()
+        .map(|(bytes, _)| String::from_utf8_lossy(bytes).lines().next().unwrap_or_default().to_string())
+        .collect()
 }
 
 #[test]
@@ -74,14 +77,24 @@ fn malformed_datagrams_and_stray_responses_get_no_answer() {
 #[test]
 fn a_cancel_matching_no_invite_gets_481() {
     let mut endpoint = endpoint();
-    let out = endpoint.on_datagram(&request("CANCEL", "z9hG4bK-c", None, "x"), source(), Instant::now(), SystemTime::now());
+    let out = endpoint.on_datagram(
+        &request("CANCEL", "z9hG4bK-c", None, "x"),
+        source(),
+        Instant::now(),
+        SystemTime::now(),
+    );
     assert_eq!(status_of(&out), ["SIP/2.0 481 Call/Transaction Does Not Exist"]);
 }
 
 #[test]
 fn a_bye_outside_any_dialog_gets_481() {
     let mut endpoint = endpoint();
-    let out = endpoint.on_datagram(&request("BYE", "z9hG4bK-b", Some("t"), "none"), source(), Instant::now(), SystemTime::now());
+    let out = endpoint.on_datagram(
+        &request("BYE", "z9hG4bK-b", Some("t"), "none"),
+        source(),
+        Instant::now(),
+        SystemTime::now(),
+    );
     assert_eq!(status_of(&out), ["SIP/2.0 481 Call/Transaction Does Not Exist"]);
 }
 
@@ -89,15 +102,24 @@ fn a_bye_outside_any_dialog_gets_481() {
 fn an_invite_without_a_call_engine_gets_503_and_its_ack_ends_the_transaction() {
     let mut endpoint = endpoint();
     let t0 = Instant::now();
-    let out = endpoint.on_datagram(&request("INVITE", "z9hG4bK-i", None, "c1"), source(), t0, SystemTime::now());
+    let out =
+        endpoint.on_datagram(&request("INVITE", "z9hG4bK-i", None, "c1"), source(), t0, SystemTime::now());
     assert_eq!(status_of(&out), ["SIP/2.0 503 Service Unavailable"]);
     // Retransmitted INVITE absorbed: the 503 again, no second transaction.
-    let again = endpoint.on_datagram(&request("INVITE", "z9hG4bK-i", None, "c1"), source(), t0, SystemTime::now());
+    let again =
+        endpoint.on_datagram(&request("INVITE", "z9hG4bK-i", None, "c1"), source(), t0, SystemTime::now());
     assert_eq!(status_of(&again), ["SIP/2.0 503 Service Unavailable"]);
     assert_eq!(endpoint.transactions(), 1);
     // Timer G retransmits the 503 until the ACK for a non-2xx arrives (same branch).
-    assert_eq!(status_of(&endpoint.on_tick(t0 + Duration::from_millis(600))), ["SIP/2.0 503 Service Unavailable"]);
-    assert!(endpoint.on_datagram(&request("ACK", "z9hG4bK-i", Some("x"), "c1"), source(), t0, SystemTime::now()).is_empty());
+    assert_eq!(
+        status_of(&endpoint.on_tick(t0 + Duration::from_millis(600))),
+        ["SIP/2.0 503 Service Unavailable"]
+    );
+    assert!(
+        endpoint
+            .on_datagram(&request("ACK", "z9hG4bK-i", Some("x"), "c1"), source(), t0, SystemTime::now())
+            .is_empty()
+    );
     endpoint.on_tick(t0 + Duration::from_secs(10));
     assert_eq!(endpoint.transactions(), 0, "timer I ended it");
 }
@@ -107,7 +129,8 @@ fn the_same_branch_from_another_sent_by_is_another_transaction() {
     let mut endpoint = endpoint();
     let t0 = Instant::now();
     endpoint.on_datagram(&register("z9hG4bK-1"), source(), t0, SystemTime::now());
-    let other = String::from_utf8(register("z9hG4bK-1")).unwrap().replace("127.0.0.1:5071;", "127.0.0.9:5071;");
+    let other =
+        String::from_utf8(register("z9hG4bK-1")).unwrap().replace("127.0.0.1:5071;", "127.0.0.9:5071;");
     endpoint.on_datagram(other.as_bytes(), source(), t0, SystemTime::now());
     assert_eq!(endpoint.transactions(), 2);
 }
@@ -234,7 +257,12 @@ fn a_flood_of_mutated_messages_never_panics_and_the_endpoint_keeps_answering() {
     endpoint.on_tick(later);
     endpoint.on_tick(later + Duration::from_secs(40));
     let later = later + Duration::from_secs(40);
-    let out = endpoint.on_datagram(&request("OPTIONS", "z9hG4bK-last", None, "o-2"), source(), later, SystemTime::now());
+    let out = endpoint.on_datagram(
+        &request("OPTIONS", "z9hG4bK-last", None, "o-2"),
+        source(),
+        later,
+        SystemTime::now(),
+    );
     assert_eq!(status_of(&out), ["SIP/2.0 200 OK"]);
     assert!(endpoint.transactions() < 100, "transactions linger: {}", endpoint.transactions());
 }

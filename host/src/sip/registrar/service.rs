@@ -56,9 +56,7 @@ pub enum Admission {
 fn trunk_hosts(trunk: &TrunkProvider) -> impl Iterator<Item = std::net::IpAddr> + '_ {
     [trunk.outbound_proxy.as_deref(), Some(trunk.domain.as_str())].into_iter().flatten().filter_map(|host| {
         let host = host.trim().trim_start_matches("sip:");
-        host.parse::<std::net::IpAddr>()
-            .ok()
-            .or_else(|| host.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        host.parse::<std::net::IpAddr>().ok().or_else(|| host.parse::<SocketAddr>().ok().map(|a| a.ip()))
     })
 }
 
@@ -171,6 +169,20 @@ impl Registrar {
         }
     }
 
+    /// Bind `contact` (reached at `source`) to `extension` of `company` for an hour, as a
+    /// successful REGISTER would: for tests of what rings.
+    #[cfg(test)]
+    pub(crate) fn bind_for_tests(&self, company: &str, extension: &str, contact: &str, source: SocketAddr) {
+        let aor = Aor { company: company.to_string(), extension: extension.to_string() };
+        let request = RegisterRequest::Update(vec![ContactRequest {
+            contact: contact.to_string(),
+            expires: DEFAULT_EXPIRES,
+        }]);
+        let call_id = format!("test-{contact}");
+        // A fresh Call-ID and a valid interval: the registration cannot be refused.
+        let _ = self.location().register(&aor, request, source, &call_id, 1, None, SystemTime::now());
+    }
+
     /// Check the digest credentials of `request` for `extension` of `company`: the user,
     /// or the response to send (a challenge, 400 or 403) with its outcome. Everyone is
     /// challenged before the extension is looked up, and an unknown one gets the same 403
@@ -183,14 +195,16 @@ impl Registrar {
         extension: &str,
         now: SystemTime,
         kind: Challenge,
-    ) -> Result<Result<User, (Response, Outcome)>, StoreError> {
+    ) -> Result<Result<User, Box<(Response, Outcome)>>, StoreError> {
         let realm = company.sip_domain.as_str();
         let authorization = header_values(request, |h| match (h, kind) {
             (Header::Authorization(a), Challenge::Registrar) => Some(a.value().to_string()),
             (Header::ProxyAuthorization(a), Challenge::Proxy) => Some(a.value().to_string()),
             _ => None,
         });
-        let challenge = |stale| Err((self.challenge(request, source, realm, stale, now, kind), Outcome::Challenged));
+        let challenge = |stale| {
+            Err(Box::new((self.challenge(request, source, realm, stale, now, kind), Outcome::Challenged)))
+        };
         let Some(authorization) = authorization.first() else {
             return Ok(challenge(false));
         };
@@ -198,7 +212,7 @@ impl Registrar {
             Outcome::AuthenticationFailed { company: company.id.clone(), extension: extension.to_string() };
         let credentials = match digest::parse_authorization(authorization) {
             Ok(credentials) => credentials,
-            Err(_) => return Ok(Err((reply(request, source, 400, Vec::new()), failed))),
+            Err(_) => return Ok(Err(Box::new((reply(request, source, 400, Vec::new()), failed)))),
         };
         if !credentials.realm.eq_ignore_ascii_case(realm) {
             return Ok(challenge(false));
@@ -214,13 +228,15 @@ impl Registrar {
         }
         let user: Option<User> = self.store.read(|r| r.get(&USERS, &company_key(&company.id, extension)))?;
         let Some(user) = user else {
-            return Ok(Err((reply(request, source, 403, Vec::new()), failed)));
+            return Ok(Err(Box::new((reply(request, source, 403, Vec::new()), failed))));
         };
         let expired = user.sip_password_expires_at.is_some_and(|at| SystemTime::from(at) <= now);
         let method = request.method.to_string();
-        if credentials.username != extension || expired || !digest::verify(&credentials, &user.sip_password, &method)
+        if credentials.username != extension
+            || expired
+            || !digest::verify(&credentials, &user.sip_password, &method)
         {
-            return Ok(Err((reply(request, source, 403, Vec::new()), failed)));
+            return Ok(Err(Box::new((reply(request, source, 403, Vec::new()), failed))));
         }
         Ok(Ok(user))
     }
@@ -243,7 +259,11 @@ impl Registrar {
     /// (its outbound proxy or domain, primary or secondary trunk). Providers are recognised
     /// by IP address; a provider configured by DNS name does not match (names are not
     /// resolved on the call path).
-    fn trunk_call(&self, request: &Request, source: SocketAddr) -> Result<Option<(Company, Did)>, StoreError> {
+    fn trunk_call(
+        &self,
+        request: &Request,
+        source: SocketAddr,
+    ) -> Result<Option<(Company, Did)>, StoreError> {
         let Some(user) = request.uri.auth.as_ref().map(|auth| auth.user.clone()) else {
             return Ok(None);
         };
@@ -275,7 +295,9 @@ impl Registrar {
         if let Some((company, did)) = self.trunk_call(request, source)? {
             return Ok(Admission::Trunk { company, did });
         }
-        let refuse = |status: u16| Admission::Refused(reply(request, source, status, Vec::new()), Outcome::Refused(status));
+        let refuse = |status: u16| {
+            Admission::Refused(reply(request, source, status, Vec::new()), Outcome::Refused(status))
+        };
         let from = request.from_header().map(|f| f.value().to_string()).unwrap_or_default();
         let Some(extension) = uri_user(&from) else {
             return Ok(refuse(400));
@@ -293,7 +315,10 @@ impl Registrar {
         };
         Ok(match self.authenticate(request, source, &company, &extension, now, Challenge::Proxy)? {
             Ok(user) => Admission::Extension { company, user },
-            Err((response, outcome)) => Admission::Refused(response, outcome),
+            Err(refusal) => {
+                let (response, outcome) = *refusal;
+                Admission::Refused(response, outcome)
+            }
         })
     }
 
@@ -311,8 +336,10 @@ impl Registrar {
         let Some(extension) = request.to_header().ok().and_then(|to| uri_user(to.value())) else {
             return Ok(refuse(400));
         };
-        if let Err(refusal) = self.authenticate(request, source, &company, &extension, now, Challenge::Registrar)? {
-            return Ok(refusal);
+        if let Err(refusal) =
+            self.authenticate(request, source, &company, &extension, now, Challenge::Registrar)?
+        {
+            return Ok(*refusal);
         }
 
         let register = match contacts(request) {
