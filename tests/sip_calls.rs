@@ -369,3 +369,69 @@ fn a_did_call_from_an_address_that_is_not_the_provider_is_not_admitted() {
     let (ok, log) = provider_call(&server, "34910000000", "refused", &[("FINAL_STATUS", "404")], 1);
     assert!(ok, "a DID call from a stranger's address was not refused:\n{log}");
 }
+
+#[test]
+fn hold_and_resume_re_invites_reach_the_other_side_with_their_direction() {
+    let server = Server::start();
+    let (caller, callee) = setup(&server);
+    let device = Device::start(&server, "101", &callee, "hold", 1);
+    let (ok, log) = call(&server, "100", &caller, "101", "hold", &[], 1);
+    assert!(ok, "hold/resume failed at the caller:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "the device did not see sendonly then sendrecv:\n{log}");
+}
+
+#[test]
+fn an_alias_rings_its_real_extension() {
+    let server = Server::start();
+    let (caller, callee) = setup(&server);
+    server
+        .operator()
+        .post(
+            "/api/v1/companies/acme/aliases",
+            &json!({"number": "9", "target": "101", "display_name": "Reception", "description": ""}),
+        )
+        .expect(201, "alias");
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    let (ok, log) = call(&server, "100", &caller, "9", "answered", &[("TALK_MS", "200")], 1);
+    assert!(ok, "dialling the alias did not reach 101:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "{log}");
+    let records = wait_for_cdrs(&server, 1);
+    assert_eq!(records[0]["destination"], "extension 101", "{records:?}");
+}
+
+#[test]
+fn the_permissions_module_is_asked_before_every_call() {
+    let server = Server::start();
+    server.create_company(
+        "acme",
+        json!({"sip_domain": DOMAIN, "permissions_config": {"blocked-prefixes": ["0034806"]}}),
+    );
+    let free = password(&server.create_user("acme", "100"));
+    let body = support::merge(support::user_body("102"), json!({"internal_only": true}));
+    let internal_only = server.operator().post("/api/v1/companies/acme/users", &body).expect(201, "user 102");
+    let internal_only = password(&internal_only);
+    let callee = password(&server.create_user("acme", "101"));
+
+    // A blocked prefix is refused before any trunk is tried (403, CDR "refused").
+    let (ok, log) = call(&server, "100", &free, "0034806123456", "refused", &[("FINAL_STATUS", "403")], 1);
+    assert!(ok, "a blocked prefix was not refused:\n{log}");
+    // An allowed outside number passes the policy (and fails later: no trunk yet).
+    let (ok, log) = call(&server, "100", &free, "0034911234567", "refused", &[("FINAL_STATUS", "503")], 1);
+    assert!(ok, "an allowed outside number was refused by the policy:\n{log}");
+    // An internal-only user cannot call outside but can call a colleague.
+    let (ok, log) = call(&server, "102", &internal_only, "0034911234567", "refused", &[("FINAL_STATUS", "403")], 1);
+    assert!(ok, "an internal-only user called outside:\n{log}");
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    let (ok, log) = call(&server, "102", &internal_only, "101", "answered", &[("TALK_MS", "200")], 1);
+    assert!(ok, "an internal-only user could not call a colleague:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "{log}");
+
+    let records = wait_for_cdrs(&server, 4);
+    let refused: Vec<&Value> = records.iter().filter(|r| r["status"] == "refused").collect();
+    assert_eq!(refused.len(), 2, "{records:?}");
+    assert!(refused.iter().any(|r| r["hangup_cause"] == "blocked prefix 0034806"), "{refused:?}");
+    assert!(refused.iter().any(|r| r["hangup_cause"] == "internal calls only"), "{refused:?}");
+}
