@@ -263,5 +263,64 @@ pub fn challenge(realm: &str, nonce: &str, algorithm: Algorithm, stale: bool) ->
     )
 }
 
+/// The `Authorization` (or `Proxy-Authorization`) value answering `challenge` (a
+/// `WWW-Authenticate`/`Proxy-Authenticate` value) for `method` on `uri` — the client side,
+/// used when the host registers to or calls through a trunk provider. `cnonce` is the
+/// client nonce (random per answer); the nonce count is 1 since each answer uses a fresh
+/// challenge.
+pub fn answer_challenge(
+    challenge: &str,
+    username: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
+    cnonce: &str,
+) -> Result<String, DigestError> {
+    let value = challenge.trim();
+    let scheme_end = value.find(char::is_whitespace).ok_or(DigestError::NotDigest)?;
+    if !value[..scheme_end].eq_ignore_ascii_case("digest") {
+        return Err(DigestError::NotDigest);
+    }
+    let pairs = parameters(&value[scheme_end..])?;
+    let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let algorithm = match get("algorithm") {
+        None => Algorithm::Md5,
+        Some(name) => Algorithm::parse(&name).ok_or(DigestError::UnsupportedAlgorithm(name))?,
+    };
+    // qop is a list ("auth,auth-int"); we answer "auth" when offered.
+    let qop_auth = match get("qop") {
+        None => None,
+        Some(qop) if qop.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth")) => Some((cnonce.to_string(), 1)),
+        Some(other) => return Err(DigestError::UnsupportedQop(other)),
+    };
+    let credentials = Credentials {
+        username: username.to_string(),
+        realm: get("realm").ok_or(DigestError::Missing("realm"))?,
+        nonce: get("nonce").ok_or(DigestError::Missing("nonce"))?,
+        uri: uri.to_string(),
+        response: String::new(),
+        algorithm,
+        opaque: get("opaque"),
+        qop_auth,
+    };
+    let response = expected_response(&credentials, password, method);
+    let quote = |text: &str| text.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut header = format!(
+        "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{response}\", algorithm={}",
+        quote(username),
+        quote(&credentials.realm),
+        quote(&credentials.nonce),
+        quote(uri),
+        algorithm.name()
+    );
+    if let Some(opaque) = &credentials.opaque {
+        header.push_str(&format!(", opaque=\"{}\"", quote(opaque)));
+    }
+    if let Some((cnonce, nc)) = &credentials.qop_auth {
+        header.push_str(&format!(", qop=auth, nc={nc:08x}, cnonce=\"{}\"", quote(cnonce)));
+    }
+    Ok(header)
+}
+
 #[cfg(test)]
 mod tests;
