@@ -122,6 +122,26 @@ impl Device {
         (false, format!("device did not finish:\n{}", sipp_output(&output, self.dir.path())))
     }
 
+    /// A provider (or any peer) that registers nothing: sipp in server mode running the
+    /// scenario file `path` for `calls` calls on `port`.
+    fn start_scenario(path: &Path, port: u16, calls: usize) -> Device {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new("sipp")
+            .arg("-sf")
+            .arg(path)
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", &calls.to_string()])
+            .args(["-mp", &support::free_port_tcp_udp().to_string()])
+            .args(["-timeout", "60", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
+            .arg(dir.path().join("errors.log"))
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sipp");
+        std::thread::sleep(Duration::from_millis(300));
+        Device { child, dir }
+    }
+
     fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -421,7 +441,8 @@ fn the_permissions_module_is_asked_before_every_call() {
     let (ok, log) = call(&server, "100", &free, "0034911234567", "refused", &[("FINAL_STATUS", "503")], 1);
     assert!(ok, "an allowed outside number was refused by the policy:\n{log}");
     // An internal-only user cannot call outside but can call a colleague.
-    let (ok, log) = call(&server, "102", &internal_only, "0034911234567", "refused", &[("FINAL_STATUS", "403")], 1);
+    let (ok, log) =
+        call(&server, "102", &internal_only, "0034911234567", "refused", &[("FINAL_STATUS", "403")], 1);
     assert!(ok, "an internal-only user called outside:\n{log}");
     let device = Device::start(&server, "101", &callee, "answer", 1);
     let (ok, log) = call(&server, "102", &internal_only, "101", "answered", &[("TALK_MS", "200")], 1);
@@ -434,4 +455,45 @@ fn the_permissions_module_is_asked_before_every_call() {
     assert_eq!(refused.len(), 2, "{records:?}");
     assert!(refused.iter().any(|r| r["hangup_cause"] == "blocked prefix 0034806"), "{refused:?}");
     assert!(refused.iter().any(|r| r["hangup_cause"] == "internal calls only"), "{refused:?}");
+}
+
+#[test]
+fn an_outside_call_goes_through_the_trunk_with_the_users_caller_id_and_answers_the_providers_challenge() {
+    let server = Server::start();
+    let provider_port = support::free_port_tcp_udp();
+    server.create_company(
+        "acme",
+        json!({"sip_domain": DOMAIN, "trunk": {"username": "acme-trunk", "password": "trunk-secret",
+               "domain": "provider.test", "outbound_proxy": format!("127.0.0.1:{provider_port}")}}),
+    );
+    server.create_did(
+        "acme",
+        &json!({"number": "34910000000", "description": "", "default_destination": "hang_up"}),
+    );
+    let body = support::merge(support::user_body("100"), json!({"outgoing_caller_id": "34910000000"}));
+    let user = server.operator().post("/api/v1/companies/acme/users", &body).expect(201, "user 100");
+    let caller = password(&user);
+
+    let dir = tempfile::tempdir().unwrap();
+    let template = std::fs::read_to_string(sipp_dir().join("provider_uas.xml")).unwrap();
+    let scenario = dir.path().join("provider_uas.xml");
+    let text = template
+        .replace("CALLER_ID", "34910000000")
+        .replace("TRUNK_USER", "acme-trunk")
+        .replace("TRUNK_PASSWORD", "trunk-secret");
+    std::fs::write(&scenario, text).unwrap();
+    let provider = Device::start_scenario(&scenario, provider_port, 1);
+
+    let (ok, log) = call(&server, "100", &caller, "0034911234567", "answered", &[("TALK_MS", "300")], 1);
+    if !ok {
+        let (_, provider_log) = provider.finish();
+        panic!("the outside call did not connect:\n{log}\n{}\nprovider:\n{provider_log}", server.log());
+    }
+    let (ok, log) = provider.finish();
+    assert!(ok, "the provider saw a wrong caller id or credentials:\n{log}");
+    let records = wait_for_cdrs(&server, 1);
+    let cdr = &records[0];
+    assert_eq!(cdr["direction"], "outbound", "{cdr}");
+    assert_eq!(cdr["destination"], "0034911234567", "{cdr}");
+    assert_eq!(cdr["status"], "answered", "{cdr}");
 }

@@ -23,6 +23,7 @@ use super::CallEngine;
 use super::dial_plan::{self, Target};
 use super::record::Draft;
 use super::ringing;
+use super::targets::RingTarget;
 use crate::media::relay::{RelaySession, Side};
 use crate::media::sdp::{self, Sdp};
 use crate::routing::call::{CallInput, Direction};
@@ -32,8 +33,8 @@ use crate::sip::dialog::{Dialog, Outgoing, cseq_number};
 use crate::sip::endpoint::tu::{CallEvent, CallEvents, Caller, Command, LegId, NewCall, ServerTx};
 use crate::sip::message::uri_user;
 use crate::sip::transaction::TimerConfig;
-use crate::store::records::{CallStatus, Company, Destination, Did, User};
-use crate::store::{COMPANIES, DEVICES, DIDS, Read, USERS, company_key, devices_prefix};
+use crate::store::records::{CallStatus, Company, Destination, Did, ExternalNumber, User};
+use crate::store::{COMPANIES, DEVICES, DIDS, EXTERNAL_NUMBERS, Read, USERS, company_key, devices_prefix};
 
 /// The caller's leg, in responses routed to us (our requests to the caller: BYE, re-INVITE).
 const CALLER_LEG: LegId = 0;
@@ -62,6 +63,20 @@ struct Leg {
     cancel_wanted: bool,
     status: Option<u16>,
     group: usize,
+    /// What to answer a provider's challenge with.
+    credentials: Option<(String, String)>,
+    /// Whether the INVITE was already sent again with credentials.
+    authenticated: bool,
+}
+
+/// How the groups of a call ring.
+#[derive(Debug, Clone, Copy)]
+struct RingPlan {
+    /// How long each group rings before the next takes over (devices); none = a group
+    /// gives way only when it fails (trunks).
+    group_time: Option<Duration>,
+    /// How long the whole call may ring.
+    timeout: Duration,
 }
 
 /// How the call ends, for the CDR.
@@ -101,6 +116,8 @@ struct Call {
     winner: Option<usize>,
     /// Our 2xx to the caller, retransmitted until its ACK.
     answer: Option<Vec<u8>>,
+    /// The SDP offer the callee legs get (the caller's, through the relay).
+    offer: Vec<u8>,
 }
 
 /// Run the call `new_call` to its end.
@@ -133,6 +150,7 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         ringing_sent: false,
         winner: None,
         answer: None,
+        offer: Vec::new(),
     };
     let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
     let _entered = span.enter();
@@ -147,12 +165,25 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
     call.finish(ending).await;
 }
 
+/// Whom a call rings.
+enum Callee {
+    /// The registered devices of an extension.
+    Extension(Box<User>),
+    /// A number outside, through the company's trunk.
+    Outside(String),
+}
+
 /// Who a call rings, and as whom it is presented.
 struct Ringing {
-    callee: Box<User>,
-    /// The From of the device legs: the caller id the devices show.
-    from: String,
+    callee: Callee,
+    /// The display name the callee sees.
+    display: String,
+    /// The caller id (From user) the callee sees; none = anonymous.
+    caller_id: Option<String>,
 }
+
+/// How long an outside number may ring: the far end (a mobile, a queue) decides.
+const OUTSIDE_RING_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// An internal failure (the store could not be read, the relay could not open).
 fn internal(error: impl std::fmt::Display) -> String {
@@ -226,7 +257,7 @@ impl Call {
             Ok(ringing) => ringing,
             Err(ending) => return Ok(ending),
         };
-        self.ring_extension(&company, ringing, &offer).await
+        self.ring_callee(&company, ringing, &offer).await
     }
 
     /// An extension's call: the permissions module decides, then the dial plan.
@@ -251,33 +282,28 @@ impl Call {
         let input = self.call_input(company, &caller.extension, dialled);
         let outcome = permissions::authorize(&self.engine.app, company, &caller, dialled, kind, &input)
             .map_err(internal)?;
-        match outcome.verdict {
+        let caller_id = match &outcome.verdict {
             Verdict::Deny { reason } => {
                 tracing::info!(%reason, "permissions module refused the call");
-                return self.refuse(403, CallStatus::Refused, reason).map(Err);
+                return self.refuse(403, CallStatus::Refused, reason.clone()).map(Err);
             }
             // The policy may rewrite the number (e.g. strip an outside-line prefix).
-            Verdict::Allow { dial, .. } if dial != dialled => {
-                target = dial_plan::resolve(store, &company.id, &dial).map_err(internal)?;
+            Verdict::Allow { dial, caller_id } => {
+                if dial != dialled {
+                    target = dial_plan::resolve(store, &company.id, dial).map_err(internal)?;
+                }
+                caller_id.clone()
             }
-            Verdict::Allow { .. } => {}
-        }
-        let callee = match target {
-            Target::Extension(user) => user,
-            Target::External(number) => {
-                // Outbound calls need the company's trunk, which is not connected yet.
-                self.record.destination = Some(number);
-                return self.refuse(503, CallStatus::Failed, "no trunk for outside calls").map(Err);
-            }
-            Target::Unknown => return self.refuse(404, CallStatus::Failed, "no such number").map(Err),
         };
-        let from = format!(
-            "\"{}\" <sip:{}@{}>",
-            caller.full_name.replace('"', ""),
-            caller.extension,
-            company.sip_domain
-        );
-        Ok(Ok(Ringing { callee, from }))
+        let display = caller.full_name.clone();
+        Ok(Ok(match target {
+            Target::Extension(user) => {
+                Ringing { callee: Callee::Extension(user), display, caller_id: Some(caller.extension) }
+            }
+            // Outside, the policy's caller id (a company DID, or anonymous) is shown.
+            Target::External(number) => Ringing { callee: Callee::Outside(number), display, caller_id },
+            Target::Unknown => return self.refuse(404, CallStatus::Failed, "no such number").map(Err),
+        }))
     }
 
     /// A call from the trunk to one of the company's DIDs: the DID's module decides.
@@ -298,82 +324,129 @@ impl Call {
         let decision = outcome.decision;
         let callee = match &decision.destination {
             Destination::Extension(extension) => {
-                store.read(|r| r.get(&USERS, &company_key(&company.id, extension))).map_err(internal)?
+                let user: Option<User> =
+                    store.read(|r| r.get(&USERS, &company_key(&company.id, extension))).map_err(internal)?;
+                match user {
+                    Some(user) => Callee::Extension(Box::new(user)),
+                    None => {
+                        return self
+                            .refuse(404, CallStatus::Failed, "the DID's extension no longer exists")
+                            .map(Err);
+                    }
+                }
+            }
+            Destination::ExternalNumber(name) => {
+                let number: Option<ExternalNumber> = store
+                    .read(|r| r.get(&EXTERNAL_NUMBERS, &company_key(&company.id, name)))
+                    .map_err(internal)?;
+                match number {
+                    Some(number) => Callee::Outside(number.number),
+                    None => {
+                        let cause = "the DID's external number no longer exists";
+                        return self.refuse(404, CallStatus::Failed, cause).map(Err);
+                    }
+                }
             }
             Destination::HangUp => {
                 return self.refuse(603, CallStatus::Refused, "the DID's rule hangs up").map(Err);
             }
             other => {
-                // Queues, IVRs, voicemail, rooms and outside numbers come with later work.
+                // Queues, IVRs, voicemail and rooms come with the media services and WebRTC work.
                 self.record.destination = Some(format!("{other:?}"));
-                return self
-                    .refuse(480, CallStatus::Failed, format!("destination {other:?} is not available yet"))
-                    .map(Err);
+                let cause = format!("destination {other:?} is not available yet");
+                return self.refuse(480, CallStatus::Failed, cause).map(Err);
             }
         };
-        let Some(callee) = callee else {
-            return self.refuse(404, CallStatus::Failed, "the DID's extension no longer exists").map(Err);
-        };
-        let name = match (&decision.caller_id_prefix, &self.record.caller_name) {
+        let display = match (&decision.caller_id_prefix, &self.record.caller_name) {
             (Some(prefix), Some(name)) => format!("{prefix} {name}"),
             (Some(prefix), None) => format!("{prefix} {}", self.record.caller),
             (None, Some(name)) => name.clone(),
             (None, None) => String::new(),
         };
-        let from =
-            format!("\"{}\" <sip:{}@{}>", name.replace('"', ""), self.record.caller, company.sip_domain);
-        Ok(Ok(Ringing { callee: Box::new(callee), from }))
+        Ok(Ok(Ringing { callee, display, caller_id: Some(self.record.caller.clone()) }))
     }
 
-    /// Ring `ringing.callee`'s devices with the caller's `offer` and run the call.
-    async fn ring_extension(
+    /// Ring `ringing.callee` (its devices, or the trunk) with the caller's `offer` and run
+    /// the call.
+    async fn ring_callee(
         &mut self,
         company: &Company,
         ringing: Ringing,
         offer: &Sdp,
     ) -> Result<Ending, String> {
-        let callee = ringing.callee;
-        self.record.destination = Some(format!("extension {}", callee.extension));
-        let store = &self.engine.app.store;
-        let bindings = self.engine.app.registrar.bindings(&company.id, &callee.extension, SystemTime::now());
-        let devices = store
-            .read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, &callee.extension)))
-            .map_err(internal)?;
-        let groups = ringing::plan(bindings, &devices);
-        if groups.is_empty() {
-            return self.refuse(480, CallStatus::NoAnswer, "no device registered");
-        }
+        let settings = self.engine.settings;
+        let (groups, domain, plan) = match &ringing.callee {
+            Callee::Extension(callee) => {
+                self.record.destination = Some(format!("extension {}", callee.extension));
+                let store = &self.engine.app.store;
+                let bindings =
+                    self.engine.app.registrar.bindings(&company.id, &callee.extension, SystemTime::now());
+                let devices = store
+                    .read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, &callee.extension)))
+                    .map_err(internal)?;
+                let groups: Vec<Vec<RingTarget>> = ringing::plan(bindings, &devices)
+                    .iter()
+                    .map(|group| {
+                        group
+                            .iter()
+                            .map(|b| RingTarget::device(b, &callee.extension, &company.sip_domain))
+                            .collect()
+                    })
+                    .collect();
+                if groups.is_empty() {
+                    return self.refuse(480, CallStatus::NoAnswer, "no device registered");
+                }
+                let plan =
+                    RingPlan { group_time: Some(settings.group_ring_time), timeout: settings.ring_timeout };
+                (groups, company.sip_domain.clone(), plan)
+            }
+            Callee::Outside(number) => {
+                self.record.destination = Some(number.clone());
+                let Some(first) = company.trunk.as_ref().or(company.secondary_trunk.as_ref()) else {
+                    return self.refuse(503, CallStatus::Failed, "no trunk for outside calls");
+                };
+                // The primary trunk, then the secondary when the first fails (SPEC §1).
+                let mut groups = Vec::new();
+                for trunk in [&company.trunk, &company.secondary_trunk].into_iter().flatten() {
+                    match RingTarget::through_trunk(number, trunk).await {
+                        Ok(target) => groups.push(vec![target]),
+                        Err(error) => tracing::warn!(%error, "trunk unusable"),
+                    }
+                }
+                if groups.is_empty() {
+                    return self.refuse(503, CallStatus::Failed, "no trunk reachable");
+                }
+                let plan = RingPlan { group_time: None, timeout: OUTSIDE_RING_TIMEOUT };
+                (groups, first.domain.trim().trim_start_matches("sip:").to_string(), plan)
+            }
+        };
+        let from = match &ringing.caller_id {
+            Some(user) => format!("\"{}\" <sip:{user}@{domain}>", ringing.display.replace('"', "")),
+            None => "\"Anonymous\" <sip:anonymous@anonymous.invalid>".to_string(),
+        };
 
         let session = self.engine.media.open().await.map_err(internal)?;
         session.set_remote(Side::A, offer.remote_rtp());
         let offer_for_callee = offer.relayed(session.local(Side::B)).map_err(internal)?;
         self.media = Some(session);
+        self.offer = offer_for_callee.to_bytes();
 
-        let to = format!("<sip:{}@{}>", callee.extension, company.sip_domain);
-        match self.ring(groups, &ringing.from, &to, &offer_for_callee).await {
+        match self.ring(groups, &from, plan).await {
             Some(ending) => Ok(ending),
             None => Ok(self.talk().await),
         }
     }
 
-    fn start_leg(
-        &mut self,
-        group: usize,
-        binding: &crate::sip::registrar::location::Binding,
-        from: &str,
-        to: &str,
-        offer: &Sdp,
-    ) {
+    fn start_leg(&mut self, group: usize, target: &RingTarget, from: &str) {
         let id = self.legs.len() as LegId + 1;
-        let target = crate::sip::dialog::uri_in(&binding.contact).to_string();
         let mut dialog = Dialog::uac(
             self.engine.settings.sip_address,
-            binding.source,
+            target.dest,
             from.to_string(),
-            to.to_string(),
-            target,
+            target.to.clone(),
+            target.uri.clone(),
         );
-        let invite = dialog.request(Method::Invite, &[], Some(&offer.to_bytes()));
+        let invite = dialog.request(Method::Invite, &[], Some(&self.offer));
         self.send_request(invite.clone(), &dialog.call_id.clone(), id);
         self.legs.push(Leg {
             id,
@@ -383,7 +456,43 @@ impl Call {
             cancel_wanted: false,
             status: None,
             group,
+            credentials: target.credentials.clone(),
+            authenticated: false,
         });
+    }
+
+    /// A provider challenged leg `index`'s INVITE (401/407): send it again with our
+    /// credentials, once. True when it was sent.
+    fn answer_challenge(&mut self, index: usize, response: &Response, status: u16) -> bool {
+        let leg = &mut self.legs[index];
+        let Some((username, password)) = leg.credentials.clone().filter(|_| !leg.authenticated) else {
+            return false;
+        };
+        let challenges: Vec<String> = response
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                rsip::Header::WwwAuthenticate(c) if status == 401 => Some(c.value().to_string()),
+                rsip::Header::ProxyAuthenticate(c) if status == 407 => Some(c.value().to_string()),
+                _ => None,
+            })
+            .collect();
+        let uri = leg.dialog.remote_target.clone();
+        let cnonce = crate::sip::dialog::token();
+        let Some(answer) = challenges.iter().find_map(|challenge| {
+            crate::sip::digest::answer_challenge(challenge, &username, &password, "INVITE", &uri, &cnonce)
+                .ok()
+        }) else {
+            tracing::warn!(status, "the provider's challenge cannot be answered");
+            return false;
+        };
+        let header = if status == 401 { "Authorization" } else { "Proxy-Authorization" };
+        leg.authenticated = true;
+        leg.invite = leg.dialog.request(Method::Invite, &[(header, answer)], Some(&self.offer));
+        leg.state = LegState::Calling;
+        let (invite, call_id, id) = (leg.invite.clone(), leg.dialog.call_id.clone(), leg.id);
+        self.send_request(invite, &call_id, id);
+        true
     }
 
     fn cancel_leg(&mut self, index: usize) {
@@ -460,6 +569,9 @@ impl Call {
                     Some(index)
                 }
             }
+            401 | 407 if state != LegState::Answered && self.answer_challenge(index, response, status) => {
+                None
+            }
             300.. if state != LegState::Answered => {
                 let leg = &mut self.legs[index];
                 leg.state = LegState::Done;
@@ -472,23 +584,18 @@ impl Call {
 
     /// Ring the groups in turn. `None` when a device answered (the call is connected),
     /// else how the call ended.
-    async fn ring(
-        &mut self,
-        groups: Vec<Vec<crate::sip::registrar::location::Binding>>,
-        from: &str,
-        to: &str,
-        offer: &Sdp,
-    ) -> Option<Ending> {
-        let settings = self.engine.settings;
-        let overall = Instant::now() + settings.ring_timeout;
+    async fn ring(&mut self, groups: Vec<Vec<RingTarget>>, from: &str, plan: RingPlan) -> Option<Ending> {
+        let overall = Instant::now() + plan.timeout;
         let group_count = groups.len();
-        for (group, bindings) in groups.iter().enumerate() {
-            for binding in bindings {
-                self.start_leg(group, binding, from, to, offer);
+        for (group, targets) in groups.iter().enumerate() {
+            for target in targets {
+                self.start_leg(group, target, from);
             }
             let last = group + 1 == group_count;
-            let deadline =
-                if last { overall } else { overall.min(Instant::now() + settings.group_ring_time) };
+            let deadline = match plan.group_time {
+                Some(time) if !last => overall.min(Instant::now() + time),
+                _ => overall,
+            };
             loop {
                 let in_group_active = self.legs.iter().any(|l| l.group == group && l.state != LegState::Done);
                 if !in_group_active {
@@ -555,7 +662,8 @@ impl Call {
         let status = ringing::final_status(&statuses);
         self.respond_caller(status, None);
         let call_status = if status == 486 { CallStatus::Busy } else { CallStatus::NoAnswer };
-        Some(Ending::new(call_status, format!("{status} from every device"), Some(status)))
+        let cause = format!("{status}: every leg failed ({statuses:?})");
+        Some(Ending::new(call_status, cause, Some(status)))
     }
 
     fn is_from_caller(&self, request: &Request) -> bool {

@@ -8,6 +8,7 @@ mod b2bua;
 pub mod dial_plan;
 mod record;
 mod ringing;
+mod targets;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,98 @@
+//! Where a call's legs go: a registered device of an extension, or a number outside
+//! through the company's trunk provider (primary, then secondary when the first fails).
+
+use std::net::SocketAddr;
+
+use crate::sip::dialog::uri_in;
+use crate::sip::registrar::location::Binding;
+use crate::store::records::TrunkProvider;
+
+/// The SIP port used when a provider's address names none.
+const DEFAULT_SIP_PORT: u16 = 5060;
+
+/// One leg to start: its Request-URI, To, where to send it, and the credentials to
+/// answer a challenge with (a provider asks for them; a device never does).
+#[derive(Debug, Clone)]
+pub struct RingTarget {
+    pub uri: String,
+    pub to: String,
+    pub dest: SocketAddr,
+    pub credentials: Option<(String, String)>,
+}
+
+impl RingTarget {
+    /// A registered device of extension `extension` in SIP domain `domain`.
+    pub fn device(binding: &Binding, extension: &str, domain: &str) -> RingTarget {
+        RingTarget {
+            uri: uri_in(&binding.contact).to_string(),
+            to: format!("<sip:{extension}@{domain}>"),
+            // Where the REGISTER came from (received/rport): phones behind NAT are reached.
+            dest: binding.source,
+            credentials: None,
+        }
+    }
+
+    /// `number` through `trunk`: to its outbound proxy when set, else its domain.
+    pub async fn through_trunk(number: &str, trunk: &TrunkProvider) -> Result<RingTarget, String> {
+        let host = trunk.outbound_proxy.as_deref().unwrap_or(&trunk.domain);
+        let dest = resolve(host).await?;
+        let domain = trunk.domain.trim().trim_start_matches("sip:");
+        Ok(RingTarget {
+            uri: format!("sip:{number}@{domain}"),
+            to: format!("<sip:{number}@{domain}>"),
+            dest,
+            credentials: Some((trunk.username.clone(), trunk.password.clone())),
+        })
+    }
+}
+
+/// `host[:port]` (an IP literal, `[v6]:port`, or a name looked up in DNS) as an address.
+async fn resolve(host: &str) -> Result<SocketAddr, String> {
+    let host = host.trim().trim_start_matches("sip:");
+    if let Ok(addr) = host.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_SIP_PORT));
+    }
+    let with_port = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        host.to_string()
+    } else {
+        format!("{host}:{DEFAULT_SIP_PORT}")
+    };
+    tokio::net::lookup_host(&with_port)
+        .await
+        .map_err(|e| format!("cannot resolve the trunk host {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("the trunk host {host} has no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trunk(domain: &str, proxy: Option<&str>) -> TrunkProvider {
+        TrunkProvider {
+            username: "acme".into(),
+            password: "pw".into(),
+            domain: domain.into(),
+            outbound_proxy: proxy.map(str::to_string),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_trunk_target_goes_to_the_proxy_when_set_and_names_the_providers_domain() {
+        let target =
+            RingTarget::through_trunk("0034911234567", &trunk("voip.example", Some("192.0.2.5:5080")))
+                .await
+                .unwrap();
+        assert_eq!(target.uri, "sip:0034911234567@voip.example");
+        assert_eq!(target.dest, "192.0.2.5:5080".parse().unwrap());
+        assert_eq!(target.credentials, Some(("acme".into(), "pw".into())));
+        let direct = RingTarget::through_trunk("600", &trunk("192.0.2.9", None)).await.unwrap();
+        assert_eq!(direct.dest, "192.0.2.9:5060".parse().unwrap());
+        let v6 = RingTarget::through_trunk("600", &trunk("[2001:db8::1]:5070", None)).await.unwrap();
+        assert_eq!(v6.dest, "[2001:db8::1]:5070".parse().unwrap());
+        assert!(RingTarget::through_trunk("600", &trunk("no-such-host.invalid", None)).await.is_err());
+    }
+}
