@@ -290,7 +290,9 @@ pub fn answer_challenge(
     // qop is a list ("auth,auth-int"); we answer "auth" when offered.
     let qop_auth = match get("qop") {
         None => None,
-        Some(qop) if qop.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth")) => Some((cnonce.to_string(), 1)),
+        Some(qop) if qop.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth")) => {
+            Some((cnonce.to_string(), 1))
+        }
         Some(other) => return Err(DigestError::UnsupportedQop(other)),
     };
     let credentials = Credentials {

@@ -120,7 +120,8 @@ fn our_answer_to_a_challenge_verifies_on_the_server_side() {
     for algorithm in [Algorithm::Md5, Algorithm::Sha256] {
         let challenge = challenge("provider.example", "abc123", algorithm, false);
         let header =
-            answer_challenge(&challenge, "acme", "s3cret", "REGISTER", "sip:provider.example", "c0ffee").unwrap();
+            answer_challenge(&challenge, "acme", "s3cret", "REGISTER", "sip:provider.example", "c0ffee")
+                .unwrap();
         let credentials = parse_authorization(&header).unwrap();
         assert_eq!(credentials.algorithm, algorithm);
         assert_eq!(credentials.qop_auth, Some(("c0ffee".to_string(), 1)));
@@ -145,5 +146,8 @@ fn a_challenge_without_qop_is_answered_the_rfc_2069_way_and_opaque_is_echoed() {
     assert_eq!(credentials.opaque.as_deref(), Some("o\"x"));
     assert!(verify(&credentials, "pw", "INVITE"));
     assert!(answer_challenge("Basic realm=\"p\"", "u", "pw", "INVITE", "sip:1@p", "cn").is_err());
-    assert!(answer_challenge("Digest realm=\"p\", nonce=\"n\", qop=\"auth-int\"", "u", "p", "X", "u", "c").is_err());
+    assert!(
+        answer_challenge("Digest realm=\"p\", nonce=\"n\", qop=\"auth-int\"", "u", "p", "X", "u", "c")
+            .is_err()
+    );
 }
