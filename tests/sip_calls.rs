@@ -159,6 +159,21 @@ fn call(
     values: &[(&str, &str)],
     calls: usize,
 ) -> (bool, String) {
+    call_with(server, extension, password, dialled, steps, values, calls, &[])
+}
+
+/// [`call`] with extra sipp arguments (e.g. `-t t1` for TCP).
+#[allow(clippy::too_many_arguments)]
+fn call_with(
+    server: &Server,
+    extension: &str,
+    password: &str,
+    dialled: &str,
+    steps: &str,
+    values: &[(&str, &str)],
+    calls: usize,
+    extra: &[&str],
+) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("callers.csv");
     std::fs::write(&csv, format!("SEQUENTIAL\n{extension};{password};{DOMAIN};{dialled}\n")).unwrap();
@@ -172,6 +187,7 @@ fn call(
         .args(["-i", "127.0.0.1", "-p", &support::free_port_tcp_udp().to_string()])
         .args(["-mp", &support::free_port_tcp_udp().to_string()])
         .args(["-m", &calls.to_string(), "-l", &calls.to_string(), "-r", "50"])
+        .args(extra)
         .args(["-timeout", "60", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
         .arg(dir.path().join("errors.log"))
         .current_dir(dir.path())
@@ -496,4 +512,17 @@ fn an_outside_call_goes_through_the_trunk_with_the_users_caller_id_and_answers_t
     assert_eq!(cdr["direction"], "outbound", "{cdr}");
     assert_eq!(cdr["destination"], "0034911234567", "{cdr}");
     assert_eq!(cdr["status"], "answered", "{cdr}");
+}
+
+#[test]
+fn a_caller_on_tcp_reaches_a_device_on_udp_and_both_hang_up_cleanly() {
+    let server = Server::start();
+    let (caller, callee) = setup(&server);
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    let (ok, log) =
+        call_with(&server, "100", &caller, "101", "answered", &[("TALK_MS", "300")], 1, &["-t", "t1"]);
+    assert!(ok, "the call over TCP failed:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "{log}");
+    assert_eq!(wait_for_cdrs(&server, 1)[0]["status"], "answered");
 }

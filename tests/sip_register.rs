@@ -12,6 +12,11 @@ use support::Server;
 /// Run sipp's register scenario once per line of `users` (extension;password;domain)
 /// against the server's SIP port; true when every registration ended with `expected`.
 fn sipp_register(server: &Server, users: &[[&str; 3]], expected: u16) -> (bool, String) {
+    sipp_register_with(server, users, expected, &[])
+}
+
+/// [`sipp_register`] with extra sipp arguments (e.g. `-t t1` for TCP).
+fn sipp_register_with(server: &Server, users: &[[&str; 3]], expected: u16, extra: &[&str]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("users.csv");
     let lines: Vec<String> = users.iter().map(|u| u.join(";")).collect();
@@ -28,6 +33,7 @@ fn sipp_register(server: &Server, users: &[[&str; 3]], expected: u16) -> (bool, 
         .arg(&csv)
         .args(["-i", "127.0.0.1", "-p", &support::free_port_tcp_udp().to_string()])
         .args(["-m", &users.len().to_string(), "-r", "10", "-timeout", "20", "-timeout_error", "-nostdin"])
+        .args(extra)
         .args(["-trace_err", "-error_file"])
         .arg(dir.path().join("errors.log"))
         .current_dir(dir.path())
@@ -90,4 +96,18 @@ fn an_extension_cannot_register_in_another_companys_domain() {
     // And the same credentials still work in acme's own domain.
     let (ok, log) = sipp_register(&server, &[["100", acme_password, "acme.centralita.test"]], 200);
     assert!(ok, "{log}");
+}
+
+#[test]
+fn a_phone_registers_over_tcp_and_the_binding_remembers_it() {
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": "acme.centralita.test"}));
+    let user = server.create_user("acme", "100");
+    let password = user["sip_password"].as_str().unwrap();
+    let (ok, log) =
+        sipp_register_with(&server, &[["100", password, "acme.centralita.test"]], 200, &["-t", "t1"]);
+    assert!(ok, "registration over TCP failed:\n{log}\n{}", server.log());
+    let (ok, log) =
+        sipp_register_with(&server, &[["100", "wrong", "acme.centralita.test"]], 403, &["-t", "t1"]);
+    assert!(ok, "a wrong password over TCP was not refused:\n{log}");
 }

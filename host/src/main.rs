@@ -20,7 +20,7 @@ use centralita::sandbox::limits::DecisionLimits;
 use centralita::security::Guard;
 use centralita::sip::endpoint::Endpoint;
 use centralita::sip::registrar::service::{Outcome, Registrar};
-use centralita::sip::transport::udp;
+use centralita::sip::transport::driver;
 use centralita::store::Store;
 use centralita::store::records::Grants;
 use centralita::{demo, operator_token, shutdown};
@@ -159,7 +159,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let sip_socket = tokio::net::UdpSocket::bind(config.sip_listen)
             .await
             .with_context(|| format!("binding SIP (UDP) to {}", config.sip_listen))?;
-        tracing::info!(address = %sip_socket.local_addr()?, "SIP listening on UDP");
+        // TCP on the same address and port as UDP (RFC 3261 §18.2.1).
+        let sip_tcp = tokio::net::TcpListener::bind(sip_socket.local_addr()?)
+            .await
+            .with_context(|| format!("binding SIP (TCP) to {}", sip_socket.local_addr().unwrap_or(config.sip_listen)))?;
+        tracing::info!(address = %sip_socket.local_addr()?, "SIP listening on UDP and TCP");
         let sip_address = SocketAddr::new(config.public_ip, sip_socket.local_addr()?.port());
         let media = MediaRelay::new(config.sip_listen.ip(), config.public_ip, config.rtp_ports);
         tracing::info!(rtp_ports = %config.rtp_ports, public_ip = %config.public_ip, "media relay ready");
@@ -182,8 +186,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             },
         ));
         let guard = app.security.clone();
-        let sip = tokio::spawn(udp::serve(
+        let sip = tokio::spawn(driver::serve(
             sip_socket,
+            sip_tcp,
             endpoint,
             command_queue,
             move |ip| guard.admits(ip),

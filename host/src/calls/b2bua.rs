@@ -445,7 +445,8 @@ impl Call {
             from.to_string(),
             target.to.clone(),
             target.uri.clone(),
-        );
+        )
+        .over(target.transport);
         let invite = dialog.request(Method::Invite, &[], Some(&self.offer));
         self.send_request(invite.clone(), &dialog.call_id.clone(), id);
         self.legs.push(Leg {

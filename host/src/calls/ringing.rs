@@ -58,6 +58,7 @@ mod tests {
         Binding {
             contact: format!("<sip:{user}@127.0.0.1:5070>"),
             source: "127.0.0.1:5070".parse().unwrap(),
+            transport: crate::sip::transport::Transport::Udp,
             call_id: user.into(),
             cseq: 1,
             expires_at: SystemTime::now(),

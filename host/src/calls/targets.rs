@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use crate::sip::dialog::uri_in;
 use crate::sip::registrar::location::Binding;
+use crate::sip::transport::Transport;
 use crate::store::records::TrunkProvider;
 
 /// The SIP port used when a provider's address names none.
@@ -17,6 +18,7 @@ pub struct RingTarget {
     pub uri: String,
     pub to: String,
     pub dest: SocketAddr,
+    pub transport: Transport,
     pub credentials: Option<(String, String)>,
 }
 
@@ -28,6 +30,7 @@ impl RingTarget {
             to: format!("<sip:{extension}@{domain}>"),
             // Where the REGISTER came from (received/rport): phones behind NAT are reached.
             dest: binding.source,
+            transport: binding.transport,
             credentials: None,
         }
     }
@@ -41,6 +44,8 @@ impl RingTarget {
             uri: format!("sip:{number}@{domain}"),
             to: format!("<sip:{number}@{domain}>"),
             dest,
+            // Outgoing TCP connections do not exist yet: providers are reached over UDP.
+            transport: Transport::Udp,
             credentials: Some((trunk.username.clone(), trunk.password.clone())),
         })
     }

@@ -11,6 +11,7 @@ use rsip::prelude::*;
 use rsip::{Header, Request, Response};
 
 use crate::sip::message::stamped_via;
+use crate::sip::transport::Transport;
 
 /// A request to send in a new client transaction (or, for an ACK of a 2xx, outside any).
 #[derive(Debug, Clone)]
@@ -22,6 +23,14 @@ pub struct Outgoing {
     pub cseq: u32,
     pub bytes: Vec<u8>,
     pub dest: SocketAddr,
+    pub transport: Transport,
+}
+
+impl Outgoing {
+    /// Where it goes, and how.
+    pub fn peer(&self) -> crate::sip::endpoint::Peer {
+        crate::sip::endpoint::Peer { addr: self.dest, transport: self.transport }
+    }
 }
 
 /// One side of a dialog, as this host sees it.
@@ -44,6 +53,8 @@ pub struct Dialog {
     pub peer: SocketAddr,
     /// Our SIP address: Via and Contact.
     local: SocketAddr,
+    /// How the peer is reached.
+    transport: Transport,
 }
 
 /// A fresh random token for tags, branches and Call-IDs.
@@ -154,7 +165,14 @@ impl Dialog {
             route_set: Vec::new(),
             peer,
             local,
+            transport: Transport::Udp,
         }
+    }
+
+    /// The same dialog, reaching its peer over `transport`.
+    pub fn over(mut self, transport: Transport) -> Dialog {
+        self.transport = transport;
+        self
     }
 
     /// The dialog a UAS keeps for the INVITE `request` received from `source`, or `None`
@@ -175,6 +193,7 @@ impl Dialog {
             route_set: record_routes(&request.headers),
             peer: source,
             local,
+            transport: request.via_header().map(|v| Transport::of_via(v.value())).unwrap_or_default(),
         })
     }
 
@@ -229,7 +248,12 @@ impl Dialog {
     pub fn cancel(&self, invite: &Outgoing) -> Outgoing {
         let to = self.remote_uri.clone();
         let mut text = format!("CANCEL {} SIP/2.0\r\n", self.remote_target);
-        text.push_str(&format!("Via: SIP/2.0/UDP {};branch={};rport\r\n", self.local, invite.branch));
+        text.push_str(&format!(
+            "Via: SIP/2.0/{} {};branch={};rport\r\n",
+            self.transport.via_name(),
+            self.local,
+            invite.branch
+        ));
         text.push_str("Max-Forwards: 70\r\n");
         text.push_str(&format!("From: {};tag={}\r\n", self.local_uri, self.local_tag));
         text.push_str(&format!("To: {to}\r\n"));
@@ -243,6 +267,7 @@ impl Dialog {
             cseq: invite.cseq,
             bytes: text.into_bytes(),
             dest: invite.dest,
+            transport: invite.transport,
         }
     }
 
@@ -255,7 +280,11 @@ impl Dialog {
         body: Option<&[u8]>,
     ) -> Outgoing {
         let mut text = format!("{method} {} SIP/2.0\r\n", self.remote_target);
-        text.push_str(&format!("Via: SIP/2.0/UDP {};branch={branch};rport\r\n", self.local));
+        text.push_str(&format!(
+            "Via: SIP/2.0/{} {};branch={branch};rport\r\n",
+            self.transport.via_name(),
+            self.local
+        ));
         text.push_str("Max-Forwards: 70\r\n");
         for route in &self.route_set {
             text.push_str(&format!("Route: {route}\r\n"));
@@ -275,7 +304,14 @@ impl Dialog {
         }
         let mut bytes = finish(text, body);
         bytes.shrink_to_fit();
-        Outgoing { method, branch: branch.to_string(), cseq, bytes, dest: self.peer }
+        Outgoing {
+            method,
+            branch: branch.to_string(),
+            cseq,
+            bytes,
+            dest: self.peer,
+            transport: self.transport,
+        }
     }
 
     /// Our response with `status` to `request` of the peer (received from `source`): the

@@ -20,14 +20,38 @@ use crate::sip::dialog::param;
 use crate::sip::message::reply;
 use crate::sip::registrar::service::{Admission, Outcome, Registrar};
 use crate::sip::transaction::{
-    Action, ClientInvite, ClientNonInvite, Reliability, ServerInvite, ServerNonInvite, Timer, TimerConfig,
+    Action, ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, Timer, TimerConfig,
 };
+use crate::sip::transport::Transport;
 use crate::sip::wire::{self, Received};
 use timer_queue::{TimerQueue, TxKind};
 use tu::{CallEvent, CallEvents, Caller, Command, LegId, NewCall, ServerTx};
 
-/// A datagram to send.
-pub type Packet = (Vec<u8>, SocketAddr);
+/// Where a message came from or goes to: an address and the transport that reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub transport: Transport,
+}
+
+impl Peer {
+    pub fn udp(addr: SocketAddr) -> Peer {
+        Peer { addr, transport: Transport::Udp }
+    }
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    pub bytes: Vec<u8>,
+    pub to: Peer,
+}
+
+impl Packet {
+    fn new(bytes: Vec<u8>, to: Peer) -> Packet {
+        Packet { bytes, to }
+    }
+}
 
 /// Most transactions of each kind held at once; beyond it new requests get 503 (a flood
 /// must not grow memory without bound).
@@ -47,7 +71,7 @@ pub type AuthFailureHook = Box<dyn FnMut(SocketAddr, &Outcome) + Send>;
 struct Tx<M> {
     machine: M,
     timers: Vec<(Timer, Instant)>,
-    peer: SocketAddr,
+    peer: Peer,
     owner: Option<(CallEvents, LegId)>,
     /// Server INVITE: the Call-ID, to tell the call about a CANCEL.
     call_id: Option<String>,
@@ -57,7 +81,7 @@ struct Tx<M> {
 }
 
 impl<M> Tx<M> {
-    fn new(machine: M, peer: SocketAddr) -> Tx<M> {
+    fn new(machine: M, peer: Peer) -> Tx<M> {
         Tx { machine, timers: Vec::new(), peer, owner: None, call_id: None, invite: None }
     }
 }
@@ -182,7 +206,7 @@ impl Endpoint {
         let mut applied = Applied::default();
         for action in actions {
             match action {
-                Action::Transmit(bytes) => out.push((bytes, tx.peer)),
+                Action::Transmit(bytes) => out.push(Packet::new(bytes, tx.peer)),
                 Action::StartTimer(timer, after) => {
                     let due = now + after;
                     tx.timers.retain(|(t, _)| *t != timer);
@@ -197,7 +221,7 @@ impl Endpoint {
                     if let Some(ack) =
                         tx.invite.as_deref().and_then(|invite| ack::non_2xx_ack(invite, &response))
                     {
-                        out.push((ack, tx.peer));
+                        out.push(Packet::new(ack, tx.peer));
                     }
                 }
             }
@@ -221,9 +245,32 @@ impl Endpoint {
                 return Vec::new();
             }
         };
+        self.on_message(message, bytes, Peer::udp(source), now, wall)
+    }
+
+    /// Handle one message framed from a stream (TCP) by `from`; returns what to send.
+    pub fn on_stream_message(
+        &mut self,
+        message: SipMessage,
+        from: Peer,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Vec<Packet> {
+        let bytes = message.to_string().into_bytes();
+        self.on_message(message, &bytes, from, now, wall)
+    }
+
+    fn on_message(
+        &mut self,
+        message: SipMessage,
+        bytes: &[u8],
+        from: Peer,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Vec<Packet> {
         let mut out = Vec::new();
         match message {
-            SipMessage::Request(request) => self.on_request(request, bytes, source, now, wall, &mut out),
+            SipMessage::Request(request) => self.on_request(request, bytes, from, now, wall, &mut out),
             SipMessage::Response(response) => self.on_response(response, bytes, now, &mut out),
         }
         out
@@ -233,18 +280,19 @@ impl Endpoint {
         &mut self,
         request: Request,
         bytes: &[u8],
-        source: SocketAddr,
+        from: Peer,
         now: Instant,
         wall: SystemTime,
         out: &mut Vec<Packet>,
     ) {
+        let source = from.addr;
         let Some((branch, sent_by)) = via_key(&request.headers) else {
-            out.push((reply(&request, source, 400, Vec::new()).to_string().into_bytes(), source));
+            out.push(Packet::new(reply(&request, source, 400, Vec::new()).to_string().into_bytes(), from));
             return;
         };
         let invite_key = format!("{branch}|{sent_by}");
         match request.method {
-            Method::Invite => self.on_invite(request, bytes, invite_key, source, now, wall, out),
+            Method::Invite => self.on_invite(request, bytes, invite_key, from, now, wall, out),
             Method::Ack => {
                 if let Some(tx) = self.server_invites.get_mut(&invite_key) {
                     // The ACK of our non-2xx final response (§17.2.1).
@@ -272,7 +320,7 @@ impl Endpoint {
             }
             _ => {
                 let key = format!("{invite_key}|{}", request.method);
-                self.on_non_invite(request, bytes, key, invite_key, source, now, wall, out)
+                self.on_non_invite(request, bytes, key, invite_key, from, now, wall, out)
             }
         }
     }
@@ -283,11 +331,12 @@ impl Endpoint {
         request: Request,
         bytes: &[u8],
         key: String,
-        source: SocketAddr,
+        from: Peer,
         now: Instant,
         wall: SystemTime,
         out: &mut Vec<Packet>,
     ) {
+        let source = from.addr;
         if let Some(tx) = self.server_invites.get_mut(&key) {
             let actions = tx.machine.on_retransmitted_request();
             let applied = Self::apply(&mut self.queue, TxKind::ServerInvite, &key, tx, actions, now, out);
@@ -297,11 +346,11 @@ impl Endpoint {
             return;
         }
         if self.server_invites.len() >= MAX_TRANSACTIONS {
-            out.push((reply(&request, source, 503, Vec::new()).to_string().into_bytes(), source));
+            out.push(Packet::new(reply(&request, source, 503, Vec::new()).to_string().into_bytes(), from));
             return;
         }
-        let (machine, _) = ServerInvite::new(bytes.to_vec(), Reliability::Unreliable, self.timers);
-        let mut tx = Tx::new(machine, source);
+        let (machine, _) = ServerInvite::new(bytes.to_vec(), from.transport.reliability(), self.timers);
+        let mut tx = Tx::new(machine, from);
         let id = call_id(&request.headers).unwrap_or_default();
         tx.call_id = Some(id.clone());
         tx.invite = Some(bytes.to_vec());
@@ -339,7 +388,7 @@ impl Endpoint {
                     Ok(Caller::Trunk { company: company.id, did: did.number })
                 }
                 Admission::Refused(response, outcome) => {
-                    self.report(source, &outcome);
+                    self.report(&Method::Invite, source, &outcome);
                     Err(response)
                 }
             },
@@ -384,9 +433,10 @@ impl Endpoint {
         Self::apply(&mut self.queue, TxKind::ServerInvite, key, tx, actions, now, out).terminated
     }
 
-    fn report(&mut self, source: SocketAddr, outcome: &Outcome) {
+    /// Log a failed authentication of a `method` request and tell the ban list.
+    fn report(&mut self, method: &Method, source: SocketAddr, outcome: &Outcome) {
         if let Outcome::AuthenticationFailed { company, extension } = outcome {
-            tracing::warn!(company, extension, %source, "authentication failed");
+            tracing::warn!(company, extension, %source, "{method} authentication failed");
             if let Some(hook) = self.on_auth_failure.as_mut() {
                 hook(source, outcome);
             }
@@ -400,11 +450,12 @@ impl Endpoint {
         bytes: &[u8],
         key: String,
         invite_key: String,
-        source: SocketAddr,
+        from: Peer,
         now: Instant,
         wall: SystemTime,
         out: &mut Vec<Packet>,
     ) {
+        let source = from.addr;
         if let Some(tx) = self.server_others.get_mut(&key) {
             let actions = tx.machine.on_retransmitted_request();
             let applied = Self::apply(&mut self.queue, TxKind::ServerNonInvite, &key, tx, actions, now, out);
@@ -414,11 +465,11 @@ impl Endpoint {
             return;
         }
         if self.server_others.len() >= MAX_TRANSACTIONS {
-            out.push((reply(&request, source, 503, Vec::new()).to_string().into_bytes(), source));
+            out.push(Packet::new(reply(&request, source, 503, Vec::new()).to_string().into_bytes(), from));
             return;
         }
-        let (machine, _) = ServerNonInvite::new(bytes.to_vec(), Reliability::Unreliable, self.timers);
-        let mut tx = Tx::new(machine, source);
+        let (machine, _) = ServerNonInvite::new(bytes.to_vec(), from.transport.reliability(), self.timers);
+        let mut tx = Tx::new(machine, from);
         let id = call_id(&request.headers).unwrap_or_default();
 
         let response = match request.method {
@@ -428,7 +479,7 @@ impl Endpoint {
                     Outcome::Registered { company, extension, bindings } => {
                         tracing::info!(company, extension, bindings, %source, "registered")
                     }
-                    Outcome::AuthenticationFailed { .. } => self.report(source, &outcome),
+                    Outcome::AuthenticationFailed { .. } => self.report(&Method::Register, source, &outcome),
                     Outcome::Challenged | Outcome::Refused(_) => {
                         tracing::debug!(?outcome, %source, "REGISTER answered")
                     }
@@ -551,11 +602,17 @@ impl Endpoint {
                 self.calls.entry(call_id).or_insert_with(|| events.clone());
                 let owner = Some((events, leg));
                 match request.method {
-                    Method::Ack => out.push((request.bytes, request.dest)),
+                    Method::Ack => {
+                        let to = request.peer();
+                        out.push(Packet::new(request.bytes, to));
+                    }
                     Method::Invite => {
-                        let (machine, actions) =
-                            ClientInvite::start(request.bytes.clone(), Reliability::Unreliable, self.timers);
-                        let mut tx = Tx::new(machine, request.dest);
+                        let (machine, actions) = ClientInvite::start(
+                            request.bytes.clone(),
+                            request.transport.reliability(),
+                            self.timers,
+                        );
+                        let mut tx = Tx::new(machine, request.peer());
                         tx.owner = owner;
                         tx.invite = Some(request.bytes);
                         let key = request.branch;
@@ -573,9 +630,13 @@ impl Endpoint {
                         }
                     }
                     _ => {
-                        let (machine, actions) =
-                            ClientNonInvite::start(request.bytes, Reliability::Unreliable, self.timers);
-                        let mut tx = Tx::new(machine, request.dest);
+                        let to = request.peer();
+                        let (machine, actions) = ClientNonInvite::start(
+                            request.bytes,
+                            request.transport.reliability(),
+                            self.timers,
+                        );
+                        let mut tx = Tx::new(machine, to);
                         tx.owner = owner;
                         let key = request.branch;
                         let applied = Self::apply(
@@ -621,7 +682,7 @@ impl Endpoint {
             let Some(Ok(Received::Message(message))) = parsed else { continue };
             let SipMessage::Request(request) = *message else { continue };
             tracing::error!(call_id = ?tx.call_id, "a call ended without answering its INVITE; answering 500");
-            let response = reply(&request, tx.peer, 500, Vec::new());
+            let response = reply(&request, tx.peer.addr, 500, Vec::new());
             if !self.respond_invite(&key, &mut tx, response, now, out) {
                 self.server_invites.insert(key, tx);
             }

@@ -44,7 +44,7 @@ fn source() -> SocketAddr {
 fn status_of(packets: &[Packet]) -> Vec<String> {
     packets
         .iter()
-        .map(|(bytes, _)| String::from_utf8_lossy(bytes).lines().next().unwrap_or_default().to_string())
+        .map(|packet| String::from_utf8_lossy(&packet.bytes).lines().next().unwrap_or_default().to_string())
         .collect()
 }
 
@@ -56,7 +56,7 @@ fn a_retransmitted_request_is_absorbed_and_gets_the_same_response() {
     let again = endpoint.on_datagram(&register("z9hG4bK-1"), source(), t0, SystemTime::now());
     assert_eq!(first.len(), 1);
     assert_eq!(first, again, "the retransmission is answered from the transaction");
-    assert!(String::from_utf8_lossy(&first[0].0).starts_with("SIP/2.0 404"), "unknown domain");
+    assert!(String::from_utf8_lossy(&first[0].bytes).starts_with("SIP/2.0 404"), "unknown domain");
     assert_eq!(endpoint.transactions(), 1);
 
     // Timer J (64*T1 on UDP) ends the transaction; a new branch is a new transaction.

@@ -7,6 +7,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+
+use crate::sip::endpoint::Peer;
+use crate::sip::transport::Transport;
 use std::time::{Duration, SystemTime};
 
 /// Most contacts one extension may have registered (SPEC §8).
@@ -30,6 +33,8 @@ pub struct Binding {
     pub contact: String,
     /// Where the REGISTER came from (received/rport): where requests are sent.
     pub source: SocketAddr,
+    /// How it came: requests go back the same way (over its connection, for TCP).
+    pub transport: Transport,
     /// The Call-ID of the registering client; with `cseq`, orders its requests.
     pub call_id: String,
     pub cseq: u32,
@@ -109,7 +114,7 @@ impl Location {
         &mut self,
         aor: &Aor,
         request: RegisterRequest,
-        source: SocketAddr,
+        source: Peer,
         call_id: &str,
         cseq: u32,
         user_agent: Option<&str>,
@@ -144,7 +149,8 @@ impl Location {
                     }
                     bindings.push(Binding {
                         contact: request.contact,
-                        source,
+                        source: source.addr,
+                        transport: source.transport,
                         call_id: call_id.to_string(),
                         cseq,
                         expires_at: now + request.expires.min(MAX_EXPIRES),
@@ -216,8 +222,8 @@ mod tests {
         }
     }
 
-    fn source() -> SocketAddr {
-        "192.0.2.1:5060".parse().unwrap()
+    fn source() -> Peer {
+        Peer::udp("192.0.2.1:5060".parse().unwrap())
     }
 
     fn register(

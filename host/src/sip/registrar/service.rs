@@ -15,7 +15,9 @@ use rsip::{Header, Request, Response};
 
 use super::location::{Aor, Binding, ContactRequest, Location, MIN_EXPIRES, RegisterRequest};
 use crate::sip::digest::{self, Algorithm, NonceCheck, Nonces};
+use crate::sip::endpoint::Peer;
 use crate::sip::message::{header_values, reply, uri_user};
+use crate::sip::transport::Transport;
 use crate::store::records::{Company, Did, TrunkProvider, User};
 use crate::store::{
     COMPANIES, DID_OWNERS, DIDS, Read, SIP_DOMAINS, Store, StoreError, USERS, company_key, sip_domain_key,
@@ -180,7 +182,8 @@ impl Registrar {
         }]);
         let call_id = format!("test-{contact}");
         // A fresh Call-ID and a valid interval: the registration cannot be refused.
-        let _ = self.location().register(&aor, request, source, &call_id, 1, None, SystemTime::now());
+        let _ =
+            self.location().register(&aor, request, Peer::udp(source), &call_id, 1, None, SystemTime::now());
     }
 
     /// Check the digest credentials of `request` for `extension` of `company`: the user,
@@ -357,10 +360,12 @@ impl Registrar {
             _ => None,
         });
         let aor = Aor { company: company.id.clone(), extension: extension.clone() };
+        // The top Via names the transport the REGISTER came over; calls go back that way.
+        let transport = request.via_header().map(|v| Transport::of_via(v.value())).unwrap_or_default();
         let result = self.location().register(
             &aor,
             register,
-            source,
+            Peer { addr: source, transport },
             &call_id,
             cseq,
             user_agent.first().map(String::as_str),

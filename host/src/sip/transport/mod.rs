@@ -1,4 +1,58 @@
 //! SIP transports: thin tasks around the sans-IO [`Endpoint`](crate::sip::endpoint::Endpoint).
-//! UDP for now; TCP, TLS and WebSocket follow the same shape with `wire::StreamFramer`.
+//! One task ([`driver`]) owns the endpoint, the UDP socket and the timers; TCP connections
+//! ([`tcp`]) frame their byte streams with `wire::StreamFramer` and hand whole messages to it.
 
-pub mod udp;
+pub mod driver;
+pub mod tcp;
+
+use crate::sip::transaction::Reliability;
+
+/// How a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transport {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    /// The name in a Via header (`SIP/2.0/UDP`).
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+
+    /// Whether transactions over it retransmit (RFC 3261 §17: not over TCP).
+    pub fn reliability(self) -> Reliability {
+        match self {
+            Transport::Udp => Reliability::Unreliable,
+            Transport::Tcp => Reliability::Reliable,
+        }
+    }
+
+    /// The transport named by the top Via of a message (`SIP/2.0/TCP host`), UDP when it
+    /// names another or none.
+    pub fn of_via(via: &str) -> Transport {
+        let protocol = via.split_whitespace().next().unwrap_or_default();
+        if protocol.rsplit('/').next().is_some_and(|t| t.eq_ignore_ascii_case("TCP")) {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_via_names_the_transport() {
+        assert_eq!(Transport::of_via("SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bK1"), Transport::Tcp);
+        assert_eq!(Transport::of_via("SIP/2.0/udp 10.0.0.1"), Transport::Udp);
+        assert_eq!(Transport::of_via("garbage"), Transport::Udp);
+        assert!(Transport::Tcp.reliability().is_reliable());
+    }
+}

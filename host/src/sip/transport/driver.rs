@@ -1,0 +1,97 @@
+//! The SIP task: one loop owns the [`Endpoint`] and feeds it UDP datagrams, messages framed
+//! from TCP connections, the calls' commands and the timers, then sends what it returns
+//! over the transport each packet names.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc::{self, UnboundedReceiver};
+
+use super::Transport;
+use super::tcp::{self, Connections};
+use crate::sip::endpoint::tu::Command;
+use crate::sip::endpoint::{Endpoint, Packet};
+use crate::sip::wire::MAX_MESSAGE;
+
+/// The longest the task sleeps without looking at timers (registrations are purged then).
+const IDLE_WAKE: Duration = Duration::from_secs(1);
+
+/// Serve SIP on `udp` and `tcp` until `shutdown` resolves. `admits` is asked about each
+/// sender before its message is parsed (the ban list drops banned addresses cheaply).
+pub async fn serve(
+    udp: UdpSocket,
+    tcp: TcpListener,
+    mut endpoint: Endpoint,
+    mut commands: UnboundedReceiver<Command>,
+    admits: impl Fn(IpAddr) -> bool + Clone + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let connections = Connections::default();
+    let (inbound, mut framed) = mpsc::channel(tcp::INBOUND_QUEUE);
+    let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
+    let acceptor = tokio::spawn(tcp::accept(tcp, connections.clone(), inbound, admits.clone(), async move {
+        let _ = accepting_stopped.await;
+    }));
+    let mut buffer = vec![0u8; MAX_MESSAGE + 1];
+    tokio::pin!(shutdown);
+    loop {
+        let wake = endpoint.next_deadline().unwrap_or_else(|| Instant::now() + IDLE_WAKE);
+        let packets = tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep_until(wake.into()) => endpoint.on_tick(Instant::now()),
+            command = commands.recv() => match command {
+                Some(command) => {
+                    let mut out = endpoint.on_command(command, Instant::now());
+                    // Drain what else is queued, so a burst of calls costs one wake-up.
+                    while let Ok(command) = commands.try_recv() {
+                        out.extend(endpoint.on_command(command, Instant::now()));
+                    }
+                    out
+                }
+                None => Vec::new(),
+            },
+            received = udp.recv_from(&mut buffer) => match received {
+                Ok((length, source)) if admits(source.ip()) => {
+                    endpoint.on_datagram(&buffer[..length], source, Instant::now(), SystemTime::now())
+                }
+                Ok(_) => Vec::new(),
+                Err(error) => {
+                    // ICMP errors surface here on some systems; the socket stays usable.
+                    tracing::debug!(%error, "UDP receive error");
+                    Vec::new()
+                }
+            },
+            Some((message, from)) = framed.recv() => {
+                if admits(from.addr.ip()) {
+                    endpoint.on_stream_message(message, from, Instant::now(), SystemTime::now())
+                } else {
+                    Vec::new()
+                }
+            }
+        };
+        send_all(&udp, &connections, packets).await;
+    }
+    let _ = stop_accepting.send(());
+    let _ = acceptor.await;
+}
+
+async fn send_all(udp: &UdpSocket, connections: &Connections, packets: Vec<Packet>) {
+    for Packet { bytes, to } in packets {
+        match to.transport {
+            Transport::Udp => {
+                if let Err(error) = udp.send_to(&bytes, to.addr).await {
+                    tracing::warn!(peer = %to.addr, %error, "UDP send failed");
+                }
+            }
+            Transport::Tcp => {
+                // Requests to a device go over the connection it registered on; there is
+                // no outgoing TCP connection yet, so a closed one is a lost message (the
+                // transaction then times out).
+                if !connections.send(to.addr, bytes) {
+                    tracing::warn!(peer = %to.addr, "no TCP connection to the peer; message dropped");
+                }
+            }
+        }
+    }
+}
