@@ -220,6 +220,9 @@ impl Registrar {
         if !credentials.realm.eq_ignore_ascii_case(realm) {
             return Ok(challenge(false));
         }
+        // The digest `uri` is not compared with the Request-URI (RFC 2617 §3.2.2.5 allows
+        // a server to): sipp and some phones compute it over the registrar's address, not
+        // the Request-URI. Replays are stopped by the single-use nonce counts instead.
         match self.nonces.check(&credentials.nonce, realm, now) {
             NonceCheck::Fresh => {}
             NonceCheck::Stale => return Ok(challenge(true)),
