@@ -248,6 +248,8 @@ pub async fn delete(
         tx.delete_prefix(&EXTERNAL_NUMBERS, &prefix)?;
         tx.delete_prefix(&MODULE_VERSIONS, &prefix)?;
         tx.delete_prefix(&MODULE_INSTALLS, &prefix)?;
+        // Call records are the company's data too; the audit log keeps the deletion.
+        tx.delete_prefix(&CDRS, &prefix)?;
         tx.delete_company_kv(&id)?;
         tx.put(&RETIRED_COMPANIES, &id, &Utc::now().to_rfc3339())?;
         let keys: Vec<_> = tx.scan(&API_KEYS, "")?;
