@@ -142,6 +142,17 @@ impl Device {
         Device { child, dir }
     }
 
+    /// Stop a device that should have had nothing to do: its success (false when it
+    /// handled no call) and log.
+    fn finish_quickly(mut self) -> (bool, String) {
+        std::thread::sleep(Duration::from_millis(300));
+        if self.child.try_wait().unwrap().is_none() {
+            let _ = self.child.kill();
+        }
+        let output = self.child.wait_with_output().unwrap();
+        (output.status.success(), sipp_output(&output, self.dir.path()))
+    }
+
     fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -525,4 +536,33 @@ fn a_caller_on_tcp_reaches_a_device_on_udp_and_both_hang_up_cleanly() {
     let (ok, log) = device.finish();
     assert!(ok, "{log}");
     assert_eq!(wait_for_cdrs(&server, 1)[0]["status"], "answered");
+}
+
+#[test]
+fn devices_ring_in_order_and_the_next_group_rings_when_the_first_is_busy() {
+    let server = Server::start();
+    let (caller, callee) = setup(&server);
+    let devices = "/api/v1/companies/acme/users/101/devices";
+    for (id, order) in [("desk", 1), ("mobile", 2), ("old", 0)] {
+        let body = json!({"id": id, "name": id, "kind": "softphone", "order": order});
+        server.operator().post(devices, &body).expect(201, "device");
+    }
+    // desk (order 1) is busy, so mobile (order 2) rings and answers. old (order 0) must
+    // never ring: had it rung it would have answered at once (and then been hung up as the
+    // loser), completing its one call; stopped with no call, its sipp reports failure.
+    let desk = Device::start_as(&server, "101", &callee, "101-desk", "busy", 1);
+    let mobile = Device::start_as(&server, "101", &callee, "101-mobile", "answer", 1);
+    let old = Device::start_as(&server, "101", &callee, "101-old", "answer", 1);
+    let (ok, log) = call(&server, "100", &caller, "101", "answered", &[("TALK_MS", "300")], 1);
+    assert!(ok, "the second group did not take the call:\n{log}\n{}", server.log());
+    let (ok, log) = desk.finish();
+    assert!(ok, "the first group (desk) was not rung first:\n{log}");
+    let (ok, log) = mobile.finish();
+    assert!(ok, "{log}");
+    let (ok, log) = old.finish_quickly();
+    assert!(!ok, "a device with order 0 was rung:\n{log}");
+
+    let csv = server.operator().get("/api/v1/companies/acme/cdrs.csv");
+    assert_eq!(csv.status, 200);
+    assert!(csv.text.lines().count() == 2 && csv.text.contains("answered"), "{}", csv.text);
 }
