@@ -118,6 +118,8 @@ struct Call {
     answer: Option<Vec<u8>>,
     /// The SDP offer the callee legs get (the caller's, through the relay).
     offer: Vec<u8>,
+    /// Max-Forwards for the legs: one less than the caller's.
+    hops_left: u8,
 }
 
 /// Run the call `new_call` to its end.
@@ -130,6 +132,9 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         return;
     };
     let dialled = uri_user(&request.uri.to_string()).unwrap_or_default();
+    let hops_left = crate::sip::dialog::max_forwards(&request)
+        .unwrap_or(crate::sip::dialog::DEFAULT_MAX_FORWARDS)
+        .saturating_sub(1);
     let (company, calling) = match &caller {
         Caller::Extension { company, extension } => (company.clone(), extension.clone()),
         Caller::Trunk { company, .. } => {
@@ -151,6 +156,7 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         winner: None,
         answer: None,
         offer: Vec::new(),
+        hops_left,
     };
     let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
     let _entered = span.enter();
@@ -446,7 +452,8 @@ impl Call {
             target.to.clone(),
             target.uri.clone(),
         )
-        .over(target.transport);
+        .over(target.transport)
+        .with_max_forwards(self.hops_left);
         let invite = dialog.request(Method::Invite, &[], Some(&self.offer));
         self.send_request(invite.clone(), &dialog.call_id.clone(), id);
         self.legs.push(Leg {

@@ -331,3 +331,12 @@ async fn every_device_busy_gives_486_and_a_timeout_counts_as_unavailable() {
     assert!(matches!(call.next().await, Observed::Finished));
     assert_eq!(call.cdr_status().await, "busy");
 }
+
+#[tokio::test]
+async fn the_legs_carry_one_hop_less_than_the_caller() {
+    let mut call = Harness::start(1);
+    let (_, invite) = call.expect_sent(rsip::Method::Invite).await;
+    let text = String::from_utf8(invite).unwrap();
+    // The provider's INVITE had no Max-Forwards: 70 assumed, 69 passed on.
+    assert!(text.contains("Max-Forwards: 69\r\n"), "{text}");
+}

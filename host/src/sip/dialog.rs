@@ -55,6 +55,20 @@ pub struct Dialog {
     local: SocketAddr,
     /// How the peer is reached.
     transport: Transport,
+    /// Max-Forwards of our requests (RFC 3261 §8.1.1.6): a B2BUA passes on what is left
+    /// of the caller's, so a loop through hosts ends.
+    max_forwards: u8,
+}
+
+/// Max-Forwards of requests that start here.
+pub const DEFAULT_MAX_FORWARDS: u8 = 70;
+
+/// The Max-Forwards of a request, when it has a readable one.
+pub fn max_forwards(request: &Request) -> Option<u8> {
+    request.headers.iter().find_map(|h| match h {
+        Header::MaxForwards(m) => m.value().trim().parse().ok(),
+        _ => None,
+    })
 }
 
 /// A fresh random token for tags, branches and Call-IDs.
@@ -166,7 +180,14 @@ impl Dialog {
             peer,
             local,
             transport: Transport::Udp,
+            max_forwards: DEFAULT_MAX_FORWARDS,
         }
+    }
+
+    /// The same dialog, its requests carrying `hops` as Max-Forwards.
+    pub fn with_max_forwards(mut self, hops: u8) -> Dialog {
+        self.max_forwards = hops;
+        self
     }
 
     /// The same dialog, reaching its peer over `transport`.
@@ -194,6 +215,7 @@ impl Dialog {
             peer: source,
             local,
             transport: request.via_header().map(|v| Transport::of_via(v.value())).unwrap_or_default(),
+            max_forwards: DEFAULT_MAX_FORWARDS,
         })
     }
 
@@ -285,7 +307,7 @@ impl Dialog {
             self.transport.via_name(),
             self.local
         ));
-        text.push_str("Max-Forwards: 70\r\n");
+        text.push_str(&format!("Max-Forwards: {}\r\n", self.max_forwards));
         for route in &self.route_set {
             text.push_str(&format!("Route: {route}\r\n"));
         }

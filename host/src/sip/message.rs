@@ -56,6 +56,7 @@ fn known_reason(status: u16) -> Option<&'static str> {
         480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
         482 => "Loop Detected",
+        483 => "Too Many Hops",
         486 => "Busy Here",
         487 => "Request Terminated",
         488 => "Not Acceptable Here",

@@ -377,6 +377,10 @@ impl Endpoint {
         }
 
         let admitted = match (self.spawner.is_some(), self.calls.contains_key(&id)) {
+            // §16.3: no hops left (a loop between hosts, or a misconfigured trunk).
+            _ if crate::sip::dialog::max_forwards(&request) == Some(0) => {
+                Err(reply(&request, source, 483, Vec::new()))
+            }
             (false, _) => Err(reply(&request, source, 503, Vec::new())),
             // A second initial INVITE with a live call's Call-ID (§8.2.2.2 loop/merge).
             (true, true) => Err(reply(&request, source, 482, Vec::new())),

@@ -266,3 +266,14 @@ fn a_flood_of_mutated_messages_never_panics_and_the_endpoint_keeps_answering() {
     assert_eq!(status_of(&out), ["SIP/2.0 200 OK"]);
     assert!(endpoint.transactions() < 100, "transactions linger: {}", endpoint.transactions());
 }
+
+#[test]
+fn an_invite_with_no_hops_left_gets_483() {
+    let (mut endpoint, spawned) = endpoint_with_a_trunk();
+    let invite = String::from_utf8(trunk_invite("z9hG4bK-mf", "mf-1"))
+        .unwrap()
+        .replace("CSeq: 1 INVITE\r\n", "CSeq: 1 INVITE\r\nMax-Forwards: 0\r\n");
+    let out = endpoint.on_datagram(invite.as_bytes(), source(), Instant::now(), SystemTime::now());
+    assert_eq!(status_of(&out), ["SIP/2.0 483 Too Many Hops"]);
+    assert_eq!(spawned.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
