@@ -9,6 +9,7 @@
 //! - [`sip`]: SIP in RFC 3261's layers (wire, transactions).
 //! - [`config`]: `serve` settings from flags, environment and a TOML file.
 //! - [`module_cli`]: trying a module offline (`centralita module run`).
+//! - [`trunks`]: registering the companies' trunks to their providers.
 
 pub mod api;
 pub mod app;
@@ -27,3 +28,4 @@ pub mod security;
 pub mod shutdown;
 pub mod sip;
 pub mod store;
+pub mod trunks;

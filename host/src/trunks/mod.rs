@@ -1,0 +1,67 @@
+//! Centralita's own registrations to the companies' trunk providers (SPEC.md §1): every
+//! configured provider account (primary and secondary) of every company is registered
+//! with digest authentication and kept registered, and its status is visible through the
+//! API (`GET /api/v1/companies/{company}/trunk-status`).
+//!
+//! - [`registration`]: one registration as a sans-IO state machine.
+//! - `runner`: the task that carries one out through the SIP endpoint.
+//! - [`supervisor`]: one task per configured trunk, following the companies' changes.
+//! - [`status`]: the shared status map the API reads.
+//! - [`address`]: where a trunk's requests go.
+
+pub mod address;
+pub mod registration;
+mod runner;
+pub mod status;
+pub mod supervisor;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+use crate::sip::endpoint::tu::Command;
+use crate::store::Store;
+pub use registration::Backoff;
+pub use status::{TrunkSlot, TrunkState, TrunkStatus, Trunks};
+
+/// How the trunk registrations behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// The registration time asked of providers, in seconds.
+    pub expires: u32,
+    /// How often the supervisor re-reads the companies' trunks.
+    pub poll_every: Duration,
+    /// The delays between failed attempts.
+    pub backoff: Backoff,
+    /// The longest a removed trunk's task waits for its un-REGISTER to be answered.
+    pub unregister_wait: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            expires: registration::DEFAULT_EXPIRES_S,
+            poll_every: Duration::from_secs(2),
+            backoff: Backoff::default(),
+            unregister_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Trunks {
+    /// Start registering every company's trunks from our SIP address `local`, sending
+    /// through the SIP endpoint's `commands`; runs on the current tokio runtime until it
+    /// stops.
+    pub fn start(
+        self: &Arc<Trunks>,
+        store: Store,
+        commands: UnboundedSender<Command>,
+        local: SocketAddr,
+        settings: Settings,
+    ) -> JoinHandle<()> {
+        tokio::spawn(supervisor::supervise(self.clone(), store, commands, local, settings))
+    }
+}

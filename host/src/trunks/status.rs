@@ -1,0 +1,169 @@
+//! What the API shows about each trunk registration, and the shared map the registration
+//! tasks publish it in. A task writes only while it still owns its entry (its generation):
+//! a task being stopped (un-registering in the background) never overwrites the entry of
+//! its successor for the same trunk.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::Notify;
+use utoipa::ToSchema;
+
+/// Which of a company's two provider accounts (SPEC.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TrunkSlot {
+    /// `Company.trunk`.
+    Primary,
+    /// `Company.secondary_trunk`.
+    Secondary,
+}
+
+/// Where a trunk's registration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TrunkState {
+    /// A REGISTER is on its way (first attempt, or a retry after a failure).
+    Registering,
+    /// The provider accepted the binding; it is refreshed before `registered_until`.
+    Registered,
+    /// The last attempt failed; see `last_error`, and `next_attempt` (none: the provider
+    /// refused the credentials and nothing is retried until the account changes).
+    Failed,
+}
+
+/// One trunk registration as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TrunkStatus {
+    pub trunk: TrunkSlot,
+    /// The account user name at the provider.
+    pub username: String,
+    /// The provider's SIP domain (the registrar).
+    pub domain: String,
+    pub state: TrunkState,
+    /// The status code of the provider's last final response.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed; none after a success.
+    pub last_error: Option<String>,
+    /// When the binding the provider granted lapses.
+    pub registered_until: Option<DateTime<Utc>>,
+    /// When the next REGISTER (refresh or retry) goes out.
+    pub next_attempt: Option<DateTime<Utc>>,
+}
+
+/// A trunk registration's identity: company id and slot.
+pub type TrunkKey = (String, TrunkSlot);
+
+struct Entry {
+    generation: u64,
+    status: TrunkStatus,
+}
+
+/// Every trunk registration's status; shared by the supervisor, the registration tasks and
+/// the API.
+#[derive(Default)]
+pub struct Trunks {
+    entries: Mutex<HashMap<TrunkKey, Entry>>,
+    next_generation: AtomicU64,
+    /// Wakes the supervisor before its next poll (see [`Trunks::changed`]).
+    pub(super) wake: Notify,
+}
+
+impl Trunks {
+    /// The statuses of `company`'s registrations, primary first.
+    pub fn company(&self, company: &str) -> Vec<TrunkStatus> {
+        let mut statuses: Vec<TrunkStatus> = self
+            .lock()
+            .iter()
+            .filter(|((id, _), _)| id == company)
+            .map(|(_, entry)| entry.status.clone())
+            .collect();
+        statuses.sort_by_key(|status| status.trunk);
+        statuses
+    }
+
+    /// The status of one registration.
+    pub fn get(&self, company: &str, slot: TrunkSlot) -> Option<TrunkStatus> {
+        self.lock().get(&(company.to_string(), slot)).map(|entry| entry.status.clone())
+    }
+
+    /// The companies' trunks changed: re-read them now rather than at the next poll. (The
+    /// supervisor polls anyway; this only makes a change take effect sooner.)
+    pub fn changed(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Take over `key` with a first status; returns the generation to publish with.
+    pub(super) fn claim(&self, key: TrunkKey, status: TrunkStatus) -> u64 {
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(key, Entry { generation, status });
+        generation
+    }
+
+    /// Publish `status` for `key` if `generation` still owns it.
+    pub(super) fn publish(&self, key: &TrunkKey, generation: u64, status: TrunkStatus) {
+        if let Some(entry) = self.lock().get_mut(key).filter(|entry| entry.generation == generation) {
+            entry.status = status;
+        }
+    }
+
+    /// Forget `key` if `generation` still owns it.
+    pub(super) fn release(&self, key: &TrunkKey, generation: u64) {
+        let mut entries = self.lock();
+        if entries.get(key).is_some_and(|entry| entry.generation == generation) {
+            entries.remove(key);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TrunkKey, Entry>> {
+        // The map holds plain data and no code panics while holding the lock; recover
+        // the data rather than propagate a poison flag.
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(slot: TrunkSlot, state: TrunkState) -> TrunkStatus {
+        TrunkStatus {
+            trunk: slot,
+            username: "acme".into(),
+            domain: "voip.example".into(),
+            state,
+            last_status: None,
+            last_error: None,
+            registered_until: None,
+            next_attempt: None,
+        }
+    }
+
+    #[test]
+    fn a_stopped_task_cannot_overwrite_its_successors_status() {
+        let trunks = Trunks::default();
+        let key = ("acme".to_string(), TrunkSlot::Primary);
+        let old = trunks.claim(key.clone(), status(TrunkSlot::Primary, TrunkState::Registering));
+        let new = trunks.claim(key.clone(), status(TrunkSlot::Primary, TrunkState::Registering));
+        trunks.publish(&key, old, status(TrunkSlot::Primary, TrunkState::Failed));
+        trunks.release(&key, old);
+        assert_eq!(trunks.get("acme", TrunkSlot::Primary).unwrap().state, TrunkState::Registering);
+        trunks.publish(&key, new, status(TrunkSlot::Primary, TrunkState::Registered));
+        assert_eq!(trunks.get("acme", TrunkSlot::Primary).unwrap().state, TrunkState::Registered);
+        trunks.release(&key, new);
+        assert_eq!(trunks.get("acme", TrunkSlot::Primary), None);
+    }
+
+    #[test]
+    fn a_company_lists_only_its_own_trunks_primary_first() {
+        let trunks = Trunks::default();
+        trunks.claim(("acme".into(), TrunkSlot::Secondary), status(TrunkSlot::Secondary, TrunkState::Failed));
+        trunks.claim(("acme".into(), TrunkSlot::Primary), status(TrunkSlot::Primary, TrunkState::Registered));
+        trunks.claim(("other".into(), TrunkSlot::Primary), status(TrunkSlot::Primary, TrunkState::Failed));
+        let slots: Vec<TrunkSlot> = trunks.company("acme").iter().map(|s| s.trunk).collect();
+        assert_eq!(slots, [TrunkSlot::Primary, TrunkSlot::Secondary]);
+    }
+}

@@ -1,0 +1,232 @@
+//! Keeps one registration task per configured trunk: it re-reads the companies every few
+//! seconds (or sooner when [`Trunks::changed`] is called) and starts a task for a new
+//! trunk, stops the task of a removed one, and replaces the task of a changed one. Polling
+//! needs nothing from the companies API and reading every company is cheap (one table
+//! scan); a stopped task removes its binding in the background.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::Settings;
+use super::registration::Registration;
+use super::runner::{Job, run};
+use super::status::{TrunkKey, TrunkSlot, Trunks};
+use crate::sip::endpoint::tu::Command;
+use crate::store::records::{Company, TrunkProvider};
+use crate::store::{COMPANIES, Read, Store};
+
+/// A running registration task.
+struct Running {
+    account: TrunkProvider,
+    generation: u64,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// The trunks `companies` configure, by company and slot.
+pub fn configured(companies: &[Company]) -> HashMap<TrunkKey, TrunkProvider> {
+    let mut trunks = HashMap::new();
+    for company in companies {
+        for (slot, trunk) in
+            [(TrunkSlot::Primary, &company.trunk), (TrunkSlot::Secondary, &company.secondary_trunk)]
+        {
+            if let Some(trunk) = trunk {
+                trunks.insert((company.id.clone(), slot), trunk.clone());
+            }
+        }
+    }
+    trunks
+}
+
+/// The supervisor's loop; runs until the runtime stops.
+pub(super) async fn supervise(
+    trunks: Arc<Trunks>,
+    store: Store,
+    commands: UnboundedSender<Command>,
+    local: SocketAddr,
+    settings: Settings,
+) {
+    let mut supervisor = Supervisor::new(trunks.clone(), commands, local, settings);
+    loop {
+        match store.read(|r| r.scan(&COMPANIES, "")) {
+            Ok(companies) => supervisor.reconcile(configured(&companies)),
+            Err(error) => {
+                tracing::error!(%error, "cannot read the companies' trunks; registrations kept as they are")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(settings.poll_every) => {}
+            _ = trunks.wake.notified() => {}
+        }
+    }
+}
+
+/// The registration tasks, running and stopping.
+struct Supervisor {
+    trunks: Arc<Trunks>,
+    commands: UnboundedSender<Command>,
+    local: SocketAddr,
+    settings: Settings,
+    running: HashMap<TrunkKey, Running>,
+    /// Tasks told to stop, still sending their un-REGISTER. A changed trunk's new task
+    /// waits for its predecessor: both use the same Contact, and an un-REGISTER arriving
+    /// after the new REGISTER would remove the new binding.
+    stopping: HashMap<TrunkKey, JoinHandle<()>>,
+}
+
+impl Supervisor {
+    fn new(
+        trunks: Arc<Trunks>,
+        commands: UnboundedSender<Command>,
+        local: SocketAddr,
+        settings: Settings,
+    ) -> Supervisor {
+        Supervisor { trunks, commands, local, settings, running: HashMap::new(), stopping: HashMap::new() }
+    }
+
+    /// Make the running tasks match `wanted`.
+    fn reconcile(&mut self, mut wanted: HashMap<TrunkKey, TrunkProvider>) {
+        self.stopping.retain(|_, task| !task.is_finished());
+        let stale: Vec<TrunkKey> = self
+            .running
+            .iter()
+            .filter(|(key, task)| {
+                // A task that ended by itself (the endpoint is gone, or a bug) is restarted.
+                wanted.get(*key) != Some(&task.account) || task.task.is_finished()
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in stale {
+            if let Some(task) = self.running.remove(&key) {
+                let domain = &task.account.domain;
+                tracing::info!(company = %key.0, trunk = ?key.1, %domain, "trunk removed or changed");
+                self.trunks.release(&key, task.generation);
+                // The task un-registers and ends by itself.
+                let _ = task.stop.send(());
+                self.stopping.insert(key, task.task);
+            }
+        }
+        for (key, account) in wanted.drain() {
+            // Not yet: the predecessor is still un-registering (a later poll starts it).
+            if self.running.contains_key(&key) || self.stopping.contains_key(&key) {
+                continue;
+            }
+            self.start(key, account);
+        }
+    }
+
+    fn start(&mut self, key: TrunkKey, account: TrunkProvider) {
+        tracing::info!(company = %key.0, trunk = ?key.1, domain = %account.domain, "registering a trunk");
+        let (local, settings) = (self.local, self.settings);
+        let first = Registration::new(account.clone(), key.1, local, settings.expires, settings.backoff)
+            .status(std::time::Instant::now(), chrono::Utc::now());
+        let generation = self.trunks.claim(key.clone(), first);
+        let (stop, stopped) = oneshot::channel();
+        let job = Job {
+            key: key.clone(),
+            account: account.clone(),
+            local,
+            settings,
+            commands: self.commands.clone(),
+            trunks: self.trunks.clone(),
+            generation,
+        };
+        let task = tokio::spawn(run(job, stopped));
+        self.running.insert(key, Running { account, generation, stop, task });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn company(id: &str, trunk: Option<&str>, secondary: Option<&str>) -> Company {
+        let account = |domain: &str| TrunkProvider {
+            username: format!("{id}-trunk"),
+            password: "pw".into(),
+            domain: domain.into(),
+            outbound_proxy: None,
+        };
+        Company {
+            id: id.into(),
+            name: id.into(),
+            max_extensions: 10,
+            time_zone: "UTC".into(),
+            sip_domain: format!("{id}.example"),
+            trunk: trunk.map(account),
+            secondary_trunk: secondary.map(account),
+            decision_deadline_ms: 10,
+            decision_memory_mib: 16,
+            permissions_module: "permissions".into(),
+            permissions_config: serde_json::json!({}),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn every_configured_trunk_of_every_company_is_wanted_by_company_and_slot() {
+        let wanted = configured(&[
+            company("acme", Some("192.0.2.1"), Some("192.0.2.2")),
+            company("bare", None, None),
+            company("solo", None, Some("192.0.2.3")),
+        ]);
+        let mut keys: Vec<&TrunkKey> = wanted.keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                &("acme".to_string(), TrunkSlot::Primary),
+                &("acme".to_string(), TrunkSlot::Secondary),
+                &("solo".to_string(), TrunkSlot::Secondary)
+            ]
+        );
+        assert_eq!(wanted[&("acme".to_string(), TrunkSlot::Secondary)].domain, "192.0.2.2");
+    }
+
+    #[tokio::test]
+    async fn a_changed_trunk_is_registered_anew_once_its_predecessor_unregistered() {
+        let trunks = Arc::new(Trunks::default());
+        let (commands, mut sent) = tokio::sync::mpsc::unbounded_channel();
+        let settings = Settings { unregister_wait: Duration::from_millis(20), ..Settings::default() };
+        let mut supervisor =
+            Supervisor::new(trunks.clone(), commands, "127.0.0.1:5060".parse().unwrap(), settings);
+        let key = ("acme".to_string(), TrunkSlot::Primary);
+        let domain = |trunks: &Trunks| trunks.get("acme", TrunkSlot::Primary).map(|status| status.domain);
+
+        supervisor.reconcile(configured(&[company("acme", Some("192.0.2.1"), None)]));
+        let Some(Command::Send { request, .. }) = sent.recv().await else {
+            panic!("the new trunk registers")
+        };
+        assert_eq!(request.dest, "192.0.2.1:5060".parse().unwrap());
+        assert_eq!(domain(&trunks).as_deref(), Some("192.0.2.1"));
+
+        let changed = configured(&[company("acme", Some("192.0.2.9"), None)]);
+        supervisor.reconcile(changed.clone());
+        // Its REGISTER was in flight: the old task un-registers (unanswered here) first.
+        let Some(Command::Send { request, .. }) = sent.recv().await else { panic!("an un-REGISTER") };
+        assert!(String::from_utf8_lossy(&request.bytes).contains("Expires: 0"));
+        assert!(!supervisor.running.contains_key(&key), "the new task waits for the old one");
+        assert_eq!(domain(&trunks), None);
+        assert!(matches!(sent.recv().await, Some(Command::Finished { .. })), "the old task ends");
+        while supervisor.stopping.values().any(|task| !task.is_finished()) {
+            tokio::task::yield_now().await;
+        }
+        supervisor.reconcile(changed);
+        let Some(Command::Send { request, .. }) = sent.recv().await else {
+            panic!("the changed trunk registers")
+        };
+        assert_eq!(request.dest, "192.0.2.9:5060".parse().unwrap());
+        assert_eq!(domain(&trunks).as_deref(), Some("192.0.2.9"));
+
+        supervisor.reconcile(HashMap::new());
+        assert!(supervisor.running.is_empty());
+        assert_eq!(trunks.company("acme"), []);
+    }
+}
