@@ -23,6 +23,7 @@ use centralita::sip::registrar::service::{Outcome, Registrar};
 use centralita::sip::transport::driver;
 use centralita::store::Store;
 use centralita::store::records::Grants;
+use centralita::trunks::{self, Trunks};
 use centralita::{demo, operator_token, shutdown};
 
 // mimalloc: decisions allocate and free many small objects; glibc's malloc showed in the
@@ -169,6 +170,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(rtp_ports = %config.rtp_ports, public_ip = %config.public_ip, "media relay ready");
         let (commands, command_queue) = tokio::sync::mpsc::unbounded_channel();
         let cdrs = CdrWriter::start(app.store.clone()).context("starting the CDR writer")?;
+        // Register every company's trunks to their providers, following the companies' changes.
+        let trunks = Arc::new(Trunks::default());
+        trunks.start(app.store.clone(), commands.clone(), sip_address, trunks::Settings::default());
         let engine = CallEngine::new(app.clone(), media, commands, cdrs, CallSettings {
             ring_timeout: config.ring_timeout,
             ..CallSettings::new(sip_address)
@@ -199,7 +203,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?;
         tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "API listening on /api/v1");
-        let router = api::router(app, Auth::new(token));
+        let router = api::router(app, Auth::new(token), trunks);
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(until_stopped(stopped))
             .await

@@ -16,8 +16,11 @@ pub mod keys;
 pub mod modules;
 pub mod registrations;
 pub mod security;
+pub mod trunk_status;
 pub mod users;
 mod validate;
+
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
@@ -32,6 +35,7 @@ use crate::app::App;
 use crate::sandbox::limits::MAX_COMPONENT_BYTES;
 use crate::store::records::Company;
 use crate::store::{COMPANIES, Read};
+use crate::trunks::Trunks;
 use error::{ApiError, ApiResult};
 
 /// What every handler can reach.
@@ -39,6 +43,8 @@ use error::{ApiError, ApiResult};
 pub struct ApiState {
     pub app: App,
     pub auth: Auth,
+    /// The trunk registrations' status (kept out of [`App`]: only the API reads it).
+    pub trunks: Arc<Trunks>,
 }
 
 /// The company `id`, or 404.
@@ -63,7 +69,7 @@ async fn health() -> Json<Health> {
     info(title = "Centralita API", description = "Tenants, routing entities and routing modules of a Centralita host."),
     paths(
         health,
-        companies::create, companies::list, companies::get, companies::update, companies::delete,
+        companies::create, companies::list, companies::get, companies::update, companies::delete, trunk_status::get,
         keys::create, keys::list, keys::delete,
         users::create, users::import, users::list, users::get, users::update, users::delete, users::rotate_sip_password, registrations::list,
         devices::create, devices::list, devices::get, devices::update, devices::delete,
@@ -101,14 +107,15 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi())
 }
 
-/// The API's routes.
-pub fn router(app: App, auth: Auth) -> Router {
+/// The API's routes; `trunks` is where the trunk registrations publish their status.
+pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>) -> Router {
     let company = "/api/v1/companies/{company}";
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/companies", post(companies::create).get(companies::list))
         .route(company, get(companies::get).put(companies::update).delete(companies::delete))
+        .route(&format!("{company}/trunk-status"), get(trunk_status::get))
         .route(&format!("{company}/api-keys"), post(keys::create).get(keys::list))
         .route(&format!("{company}/api-keys/{{id}}"), axum::routing::delete(keys::delete))
         .route(&format!("{company}/users"), post(users::create).get(users::list))
@@ -159,5 +166,5 @@ pub fn router(app: App, auth: Auth) -> Router {
         .route("/api/v1/security/whitelist", get(security::list_whitelist).post(security::add_whitelist))
         .route("/api/v1/security/whitelist/{cidr}", axum::routing::delete(security::remove_whitelist))
         .fallback(|| async { ApiError::not_found("route") })
-        .with_state(ApiState { app, auth })
+        .with_state(ApiState { app, auth, trunks })
 }

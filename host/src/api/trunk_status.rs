@@ -1,0 +1,48 @@
+//! Whether the host is registered to a company's trunk providers (SPEC.md §1): one entry
+//! per configured account, primary first.
+
+use axum::Json;
+use axum::extract::{Path, State};
+
+use super::ApiState;
+use super::auth::Access;
+use super::error::ApiResult;
+use crate::trunks::{TrunkSlot, TrunkState, TrunkStatus};
+
+/// The registration status of each of the company's trunks (none configured: empty).
+#[utoipa::path(get, path = "/api/v1/companies/{company}/trunk-status", tag = "companies",
+    params(("company" = String, Path, description = "Company id")),
+    responses((status = 200, body = [TrunkStatus]), (status = 404, description = "No such company")))]
+pub async fn get(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(company): Path<String>,
+) -> ApiResult<Json<Vec<TrunkStatus>>> {
+    access.require_company(&company)?;
+    let record = super::company(&s, &company)?;
+    let configured = [(TrunkSlot::Primary, record.trunk), (TrunkSlot::Secondary, record.secondary_trunk)];
+    let statuses = configured
+        .into_iter()
+        .filter_map(|(slot, account)| {
+            let account = account?;
+            // The status of the task registering this very account; a trunk saved a moment
+            // ago (the registrations follow the companies within seconds) shows as about
+            // to register.
+            let live = s
+                .trunks
+                .get(&company, slot)
+                .filter(|live| live.username == account.username && live.domain == account.domain);
+            Some(live.unwrap_or(TrunkStatus {
+                trunk: slot,
+                username: account.username,
+                domain: account.domain,
+                state: TrunkState::Registering,
+                last_status: None,
+                last_error: None,
+                registered_until: None,
+                next_attempt: None,
+            }))
+        })
+        .collect();
+    Ok(Json(statuses))
+}

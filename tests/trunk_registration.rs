@@ -1,0 +1,177 @@
+//! Black-box tests of Centralita registering a company's trunk to its provider (SPEC.md
+//! §1): a `sipp` in server mode plays the provider's registrar (tests/sipp/
+//! provider_registrar.xml), challenges the REGISTER and checks the digest answer with
+//! `verifyauth`; the trunk's status is read through the API.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::Server;
+
+const USERNAME: &str = "acme-trunk";
+const PASSWORD: &str = "pr0vider-s3cret";
+
+/// How long the registration may take to show in the API. A bound so a broken one fails
+/// instead of hanging, not an assertion on speed (the supervisor polls every 2 s).
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// The provider's registrar: sipp serving the scenario once on 127.0.0.1:`port`, expecting
+/// `USERNAME` / `PASSWORD`.
+struct Provider {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Provider {
+    fn start() -> Provider {
+        let dir = tempfile::tempdir().unwrap();
+        let template =
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp/provider_registrar.xml"));
+        let text = std::fs::read_to_string(template)
+            .unwrap()
+            .replace("USERNAME", USERNAME)
+            .replace("PASSWORD", PASSWORD);
+        let scenario = dir.path().join("provider_registrar.xml");
+        std::fs::write(&scenario, text).unwrap();
+        let port = support::free_port_tcp_udp();
+        let child = Command::new("sipp")
+            .arg("-sf")
+            .arg(&scenario)
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1"])
+            .args(["-timeout", "90", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
+            .arg(dir.path().join("errors.log"))
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
+        // sipp needs a moment to bind its port.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut provider = Provider { child, dir, port };
+        if provider.child.try_wait().unwrap().is_some() {
+            let (_, log) = provider.finish();
+            panic!("sipp (the provider) stopped at once:\n{log}");
+        }
+        provider
+    }
+
+    /// The trunk account pointing at this provider, with `password`.
+    fn account(&self, password: &str) -> Value {
+        json!({"username": USERNAME, "password": password, "domain": format!("127.0.0.1:{}", self.port)})
+    }
+
+    /// Wait for sipp's one call to end; its success and log.
+    fn finish(mut self) -> (bool, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline && self.child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if self.child.try_wait().unwrap().is_none() {
+            let _ = self.child.kill();
+        }
+        let output = self.child.wait_with_output().unwrap();
+        let errors = std::fs::read_to_string(self.dir.path().join("errors.log")).unwrap_or_default();
+        let log = format!(
+            "{}\n{}\n{errors}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), log)
+    }
+}
+
+/// The company's trunk statuses.
+fn trunk_status(server: &Server, company: &str) -> Vec<Value> {
+    let body = server
+        .operator()
+        .get(&format!("/api/v1/companies/{company}/trunk-status"))
+        .expect(200, "read the trunk status");
+    body.as_array().unwrap_or_else(|| panic!("the trunk status is not an array: {body}")).clone()
+}
+
+/// Poll the primary trunk's status until `done` holds; returns it.
+fn wait_for_primary(server: &Server, company: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let statuses = trunk_status(server, company);
+        if let Some(primary) = statuses.iter().find(|s| s["trunk"] == "primary")
+            && done(primary)
+        {
+            return primary.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the trunk never reached the expected state; last status: {statuses:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_trunk_registers_with_digest_auth_and_its_removal_unregisters_it() {
+    let provider = Provider::start();
+    let server = Server::start();
+    server.create_company("acme", json!({"trunk": provider.account(PASSWORD)}));
+
+    let primary = wait_for_primary(&server, "acme", |s| s["state"] != "registering");
+    assert_eq!(primary["state"], "registered", "{primary}");
+    assert_eq!(primary["last_status"], 200);
+    assert_eq!(primary["last_error"], Value::Null);
+    assert_eq!(primary["username"], USERNAME);
+    // The provider granted 120 s on our Contact (its Expires header says 3600): the
+    // binding lapses about two minutes after now, and is refreshed before that.
+    let until = chrono::DateTime::parse_from_rfc3339(primary["registered_until"].as_str().unwrap()).unwrap();
+    let next = chrono::DateTime::parse_from_rfc3339(primary["next_attempt"].as_str().unwrap()).unwrap();
+    let left = until.signed_duration_since(chrono::Utc::now()).num_seconds();
+    assert!((1..=120).contains(&left), "registered for {left} s more, expected at most the 120 s granted");
+    assert!(next < until, "the refresh ({next}) comes before the binding lapses ({until})");
+    let statuses = trunk_status(&server, "acme");
+    assert_eq!(statuses.len(), 1, "only the primary trunk is configured: {statuses:?}");
+
+    // Removing the trunk removes the binding at the provider (Expires: 0, authenticated).
+    let mut body = support::company_body("acme");
+    body["name"] = json!("Company acme");
+    server.operator().put("/api/v1/companies/acme", &body).expect(200, "remove the trunk");
+    let (ok, log) = provider.finish();
+    assert!(ok, "the provider did not see the trunk's un-REGISTER:\n{log}");
+    assert_eq!(trunk_status(&server, "acme"), Vec::<Value>::new());
+}
+
+#[test]
+fn a_wrong_password_shows_the_trunk_failed_with_the_providers_refusal_and_stops_trying() {
+    let provider = Provider::start();
+    let server = Server::start();
+    server.create_company("acme", json!({"trunk": provider.account("not-the-password")}));
+
+    let primary = wait_for_primary(&server, "acme", |s| s["state"] == "failed");
+    assert_eq!(primary["last_status"], 403, "{primary}");
+    let error = primary["last_error"].as_str().unwrap();
+    assert!(error.contains("rejected") && error.contains("403"), "{error}");
+    assert_eq!(primary["next_attempt"], Value::Null, "refused credentials are not retried: {primary}");
+    assert_eq!(primary["registered_until"], Value::Null);
+    let (ok, log) = provider.finish();
+    assert!(ok, "the provider's scenario failed:\n{log}");
+}
+
+#[test]
+fn the_trunk_status_is_for_the_company_and_the_operator_only() {
+    let server = Server::start();
+    server.create_company("acme", json!({}));
+    server.create_company("other", json!({}));
+    assert_eq!(trunk_status(&server, "acme"), Vec::<Value>::new(), "no trunk configured: no status");
+    let key = server
+        .operator()
+        .post("/api/v1/companies/other/api-keys", &json!({"name": "admin"}))
+        .expect(201, "create a key of another company");
+    let token = key["key"].as_str().unwrap_or_else(|| panic!("no key in {key}"));
+    let reply = server.with_token(token).get("/api/v1/companies/acme/trunk-status");
+    assert_eq!(reply.status, 403, "{}", reply.text);
+    let own = server.with_token(token).get("/api/v1/companies/other/trunk-status");
+    assert_eq!(own.status, 200, "{}", own.text);
+    assert_eq!(server.operator().get("/api/v1/companies/nobody/trunk-status").status, 404);
+}
