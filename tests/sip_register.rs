@@ -60,6 +60,7 @@ fn a_phone_registers_with_digest_auth_and_a_wrong_password_is_forbidden() {
     let registered = registered.as_array().unwrap();
     assert_eq!(registered.len(), 1, "{registered:?}");
     assert_eq!(registered[0]["user_agent"], "sipp");
+    assert_eq!(registered[0]["transport"], "udp");
     assert!(registered[0]["contact"].as_str().unwrap().contains("sip:100@127.0.0.1"), "{registered:?}");
     let expires = registered[0]["expires_in_s"].as_u64().unwrap();
     assert!(expires > 0 && expires <= 300, "the Expires: 300 asked for: {expires}");
@@ -107,6 +108,9 @@ fn a_phone_registers_over_tcp_and_the_binding_remembers_it() {
     let (ok, log) =
         sipp_register_with(&server, &[["100", password, "acme.centralita.test"]], 200, &["-t", "t1"]);
     assert!(ok, "registration over TCP failed:\n{log}\n{}", server.log());
+    let registered =
+        server.operator().get("/api/v1/companies/acme/users/100/registrations").expect(200, "registrations");
+    assert_eq!(registered[0]["transport"], "tcp", "{registered}");
     let (ok, log) =
         sipp_register_with(&server, &[["100", "wrong", "acme.centralita.test"]], 403, &["-t", "t1"]);
     assert!(ok, "a wrong password over TCP was not refused:\n{log}");

@@ -20,6 +20,8 @@ pub struct RegistrationView {
     pub contact: String,
     /// Where its REGISTER came from (where requests for it are sent).
     pub source: String,
+    /// How: "udp" or "tcp" (requests go back the same way).
+    pub transport: String,
     /// Seconds until the registration lapses.
     pub expires_in_s: u64,
     /// The device's User-Agent.
@@ -46,6 +48,7 @@ pub async fn list(
             .map(|b| RegistrationView {
                 contact: b.contact,
                 source: b.source.to_string(),
+                transport: b.transport.via_name().to_ascii_lowercase(),
                 expires_in_s: b.expires_at.duration_since(now).unwrap_or_default().as_secs(),
                 user_agent: b.user_agent,
             })
