@@ -4,12 +4,10 @@
 use std::net::SocketAddr;
 
 use crate::sip::dialog::uri_in;
+use crate::trunks::address::{self, AddressError};
 use crate::sip::registrar::location::Binding;
 use crate::sip::transport::Transport;
 use crate::store::records::TrunkProvider;
-
-/// The SIP port used when a provider's address names none.
-const DEFAULT_SIP_PORT: u16 = 5060;
 
 /// One leg to start: its Request-URI, To, where to send it, and the credentials to
 /// answer a challenge with (a provider asks for them; a device never does).
@@ -36,9 +34,8 @@ impl RingTarget {
     }
 
     /// `number` through `trunk`: to its outbound proxy when set, else its domain.
-    pub async fn through_trunk(number: &str, trunk: &TrunkProvider) -> Result<RingTarget, String> {
-        let host = trunk.outbound_proxy.as_deref().unwrap_or(&trunk.domain);
-        let dest = resolve(host).await?;
+    pub async fn through_trunk(number: &str, trunk: &TrunkProvider) -> Result<RingTarget, AddressError> {
+        let dest = address::resolve(address::next_hop(trunk)).await?;
         let domain = trunk.domain.trim().trim_start_matches("sip:");
         Ok(RingTarget {
             uri: format!("sip:{number}@{domain}"),
@@ -49,27 +46,6 @@ impl RingTarget {
             credentials: Some((trunk.username.clone(), trunk.password.clone())),
         })
     }
-}
-
-/// `host[:port]` (an IP literal, `[v6]:port`, or a name looked up in DNS) as an address.
-async fn resolve(host: &str) -> Result<SocketAddr, String> {
-    let host = host.trim().trim_start_matches("sip:");
-    if let Ok(addr) = host.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, DEFAULT_SIP_PORT));
-    }
-    let with_port = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
-        host.to_string()
-    } else {
-        format!("{host}:{DEFAULT_SIP_PORT}")
-    };
-    tokio::net::lookup_host(&with_port)
-        .await
-        .map_err(|e| format!("cannot resolve the trunk host {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("the trunk host {host} has no address"))
 }
 
 #[cfg(test)]
