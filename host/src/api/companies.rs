@@ -164,6 +164,8 @@ pub async fn create(
         tx.audit(actor.entry(Some(&id), "company.create", id.clone(), None))?;
         Ok(())
     })?;
+    // Register its trunks now rather than at the next poll.
+    s.trunks.changed();
     Ok((StatusCode::CREATED, Json(company)))
 }
 
@@ -219,6 +221,7 @@ pub async fn update(
         tx.audit(actor.entry(Some(&id), "company.update", id.clone(), None))?;
         Ok(company)
     })?;
+    s.trunks.changed();
     Ok(Json(company))
 }
 
@@ -262,5 +265,6 @@ pub async fn delete(
     s.app.counters.forget_company(&id);
     s.app.registrar.forget_company(&id);
     s.app.sandbox.forget_company(&id);
+    s.trunks.changed();
     Ok(StatusCode::NO_CONTENT)
 }
