@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Post-dial delay through Centralita: a trunk provider (sipp, bench/sipp/uac.xml) calls a
+# DID routed by the did-router module to an extension whose device is a sipp built-in uas
+# (it answers 180 then 200 at once), at RATE calls/s for SECONDS. The delay of a call is
+# from its INVITE sent to its 180 received, both as sipp's message trace stamps them (µs;
+# sipp's own response times tick in 4 ms steps here, too coarse for the goal). RATE is
+# half the maximum bench/cps.sh found (pass yours). Last line: `pdd p50_ms=N p99_ms=N`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGET=${CARGO_TARGET_DIR:-target}
+RATE=${RATE:-500}
+SECONDS_EACH=${SECONDS_EACH:-20}
+HTTP=127.0.0.1:18482
+SIP_PORT=15482
+UAS_PORT=16051
+UAC_PORT=16151
+TOKEN=bench-token
+
+for tool in sipp curl python3; do
+    command -v "$tool" >/dev/null || { echo "bench/pdd.sh: $tool missing" >&2; exit 1; }
+done
+echo "== machine"
+echo "cores: $(nproc)  cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)  rustc: $(rustc --version)"
+echo "== build (release)"
+cargo build --release -p centralita
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    sleep 0.3
+    rm -rf "$work"
+}
+trap cleanup EXIT
+RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --data-dir "$work/data" \
+    --http-listen $HTTP --sip-listen 127.0.0.1:$SIP_PORT --rtp-ports 32000-39999 > "$work/server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf http://$HTTP/api/v1/health >/dev/null && break; sleep 0.1; done
+
+api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "$@"; }
+api -X POST http://$HTTP/api/v1/companies -d '{"id":"bench","name":"Bench","max_extensions":10,
+    "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
+password=$(api -X POST http://$HTTP/api/v1/companies/bench/users \
+    -d '{"extension":"101","email":"u1@bench.test","full_name":"User 1","role":"user"}' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["sip_password"])')
+api -X POST http://$HTTP/api/v1/companies/bench/dids \
+    -d '{"number":"34910000001","description":"bench","default_destination":{"extension":"101"}}' >/dev/null
+printf 'SEQUENTIAL\n101;%s;bench.test\n' "$password" > "$work/user.csv"
+sed 's/EXPECTED_STATUS/200/; s/Expires: 300/Expires: 3600/' tests/sipp/register.xml > "$work/register.xml"
+# Centralita rings the address the REGISTER came from: register from the callee's port.
+(cd "$work" && sipp 127.0.0.1:$SIP_PORT -sf register.xml -inf user.csv -i 127.0.0.1 -p $UAS_PORT -m 1 \
+    -nostdin -timeout 10 -timeout_error > register.log 2>&1) ||
+    { echo "registering 101 failed:" >&2; cat "$work/register.log" >&2; exit 1; }
+sleep 0.3
+(cd "$work" && exec sipp -sn uas -i 127.0.0.1 -p $UAS_PORT -mp 17051 -buff_size 4194304 -nostdin > uas.log 2>&1) &
+pids+=($!)
+sleep 0.5
+
+echo "== bench: $RATE calls/s for ${SECONDS_EACH} s"
+scenario=$PWD/bench/sipp/uac.xml
+(cd "$work" && sipp 127.0.0.1:$SIP_PORT -sf "$scenario" -s 34910000001 -i 127.0.0.1 -p $UAC_PORT -mp 18051 \
+    -r "$RATE" -m $((RATE * SECONDS_EACH)) -d 0 -buff_size 4194304 -nostdin \
+    -default_behaviors all,-abortunexp -recv_timeout 5000 -timeout $((SECONDS_EACH * 3 + 10)) \
+    -trace_stat -stf stat.csv -trace_msg -message_file messages.log > uac.log 2>&1) || true
+
+python3 - "$work" <<'PY'
+import csv, re, sys
+from datetime import datetime
+work = sys.argv[1]
+rows = list(csv.reader(open(f"{work}/stat.csv"), delimiter=";"))
+header, last = rows[0], rows[-1]
+ok, failed = (int(last[header.index(k)]) for k in ("SuccessfulCall(C)", "FailedCall(C)"))
+# The trace: "----- <date> <time.micros>\nUDP message sent|received ...\n\n<message>".
+stamp = re.compile(r"^-+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)$")
+sent, ringing = {}, {}
+when = direction = first = None
+for line in open(f"{work}/messages.log", errors="replace"):
+    line = line.rstrip("\r\n")
+    m = stamp.match(line)
+    if m:
+        when, direction, first = datetime.fromisoformat(m.group(1)).timestamp(), None, None
+        continue
+    if direction is None and line.startswith("UDP message"):
+        direction = "sent" if " sent" in line else "received"
+        continue
+    if direction and first is None and line:
+        first = line
+        continue
+    if first and line.lower().startswith("call-id:"):
+        call_id = line.split(":", 1)[1].strip()
+        if direction == "sent" and first.startswith("INVITE "):
+            sent.setdefault(call_id, when)  # the first INVITE, not a retransmission
+        elif direction == "received" and first.startswith("SIP/2.0 180"):
+            ringing.setdefault(call_id, when)
+        first = ""
+delays = sorted(1000 * (ringing[c] - sent[c]) for c in ringing if c in sent)
+if not delays:
+    sys.exit("no 180 seen in the message trace")
+pick = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]
+print(f"{ok} calls answered, {failed} failed, {len(delays)} with a 180; max {delays[-1]:.2f} ms")
+print(f"pdd p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f}")
+PY
