@@ -55,11 +55,16 @@ pub struct ServeArgs {
     /// How long a ban lasts, in seconds (default 3600; 0 = until an operator lifts it).
     #[arg(long, env = "CENTRALITA_BAN_DURATION_S")]
     pub ban_duration_s: Option<u64>,
+    /// Offer SHA-256 digest challenges too, after MD5 (RFC 8760). Off by default: some
+    /// phones give up on a challenge naming an algorithm they lack.
+    #[arg(long, env = "CENTRALITA_DIGEST_SHA256")]
+    pub digest_sha256: bool,
     /// Seconds an extension rings before the call counts as unanswered.
     #[arg(long, env = "CENTRALITA_RING_TIMEOUT_S")]
     pub ring_timeout_s: Option<u64>,
     /// A TOML file with any of: data_dir, http_listen, sip_listen, demo, no_pooling,
-    /// rtp_ports, public_ip, ring_timeout_s.
+    /// rtp_ports, public_ip, ring_timeout_s, digest_sha256, ban_failures, ban_window_s,
+    /// ban_duration_s.
     #[arg(long, env = "CENTRALITA_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -78,6 +83,7 @@ struct FileConfig {
     rtp_ports: Option<String>,
     public_ip: Option<IpAddr>,
     ring_timeout_s: Option<u64>,
+    digest_sha256: Option<bool>,
 }
 
 /// The settings the server runs with.
@@ -94,6 +100,8 @@ pub struct ServeConfig {
     /// What goes into SIP headers and SDP as this host's address.
     pub public_ip: IpAddr,
     pub ring_timeout: Duration,
+    /// Offer SHA-256 digest challenges as well as MD5.
+    pub digest_sha256: bool,
 }
 
 /// Why the configuration could not be read.
@@ -144,6 +152,7 @@ impl ServeArgs {
             None => crate::calls::DEFAULT_RING_TIMEOUT,
         };
         Ok(ServeConfig {
+            digest_sha256: self.digest_sha256 || file.digest_sha256.unwrap_or(false),
             ring_timeout,
             ban,
             rtp_ports,

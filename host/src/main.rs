@@ -133,7 +133,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let uploaded = sandbox.preload(&store)?;
     tracing::info!(allocator = ?sandbox.allocator(), uploaded, "sandbox ready");
     let token = operator_token::load_or_create(&config.data_dir)?;
-    let registrar = Arc::new(Registrar::new(store.clone()));
+    let registrar = Arc::new(Registrar::new(store.clone()).with_sha256(config.digest_sha256));
     let security = Arc::new(Guard::load(store.clone(), config.ban).context("loading the ban list")?);
     let app = App {
         store,

@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 
 use crate::sip::dialog::uri_in;
-use crate::trunks::address::{self, AddressError};
 use crate::sip::registrar::location::Binding;
 use crate::sip::transport::Transport;
 use crate::store::records::TrunkProvider;
+use crate::trunks::address::{self, AddressError};
 
 /// One leg to start: its Request-URI, To, where to send it, and the credentials to
 /// answer a challenge with (a provider asks for them; a device never does).

@@ -2,9 +2,10 @@
 //! digest authentication against the users' server-generated SIP passwords, and keeps the
 //! bindings in the [`Location`] service.
 //!
-//! Both MD5 and SHA-256 (RFC 8760) challenges are sent, MD5 first: RFC 8760 asks clients
-//! to pick the first challenge they support, but some (sipp 3.6, older desk phones) take
-//! the first one whatever it is and fail on SHA-256.
+//! Challenges are MD5 by default; SHA-256 (RFC 8760) is offered too, after MD5, when the
+//! operator turns it on (`--digest-sha256`). RFC 8760 asks clients to pick the first
+//! challenge they support, but some take the first whatever it is (sipp 3.6) and others
+//! give up when any names an algorithm they lack (baresip 1.0.0), so it is opt-in.
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -32,6 +33,8 @@ pub struct Registrar {
     nonces: Nonces,
     location: Mutex<Location>,
     replays: Mutex<ReplayGuard>,
+    /// The algorithms challenges are offered with, in order.
+    challenges: Vec<Algorithm>,
 }
 
 /// Which challenge a request gets: a registrar's 401 with WWW-Authenticate, or a proxy's
@@ -91,7 +94,16 @@ impl Registrar {
             nonces: Nonces::new(rand::random(), digest::NONCE_LIFETIME),
             location: Mutex::default(),
             replays: Mutex::default(),
+            challenges: vec![Algorithm::Md5],
         }
+    }
+
+    /// Also offer SHA-256 challenges (RFC 8760), after the MD5 one. Off by default: some
+    /// clients give up on a challenge set that names an algorithm they lack (baresip
+    /// 1.0.0's libre answers ENOSYS), others take the first challenge whatever it is.
+    pub fn with_sha256(mut self, offer: bool) -> Registrar {
+        self.challenges = if offer { vec![Algorithm::Md5, Algorithm::Sha256] } else { vec![Algorithm::Md5] };
+        self
     }
 
     fn location(&self) -> std::sync::MutexGuard<'_, Location> {
@@ -143,9 +155,10 @@ impl Registrar {
         kind: Challenge,
     ) -> Response {
         let nonce = self.nonces.issue(realm, now);
-        let headers = [Algorithm::Md5, Algorithm::Sha256]
-            .into_iter()
-            .map(|alg| {
+        let headers = self
+            .challenges
+            .iter()
+            .map(|&alg| {
                 let value = digest::challenge(realm, &nonce, alg, stale);
                 match kind {
                     Challenge::Registrar => Header::WwwAuthenticate(value.into()),
@@ -490,6 +503,76 @@ mod tests {
             opaque: None,
             qop_auth: nc.map(|nc| ("c".to_string(), nc)),
         }
+    }
+
+    /// A registrar whose store has company acme (domain acme.test) with extension 100.
+    fn registrar(sha256: bool) -> Registrar {
+        let store = Store::in_memory().unwrap();
+        let company: Company = serde_json::from_value(serde_json::json!({
+            "id": "acme", "name": "Acme", "max_extensions": 10, "time_zone": "UTC", "sip_domain": "acme.test",
+            "trunk": null, "secondary_trunk": null, "decision_deadline_ms": 10, "decision_memory_mib": 16,
+            "created_at": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        let user: User = serde_json::from_value(serde_json::json!({
+            "company": "acme", "extension": "100", "role": "user", "email": "a@acme.test", "full_name": "A",
+            "portal_password_hash": null, "internal_only": false, "mobile": null, "sip_password": "pw-100",
+            "sip_password_expires_at": null, "outgoing_caller_id": null, "created_at": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        store
+            .write(|tx| {
+                tx.put(&COMPANIES, "acme", &company)?;
+                tx.put(&SIP_DOMAINS, "acme.test", &"acme".to_string())?;
+                tx.put(&USERS, &company_key("acme", "100"), &user)
+            })
+            .unwrap();
+        Registrar::new(store).with_sha256(sha256)
+    }
+
+    fn register(authorization: Option<&str>) -> Request {
+        let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+        let text = format!(
+            "REGISTER sip:acme.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK-r\r\n\
+             From: <sip:100@acme.test>;tag=a\r\nTo: <sip:100@acme.test>\r\nCall-ID: r1\r\nCSeq: 1 REGISTER\r\n\
+             Contact: <sip:100@127.0.0.1:5071>\r\n{auth}Content-Length: 0\r\n\r\n"
+        );
+        match crate::sip::wire::parse_datagram(text.as_bytes()) {
+            Ok(crate::sip::wire::Received::Message(m)) => match *m {
+                rsip::SipMessage::Request(r) => r,
+                _ => unreachable!("a request"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn challenges(response: &Response) -> Vec<String> {
+        response
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                Header::WwwAuthenticate(c) => Some(c.value().to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn md5_is_challenged_by_default_and_sha256_when_turned_on_and_both_register() {
+        let source: SocketAddr = "127.0.0.1:5071".parse().unwrap();
+        let now = SystemTime::now();
+        assert_eq!(challenges(&registrar(false).handle(&register(None), source, now).0).len(), 1);
+        let registrar = registrar(true);
+        let (challenge, _) = registrar.handle(&register(None), source, now);
+        let offered = challenges(&challenge);
+        assert_eq!(offered.len(), 2);
+        assert!(offered[0].contains("MD5") && offered[1].contains("SHA-256"), "{offered:?}");
+        let answer =
+            digest::answer_challenge(&offered[1], "100", "pw-100", "REGISTER", "sip:acme.test", "cn")
+                .unwrap();
+        let (response, outcome) = registrar.handle(&register(Some(&answer)), source, now);
+        assert_eq!(u16::from(response.status_code), 200, "{outcome:?}");
+        assert!(matches!(outcome, Outcome::Registered { .. }));
     }
 
     #[test]
