@@ -120,6 +120,9 @@ struct Call {
     offer: Vec<u8>,
     /// Max-Forwards for the legs: one less than the caller's.
     hops_left: u8,
+    /// The ACK sent for the winner's 2xx, sent again if the 2xx is retransmitted; none
+    /// while a delayed offer waits for the caller's answer.
+    winner_ack: Option<Outgoing>,
 }
 
 /// Run the call `new_call` to its end.
@@ -157,6 +160,7 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         answer: None,
         offer: Vec::new(),
         hops_left,
+        winner_ack: None,
     };
     let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
     let _entered = span.enter();
@@ -247,12 +251,17 @@ impl Call {
         let Some(company) = company else {
             return self.refuse(404, CallStatus::Failed, "company no longer exists");
         };
-        // The caller's offer: G.711 only, media through the host.
-        let offer = match sdp::parse(self.invite.body()) {
-            Ok(offer) => offer,
-            Err(error) => {
-                tracing::info!(%error, "caller's SDP refused");
-                return self.refuse(488, CallStatus::Failed, format!("unusable SDP offer: {error}"));
+        // The caller's offer: G.711 only, media through the host. An INVITE without one
+        // (a delayed offer, RFC 3261 §13.2.1) gets the callee's offer in our 2xx instead.
+        let offer = if self.invite.body().is_empty() {
+            None
+        } else {
+            match sdp::parse(self.invite.body()) {
+                Ok(offer) => Some(offer),
+                Err(error) => {
+                    tracing::info!(%error, "caller's SDP refused");
+                    return self.refuse(488, CallStatus::Failed, format!("unusable SDP offer: {error}"));
+                }
             }
         };
         let ringing = match caller {
@@ -263,7 +272,7 @@ impl Call {
             Ok(ringing) => ringing,
             Err(ending) => return Ok(ending),
         };
-        self.ring_callee(&company, ringing, &offer).await
+        self.ring_callee(&company, ringing, offer.as_ref()).await
     }
 
     /// An extension's call: the permissions module decides, then the dial plan.
@@ -378,7 +387,7 @@ impl Call {
         &mut self,
         company: &Company,
         ringing: Ringing,
-        offer: &Sdp,
+        offer: Option<&Sdp>,
     ) -> Result<Ending, String> {
         let settings = self.engine.settings;
         let (groups, domain, plan) = match &ringing.callee {
@@ -432,10 +441,11 @@ impl Call {
         };
 
         let session = self.engine.media.open().await.map_err(internal)?;
-        session.set_remote(Side::A, offer.remote_rtp());
-        let offer_for_callee = offer.relayed(session.local(Side::B)).map_err(internal)?;
+        if let Some(offer) = offer {
+            session.set_remote(Side::A, offer.remote_rtp());
+            self.offer = offer.relayed(session.local(Side::B)).map_err(internal)?.to_bytes();
+        }
         self.media = Some(session);
-        self.offer = offer_for_callee.to_bytes();
 
         match self.ring(groups, &from, plan).await {
             Some(ending) => Ok(ending),
@@ -562,10 +572,12 @@ impl Call {
             }
             200..=299 => {
                 if self.winner == Some(index) {
-                    // A retransmitted 2xx: our ACK was lost.
-                    let leg = &self.legs[index];
-                    let ack = leg.dialog.ack(leg.invite.cseq, None);
-                    self.send_request(ack, &leg.dialog.call_id.clone(), leg.id);
+                    // A retransmitted 2xx: our ACK was lost (or, with a delayed offer, is
+                    // still waiting for the caller's answer).
+                    if let Some(ack) = self.winner_ack.clone() {
+                        let leg = &self.legs[index];
+                        self.send_request(ack, &leg.dialog.call_id.clone(), leg.id);
+                    }
                     None
                 } else if self.winner.is_some()
                     || self.legs[index].state == LegState::Done
@@ -694,12 +706,16 @@ impl Call {
     /// caller through the relay, cancel the others. `Some` when the call cannot go on.
     fn connect(&mut self, index: usize, response: &Response) -> Option<Ending> {
         self.winner = Some(index);
+        let delayed_offer = self.offer.is_empty();
         let leg = &mut self.legs[index];
         leg.state = LegState::Answered;
         leg.dialog.on_response(response);
-        let ack = leg.dialog.ack(leg.invite.cseq, None);
         let (call_id, id) = (leg.dialog.call_id.clone(), leg.id);
-        self.send_request(ack, &call_id, id);
+        if !delayed_offer {
+            let ack = leg.dialog.ack(leg.invite.cseq, None);
+            self.winner_ack = Some(ack.clone());
+            self.send_request(ack, &call_id, id);
+        }
         self.cancel_legs_except(Some(index));
         let answer = sdp::parse(response.body()).and_then(|answer| {
             let media = self.media.as_ref().expect("media is opened before ringing");
@@ -716,6 +732,10 @@ impl Call {
             }
             Err(error) => {
                 tracing::warn!(%error, "the device's SDP answer is unusable");
+                if delayed_offer {
+                    let ack = self.legs[index].dialog.ack(self.legs[index].invite.cseq, None);
+                    self.send_request(ack, &call_id, id);
+                }
                 let bye = self.legs[index].dialog.request(Method::Bye, &[], None);
                 self.send_request(bye, &call_id, id);
                 self.respond_caller(488, None);
@@ -759,8 +779,12 @@ impl Call {
                     let from_caller = self.is_from_caller(&request);
                     match (request.method, tx) {
                         (Method::Ack, _) => {
-                            if from_caller {
-                                retransmit = None;
+                            if from_caller && retransmit.take().is_some() && self.winner_ack.is_none() {
+                                // A delayed offer: the caller's answer is in its ACK.
+                                if let Err(cause) = self.complete_delayed_offer(winner, &request) {
+                                    self.hang_up_both(winner);
+                                    return Ending::new(CallStatus::Answered, cause, None);
+                                }
                             }
                         }
                         (Method::Bye, Some(tx)) => {
@@ -907,6 +931,25 @@ impl Call {
             status,
             body.as_deref(),
         );
+    }
+
+    /// With a delayed offer, the caller's ACK carries the answer to the device's offer:
+    /// relay it in the ACK the device has been waiting for. Without a usable answer the
+    /// device is still ACKed (its 2xx must end) and the error says why the call ends.
+    fn complete_delayed_offer(&mut self, winner: usize, ack: &Request) -> Result<(), String> {
+        let answer =
+            sdp::parse(ack.body()).map_err(|e| format!("no usable SDP answer in the caller's ACK: {e}"));
+        let relayed = answer.and_then(|answer| {
+            let media = self.media.as_ref().ok_or_else(|| "no media session".to_string())?;
+            media.set_remote(Side::A, answer.remote_rtp());
+            answer.relayed(media.local(Side::B)).map_err(|e| e.to_string())
+        });
+        let leg = &self.legs[winner];
+        let body = relayed.as_ref().ok().map(|sdp| sdp.to_bytes());
+        let to_device = leg.dialog.ack(leg.invite.cseq, body.as_deref());
+        self.winner_ack = Some(to_device.clone());
+        self.send_request(to_device, &leg.dialog.call_id.clone(), leg.id);
+        relayed.map(|_| ())
     }
 
     fn hang_up_both(&mut self, winner: usize) {

@@ -99,13 +99,14 @@ fn engine(devices: u16) -> (Arc<CallEngine>, UnboundedReceiver<Command>, Store) 
 const OFFER: &str = "v=0\r\no=p 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
     m=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
-fn provider_invite() -> Request {
+fn provider_invite(offer: &str) -> Request {
+    let content_type = if offer.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
     let text = format!(
         "INVITE sip:{DID_NUMBER}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-in;rport\r\n\
          From: <sip:600@127.0.0.1>;tag=prov\r\nTo: <sip:{DID_NUMBER}@127.0.0.1>\r\nCall-ID: in-1\r\n\
-         CSeq: 1 INVITE\r\nContact: <sip:600@127.0.0.1:5099>\r\nContent-Type: application/sdp\r\n\
-         Content-Length: {}\r\n\r\n{OFFER}",
-        OFFER.len()
+         CSeq: 1 INVITE\r\nContact: <sip:600@127.0.0.1:5099>\r\n{content_type}\
+         Content-Length: {}\r\n\r\n{offer}",
+        offer.len()
     );
     match parse(text.as_bytes()) {
         SipMessage::Request(request) => request,
@@ -124,7 +125,7 @@ struct Harness {
 #[derive(Debug)]
 enum Observed {
     /// Answered the caller's INVITE (or another server transaction) with this status.
-    Responded(u16, ServerTx),
+    Responded(u16, ServerTx, Vec<u8>),
     /// Sent a request for a leg.
     Sent {
         method: rsip::Method,
@@ -136,10 +137,15 @@ enum Observed {
 
 impl Harness {
     fn start(devices: u16) -> Harness {
+        Harness::start_with(devices, OFFER)
+    }
+
+    /// A call whose INVITE carries `offer` (empty: a delayed offer).
+    fn start_with(devices: u16, offer: &str) -> Harness {
         let (engine, commands, store) = engine(devices);
         let (events_sender, events) = unbounded_channel();
         let new_call = NewCall {
-            request: Box::new(provider_invite()),
+            request: Box::new(provider_invite(offer)),
             source: "127.0.0.1:5099".parse().unwrap(),
             tx: ServerTx("invite".into()),
             caller: Caller::Trunk { company: "acme".into(), did: DID_NUMBER.into() },
@@ -156,7 +162,7 @@ impl Harness {
             .expect("the call said nothing for 5 s")
             .expect("the call's command channel closed");
         match command {
-            Command::Respond { tx, status, .. } => Observed::Responded(status, tx),
+            Command::Respond { tx, status, bytes } => Observed::Responded(status, tx, bytes),
             Command::Send { request, leg, .. } => {
                 Observed::Sent { method: request.method, leg, bytes: request.bytes }
             }
@@ -173,8 +179,12 @@ impl Harness {
     }
 
     async fn expect_response(&mut self, status: u16) -> ServerTx {
+        self.expect_response_bytes(status).await.0
+    }
+
+    async fn expect_response_bytes(&mut self, status: u16) -> (ServerTx, Vec<u8>) {
         match self.next().await {
-            Observed::Responded(s, tx) if s == status => tx,
+            Observed::Responded(s, tx, bytes) if s == status => (tx, bytes),
             other => panic!("expected a {status} response, the call did {other:?}"),
         }
     }
@@ -339,4 +349,44 @@ async fn the_legs_carry_one_hop_less_than_the_caller() {
     let text = String::from_utf8(invite).unwrap();
     // The provider's INVITE had no Max-Forwards: 70 assumed, 69 passed on.
     assert!(text.contains("Max-Forwards: 69\r\n"), "{text}");
+}
+
+fn caller_ack_with(body: &str) -> Box<Request> {
+    let text = format!(
+        "ACK sip:{DID_NUMBER}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-dack\r\n\
+         From: <sip:600@127.0.0.1>;tag=prov\r\nTo: <sip:{DID_NUMBER}@127.0.0.1>;tag=ours\r\nCall-ID: in-1\r\n\
+         CSeq: 1 ACK\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    match parse(text.as_bytes()) {
+        SipMessage::Request(request) => Box::new(request),
+        _ => unreachable!("a request"),
+    }
+}
+
+#[tokio::test]
+async fn a_delayed_offer_gets_the_devices_offer_and_the_callers_answer_rides_the_ack() {
+    let mut call = Harness::start_with(1, "");
+    let (leg, invite) = call.expect_sent(rsip::Method::Invite).await;
+    let invite = String::from_utf8(invite).unwrap();
+    assert!(invite.ends_with("Content-Length: 0\r\n\r\n"), "no offer to the device: {invite}");
+    call.respond(leg, invite.as_bytes(), 200, "d");
+    // The device's offer reaches the caller through the relay; the device is not ACKed yet.
+    let (_, ok) = call.expect_response_bytes(200).await;
+    let ok = String::from_utf8(ok).unwrap();
+    assert!(ok.contains("m=audio ") && !ok.contains("m=audio 31000"), "relayed offer: {ok}");
+    // A retransmitted 2xx still gets no ACK: there is no answer to put in it yet.
+    call.respond(leg, invite.as_bytes(), 200, "d");
+    assert!(tokio::time::timeout(Duration::from_millis(100), call.commands.recv()).await.is_err());
+    let answer = "v=0\r\no=p 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+        m=audio 30002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    call.event(CallEvent::Request {
+        tx: None,
+        request: caller_ack_with(answer),
+        source: "127.0.0.1:5099".parse().unwrap(),
+    });
+    let (ack_leg, ack) = call.expect_sent(rsip::Method::Ack).await;
+    assert_eq!(ack_leg, leg);
+    let ack = String::from_utf8(ack).unwrap();
+    assert!(ack.contains("m=audio ") && !ack.contains("m=audio 30002"), "the answer, relayed: {ack}");
 }
