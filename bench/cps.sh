@@ -7,8 +7,9 @@
 # module sends the call to its own extension, registered from the callee's port.
 #
 # The total rate steps up (RATES, STEP_S seconds each); a step passes when under 0.1 % of
-# its calls failed and sipp placed at least 95 % of the offered calls in time. The figure
-# of each system is the best completed calls/s of a passing step. Last line:
+# its calls failed and at least 95 % of the offered calls completed within 10 % (+1 s) of
+# the step's time (sipp's stats every second; a failed call's 5 s timeout not counted).
+# The figure of each system is the best completed calls/s of a passing step. Last line:
 # `cps centralita=N kamailio=N ratio=N failed_pct=N` (failed_pct: Centralita's best step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,8 @@ TARGET=${CARGO_TARGET_DIR:-target}
 SIPP_PAIRS=${SIPP_PAIRS:-2}
 RATES=${RATES:-"500 1000 1500 2000 2500 3000 3500 4000"}   # total calls/s, all pairs
 STEP_S=${STEP_S:-10}
+SYSTEMS=${SYSTEMS:-"centralita kamailio"}
+KEEP_WORK=${KEEP_WORK:-}   # set: keep the work directory (logs, sipp stats and errors)
 HTTP=127.0.0.1:18481
 SIP_PORT=15481
 KAMAILIO_PORT=15591
@@ -40,7 +43,7 @@ cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     [[ -f "$work/kamailio.pid" ]] && kill "$(cat "$work/kamailio.pid")" 2>/dev/null
     sleep 0.5
-    rm -rf "$work"
+    if [[ -n "$KEEP_WORK" ]]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -102,37 +105,44 @@ PY
 # all; prints `NAME rate=R offered=N ok=N failed=N retrans=N seconds=S cpu_ms_per_call=C`.
 step() {
     local name=$1 target=$2 pid=$3 rate=$4 no=$5
-    local each=$((rate / SIPP_PAIRS)) callers=() service cpu_before start end
+    local each=$((rate / SIPP_PAIRS)) callers=() service cpu_before
     local count=$((each * STEP_S))
     cpu_before=$(cpu_seconds "$pid")
-    start=$(date +%s.%N)
     for i in $(seq "$SIPP_PAIRS"); do
         if [[ $name == centralita ]]; then service=3491000000$i; else service=$((UAS_PORT + i)); fi
         (cd "$work" && sipp "$target" -sf "$CALLER_SCENARIO" -s "$service" -i 127.0.0.1 \
             -p $((UAC_PORT + 10 * no + i)) -mp $((18000 + 10 * no + i)) -r "$each" -m "$count" -l $((each * 10)) \
             -d 0 -buff_size 4194304 -nostdin -default_behaviors all,-abortunexp -recv_timeout 5000 \
-            -timeout $((STEP_S * 3 + 10)) -trace_stat -stf "stat-$name-$rate-$i.csv" \
+            -timeout $((STEP_S * 3 + 10)) -trace_stat -fd 1 -stf "stat-$name-$rate-$i.csv" -trace_err -error_file "errors-$name-$rate-$i.log" \
             > "uac-$name-$rate-$i.log" 2>&1) &
         callers+=($!)
     done
     for caller in "${callers[@]}"; do wait "$caller" || true; done
-    end=$(date +%s.%N)
-    python3 - "$work" "$name" "$rate" "$SIPP_PAIRS" "$count" "$start" "$end" "$cpu_before" "$(cpu_seconds "$pid")" <<'PY'
+    python3 - "$work" "$name" "$rate" "$SIPP_PAIRS" "$count" "$cpu_before" "$(cpu_seconds "$pid")" <<'PY'
 import csv, sys
 work, name, rate, pairs, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-start, end, cpu_before, cpu_after = map(float, sys.argv[6:10])
+cpu_before, cpu_after = map(float, sys.argv[6:8])
 ok = failed = retrans = 0
+seconds = 0.0
 for i in range(1, pairs + 1):
     try:
         rows = list(csv.reader(open(f"{work}/stat-{name}-{rate}-{i}.csv"), delimiter=";"))
     except OSError:
         continue
-    header, last = rows[0], rows[-1]
-    ok += int(last[header.index("SuccessfulCall(C)")])
-    failed += int(last[header.index("FailedCall(C)")])
-    retrans += int(last[header.index("Retransmissions(C)")])
-print(f"{name} rate={ok / (end - start):.0f} offered={pairs * count} ok={ok} failed={failed} "
-      f"retrans={retrans} seconds={end - start:.1f} cpu_ms_per_call={1000 * (cpu_after - cpu_before) / max(ok, 1):.3f}")
+    header, rows = rows[0], rows[1:]
+    column = lambda row, key: row[header.index(key)]
+    epoch = lambda row, key: float(column(row, key).split("\t")[-1])
+    last = rows[-1]
+    done = int(column(last, "SuccessfulCall(C)"))
+    ok += done
+    failed += int(column(last, "FailedCall(C)"))
+    retrans += int(column(last, "Retransmissions(C)"))
+    # The time to the last completed call (stats every second): not the wait for a failed
+    # call's timeout, which ends the sipp run up to 5 s later.
+    finished = next(row for row in rows if int(column(row, "SuccessfulCall(C)")) == done)
+    seconds = max(seconds, epoch(finished, "CurrentTime") - epoch(finished, "StartTime"))
+print(f"{name} rate={ok / max(seconds, 1):.0f} offered={pairs * count} ok={ok} failed={failed} "
+      f"retrans={retrans} seconds={seconds:.1f} cpu_ms_per_call={1000 * (cpu_after - cpu_before) / max(ok, 1):.3f}")
 PY
 }
 
@@ -149,29 +159,35 @@ import sys
 f = dict(kv.split("=") for kv in sys.argv[1].split()[1:])
 offered = int(f["offered"])
 done = int(f["ok"]) + int(f["failed"])
-sys.exit(0 if int(f["failed"]) * 1000 < max(done, 1) and done >= 0.95 * offered else 1)
+in_time = float(f["seconds"]) <= 1.1 * int(sys.argv[3]) + 1
+sys.exit(0 if int(f["failed"]) * 1000 < max(done, 1) and done >= 0.95 * offered and in_time else 1)
 PY
         sleep 5   # the callees' built-in uas keeps each call 4 s after its BYE
     done
 }
 
-echo "== centralita: $SIPP_PAIRS sipp pairs, ${STEP_S} s per step"
-ramp centralita 127.0.0.1:$SIP_PORT "$server"
-echo "== kamailio: $SIPP_PAIRS sipp pairs, ${STEP_S} s per step"
-ramp kamailio 127.0.0.1:$KAMAILIO_PORT "$(cat "$work/kamailio.pid")"
+for system in $SYSTEMS; do
+    echo "== $system: $SIPP_PAIRS sipp pairs, ${STEP_S} s per step"
+    if [[ $system == centralita ]]; then
+        ramp centralita 127.0.0.1:$SIP_PORT "$server"
+    else
+        ramp kamailio 127.0.0.1:$KAMAILIO_PORT "$(cat "$work/kamailio.pid")"
+    fi
+done
 
 if grep -q -E ' (WARN|ERROR) ' "$work/server.log"; then
     echo "== centralita warnings and errors (first 10 of $(grep -c -E ' (WARN|ERROR) ' "$work/server.log"))"
     grep -E ' (WARN|ERROR) ' "$work/server.log" | head -n 10
 fi
-python3 - "$work/steps.txt" <<'PY'
+python3 - "$work/steps.txt" "$STEP_S" <<'PY'
 import sys
-best = {}
+best, step_s = {}, int(sys.argv[2])
 for line in open(sys.argv[1]):
     name, *pairs = line.split()
     f = dict(kv.split("=") for kv in pairs)
     done = int(f["ok"]) + int(f["failed"])
-    passed = int(f["failed"]) * 1000 < max(done, 1) and done >= 0.95 * int(f["offered"])
+    in_time = float(f["seconds"]) <= 1.1 * step_s + 1
+    passed = int(f["failed"]) * 1000 < max(done, 1) and done >= 0.95 * int(f["offered"]) and in_time
     if passed and int(f["rate"]) > best.get(name, (0, 0))[0]:
         best[name] = (int(f["rate"]), 100 * int(f["failed"]) / max(done, 1))
 c, k = best.get("centralita", (0, 0.0)), best.get("kamailio", (0, 0.0))
