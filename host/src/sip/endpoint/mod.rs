@@ -135,6 +135,14 @@ fn cseq_method(headers: &rsip::Headers) -> Option<String> {
     })
 }
 
+/// A server INVITE keeps its request only to answer it if its call vanishes; once a final
+/// response is out, the copy goes (completed transactions linger 32 s, thousands at once).
+fn forget_answered_invite(tx: &mut Tx<ServerInvite<Vec<u8>>>) {
+    if tx.machine.state() != crate::sip::transaction::ServerInviteState::Proceeding {
+        tx.invite = None;
+    }
+}
+
 fn has_to_tag(request: &Request) -> bool {
     request.to_header().is_ok_and(|to| param(to.value(), "tag").is_some())
 }
@@ -434,6 +442,7 @@ impl Endpoint {
     ) -> bool {
         let status = u16::from(response.status_code.clone());
         let actions = tx.machine.send_response(status, response.to_string().into_bytes());
+        forget_answered_invite(tx);
         Self::apply(&mut self.queue, TxKind::ServerInvite, key, tx, actions, now, out).terminated
     }
 
@@ -548,6 +557,10 @@ impl Endpoint {
             };
             let actions = tx.machine.on_response(status, bytes.to_vec());
             let applied = Self::apply(&mut self.queue, TxKind::ClientInvite, &branch, tx, actions, now, out);
+            if (200..300).contains(&status) {
+                // The ACK of a 2xx is the TU's: the copy kept for non-2xx ACKs can go.
+                tx.invite = None;
+            }
             if applied.terminated {
                 (applied, self.client_invites.remove(&branch).and_then(|tx| tx.owner))
             } else {
@@ -581,6 +594,7 @@ impl Endpoint {
                 let key = tx.0;
                 if let Some(tx) = self.server_invites.get_mut(&key) {
                     let actions = tx.machine.send_response(status, bytes);
+                    forget_answered_invite(tx);
                     if Self::apply(&mut self.queue, TxKind::ServerInvite, &key, tx, actions, now, &mut out)
                         .terminated
                     {
