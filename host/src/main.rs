@@ -122,6 +122,9 @@ fn read_input(path: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// The fewest async worker threads the host runs.
+const WORKER_THREADS: usize = 4;
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let store = Store::open(&config.data_dir)
@@ -145,7 +148,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if config.demo {
         demo::ensure(&app).context("creating the demo company")?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // At least WORKER_THREADS workers even on a 2-core machine: routing decisions and store
+    // reads run inside call tasks, and more workers keep one slow call from holding up others.
+    let workers =
+        std::thread::available_parallelism().map_or(WORKER_THREADS, |n| n.get().max(WORKER_THREADS));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
     runtime.block_on(async move {
         // One signal stops every listener.
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -157,12 +164,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
 
-        let sip_socket = tokio::net::UdpSocket::bind(config.sip_listen)
-            .await
+        let sip_socket = std::net::UdpSocket::bind(config.sip_listen)
             .with_context(|| format!("binding SIP (UDP) to {}", config.sip_listen))?;
         // TCP on the same address and port as UDP (RFC 3261 §18.2.1).
-        let sip_tcp = tokio::net::TcpListener::bind(sip_socket.local_addr()?)
-            .await
+        let sip_tcp = std::net::TcpListener::bind(sip_socket.local_addr()?)
             .with_context(|| format!("binding SIP (TCP) to {}", sip_socket.local_addr().unwrap_or(config.sip_listen)))?;
         tracing::info!(address = %sip_socket.local_addr()?, "SIP listening on UDP and TCP");
         let sip_address = SocketAddr::new(config.public_ip, sip_socket.local_addr()?.port());
@@ -190,14 +195,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             },
         ));
         let guard = app.security.clone();
-        let sip = tokio::spawn(driver::serve(
+        let sip = driver::spawn_thread(
             sip_socket,
             sip_tcp,
             endpoint,
             command_queue,
             move |ip| guard.admits(ip),
             until_stopped(stopped.clone()),
-        ));
+        )
+        .context("starting the SIP thread")?;
 
         let listener = tokio::net::TcpListener::bind(config.http_listen)
             .await
@@ -208,7 +214,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_graceful_shutdown(until_stopped(stopped))
             .await
             .context("serving the API")?;
-        sip.await.context("the SIP task failed")?;
+        tokio::task::spawn_blocking(move || sip.join())
+            .await
+            .context("waiting for the SIP thread")?
+            .map_err(|_| anyhow::anyhow!("the SIP thread panicked"))?;
         Ok(())
     })
 }

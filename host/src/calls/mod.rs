@@ -71,11 +71,14 @@ impl CallEngine {
     }
 
     /// The endpoint's hook that starts a task for each admitted call.
+    /// The endpoint's hook that starts a task for each admitted call. Call with the
+    /// runtime the calls should run on current: the SIP loop may run on another.
     pub fn spawner(self: &Arc<Self>) -> CallSpawner {
         let engine = self.clone();
+        let runtime = tokio::runtime::Handle::current();
         Box::new(move |new_call| {
             let engine = engine.clone();
-            tokio::spawn(b2bua::run(engine, new_call));
+            runtime.spawn(b2bua::run(engine, new_call));
         })
     }
 

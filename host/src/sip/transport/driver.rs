@@ -14,6 +14,34 @@ use crate::sip::endpoint::tu::Command;
 use crate::sip::endpoint::{Endpoint, Packet};
 use crate::sip::wire::MAX_MESSAGE;
 
+/// Run [`serve`] on a thread of its own with a single-threaded runtime, so the SIP loop is
+/// never queued behind call tasks (routing decisions, store reads) on the shared workers.
+/// The sockets come bound (std) and are registered with that thread's runtime.
+pub fn spawn_thread(
+    udp: std::net::UdpSocket,
+    tcp: std::net::TcpListener,
+    endpoint: Endpoint,
+    commands: UnboundedReceiver<Command>,
+    admits: impl Fn(IpAddr) -> bool + Clone + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    udp.set_nonblocking(true)?;
+    tcp.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("sip".into()).spawn(move || {
+        runtime.block_on(async move {
+            let (udp, tcp) = match (UdpSocket::from_std(udp), TcpListener::from_std(tcp)) {
+                (Ok(udp), Ok(tcp)) => (udp, tcp),
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::error!(%error, "cannot register the SIP sockets");
+                    return;
+                }
+            };
+            serve(udp, tcp, endpoint, commands, admits, shutdown).await;
+        });
+    })
+}
+
 /// The longest the task sleeps without looking at timers (registrations are purged then).
 const IDLE_WAKE: Duration = Duration::from_secs(1);
 
