@@ -216,9 +216,21 @@ fn provider_call(
     values: &[(&str, &str)],
     calls: usize,
 ) -> (bool, String) {
+    provider_call_from(server, did, "34600111222", steps, values, calls)
+}
+
+/// [`provider_call`] from the outside number `caller`.
+fn provider_call_from(
+    server: &Server,
+    did: &str,
+    caller: &str,
+    steps: &str,
+    values: &[(&str, &str)],
+    calls: usize,
+) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("calls.csv");
-    std::fs::write(&csv, format!("SEQUENTIAL\n{did};34600111222\n")).unwrap();
+    std::fs::write(&csv, format!("SEQUENTIAL\n{did};{caller}\n")).unwrap();
     let path = scenario(dir.path(), "provider.xml", "OUTCOME_STEPS", &format!("provider_{steps}"), values);
     let output = Command::new("sipp")
         .arg(server.sip_addr.to_string())
@@ -565,4 +577,58 @@ fn devices_ring_in_order_and_the_next_group_rings_when_the_first_is_busy() {
     let csv = server.operator().get("/api/v1/companies/acme/cdrs.csv");
     assert_eq!(csv.status, 200);
     assert!(csv.text.lines().count() == 2 && csv.text.contains("answered"), "{}", csv.text);
+}
+
+#[test]
+fn a_did_rule_can_hang_up_and_a_did_can_forward_to_an_external_number_through_the_trunk() {
+    let server = Server::start();
+    let provider_port = support::free_port_tcp_udp();
+    server.create_company(
+        "acme",
+        json!({"sip_domain": DOMAIN, "trunk": {"username": "acme-trunk", "password": "trunk-secret",
+               "domain": "127.0.0.1", "outbound_proxy": format!("127.0.0.1:{provider_port}")}}),
+    );
+    server
+        .operator()
+        .post(
+            "/api/v1/companies/acme/external-numbers",
+            &json!({"name": "support", "number": "0034911111111", "description": ""}),
+        )
+        .expect(201, "external number");
+    server.create_did(
+        "acme",
+        &json!({"number": "34910000000", "description": "", "default_destination": {"external_number": "support"},
+                "rules": [{"order": 1, "caller_id": "34699.*", "destination": "hang_up"}]}),
+    );
+
+    // A caller the rule names is hung up on (603), and nothing reaches the provider.
+    let (ok, log) =
+        provider_call_from(&server, "34910000000", "34699000000", "refused", &[("FINAL_STATUS", "603")], 1);
+    assert!(ok, "the hang-up rule did not refuse the call:\n{log}\n{}", server.log());
+
+    // Anyone else is forwarded to the external number through the trunk, showing the
+    // outside caller's number.
+    let dir = tempfile::tempdir().unwrap();
+    let template = std::fs::read_to_string(sipp_dir().join("provider_uas.xml")).unwrap();
+    let scenario = dir.path().join("provider_uas.xml");
+    let text = template
+        .replace("CALLER_ID", "34600111222")
+        .replace("TRUNK_USER", "acme-trunk")
+        .replace("TRUNK_PASSWORD", "trunk-secret");
+    std::fs::write(&scenario, text).unwrap();
+    let provider = Device::start_scenario(&scenario, provider_port, 1);
+    let (ok, log) = provider_call(&server, "34910000000", "answered", &[("TALK_MS", "300")], 1);
+    if !ok {
+        let (_, provider_log) = provider.finish();
+        panic!("the forwarded call did not connect:\n{log}\n{}\nprovider:\n{provider_log}", server.log());
+    }
+    let (ok, log) = provider.finish();
+    assert!(ok, "the provider did not see the forwarded call as expected:\n{log}");
+    let records = wait_for_cdrs(&server, 2);
+    assert_eq!(records.len(), 2, "{records:?}");
+    // Newest first: the forwarded call, then the refused one.
+    assert_eq!(records[0]["destination"], "0034911111111", "{records:?}");
+    assert_eq!(records[0]["status"], "answered", "{records:?}");
+    assert_eq!(records[1]["status"], "refused", "{records:?}");
+    assert_eq!(records[1]["hangup_cause"], "the DID's rule hangs up", "{records:?}");
 }
