@@ -1,0 +1,234 @@
+//! One call through the B2BUA, from the caller's INVITE to the CDR.
+//!
+//! 1. Setup: the caller's SDP offer is parsed and the media relay opened (both legs see
+//!    only the host's address); the dialled number is resolved (extension, alias or
+//!    outside number) and the company's `permissions` module asked.
+//! 2. Ringing: the callee's contacts ring in groups (SPEC §8). The first 2xx wins; the
+//!    other legs get CANCEL (§9.1: only after their first provisional response) or, if
+//!    they answered too, ACK and BYE. Busy, declined, the ring timeout and the caller's
+//!    CANCEL end the call unanswered.
+//! 3. Talking: BYE from either side ends the call; re-INVITEs (hold, resume) are relayed
+//!    with their SDP rewritten for the other leg. Our 2xx to the caller is retransmitted
+//!    until its ACK arrives (§13.3.1.4).
+//! 4. The end: the CDR is handed to the writer and the endpoint forgets the call.
+
+mod ring;
+mod route;
+mod talk;
+
+use ring::{Leg, LegState};
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rsip::prelude::*;
+use rsip::{Method, Request, Response};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::CallEngine;
+use super::dial_plan::{self, Target};
+use super::record::Draft;
+use super::ringing;
+use super::targets::RingTarget;
+use crate::media::relay::{RelaySession, Side};
+use crate::media::sdp::{self, Sdp};
+use crate::routing::call::{CallInput, Direction};
+use crate::routing::did::route_did;
+use crate::routing::permissions::{self, DialledKind, Verdict};
+use crate::sip::dialog::{Dialog, Outgoing, cseq_number};
+use crate::sip::endpoint::tu::{CallEvent, CallEvents, Caller, Command, LegId, NewCall, ServerTx};
+use crate::sip::message::uri_user;
+use crate::sip::transaction::TimerConfig;
+use crate::store::records::{CallStatus, Company, Destination, Did, ExternalNumber, User};
+use crate::store::{COMPANIES, DEVICES, DIDS, EXTERNAL_NUMBERS, Read, USERS, company_key, devices_prefix};
+
+/// The caller's leg, in responses routed to us (our requests to the caller: BYE, re-INVITE).
+const CALLER_LEG: LegId = 0;
+/// How long cancelled legs are waited for before the task ends (timer B: 64·T1).
+const DRAIN_TIME: Duration = Duration::from_secs(32);
+
+/// How the call ends, for the CDR.
+struct Ending {
+    status: CallStatus,
+    cause: String,
+    sip_status: Option<u16>,
+}
+
+impl Ending {
+    fn new(status: CallStatus, cause: impl Into<String>, sip_status: Option<u16>) -> Ending {
+        Ending { status, cause: cause.into(), sip_status }
+    }
+}
+
+struct Call {
+    engine: Arc<CallEngine>,
+    /// The caller's dialog (we are its UAS).
+    caller: Dialog,
+    invite: Box<Request>,
+    invite_tx: ServerTx,
+    events: UnboundedReceiver<CallEvent>,
+    events_sender: CallEvents,
+    legs: Vec<Leg>,
+    media: Option<RelaySession>,
+    record: Draft,
+    ringing_sent: bool,
+    /// The leg that answered.
+    winner: Option<usize>,
+    /// Our 2xx to the caller, retransmitted until its ACK.
+    answer: Option<Vec<u8>>,
+    /// The SDP offer the callee legs get (the caller's, through the relay).
+    offer: Vec<u8>,
+    /// Max-Forwards for the legs: one less than the caller's.
+    hops_left: u8,
+    /// The ACK sent for the winner's 2xx, sent again if the 2xx is retransmitted; none
+    /// while a delayed offer waits for the caller's answer.
+    winner_ack: Option<Outgoing>,
+}
+
+/// Run the call `new_call` to its end.
+pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
+    let NewCall { request, source, tx, caller, events, events_sender } = new_call;
+    let Some(dialog) = Dialog::uas(&request, source, engine.settings.sip_address) else {
+        // The endpoint admitted it, so From/To/Call-ID parsed; answer anyway if not.
+        let bytes = crate::sip::message::reply(&request, source, 400, Vec::new()).to_string().into_bytes();
+        engine.send(Command::Respond { tx, status: 400, bytes });
+        return;
+    };
+    let dialled = uri_user(&request.uri.to_string()).unwrap_or_default();
+    let hops_left = crate::sip::dialog::max_forwards(&request)
+        .unwrap_or(crate::sip::dialog::DEFAULT_MAX_FORWARDS)
+        .saturating_sub(1);
+    let (company, calling) = match &caller {
+        Caller::Extension { company, extension } => (company.clone(), extension.clone()),
+        Caller::Trunk { company, .. } => {
+            let from = request.from_header().map(|f| f.value().to_string()).unwrap_or_default();
+            (company.clone(), uri_user(&from).unwrap_or_else(|| "anonymous".to_string()))
+        }
+    };
+    let mut call = Call {
+        record: Draft::new(&company, &dialog.call_id, &calling, &dialled),
+        engine,
+        caller: dialog,
+        invite: request,
+        invite_tx: tx,
+        events,
+        events_sender,
+        legs: Vec::new(),
+        media: None,
+        ringing_sent: false,
+        winner: None,
+        answer: None,
+        offer: Vec::new(),
+        hops_left,
+        winner_ack: None,
+    };
+    let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
+    let _entered = span.enter();
+    let ending = match call.place(&caller, &company, &dialled).await {
+        Ok(ending) => ending,
+        Err(error) => {
+            tracing::error!(%error, "call failed inside the host");
+            call.respond_caller(500, None);
+            Ending::new(CallStatus::Failed, error, Some(500))
+        }
+    };
+    call.finish(ending).await;
+}
+
+/// An internal failure (the store could not be read, the relay could not open).
+fn internal(error: impl std::fmt::Display) -> String {
+    error.to_string()
+}
+
+impl Call {
+    pub(super) fn send(&self, command: Command) {
+        self.engine.send(command);
+    }
+
+    pub(super) fn respond_caller(&self, status: u16, body: Option<&[u8]>) {
+        let bytes = self.caller.response(&self.invite, status, body);
+        self.send(Command::Respond { tx: self.invite_tx.clone(), status, bytes });
+    }
+
+    pub(super) fn send_request(&self, request: Outgoing, call_id: &str, leg: LegId) {
+        self.send(Command::Send {
+            request,
+            call_id: call_id.to_string(),
+            leg,
+            events: self.events_sender.clone(),
+        });
+    }
+
+    /// Answer the caller with `status` and end the call as `status` with `cause`.
+    pub(super) fn refuse(
+        &self,
+        status: u16,
+        call_status: CallStatus,
+        cause: impl Into<String>,
+    ) -> Result<Ending, String> {
+        self.respond_caller(status, None);
+        Ok(Ending::new(call_status, cause, Some(status)))
+    }
+
+    pub(super) fn call_input(&self, company: &Company, caller: &str, dialled: &str) -> CallInput {
+        CallInput {
+            call_id: self.caller.call_id.clone(),
+            company: company.id.clone(),
+            caller: caller.to_string(),
+            caller_name: self.record.caller_name.clone(),
+            called: dialled.to_string(),
+            direction: self.record.direction,
+            at: chrono::Utc::now(),
+            time_zone: company.time_zone.clone(),
+            random_seed: None,
+        }
+    }
+
+    /// Wait for cancelled legs that still owe us a provisional response (to CANCEL them)
+    /// or a 2xx (to hang them up), write the CDR, and let the endpoint forget the call.
+    pub(super) async fn finish(mut self, ending: Ending) {
+        self.engine.cdrs.write(self.record.finish(ending.status, &ending.cause, ending.sip_status));
+        self.media = None;
+        let deadline = Instant::now() + DRAIN_TIME;
+        while self.legs.iter().any(|l| l.cancel_wanted || l.state == LegState::Early) {
+            let event = tokio::select! {
+                event = self.events.recv() => event,
+                () = tokio::time::sleep_until(deadline.into()) => None,
+            };
+            match event {
+                Some(CallEvent::Response { leg, response }) if cseq_method_is(&response, "INVITE") => {
+                    if let Some(index) = self.leg_index(leg)
+                        && self.on_leg_invite_response(index, &response).is_some()
+                    {
+                        self.ack_and_bye(index, &response);
+                    }
+                }
+                Some(CallEvent::Timeout { leg }) => {
+                    if let Some(index) = self.leg_index(leg) {
+                        self.legs[index].state = LegState::Done;
+                        self.legs[index].cancel_wanted = false;
+                    }
+                }
+                Some(CallEvent::Request { tx, request, .. }) => self.refuse_early_request(tx, &request),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let mut call_ids = vec![self.caller.call_id.clone()];
+        call_ids.extend(self.legs.iter().map(|l| l.dialog.call_id.clone()));
+        self.send(Command::Finished { call_ids });
+    }
+}
+
+fn cseq_method_is(response: &Response, method: &str) -> bool {
+    response
+        .cseq_header()
+        .is_ok_and(|c| c.value().split_whitespace().nth(1).is_some_and(|m| m.eq_ignore_ascii_case(method)))
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,413 @@
+//! Ringing: the callee's devices (or trunks) in groups, provisional responses relayed,
+//! the first answer connected and the other legs cancelled or hung up.
+
+use super::route::{Callee, OUTSIDE_RING_TIMEOUT, Ringing};
+use super::*;
+
+/// Where a device leg is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LegState {
+    /// INVITE sent, nothing heard yet.
+    Calling,
+    /// A provisional response came: it may be cancelled.
+    Early,
+    /// It answered.
+    Answered,
+    /// It ended (final non-2xx response, timeout, or hung up after a lost race).
+    Done,
+}
+
+pub(super) struct Leg {
+    pub(super) id: LegId,
+    pub(super) dialog: Dialog,
+    pub(super) invite: Outgoing,
+    pub(super) state: LegState,
+    /// CANCEL it as soon as it sends a provisional response.
+    pub(super) cancel_wanted: bool,
+    pub(super) status: Option<u16>,
+    pub(super) group: usize,
+    /// What to answer a provider's challenge with.
+    pub(super) credentials: Option<(String, String)>,
+    /// Whether the INVITE was already sent again with credentials.
+    pub(super) authenticated: bool,
+}
+
+/// How the groups of a call ring.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RingPlan {
+    /// How long each group rings before the next takes over (devices); none = a group
+    /// gives way only when it fails (trunks).
+    pub(super) group_time: Option<Duration>,
+    /// How long the whole call may ring.
+    pub(super) timeout: Duration,
+}
+
+impl Call {
+    /// Ring `ringing.callee` (its devices, or the trunk) with the caller's `offer` and run
+    /// the call.
+    pub(super) async fn ring_callee(
+        &mut self,
+        company: &Company,
+        ringing: Ringing,
+        offer: Option<&Sdp>,
+    ) -> Result<Ending, String> {
+        let settings = self.engine.settings;
+        let (groups, domain, plan) = match &ringing.callee {
+            Callee::Extension(callee) => {
+                self.record.destination = Some(format!("extension {}", callee.extension));
+                let store = &self.engine.app.store;
+                let bindings =
+                    self.engine.app.registrar.bindings(&company.id, &callee.extension, SystemTime::now());
+                let devices = store
+                    .read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, &callee.extension)))
+                    .map_err(internal)?;
+                let groups: Vec<Vec<RingTarget>> = ringing::plan(bindings, &devices)
+                    .iter()
+                    .map(|group| {
+                        group
+                            .iter()
+                            .map(|b| RingTarget::device(b, &callee.extension, &company.sip_domain))
+                            .collect()
+                    })
+                    .collect();
+                if groups.is_empty() {
+                    return self.refuse(480, CallStatus::NoAnswer, "no device registered");
+                }
+                let plan =
+                    RingPlan { group_time: Some(settings.group_ring_time), timeout: settings.ring_timeout };
+                (groups, company.sip_domain.clone(), plan)
+            }
+            Callee::Outside(number) => {
+                self.record.destination = Some(number.clone());
+                let Some(first) = company.trunk.as_ref().or(company.secondary_trunk.as_ref()) else {
+                    return self.refuse(503, CallStatus::Failed, "no trunk for outside calls");
+                };
+                // The primary trunk, then the secondary when the first fails (SPEC §1).
+                let mut groups = Vec::new();
+                for trunk in [&company.trunk, &company.secondary_trunk].into_iter().flatten() {
+                    match RingTarget::through_trunk(number, trunk).await {
+                        Ok(target) => groups.push(vec![target]),
+                        Err(error) => tracing::warn!(%error, "trunk unusable"),
+                    }
+                }
+                if groups.is_empty() {
+                    return self.refuse(503, CallStatus::Failed, "no trunk reachable");
+                }
+                let plan = RingPlan { group_time: None, timeout: OUTSIDE_RING_TIMEOUT };
+                (groups, first.domain.trim().trim_start_matches("sip:").to_string(), plan)
+            }
+        };
+        let from = match &ringing.caller_id {
+            Some(user) => format!("\"{}\" <sip:{user}@{domain}>", ringing.display.replace('"', "")),
+            None => "\"Anonymous\" <sip:anonymous@anonymous.invalid>".to_string(),
+        };
+
+        let session = self.engine.media.open().await.map_err(internal)?;
+        if let Some(offer) = offer {
+            session.set_remote(Side::A, offer.remote_rtp());
+            self.offer = offer.relayed(session.local(Side::B)).map_err(internal)?.to_bytes();
+        }
+        self.media = Some(session);
+
+        match self.ring(groups, &from, plan).await {
+            Some(ending) => Ok(ending),
+            None => Ok(self.talk().await),
+        }
+    }
+
+    pub(super) fn start_leg(&mut self, group: usize, target: &RingTarget, from: &str) {
+        let id = self.legs.len() as LegId + 1;
+        let mut dialog = Dialog::uac(
+            self.engine.settings.sip_address,
+            target.dest,
+            from.to_string(),
+            target.to.clone(),
+            target.uri.clone(),
+        )
+        .over(target.transport)
+        .with_max_forwards(self.hops_left);
+        let invite = dialog.request(Method::Invite, &[], Some(&self.offer));
+        self.send_request(invite.clone(), &dialog.call_id.clone(), id);
+        self.legs.push(Leg {
+            id,
+            dialog,
+            invite,
+            state: LegState::Calling,
+            cancel_wanted: false,
+            status: None,
+            group,
+            credentials: target.credentials.clone(),
+            authenticated: false,
+        });
+    }
+
+    /// A provider challenged leg `index`'s INVITE (401/407): send it again with our
+    /// credentials, once. True when it was sent.
+    pub(super) fn answer_challenge(&mut self, index: usize, response: &Response, status: u16) -> bool {
+        let leg = &mut self.legs[index];
+        let Some((username, password)) = leg.credentials.clone().filter(|_| !leg.authenticated) else {
+            return false;
+        };
+        let challenges: Vec<String> = response
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                rsip::Header::WwwAuthenticate(c) if status == 401 => Some(c.value().to_string()),
+                rsip::Header::ProxyAuthenticate(c) if status == 407 => Some(c.value().to_string()),
+                _ => None,
+            })
+            .collect();
+        let uri = leg.dialog.remote_target.clone();
+        let cnonce = crate::sip::dialog::token();
+        let Some(answer) = challenges.iter().find_map(|challenge| {
+            crate::sip::digest::answer_challenge(challenge, &username, &password, "INVITE", &uri, &cnonce)
+                .ok()
+        }) else {
+            tracing::warn!(status, "the provider's challenge cannot be answered");
+            return false;
+        };
+        let header = if status == 401 { "Authorization" } else { "Proxy-Authorization" };
+        leg.authenticated = true;
+        leg.invite = leg.dialog.request(Method::Invite, &[(header, answer)], Some(&self.offer));
+        leg.state = LegState::Calling;
+        let (invite, call_id, id) = (leg.invite.clone(), leg.dialog.call_id.clone(), leg.id);
+        self.send_request(invite, &call_id, id);
+        true
+    }
+
+    pub(super) fn cancel_leg(&mut self, index: usize) {
+        let leg = &mut self.legs[index];
+        match leg.state {
+            LegState::Early => {
+                let cancel = leg.dialog.cancel(&leg.invite);
+                leg.cancel_wanted = false;
+                let call_id = leg.dialog.call_id.clone();
+                let id = leg.id;
+                self.send_request(cancel, &call_id, id);
+            }
+            // §9.1: wait for a provisional response before cancelling.
+            LegState::Calling => leg.cancel_wanted = true,
+            LegState::Answered | LegState::Done => {}
+        }
+    }
+
+    pub(super) fn cancel_legs_except(&mut self, keep: Option<usize>) {
+        for index in 0..self.legs.len() {
+            if Some(index) != keep {
+                self.cancel_leg(index);
+            }
+        }
+    }
+
+    pub(super) fn leg_index(&self, id: LegId) -> Option<usize> {
+        self.legs.iter().position(|l| l.id == id)
+    }
+
+    /// ACK a device's 2xx and hang it up: it answered after another device won.
+    pub(super) fn ack_and_bye(&mut self, index: usize, response: &Response) {
+        let leg = &mut self.legs[index];
+        leg.dialog.on_response(response);
+        let ack = leg.dialog.ack(leg.invite.cseq, None);
+        let bye = leg.dialog.request(Method::Bye, &[], None);
+        leg.state = LegState::Done;
+        let (call_id, id) = (leg.dialog.call_id.clone(), leg.id);
+        self.send_request(ack, &call_id, id);
+        self.send_request(bye, &call_id, id);
+    }
+
+    /// Handle a device leg's response to its INVITE while ringing or after; returns the
+    /// index of the leg when this is the answer that wins the call.
+    pub(super) fn on_leg_invite_response(&mut self, index: usize, response: &Response) -> Option<usize> {
+        let status = u16::from(response.status_code.clone());
+        let state = self.legs[index].state;
+        match status {
+            101..=199 if state == LegState::Calling || state == LegState::Early => {
+                self.legs[index].state = LegState::Early;
+                self.legs[index].dialog.on_response(response);
+                if self.legs[index].cancel_wanted {
+                    self.cancel_leg(index);
+                } else if !self.ringing_sent && self.winner.is_none() {
+                    self.ringing_sent = true;
+                    self.respond_caller(180, None);
+                }
+                None
+            }
+            200..=299 => {
+                if self.winner == Some(index) {
+                    // A retransmitted 2xx: our ACK was lost (or, with a delayed offer, is
+                    // still waiting for the caller's answer).
+                    if let Some(ack) = self.winner_ack.clone() {
+                        let leg = &self.legs[index];
+                        self.send_request(ack, &leg.dialog.call_id.clone(), leg.id);
+                    }
+                    None
+                } else if self.winner.is_some()
+                    || self.legs[index].state == LegState::Done
+                    || self.legs[index].cancel_wanted
+                {
+                    self.ack_and_bye(index, response);
+                    None
+                } else {
+                    Some(index)
+                }
+            }
+            401 | 407 if state != LegState::Answered && self.answer_challenge(index, response, status) => {
+                None
+            }
+            300.. if state != LegState::Answered => {
+                let leg = &mut self.legs[index];
+                leg.state = LegState::Done;
+                leg.status = Some(status);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Ring the groups in turn. `None` when a device answered (the call is connected),
+    /// else how the call ended.
+    pub(super) async fn ring(
+        &mut self,
+        groups: Vec<Vec<RingTarget>>,
+        from: &str,
+        plan: RingPlan,
+    ) -> Option<Ending> {
+        let overall = Instant::now() + plan.timeout;
+        let group_count = groups.len();
+        for (group, targets) in groups.iter().enumerate() {
+            for target in targets {
+                self.start_leg(group, target, from);
+            }
+            let last = group + 1 == group_count;
+            let deadline = match plan.group_time {
+                Some(time) if !last => overall.min(Instant::now() + time),
+                _ => overall,
+            };
+            loop {
+                let in_group_active = self.legs.iter().any(|l| l.group == group && l.state != LegState::Done);
+                if !in_group_active {
+                    break;
+                }
+                let event = tokio::select! {
+                    event = self.events.recv() => event,
+                    () = tokio::time::sleep_until(deadline.into()) => {
+                        self.cancel_legs_except(None);
+                        if last || Instant::now() >= overall {
+                            self.respond_caller(480, None);
+                            return Some(Ending::new(CallStatus::NoAnswer, "ring timeout", Some(480)));
+                        }
+                        break;
+                    }
+                };
+                let Some(event) = event else {
+                    return Some(Ending::new(CallStatus::Failed, "SIP endpoint stopped", None));
+                };
+                match event {
+                    CallEvent::Cancelled => {
+                        self.respond_caller(487, None);
+                        self.cancel_legs_except(None);
+                        return Some(Ending::new(CallStatus::Cancelled, "caller cancelled", Some(487)));
+                    }
+                    CallEvent::Response { leg, response } => {
+                        let Some(index) = self.leg_index(leg) else { continue };
+                        if cseq_method_is(&response, "INVITE")
+                            && let Some(winner) = self.on_leg_invite_response(index, &response)
+                        {
+                            if let Some(ending) = self.connect(winner, &response) {
+                                return Some(ending);
+                            }
+                            return None;
+                        }
+                    }
+                    CallEvent::Timeout { leg } => {
+                        if let Some(index) = self.leg_index(leg)
+                            && self.legs[index].state != LegState::Answered
+                        {
+                            self.legs[index].state = LegState::Done;
+                            self.legs[index].status.get_or_insert(408);
+                        }
+                    }
+                    CallEvent::Request { tx: Some(tx), request, .. }
+                        if request.method == Method::Bye && self.is_from_caller(&request) =>
+                    {
+                        // §15: the caller may end its early dialog with BYE; like a CANCEL.
+                        let bytes = self.caller.response(&request, 200, None);
+                        self.send(Command::Respond { tx, status: 200, bytes });
+                        self.respond_caller(487, None);
+                        self.cancel_legs_except(None);
+                        return Some(Ending::new(
+                            CallStatus::Cancelled,
+                            "caller hung up while ringing",
+                            Some(487),
+                        ));
+                    }
+                    CallEvent::Request { tx, request, .. } => self.refuse_early_request(tx, &request),
+                }
+            }
+        }
+        let statuses: Vec<u16> = self.legs.iter().filter_map(|l| l.status).collect();
+        let status = ringing::final_status(&statuses);
+        self.respond_caller(status, None);
+        let call_status = if status == 486 { CallStatus::Busy } else { CallStatus::NoAnswer };
+        let cause = format!("{status}: every leg failed ({statuses:?})");
+        Some(Ending::new(call_status, cause, Some(status)))
+    }
+
+    pub(super) fn is_from_caller(&self, request: &Request) -> bool {
+        request.call_id_header().is_ok_and(|id| id.value() == self.caller.call_id)
+    }
+
+    /// Other requests before the answer get 481: no confirmed dialog exists yet. (A device
+    /// cannot end its early dialog with BYE, §15; it declines with a final response.)
+    pub(super) fn refuse_early_request(&self, tx: Option<ServerTx>, request: &Request) {
+        if let Some(tx) = tx {
+            let status = 481;
+            let bytes = crate::sip::message::reply(request, self.caller.peer, status, Vec::new())
+                .to_string()
+                .into_bytes();
+            self.send(Command::Respond { tx, status, bytes });
+        }
+    }
+
+    /// Device leg `index` answered with `response`: ACK it, hand its SDP answer to the
+    /// caller through the relay, cancel the others. `Some` when the call cannot go on.
+    pub(super) fn connect(&mut self, index: usize, response: &Response) -> Option<Ending> {
+        self.winner = Some(index);
+        let delayed_offer = self.offer.is_empty();
+        let leg = &mut self.legs[index];
+        leg.state = LegState::Answered;
+        leg.dialog.on_response(response);
+        let (call_id, id) = (leg.dialog.call_id.clone(), leg.id);
+        if !delayed_offer {
+            let ack = leg.dialog.ack(leg.invite.cseq, None);
+            self.winner_ack = Some(ack.clone());
+            self.send_request(ack, &call_id, id);
+        }
+        self.cancel_legs_except(Some(index));
+        let answer = sdp::parse(response.body()).and_then(|answer| {
+            let media = self.media.as_ref().expect("media is opened before ringing");
+            media.set_remote(Side::B, answer.remote_rtp());
+            answer.relayed(media.local(Side::A))
+        });
+        match answer {
+            Ok(answer) => {
+                self.record.answered();
+                let ok = self.caller.response(&self.invite, 200, Some(&answer.to_bytes()));
+                self.send(Command::Respond { tx: self.invite_tx.clone(), status: 200, bytes: ok.clone() });
+                self.answer = Some(ok);
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the device's SDP answer is unusable");
+                if delayed_offer {
+                    let ack = self.legs[index].dialog.ack(self.legs[index].invite.cseq, None);
+                    self.send_request(ack, &call_id, id);
+                }
+                let bye = self.legs[index].dialog.request(Method::Bye, &[], None);
+                self.send_request(bye, &call_id, id);
+                self.respond_caller(488, None);
+                Some(Ending::new(CallStatus::Failed, format!("unusable SDP answer: {error}"), Some(488)))
+            }
+        }
+    }
+}
