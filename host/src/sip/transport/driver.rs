@@ -27,6 +27,7 @@ pub fn spawn_thread(
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     udp.set_nonblocking(true)?;
     tcp.set_nonblocking(true)?;
+    grow_buffers(&udp);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     std::thread::Builder::new().name("sip".into()).spawn(move || {
         runtime.block_on(async move {
@@ -40,6 +41,23 @@ pub fn spawn_thread(
             serve(udp, tcp, endpoint, commands, admits, shutdown).await;
         });
     })
+}
+
+/// Socket buffer asked for the SIP UDP socket (the kernel caps it at net.core.rmem_max /
+/// wmem_max). The default (~200 KiB, a few hundred messages) overflows in a burst of calls
+/// while the loop is busy, and every message lost there costs a 500 ms+ retransmission.
+pub const UDP_BUFFER_BYTES: usize = 4 << 20;
+
+/// Ask for [`UDP_BUFFER_BYTES`] of receive and send buffer and log what was granted.
+fn grow_buffers(udp: &std::net::UdpSocket) {
+    let socket = socket2::SockRef::from(udp);
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER_BYTES);
+    tracing::info!(
+        receive = socket.recv_buffer_size().unwrap_or_default(),
+        send = socket.send_buffer_size().unwrap_or_default(),
+        "SIP UDP socket buffers"
+    );
 }
 
 /// The longest the task sleeps without looking at timers (registrations are purged then).
