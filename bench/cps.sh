@@ -177,7 +177,8 @@ done
 
 if grep -q -E ' (WARN|ERROR) ' "$work/server.log"; then
     echo "== centralita warnings and errors (first 10 of $(grep -c -E ' (WARN|ERROR) ' "$work/server.log"))"
-    grep -E ' (WARN|ERROR) ' "$work/server.log" | head -n 10
+    # -m, not | head: with pipefail a grep cut off by head would end the script here.
+    grep -m 10 -E ' (WARN|ERROR) ' "$work/server.log"
 fi
 python3 - "$work/steps.txt" "$STEP_S" <<'PY'
 import sys

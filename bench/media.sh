@@ -66,7 +66,7 @@ echo "== centralita: $CALLS calls, ${SECONDS_MEDIA} s of media"
     tee "$work/centralita.txt"
 if grep -q -E ' (WARN|ERROR) ' "$work/server.log"; then
     echo "== centralita warnings and errors (first 10 of $(grep -c -E ' (WARN|ERROR) ' "$work/server.log"))"
-    grep -E ' (WARN|ERROR) ' "$work/server.log" | head -n 10
+    grep -m 10 -E ' (WARN|ERROR) ' "$work/server.log"
 fi
 kill "$server"
 
