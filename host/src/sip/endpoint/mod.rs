@@ -191,11 +191,6 @@ impl Endpoint {
             + self.client_others.len()
     }
 
-    /// Live calls (Call-IDs routed to a call task).
-    pub fn routed_calls(&self) -> usize {
-        self.calls.len()
-    }
-
     /// When the next timer is due.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.queue.next_due()
@@ -345,12 +340,14 @@ impl Endpoint {
         out: &mut Vec<Packet>,
     ) {
         let source = from.addr;
-        if let Some(tx) = self.server_invites.get_mut(&key) {
-            let actions = tx.machine.on_retransmitted_request();
-            let applied = Self::apply(&mut self.queue, TxKind::ServerInvite, &key, tx, actions, now, out);
-            if applied.terminated {
-                self.server_invites.remove(&key);
-            }
+        if absorb_retransmission(
+            &mut self.server_invites,
+            &mut self.queue,
+            TxKind::ServerInvite,
+            &key,
+            now,
+            out,
+        ) {
             return;
         }
         if self.server_invites.len() >= MAX_TRANSACTIONS {
@@ -469,12 +466,14 @@ impl Endpoint {
         out: &mut Vec<Packet>,
     ) {
         let source = from.addr;
-        if let Some(tx) = self.server_others.get_mut(&key) {
-            let actions = tx.machine.on_retransmitted_request();
-            let applied = Self::apply(&mut self.queue, TxKind::ServerNonInvite, &key, tx, actions, now, out);
-            if applied.terminated {
-                self.server_others.remove(&key);
-            }
+        if absorb_retransmission(
+            &mut self.server_others,
+            &mut self.queue,
+            TxKind::ServerNonInvite,
+            &key,
+            now,
+            out,
+        ) {
             return;
         }
         if self.server_others.len() >= MAX_TRANSACTIONS {
@@ -716,69 +715,98 @@ impl Endpoint {
             self.sweep_orphans(now, &mut out);
         }
         while let Some(due) = self.queue.pop_due(now) {
-            let is_current = |timers: &[(Timer, Instant)]| timers.contains(&(due.timer, due.due));
-            let key = due.key.as_str();
+            let queue = &mut self.queue;
             match due.kind {
-                TxKind::ServerInvite => {
-                    let Some(tx) = self.server_invites.get_mut(key).filter(|tx| is_current(&tx.timers))
-                    else {
-                        continue;
-                    };
-                    tx.timers.retain(|(t, _)| *t != due.timer);
-                    let actions = tx.machine.on_timer(due.timer);
-                    if Self::apply(&mut self.queue, due.kind, key, tx, actions, now, &mut out).terminated {
-                        self.server_invites.remove(key);
-                    }
-                }
-                TxKind::ServerNonInvite => {
-                    let Some(tx) = self.server_others.get_mut(key).filter(|tx| is_current(&tx.timers)) else {
-                        continue;
-                    };
-                    tx.timers.retain(|(t, _)| *t != due.timer);
-                    let actions = tx.machine.on_timer(due.timer);
-                    if Self::apply(&mut self.queue, due.kind, key, tx, actions, now, &mut out).terminated {
-                        self.server_others.remove(key);
-                    }
-                }
-                TxKind::ClientInvite => {
-                    let Some(tx) = self.client_invites.get_mut(key).filter(|tx| is_current(&tx.timers))
-                    else {
-                        continue;
-                    };
-                    tx.timers.retain(|(t, _)| *t != due.timer);
-                    let actions = tx.machine.on_timer(due.timer);
-                    let applied = Self::apply(&mut self.queue, due.kind, key, tx, actions, now, &mut out);
-                    let owner = tx.owner.clone();
-                    if applied.terminated {
-                        self.client_invites.remove(key);
-                    }
-                    if applied.timed_out
-                        && let Some((events, leg)) = owner
-                    {
-                        let _ = events.send(CallEvent::Timeout { leg });
-                    }
-                }
-                TxKind::ClientNonInvite => {
-                    let Some(tx) = self.client_others.get_mut(key).filter(|tx| is_current(&tx.timers)) else {
-                        continue;
-                    };
-                    tx.timers.retain(|(t, _)| *t != due.timer);
-                    let actions = tx.machine.on_timer(due.timer);
-                    let applied = Self::apply(&mut self.queue, due.kind, key, tx, actions, now, &mut out);
-                    let owner = tx.owner.clone();
-                    if applied.terminated {
-                        self.client_others.remove(key);
-                    }
-                    if applied.timed_out
-                        && let Some((events, leg)) = owner
-                    {
-                        let _ = events.send(CallEvent::Timeout { leg });
-                    }
-                }
+                TxKind::ServerInvite => fire(&mut self.server_invites, queue, &due, now, &mut out),
+                TxKind::ServerNonInvite => fire(&mut self.server_others, queue, &due, now, &mut out),
+                TxKind::ClientInvite => fire(&mut self.client_invites, queue, &due, now, &mut out),
+                TxKind::ClientNonInvite => fire(&mut self.client_others, queue, &due, now, &mut out),
             }
         }
         out
     }
+}
+
+/// What the endpoint asks of every transaction machine, whatever its kind.
+trait Machine {
+    fn on_timer(&mut self, timer: Timer) -> Vec<Action<Vec<u8>>>;
+}
+
+/// What it also asks of server machines.
+trait ServerMachine: Machine {
+    fn on_retransmitted_request(&mut self) -> Vec<Action<Vec<u8>>>;
+}
+
+macro_rules! machine {
+    ($machine:ty) => {
+        impl Machine for $machine {
+            fn on_timer(&mut self, timer: Timer) -> Vec<Action<Vec<u8>>> {
+                <$machine>::on_timer(self, timer)
+            }
+        }
+    };
+}
+machine!(ServerInvite<Vec<u8>>);
+machine!(ServerNonInvite<Vec<u8>>);
+machine!(ClientInvite<Vec<u8>>);
+machine!(ClientNonInvite<Vec<u8>>);
+
+impl ServerMachine for ServerInvite<Vec<u8>> {
+    fn on_retransmitted_request(&mut self) -> Vec<Action<Vec<u8>>> {
+        ServerInvite::on_retransmitted_request(self)
+    }
+}
+
+impl ServerMachine for ServerNonInvite<Vec<u8>> {
+    fn on_retransmitted_request(&mut self) -> Vec<Action<Vec<u8>>> {
+        ServerNonInvite::on_retransmitted_request(self)
+    }
+}
+
+/// Fire `due` on the transaction of `table` it names, unless that timer was stopped or
+/// restarted since (a stale heap entry); forget a transaction that ends, and tell a client
+/// transaction's call when it timed out.
+fn fire<M: Machine>(
+    table: &mut HashMap<String, Tx<M>>,
+    queue: &mut TimerQueue,
+    due: &timer_queue::Due,
+    now: Instant,
+    out: &mut Vec<Packet>,
+) {
+    let key = due.key.as_str();
+    let Some(tx) = table.get_mut(key).filter(|tx| tx.timers.contains(&(due.timer, due.due))) else {
+        return;
+    };
+    tx.timers.retain(|(t, _)| *t != due.timer);
+    let actions = tx.machine.on_timer(due.timer);
+    let applied = Endpoint::apply(queue, due.kind, key, tx, actions, now, out);
+    let owner = if applied.timed_out { tx.owner.clone() } else { None };
+    if applied.terminated {
+        table.remove(key);
+    }
+    if let Some((events, leg)) = owner {
+        let _ = events.send(CallEvent::Timeout { leg });
+    }
+}
+
+/// A request matching the server transaction `key` of `table` is a retransmission (§17.2.3):
+/// the transaction answers it. False when no transaction matches.
+fn absorb_retransmission<M: ServerMachine>(
+    table: &mut HashMap<String, Tx<M>>,
+    queue: &mut TimerQueue,
+    kind: TxKind,
+    key: &str,
+    now: Instant,
+    out: &mut Vec<Packet>,
+) -> bool {
+    let Some(tx) = table.get_mut(key) else {
+        return false;
+    };
+    let actions = tx.machine.on_retransmitted_request();
+    if Endpoint::apply(queue, kind, key, tx, actions, now, out).terminated {
+        table.remove(key);
+    }
+    true
 }
 
 #[cfg(test)]

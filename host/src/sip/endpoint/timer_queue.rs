@@ -70,14 +70,6 @@ impl TimerQueue {
     pub fn next_due(&self) -> Option<Instant> {
         self.heap.peek().map(|d| d.due)
     }
-
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -99,6 +91,6 @@ mod tests {
         let second = queue.pop_due(t0 + Duration::from_secs(1)).unwrap();
         assert_eq!((first.key.as_str(), second.key.as_str()), ("a", "c"), "equal deadlines keep push order");
         assert_eq!(queue.pop_due(t0 + Duration::from_secs(1)).unwrap().key, "b");
-        assert!(queue.is_empty());
+        assert!(queue.next_due().is_none());
     }
 }
