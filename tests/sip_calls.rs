@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 use support::Server;
 
 const DOMAIN: &str = "acme.centralita.test";
+/// acme's account at its trunk provider.
+const TRUNK_USER: &str = "acme-trunk";
+const TRUNK_PASSWORD: &str = "trunk-secret";
 
 fn sipp_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp"))
@@ -90,9 +93,15 @@ impl Device {
         register(server, extension, password, contact_user, port);
         let dir = tempfile::tempdir().unwrap();
         let path = scenario(dir.path(), "callee.xml", "BEHAVIOUR_STEPS", &format!("callee_{behaviour}"), &[]);
+        Device::spawn(dir, &path, port, calls)
+    }
+
+    /// sipp in server mode running `path` for `calls` calls on `port`, with its files in
+    /// `dir` (kept as long as the device).
+    fn spawn(dir: tempfile::TempDir, path: &Path, port: u16, calls: usize) -> Device {
         let child = Command::new("sipp")
             .arg("-sf")
-            .arg(&path)
+            .arg(path)
             .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", &calls.to_string()])
             .args(["-mp", &support::free_port_tcp_udp().to_string()])
             .args(["-timeout", "60", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
@@ -102,7 +111,7 @@ impl Device {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run sipp");
-        // sipp needs a moment to bind its port after the registration's sipp released it.
+        // sipp needs a moment to bind its port (after a registering sipp released it).
         std::thread::sleep(Duration::from_millis(300));
         Device { child, dir }
     }
@@ -122,24 +131,18 @@ impl Device {
         (false, format!("device did not finish:\n{}", sipp_output(&output, self.dir.path())))
     }
 
-    /// A provider (or any peer) that registers nothing: sipp in server mode running the
-    /// scenario file `path` for `calls` calls on `port`.
-    fn start_scenario(path: &Path, port: u16, calls: usize) -> Device {
+    /// The trunk provider on `port` (tests/sipp/provider_uas.xml): it expects `caller_id`
+    /// in From and acme's trunk credentials, then answers one call.
+    fn provider(port: u16, caller_id: &str) -> Device {
         let dir = tempfile::tempdir().unwrap();
-        let child = Command::new("sipp")
-            .arg("-sf")
-            .arg(path)
-            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", &calls.to_string()])
-            .args(["-mp", &support::free_port_tcp_udp().to_string()])
-            .args(["-timeout", "60", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
-            .arg(dir.path().join("errors.log"))
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run sipp");
-        std::thread::sleep(Duration::from_millis(300));
-        Device { child, dir }
+        let template = std::fs::read_to_string(sipp_dir().join("provider_uas.xml")).unwrap();
+        let path = dir.path().join("provider_uas.xml");
+        let text = template
+            .replace("CALLER_ID", caller_id)
+            .replace("TRUNK_USER", TRUNK_USER)
+            .replace("TRUNK_PASSWORD", TRUNK_PASSWORD);
+        std::fs::write(&path, text).unwrap();
+        Device::spawn(dir, &path, port, 1)
     }
 
     /// Stop a device that should have had nothing to do: its success (false when it
@@ -185,10 +188,25 @@ fn call_with(
     calls: usize,
     extra: &[&str],
 ) -> (bool, String) {
+    let line = format!("{extension};{password};{DOMAIN};{dialled}");
+    run_caller(server, "caller.xml", &format!("caller_{steps}"), values, &line, calls, extra)
+}
+
+/// Run sipp as a client against the server: the `template` scenario with the `steps`
+/// outcome and `values`, one `-inf` line `fields`, `calls` calls at most all at once.
+fn run_caller(
+    server: &Server,
+    template: &str,
+    steps: &str,
+    values: &[(&str, &str)],
+    fields: &str,
+    calls: usize,
+    extra: &[&str],
+) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("callers.csv");
-    std::fs::write(&csv, format!("SEQUENTIAL\n{extension};{password};{DOMAIN};{dialled}\n")).unwrap();
-    let path = scenario(dir.path(), "caller.xml", "OUTCOME_STEPS", &format!("caller_{steps}"), values);
+    let csv = dir.path().join("fields.csv");
+    std::fs::write(&csv, format!("SEQUENTIAL\n{fields}\n")).unwrap();
+    let path = scenario(dir.path(), template, "OUTCOME_STEPS", steps, values);
     let output = Command::new("sipp")
         .arg(server.sip_addr.to_string())
         .arg("-sf")
@@ -228,25 +246,15 @@ fn provider_call_from(
     values: &[(&str, &str)],
     calls: usize,
 ) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("calls.csv");
-    std::fs::write(&csv, format!("SEQUENTIAL\n{did};{caller}\n")).unwrap();
-    let path = scenario(dir.path(), "provider.xml", "OUTCOME_STEPS", &format!("provider_{steps}"), values);
-    let output = Command::new("sipp")
-        .arg(server.sip_addr.to_string())
-        .arg("-sf")
-        .arg(&path)
-        .arg("-inf")
-        .arg(&csv)
-        .args(["-i", "127.0.0.1", "-p", &support::free_port_tcp_udp().to_string()])
-        .args(["-mp", &support::free_port_tcp_udp().to_string()])
-        .args(["-m", &calls.to_string(), "-l", &calls.to_string(), "-r", "50"])
-        .args(["-timeout", "60", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
-        .arg(dir.path().join("errors.log"))
-        .current_dir(dir.path())
-        .output()
-        .expect("run sipp");
-    (output.status.success(), sipp_output(&output, dir.path()))
+    run_caller(
+        server,
+        "provider.xml",
+        &format!("provider_{steps}"),
+        values,
+        &format!("{did};{caller}"),
+        calls,
+        &[],
+    )
 }
 
 fn password(user: &Value) -> String {
@@ -502,7 +510,7 @@ fn an_outside_call_goes_through_the_trunk_with_the_users_caller_id_and_answers_t
     let provider_port = support::free_port_tcp_udp();
     server.create_company(
         "acme",
-        json!({"sip_domain": DOMAIN, "trunk": {"username": "acme-trunk", "password": "trunk-secret",
+        json!({"sip_domain": DOMAIN, "trunk": {"username": TRUNK_USER, "password": TRUNK_PASSWORD,
                "domain": "provider.test", "outbound_proxy": format!("127.0.0.1:{provider_port}")}}),
     );
     server.create_did(
@@ -513,15 +521,7 @@ fn an_outside_call_goes_through_the_trunk_with_the_users_caller_id_and_answers_t
     let user = server.operator().post("/api/v1/companies/acme/users", &body).expect(201, "user 100");
     let caller = password(&user);
 
-    let dir = tempfile::tempdir().unwrap();
-    let template = std::fs::read_to_string(sipp_dir().join("provider_uas.xml")).unwrap();
-    let scenario = dir.path().join("provider_uas.xml");
-    let text = template
-        .replace("CALLER_ID", "34910000000")
-        .replace("TRUNK_USER", "acme-trunk")
-        .replace("TRUNK_PASSWORD", "trunk-secret");
-    std::fs::write(&scenario, text).unwrap();
-    let provider = Device::start_scenario(&scenario, provider_port, 1);
+    let provider = Device::provider(provider_port, "34910000000");
 
     let (ok, log) = call(&server, "100", &caller, "0034911234567", "answered", &[("TALK_MS", "300")], 1);
     if !ok {
@@ -585,7 +585,7 @@ fn a_did_rule_can_hang_up_and_a_did_can_forward_to_an_external_number_through_th
     let provider_port = support::free_port_tcp_udp();
     server.create_company(
         "acme",
-        json!({"sip_domain": DOMAIN, "trunk": {"username": "acme-trunk", "password": "trunk-secret",
+        json!({"sip_domain": DOMAIN, "trunk": {"username": TRUNK_USER, "password": TRUNK_PASSWORD,
                "domain": "127.0.0.1", "outbound_proxy": format!("127.0.0.1:{provider_port}")}}),
     );
     server
@@ -608,15 +608,7 @@ fn a_did_rule_can_hang_up_and_a_did_can_forward_to_an_external_number_through_th
 
     // Anyone else is forwarded to the external number through the trunk, showing the
     // outside caller's number.
-    let dir = tempfile::tempdir().unwrap();
-    let template = std::fs::read_to_string(sipp_dir().join("provider_uas.xml")).unwrap();
-    let scenario = dir.path().join("provider_uas.xml");
-    let text = template
-        .replace("CALLER_ID", "34600111222")
-        .replace("TRUNK_USER", "acme-trunk")
-        .replace("TRUNK_PASSWORD", "trunk-secret");
-    std::fs::write(&scenario, text).unwrap();
-    let provider = Device::start_scenario(&scenario, provider_port, 1);
+    let provider = Device::provider(provider_port, "34600111222");
     let (ok, log) = provider_call(&server, "34910000000", "answered", &[("TALK_MS", "300")], 1);
     if !ok {
         let (_, provider_log) = provider.finish();
