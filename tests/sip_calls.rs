@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::Server;
+use support::{Server, SippRegister};
 
 const DOMAIN: &str = "acme.centralita.test";
 /// acme's account at its trunk provider.
@@ -45,28 +45,12 @@ fn sipp_output(output: &Output, dir: &Path) -> String {
 
 /// Register `extension` from 127.0.0.1:`port` (sipp's register scenario, once).
 fn register(server: &Server, extension: &str, password: &str, contact_user: &str, port: u16) {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("users.csv");
-    std::fs::write(&csv, format!("SEQUENTIAL\n{extension};{password};{DOMAIN}\n")).unwrap();
-    let template = std::fs::read_to_string(sipp_dir().join("register.xml")).unwrap();
-    let text = template
-        .replace("EXPECTED_STATUS", "200")
-        .replace("Contact: <sip:[field0]@", &format!("Contact: <sip:{contact_user}@"));
-    let path = dir.path().join("register.xml");
-    std::fs::write(&path, text).unwrap();
-    let output = Command::new("sipp")
-        .arg(server.sip_addr.to_string())
-        .arg("-sf")
-        .arg(&path)
-        .arg("-inf")
-        .arg(&csv)
-        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1", "-timeout", "10", "-timeout_error"])
-        .args(["-nostdin", "-trace_err", "-error_file"])
-        .arg(dir.path().join("errors.log"))
-        .current_dir(dir.path())
-        .output()
-        .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
-    assert!(output.status.success(), "registering {extension} failed:\n{}", sipp_output(&output, dir.path()));
+    let (ok, log) = SippRegister::new(&[[extension, password, DOMAIN]], 200)
+        .source_port(port)
+        .contact_user(contact_user)
+        .timeout_s(10)
+        .run(server);
+    assert!(ok, "registering {extension} failed:\n{log}");
 }
 
 /// A registered device: sipp in server mode on the port it registered from, handling

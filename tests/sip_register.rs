@@ -4,43 +4,18 @@
 
 mod support;
 
-use std::process::Command;
-
 use serde_json::json;
-use support::Server;
+use support::{Server, SippRegister};
 
 /// Run sipp's register scenario once per line of `users` (extension;password;domain)
 /// against the server's SIP port; true when every registration ended with `expected`.
 fn sipp_register(server: &Server, users: &[[&str; 3]], expected: u16) -> (bool, String) {
-    sipp_register_with(server, users, expected, &[])
+    SippRegister::new(users, expected).run(server)
 }
 
 /// [`sipp_register`] with extra sipp arguments (e.g. `-t t1` for TCP).
 fn sipp_register_with(server: &Server, users: &[[&str; 3]], expected: u16, extra: &[&str]) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("users.csv");
-    let lines: Vec<String> = users.iter().map(|u| u.join(";")).collect();
-    std::fs::write(&csv, format!("SEQUENTIAL\n{}\n", lines.join("\n"))).unwrap();
-    let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp/register.xml")).unwrap();
-    let scenario = dir.path().join("register.xml");
-    std::fs::write(&scenario, template.replace("EXPECTED_STATUS", &expected.to_string())).unwrap();
-    let output = Command::new("sipp")
-        .arg(server.sip_addr.to_string())
-        .arg("-sf")
-        .arg(&scenario)
-        .arg("-inf")
-        .arg(&csv)
-        .args(["-i", "127.0.0.1", "-p", &support::free_port_tcp_udp().to_string()])
-        .args(["-m", &users.len().to_string(), "-r", "10", "-timeout", "20", "-timeout_error", "-nostdin"])
-        .args(extra)
-        .args(["-trace_err", "-error_file"])
-        .arg(dir.path().join("errors.log"))
-        .current_dir(dir.path())
-        .output()
-        .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
-    let errors = std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default();
-    (output.status.success(), format!("{}\n{errors}", String::from_utf8_lossy(&output.stderr)))
+    SippRegister::new(users, expected).args(extra).run(server)
 }
 
 #[test]

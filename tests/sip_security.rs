@@ -5,38 +5,20 @@
 
 mod support;
 
-use std::process::Command;
-
 use serde_json::json;
-use support::Server;
+use support::{Server, SippRegister};
 
 const DOMAIN: &str = "acme.centralita.test";
 
 /// Register extension 100 from `ip` `times` times with `password`, each expecting
 /// `expected`; true when sipp saw what was expected every time (false on a timeout).
 fn register_from(server: &Server, ip: &str, password: &str, expected: u16, times: usize) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("users.csv");
-    std::fs::write(&csv, format!("SEQUENTIAL\n100;{password};{DOMAIN}\n")).unwrap();
-    let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp/register.xml")).unwrap();
-    let scenario = dir.path().join("register.xml");
-    std::fs::write(&scenario, template.replace("EXPECTED_STATUS", &expected.to_string())).unwrap();
-    let output = Command::new("sipp")
-        .arg(server.sip_addr.to_string())
-        .arg("-sf")
-        .arg(&scenario)
-        .arg("-inf")
-        .arg(&csv)
-        .args(["-i", ip, "-p", &support::free_port_tcp_udp().to_string()])
-        .args(["-m", &times.to_string(), "-l", "1", "-r", "20", "-timeout", "4", "-timeout_error"])
-        .args(["-recv_timeout", "3000", "-nostdin", "-trace_err", "-error_file"])
-        .arg(dir.path().join("errors.log"))
-        .current_dir(dir.path())
-        .output()
-        .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
-    let errors = std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default();
-    (output.status.success(), format!("{}\n{errors}", String::from_utf8_lossy(&output.stderr)))
+    let users = vec![["100", password, DOMAIN]; times];
+    SippRegister::new(&users, expected)
+        .source_ip(ip)
+        .timeout_s(4)
+        .args(&["-l", "1", "-recv_timeout", "3000"])
+        .run(server)
 }
 
 #[test]

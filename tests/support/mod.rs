@@ -568,3 +568,99 @@ fn serve_one(stream: TcpStream, hits: &AtomicUsize) {
     );
     let _ = stream.flush();
 }
+
+/// One run of sipp's register scenario (tests/sipp/register.xml: REGISTER, the 401
+/// digest challenge answered, the expected final status) against a server, once per user
+/// line `extension;password;domain`.
+pub struct SippRegister<'a> {
+    users: Vec<String>,
+    expected: u16,
+    ip: &'a str,
+    port: Option<u16>,
+    contact_user: Option<&'a str>,
+    timeout_s: u32,
+    extra: &'a [&'a str],
+}
+
+impl<'a> SippRegister<'a> {
+    /// Register `users` (each `[extension, password, domain]`), each expecting `expected`.
+    pub fn new(users: &[[&str; 3]], expected: u16) -> SippRegister<'a> {
+        SippRegister {
+            users: users.iter().map(|u| u.join(";")).collect(),
+            expected,
+            ip: "127.0.0.1",
+            port: None,
+            contact_user: None,
+            timeout_s: 20,
+            extra: &[],
+        }
+    }
+
+    /// Send from `ip` (a loopback address) instead of 127.0.0.1.
+    pub fn source_ip(mut self, ip: &'a str) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    /// Send from `port` (a device then answers calls on it) instead of a free one.
+    pub fn source_port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Put `user` in the Contact instead of the extension (a device's `sip_username`).
+    pub fn contact_user(mut self, user: &'a str) -> Self {
+        self.contact_user = Some(user);
+        self
+    }
+
+    /// Give up after `seconds` in all.
+    pub fn timeout_s(mut self, seconds: u32) -> Self {
+        self.timeout_s = seconds;
+        self
+    }
+
+    /// More sipp arguments (e.g. `-t t1` for TCP).
+    pub fn args(mut self, extra: &'a [&'a str]) -> Self {
+        self.extra = extra;
+        self
+    }
+
+    /// Run it: whether every registration ended as expected, and sipp's output and errors.
+    pub fn run(&self, server: &Server) -> (bool, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("users.csv");
+        std::fs::write(&csv, format!("SEQUENTIAL\n{}\n", self.users.join("\n"))).unwrap();
+        let template =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp/register.xml"))
+                .unwrap();
+        let mut text = template.replace("EXPECTED_STATUS", &self.expected.to_string());
+        if let Some(user) = self.contact_user {
+            text = text.replace("Contact: <sip:[field0]@", &format!("Contact: <sip:{user}@"));
+        }
+        let scenario = dir.path().join("register.xml");
+        std::fs::write(&scenario, text).unwrap();
+        let port = self.port.unwrap_or_else(free_port_tcp_udp);
+        let output = Command::new("sipp")
+            .arg(server.sip_addr.to_string())
+            .arg("-sf")
+            .arg(&scenario)
+            .arg("-inf")
+            .arg(&csv)
+            .args(["-i", self.ip, "-p", &port.to_string(), "-m", &self.users.len().to_string(), "-r", "10"])
+            .args(["-timeout", &self.timeout_s.to_string(), "-timeout_error", "-nostdin"])
+            .args(self.extra)
+            .args(["-trace_err", "-error_file"])
+            .arg(dir.path().join("errors.log"))
+            .current_dir(dir.path())
+            .output()
+            .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
+        let errors = std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default();
+        let log = format!(
+            "{}\n{}\n{errors}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), log)
+    }
+}
