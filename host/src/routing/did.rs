@@ -7,11 +7,9 @@ use utoipa::ToSchema;
 
 use super::RouteDecision;
 use super::call::CallInput;
+use super::failure::{decision_scope, log_lines, record_failure, version_label};
 use crate::app::App;
-use crate::audit::Actor;
-use crate::sandbox::DecisionScope;
 use crate::sandbox::decision::DecisionError;
-use crate::sandbox::limits::DecisionLimits;
 use crate::store::records::{Company, Destination, Did};
 use crate::store::{EXTERNAL_NUMBERS, Read, StoreError, USERS, company_key};
 
@@ -78,16 +76,10 @@ pub fn route_did(
         Err(error) => Err(error.to_string()),
         Ok(module) => {
             outcome.module_version = module.version;
-            let scope = DecisionScope {
-                company: company.id.clone(),
-                module: module.name.clone(),
-                grants: module.grants.clone(),
-                limits: DecisionLimits::new(company.decision_deadline_ms, company.decision_memory_mib),
-            };
-            let result = app.sandbox.route_did(&module.loaded, scope, call, did);
+            let mut result =
+                app.sandbox.route_did(&module.loaded, decision_scope(company, &module), call, did);
             outcome.elapsed_us = result.elapsed.as_micros() as u64;
-            outcome.logs =
-                result.logs.into_iter().map(|(level, line)| format!("{level:?}: {line}")).collect();
+            outcome.logs = log_lines(&mut result);
             match result.answer {
                 Ok(decision) => match missing_destination(app, &company.id, &decision.destination)? {
                     None => Ok(decision),
@@ -104,22 +96,17 @@ pub fn route_did(
             outcome.decision = decision;
         }
         Err(failure) => {
-            let version = outcome.module_version.map_or("standard".to_string(), |v| format!("version {v}"));
+            let version = version_label(outcome.module_version);
             tracing::warn!(company = %company.id, did = %did.number, module = %did.module, %version, %failure, "routing module failed; using the fallback destination");
-            app.counters.record(&company.id, &did.module, Some(format!("{version}: {failure}")));
-            let actor = Actor { who: format!("module:{}", did.module), client_ip: None };
-            let audited = app.store.write(|tx| {
-                tx.audit(actor.entry(
-                    Some(&company.id),
-                    "decision.failed",
-                    format!("{}/dids/{}", company.id, did.number),
-                    Some(format!("{version} for call {}: {failure}", call.call_id)),
-                ))
-            });
-            // The call goes on to its fallback even if the audit log cannot be written.
-            if let Err(error) = audited {
-                tracing::error!(company = %company.id, %error, "cannot audit a failed decision");
-            }
+            record_failure(
+                app,
+                &company.id,
+                &did.module,
+                &version,
+                &failure,
+                format!("{}/dids/{}", company.id, did.number),
+                format!("{version} for call {}: {failure}", call.call_id),
+            );
             outcome.decision.destination =
                 did.fallback_destination.clone().unwrap_or_else(|| did.default_destination.clone());
             outcome.decided_by = DecidedBy::Fallback;

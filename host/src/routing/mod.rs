@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod did;
+mod failure;
 pub mod permissions;
 
 use serde::{Deserialize, Serialize};

@@ -10,10 +10,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::call::CallInput;
+use super::failure::{decision_scope, log_lines, record_failure, version_label};
 use crate::app::App;
-use crate::audit::Actor;
-use crate::sandbox::DecisionScope;
-use crate::sandbox::limits::DecisionLimits;
 use crate::sandbox::registry::RegistryError;
 use crate::store::StoreError;
 use crate::store::records::{Company, Role, User};
@@ -169,16 +167,10 @@ pub fn authorize(
         Err(error) => Err(error.to_string()),
         Ok(module) => {
             outcome.module_version = module.version;
-            let scope = DecisionScope {
-                company: company.id.clone(),
-                module: module.name.clone(),
-                grants: module.grants.clone(),
-                limits: DecisionLimits::new(company.decision_deadline_ms, company.decision_memory_mib),
-            };
-            let result = app.sandbox.authorize(&module.loaded, scope, call, &query);
+            let mut result =
+                app.sandbox.authorize(&module.loaded, decision_scope(company, &module), call, &query);
             outcome.elapsed_us = result.elapsed.as_micros() as u64;
-            outcome.logs =
-                result.logs.into_iter().map(|(level, line)| format!("{level:?}: {line}")).collect();
+            outcome.logs = log_lines(&mut result);
             result.answer.map_err(|error| error.to_string())
         }
     };
@@ -190,29 +182,24 @@ pub fn authorize(
         }
         Err(failure) => {
             outcome.verdict = fallback_verdict(&query);
-            let version = outcome.module_version.map_or("standard".to_string(), |v| format!("version {v}"));
+            let version = version_label(outcome.module_version);
             let carried_out = match &outcome.verdict {
                 Verdict::Allow { .. } => "allowed",
                 Verdict::Deny { .. } => "refused",
             };
             tracing::warn!(company = %company.id, caller = %caller.extension, %dialled, module = %module_name, %version, %failure, "permissions module failed; the call was {carried_out}");
-            app.counters.record(&company.id, module_name, Some(format!("{version}: {failure}")));
-            let actor = Actor { who: format!("module:{module_name}"), client_ip: None };
-            let audited = app.store.write(|tx| {
-                tx.audit(actor.entry(
-                    Some(&company.id),
-                    "decision.failed",
-                    format!("{}/users/{}", company.id, caller.extension),
-                    Some(format!(
-                        "{version} for call {} to {dialled}: {failure}; the call was {carried_out}",
-                        call.call_id
-                    )),
-                ))
-            });
-            // The call is decided even if the audit log cannot be written.
-            if let Err(error) = audited {
-                tracing::error!(company = %company.id, %error, "cannot audit a failed decision");
-            }
+            record_failure(
+                app,
+                &company.id,
+                module_name,
+                &version,
+                &failure,
+                format!("{}/users/{}", company.id, caller.extension),
+                format!(
+                    "{version} for call {} to {dialled}: {failure}; the call was {carried_out}",
+                    call.call_id
+                ),
+            );
             outcome.decided_by = DecidedBy::Fallback;
             outcome.failure = Some(failure);
         }

@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::*;
+use crate::audit::Actor;
 use crate::sandbox::Sandbox;
 use crate::sandbox::counters::Counters;
 use crate::security::Guard;
