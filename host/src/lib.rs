@@ -28,4 +28,6 @@ pub mod security;
 pub mod shutdown;
 pub mod sip;
 pub mod store;
+#[cfg(test)]
+mod test_rng;
 pub mod trunks;

@@ -1,6 +1,7 @@
 //! SDP behaviour pinned by RFC 4566 / RFC 3264 and by what real phones send.
 
 use super::*;
+use crate::test_rng::XorShift;
 
 /// The host's relay port as the tests advertise it.
 fn via() -> SocketAddr {
@@ -403,22 +404,6 @@ fn clear_errors_for_unusable_bodies() {
     ];
     for (input, expected) in cases {
         assert_eq!(parse(&input), Err(expected), "for {:?}", String::from_utf8_lossy(&input));
-    }
-}
-
-/// A tiny deterministic generator so the garbage test needs no dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
     }
 }
 

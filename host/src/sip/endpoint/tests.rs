@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::store::Store;
+use crate::test_rng::XorShift;
 
 fn register(branch: &str) -> Vec<u8> {
     format!(
@@ -216,13 +217,8 @@ fn a_flood_of_mutated_messages_never_panics_and_the_endpoint_keeps_answering() {
           Call-ID: f-1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nContent-Length: 0\r\n\r\n"
             .to_vec(),
     ];
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut next = move || random.next();
     let start = Instant::now();
     for round in 0..20_000u64 {
         let mut message = corpus[(next() % corpus.len() as u64) as usize].clone();

@@ -2,6 +2,7 @@
 //! panic nor break the termination and reliable-transport rules.
 
 use super::*;
+use crate::test_rng::XorShift;
 
 #[test]
 fn status_codes_outside_100_to_699_have_no_class() {
@@ -11,22 +12,6 @@ fn status_codes_outside_100_to_699_have_no_class() {
     assert_eq!(StatusClass::of(100), Some(StatusClass::Provisional));
     assert_eq!(StatusClass::of(299), Some(StatusClass::Success));
     assert_eq!(StatusClass::of(699), Some(StatusClass::Failure));
-}
-
-/// A deterministic xorshift64 generator: reproducible sequences without a dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
