@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGET=${CARGO_TARGET_DIR:-target}
+source bench/lib.sh
 SIPP_PAIRS=${SIPP_PAIRS:-2}
 RATES=${RATES:-"500 1000 1500 2000 2500 3000 3500 4000"}   # total calls/s, all pairs
 STEP_S=${STEP_S:-10}
@@ -25,17 +25,11 @@ SIP_PORT=15481
 KAMAILIO_PORT=15591
 UAS_PORT=16000          # callee i listens on UAS_PORT + i
 UAC_PORT=16100          # caller i sends from UAC_PORT + i (+ 10 per step, fresh sockets)
-TOKEN=bench-token
 CALLER_SCENARIO=$PWD/bench/sipp/uac.xml
 
-for tool in sipp kamailio curl python3; do
-    command -v "$tool" >/dev/null || { echo "bench/cps.sh: $tool missing" >&2; exit 1; }
-done
-echo "== machine"
-echo "cores: $(nproc)  cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)  rustc: $(rustc --version)"
+require_tools bench/cps.sh sipp kamailio curl python3
 echo "kamailio: $(kamailio -v | head -n 1)  sipp: $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -n 1)"
-echo "== build (release)"
-cargo build --release -p centralita
+machine_and_build
 
 work=$(mktemp -d)
 pids=()
@@ -55,7 +49,6 @@ for _ in $(seq 100); do curl -sf http://$HTTP/api/v1/health >/dev/null && break;
 
 # One company; the provider is whoever sends from 127.0.0.1. Pair i: extension 10i,
 # DID 3491000000i routed to it by the standard did-router module.
-api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "$@"; }
 api -X POST http://$HTTP/api/v1/companies -d '{"id":"bench","name":"Bench","max_extensions":100,
     "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
 sed 's/EXPECTED_STATUS/200/; s/Expires: 300/Expires: 3600/' tests/sipp/register.xml > "$work/register.xml"

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGET=${CARGO_TARGET_DIR:-target}
+source bench/lib.sh
 export CALLS=${CALLS:-1000}
 export SECONDS_MEDIA=${SECONDS_MEDIA:-60}
 export CALL_RATE=${CALL_RATE:-100}
@@ -19,47 +19,15 @@ SIP_PORT=15483
 CALLER_PORT=16061
 CALLEE_PORT=16062
 NG_PORT=22223
-TOKEN=bench-token
 GENERATOR=$PWD/bench/sipp/media_load.py
 
-for tool in sipp curl python3 rtpengine; do
-    command -v "$tool" >/dev/null || { echo "bench/media.sh: $tool missing" >&2; exit 1; }
-done
-echo "== machine"
-echo "cores: $(nproc)  cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)  rustc: $(rustc --version)"
+require_tools bench/media.sh sipp curl python3 rtpengine
 echo "$(rtpengine --version 2>&1 | head -n 1)"
-echo "== build (release)"
-cargo build --release -p centralita
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    sleep 0.3
-    rm -rf "$work"
-}
-trap cleanup EXIT
-RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --data-dir "$work/data" \
-    --http-listen $HTTP --sip-listen 127.0.0.1:$SIP_PORT --rtp-ports 20000-29999 > "$work/server.log" 2>&1 &
-server=$!
-pids+=("$server")
-for _ in $(seq 100); do curl -sf http://$HTTP/api/v1/health >/dev/null && break; sleep 0.1; done
-
-api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "$@"; }
-api -X POST http://$HTTP/api/v1/companies -d '{"id":"bench","name":"Bench","max_extensions":10,
-    "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
-password=$(api -X POST http://$HTTP/api/v1/companies/bench/users \
-    -d '{"extension":"101","email":"u1@bench.test","full_name":"User 1","role":"user"}' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["sip_password"])')
-api -X POST http://$HTTP/api/v1/companies/bench/dids \
-    -d '{"number":"34910000001","description":"bench","default_destination":{"extension":"101"}}' >/dev/null
-printf 'SEQUENTIAL\n101;%s;bench.test\n' "$password" > "$work/user.csv"
-sed 's/EXPECTED_STATUS/200/; s/Expires: 300/Expires: 3600/' tests/sipp/register.xml > "$work/register.xml"
-# Centralita rings the address the REGISTER came from: the generator's callee socket.
-(cd "$work" && sipp 127.0.0.1:$SIP_PORT -sf register.xml -inf user.csv -i 127.0.0.1 -p $CALLEE_PORT -m 1 \
-    -nostdin -timeout 10 -timeout_error > register.log 2>&1) ||
-    { echo "registering 101 failed:" >&2; cat "$work/register.log" >&2; exit 1; }
-sleep 0.3
+machine_and_build
+start_work
+start_server $HTTP $SIP_PORT 20000-29999
+# The generator's callee socket is the registered device.
+one_did_to_101 $HTTP $SIP_PORT $CALLEE_PORT
 
 echo "== centralita: $CALLS calls, ${SECONDS_MEDIA} s of media"
 (cd "$work" && python3 "$GENERATOR" centralita $SIP_PORT $CALLER_PORT $CALLEE_PORT 34910000001 "$server") |

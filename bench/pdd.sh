@@ -8,51 +8,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGET=${CARGO_TARGET_DIR:-target}
+source bench/lib.sh
 RATE=${RATE:-500}
 SECONDS_EACH=${SECONDS_EACH:-20}
 HTTP=127.0.0.1:18482
 SIP_PORT=15482
 UAS_PORT=16051
 UAC_PORT=16151
-TOKEN=bench-token
 
-for tool in sipp curl python3; do
-    command -v "$tool" >/dev/null || { echo "bench/pdd.sh: $tool missing" >&2; exit 1; }
-done
-echo "== machine"
-echo "cores: $(nproc)  cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)  rustc: $(rustc --version)"
-echo "== build (release)"
-cargo build --release -p centralita
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    sleep 0.3
-    rm -rf "$work"
-}
-trap cleanup EXIT
-RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --data-dir "$work/data" \
-    --http-listen $HTTP --sip-listen 127.0.0.1:$SIP_PORT --rtp-ports 32000-39999 > "$work/server.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf http://$HTTP/api/v1/health >/dev/null && break; sleep 0.1; done
-
-api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "$@"; }
-api -X POST http://$HTTP/api/v1/companies -d '{"id":"bench","name":"Bench","max_extensions":10,
-    "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
-password=$(api -X POST http://$HTTP/api/v1/companies/bench/users \
-    -d '{"extension":"101","email":"u1@bench.test","full_name":"User 1","role":"user"}' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["sip_password"])')
-api -X POST http://$HTTP/api/v1/companies/bench/dids \
-    -d '{"number":"34910000001","description":"bench","default_destination":{"extension":"101"}}' >/dev/null
-printf 'SEQUENTIAL\n101;%s;bench.test\n' "$password" > "$work/user.csv"
-sed 's/EXPECTED_STATUS/200/; s/Expires: 300/Expires: 3600/' tests/sipp/register.xml > "$work/register.xml"
-# Centralita rings the address the REGISTER came from: register from the callee's port.
-(cd "$work" && sipp 127.0.0.1:$SIP_PORT -sf register.xml -inf user.csv -i 127.0.0.1 -p $UAS_PORT -m 1 \
-    -nostdin -timeout 10 -timeout_error > register.log 2>&1) ||
-    { echo "registering 101 failed:" >&2; cat "$work/register.log" >&2; exit 1; }
-sleep 0.3
+require_tools bench/pdd.sh sipp curl python3
+machine_and_build
+start_work
+start_server $HTTP $SIP_PORT 32000-39999
+one_did_to_101 $HTTP $SIP_PORT $UAS_PORT
 (cd "$work" && exec sipp -sn uas -i 127.0.0.1 -p $UAS_PORT -mp 17051 -buff_size 4194304 -nostdin > uas.log 2>&1) &
 pids+=($!)
 sleep 0.5

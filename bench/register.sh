@@ -5,20 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGET=${CARGO_TARGET_DIR:-target}
+source bench/lib.sh
 SIPP_PROCESSES=${SIPP_PROCESSES:-2}
 RATE_EACH=${RATE_EACH:-4000}      # registrations per second per sipp process
 SECONDS_EACH=${SECONDS_EACH:-10}
 USERS=1000
 HTTP=127.0.0.1:18480
 SIP_PORT=15480
-TOKEN=bench-token
 
-command -v sipp >/dev/null || { echo "bench/register.sh: sipp missing (apt-get install sip-tester)" >&2; exit 1; }
-echo "== machine"
-echo "cores: $(nproc)  cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)  rustc: $(rustc --version)"
-echo "== build (release)"
-cargo build --release -p centralita
+require_tools bench/register.sh sipp curl python3
+machine_and_build
 
 work=$(mktemp -d)
 cleanup() { [[ -n "${server:-}" ]] && kill "$server" 2>/dev/null; rm -rf "$work"; }
@@ -28,7 +24,6 @@ RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve -
 server=$!
 for _ in $(seq 100); do curl -sf http://$HTTP/api/v1/health >/dev/null && break; sleep 0.1; done
 
-api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "$@"; }
 api -X POST http://$HTTP/api/v1/companies \
     -d '{"id":"bench","name":"Bench","max_extensions":1000,"sip_domain":"bench.test"}' >/dev/null
 python3 - "$USERS" > "$work/users.json" <<'PY'
