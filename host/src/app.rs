@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::mail::Mailer;
+use crate::prompts::Prompts;
 use crate::sandbox::Sandbox;
 use crate::sandbox::counters::Counters;
 use crate::security::Guard;
@@ -17,4 +19,8 @@ pub struct App {
     pub registrar: Arc<Registrar>,
     /// The ban list and whitelist, checked for every SIP packet.
     pub security: Arc<Guard>,
+    /// Outgoing mail (voicemail, missed calls, modules).
+    pub mail: Mailer,
+    /// The audio played to callers.
+    pub prompts: Prompts,
 }

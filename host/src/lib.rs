@@ -10,6 +10,8 @@
 //! - [`config`]: `serve` settings from flags, environment and a TOML file.
 //! - [`module_cli`]: trying a module offline (`centralita module run`).
 //! - [`trunks`]: registering the companies' trunks to their providers.
+//! - [`mail`]: outgoing mail (voicemail, missed calls, modules' `mail` import).
+//! - [`prompts`]: the audio played to callers, uploaded and default.
 
 pub mod api;
 pub mod app;
@@ -19,9 +21,11 @@ pub mod cdr;
 pub mod config;
 pub mod constant_time;
 pub mod demo;
+pub mod mail;
 pub mod media;
 pub mod module_cli;
 pub mod operator_token;
+pub mod prompts;
 pub mod routing;
 pub mod sandbox;
 pub mod security;

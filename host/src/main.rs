@@ -144,6 +144,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         counters: Arc::new(Counters::default()),
         registrar: registrar.clone(),
         security,
+        mail: centralita::mail::Mailer::disabled(),
+        prompts: centralita::prompts::Prompts::new(Some(config.data_dir.join("prompts"))),
     };
     if config.demo {
         demo::ensure(&app).context("creating the demo company")?;

@@ -45,6 +45,8 @@ fn engine(devices: u16) -> (Arc<CallEngine>, UnboundedReceiver<Command>, Store) 
         counters: Arc::new(Counters::default()),
         registrar: Arc::new(Registrar::new(store.clone())),
         security: Arc::new(Guard::load(store.clone(), Default::default()).unwrap()),
+        mail: crate::mail::Mailer::disabled(),
+        prompts: crate::prompts::Prompts::default(),
         store: store.clone(),
     };
     let company: Company = serde_json::from_value(serde_json::json!({

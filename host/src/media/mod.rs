@@ -1,10 +1,12 @@
 //! Media anchored in the host: phones never send RTP to each other, the host relays it so
 //! that recording, prompts, DTMF, transfer and pickup always work.
 //!
+//! - [`audio`]: telephony audio (8 kHz samples, G.711).
 //! - [`sdp`]: parsing SDP and rewriting it for the other leg (offer/answer, hold, codecs).
 //! - [`ports`]: the configurable RTP port range and the pool of RTP/RTCP pairs.
 //! - [`relay`]: the relay itself, two sides per call, symmetric RTP latching.
 
+pub mod audio;
 pub mod ports;
 pub mod relay;
 pub mod sdp;

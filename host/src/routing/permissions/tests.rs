@@ -24,6 +24,8 @@ fn app() -> App {
         counters: Arc::new(Counters::default()),
         registrar: Arc::new(Registrar::new(store.clone())),
         security: Arc::new(Guard::load(store.clone(), Default::default()).unwrap()),
+        mail: crate::mail::Mailer::disabled(),
+        prompts: crate::prompts::Prompts::default(),
         store,
     }
 }
