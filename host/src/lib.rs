@@ -34,4 +34,5 @@ pub mod sip;
 pub mod store;
 #[cfg(test)]
 mod test_rng;
+pub mod thread_priority;
 pub mod trunks;

@@ -4,12 +4,18 @@
 //! - [`audio`]: telephony audio (8 kHz samples, G.711).
 //! - [`sdp`]: parsing SDP and rewriting it for the other leg (offer/answer, hold, codecs).
 //! - [`ports`]: the configurable RTP port range and the pool of RTP/RTCP pairs.
-//! - [`relay`]: the relay itself, two sides per call, symmetric RTP latching.
+//! - [`relay`]: the relay itself, two sides per call, symmetric RTP latching; the host
+//!   listens to a side (DTMF, recording) and plays to it (prompts, music) through it.
+//! - [`rtp`]: the RTP header; [`dtmf`]: RFC 4733 events and SIP INFO digits;
+//!   [`track`]: one side's audio being recorded.
 
 pub mod audio;
+pub mod dtmf;
 pub mod ports;
 pub mod relay;
+pub mod rtp;
 pub mod sdp;
+pub mod track;
 
 use std::net::SocketAddr;
 

@@ -13,16 +13,29 @@
 //! replies reach the NAT binding the phone actually uses. `set_remote` with an address (a
 //! re-INVITE) opens latching again; `set_remote(side, None)` (hold, or an address not yet
 //! known) stops sending to that side until it is given an address again.
+//!
+//! The host takes part in a call through the same sides:
+//! - it *listens* to a side ([`RelaySession::listen`]): RFC 4733 digits become
+//!   [`MediaEvent::Digit`]s, and a [`Track`] records the side's G.711 audio;
+//! - it *plays* to a side ([`RelaySession::play`]): prompts and music are sent from the
+//!   side's own socket, paced by one media clock thread for every call ([`playback`]);
+//!   while it plays, what the other side sends is not relayed to that side.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
 use super::MediaError;
+use super::audio::Audio;
+use super::dtmf::EventDetector;
 use super::ports::{BoundPair, PortLease, PortPool, PortRange};
+use super::track::Track;
+
+mod playback;
 
 /// Largest datagram relayed whole. RTP and RTCP packets stay under the path MTU; a larger
 /// datagram is cut to this size by the kernel, and 2 KiB per task keeps thousands of
@@ -142,12 +155,71 @@ impl CachedRemote {
     }
 }
 
+/// What the host hears on one side.
+#[derive(Debug, Clone, Default)]
+pub struct Listening {
+    /// The payload type of RFC 4733 telephone events negotiated with that side's phone:
+    /// its digits become [`MediaEvent::Digit`].
+    pub telephone_event: Option<u8>,
+    /// Where that side's audio is recorded.
+    pub track: Option<Arc<Track>>,
+}
+
+/// What the host's media tells the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// The phone on `side` pressed `digit` (RFC 4733).
+    Digit { side: Side, digit: char },
+    /// What [`RelaySession::play`] started with `token` has played to its end.
+    PlaybackDone { side: Side, token: u64 },
+}
+
+/// A value the call sets rarely and a forwarding task reads on every packet: the task
+/// keeps a copy and takes the lock only when the generation says it changed.
+#[derive(Debug, Default)]
+struct Slot<T> {
+    generation: AtomicU64,
+    value: Mutex<Option<Arc<T>>>,
+}
+
+impl<T> Slot<T> {
+    fn set(&self, value: Option<T>) {
+        // A value is always whole: a panic elsewhere cannot leave it half-written.
+        *self.value.lock().unwrap_or_else(PoisonError::into_inner) = value.map(Arc::new);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// A task's copy of a [`Slot`].
+struct CachedSlot<T> {
+    generation: u64,
+    value: Option<Arc<T>>,
+}
+
+impl<T> CachedSlot<T> {
+    fn new() -> CachedSlot<T> {
+        CachedSlot { generation: 0, value: None }
+    }
+
+    fn current(&mut self, slot: &Slot<T>) -> Option<&T> {
+        let generation = slot.generation.load(Ordering::Acquire);
+        if generation != self.generation {
+            self.value = slot.value.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            self.generation = generation;
+        }
+        self.value.as_deref()
+    }
+}
+
 /// Counters of one stream in one direction; each written by one task only.
 #[derive(Debug, Default)]
 struct Counters {
     packets: AtomicU64,
     bytes: AtomicU64,
     dropped: AtomicU64,
+    /// Frames the host played instead (counted on the side whose phone is played to's
+    /// other side, so they show in the direction they travel).
+    played: AtomicU64,
 }
 
 impl Counters {
@@ -156,6 +228,7 @@ impl Counters {
             packets: self.packets.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            played: self.played.load(Ordering::Relaxed),
         }
     }
 }
@@ -167,9 +240,11 @@ pub struct FlowStats {
     pub packets: u64,
     /// Bytes relayed (UDP payload).
     pub bytes: u64,
-    /// Packets dropped: no remote known on the way out (not yet answered, or on hold), or
-    /// the send failed.
+    /// Packets dropped: no remote known on the way out (not yet answered, or on hold), the
+    /// host playing to the other side, or the send failed.
     pub dropped: u64,
+    /// RTP packets the host played to the side this flow goes to (prompts, music).
+    pub played: u64,
 }
 
 /// RTP and RTCP in one direction.
@@ -203,10 +278,14 @@ impl RelayStats {
 #[derive(Debug)]
 struct SideSockets {
     streams: [UdpSocket; 2],
+    /// The RTP socket again (a duplicate descriptor), for the media clock thread, which
+    /// sends without an async runtime.
+    rtp_sender: std::net::UdpSocket,
     lease: PortLease,
 }
 
-/// What a session's four tasks share; dropped (ports returned) when the last one ends.
+/// What a session's four tasks (and the media clock, while it plays to the session) share;
+/// dropped (ports returned) when the last of them lets go.
 #[derive(Debug)]
 struct Shared {
     sides: [SideSockets; 2],
@@ -214,6 +293,14 @@ struct Shared {
     remotes: [[Remote; 2]; 2],
     /// `[side][stream]`: packets that arrived on that side.
     counters: [[Counters; 2]; 2],
+    /// `[side]`: what the host listens for on that side.
+    listening: [Slot<Listening>; 2],
+    /// `[side]`: the host plays to that side, so the other side is not relayed to it.
+    host_playing: [AtomicBool; 2],
+    /// `[side]`: bumped whenever what plays to the side changes or stops; the media clock
+    /// drops a playback whose generation is no longer current.
+    playback_generation: [AtomicU64; 2],
+    events: UnboundedSender<MediaEvent>,
 }
 
 impl Shared {
@@ -248,6 +335,8 @@ struct RelayConfig {
     bind_ip: IpAddr,
     advertise_ip: IpAddr,
     pool: Arc<PortPool>,
+    /// Started with the first playback.
+    clock: OnceLock<playback::Clock>,
 }
 
 impl MediaRelay {
@@ -255,7 +344,14 @@ impl MediaRelay {
     /// address SDP gives to phones (the same as `bind_ip` unless behind a 1:1 NAT, or when
     /// binding the wildcard address).
     pub fn new(bind_ip: IpAddr, advertise_ip: IpAddr, range: PortRange) -> MediaRelay {
-        MediaRelay { inner: Arc::new(RelayConfig { bind_ip, advertise_ip, pool: PortPool::new(range) }) }
+        MediaRelay {
+            inner: Arc::new(RelayConfig {
+                bind_ip,
+                advertise_ip,
+                pool: PortPool::new(range),
+                clock: OnceLock::new(),
+            }),
+        }
     }
 
     pub fn range(&self) -> PortRange {
@@ -273,17 +369,28 @@ impl MediaRelay {
     pub async fn open(&self) -> Result<RelaySession, MediaError> {
         let a = self.inner.pool.bind_pair(self.inner.bind_ip)?;
         let b = self.inner.pool.bind_pair(self.inner.bind_ip)?;
+        let (events, events_receiver) = unbounded_channel();
         let shared = Arc::new(Shared {
             sides: [side_sockets(a)?, side_sockets(b)?],
             remotes: [[Remote::new(), Remote::new()], [Remote::new(), Remote::new()]],
             counters: Default::default(),
+            listening: Default::default(),
+            host_playing: Default::default(),
+            playback_generation: Default::default(),
+            events,
         });
         let tasks = [Side::A, Side::B]
             .into_iter()
             .flat_map(|side| [(side, Stream::Rtp), (side, Stream::Rtcp)])
             .map(|(side, stream)| tokio::spawn(forward(Arc::clone(&shared), side, stream)))
             .collect();
-        Ok(RelaySession { shared, tasks, advertise_ip: self.inner.advertise_ip })
+        Ok(RelaySession {
+            shared,
+            tasks,
+            advertise_ip: self.inner.advertise_ip,
+            relay: self.clone(),
+            events: Some(events_receiver),
+        })
     }
 }
 
@@ -292,7 +399,11 @@ fn side_sockets(pair: BoundPair) -> Result<SideSockets, MediaError> {
     let nonblocking = |socket: std::net::UdpSocket| {
         socket.set_nonblocking(true).and_then(|()| UdpSocket::from_std(socket)).map_err(MediaError::Socket)
     };
-    Ok(SideSockets { streams: [nonblocking(rtp)?, nonblocking(rtcp)?], lease })
+    // Cloned after set_nonblocking: the flag belongs to the shared open socket, so the
+    // clock's sends never block either.
+    let rtp_sender = rtp.try_clone().map_err(MediaError::Socket);
+    let streams = [nonblocking(rtp)?, nonblocking(rtcp)?];
+    Ok(SideSockets { streams, rtp_sender: rtp_sender?, lease })
 }
 
 /// Relay what arrives on `from`'s `stream` socket to the other side's remote, forever
@@ -303,6 +414,8 @@ async fn forward(shared: Arc<Shared>, from: Side, stream: Stream) {
     let (source_remote, destination) = (shared.remote(from, stream), shared.remote(to, stream));
     let counters = shared.counters(from, stream);
     let mut destination_cache = CachedRemote::new();
+    let mut listening = CachedSlot::new();
+    let mut digits = EventDetector::default();
     let mut buffer = vec![0u8; MAX_PACKET];
     loop {
         let (length, source) = match receiver.recv_from(&mut buffer).await {
@@ -315,6 +428,15 @@ async fn forward(shared: Arc<Shared>, from: Side, stream: Stream) {
             }
         };
         source_remote.latch(source);
+        if stream == Stream::Rtp
+            && let Some(listening) = listening.current(&shared.listening[from.index()])
+        {
+            listen(&shared, from, listening, &mut digits, &buffer[..length]);
+        }
+        if shared.host_playing[to.index()].load(Ordering::Relaxed) {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         let Some(address) = destination_cache.current(destination) else {
             counters.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -332,6 +454,19 @@ async fn forward(shared: Arc<Shared>, from: Side, stream: Stream) {
     }
 }
 
+/// Hand an RTP packet that arrived on `side` to what the host listens with.
+fn listen(shared: &Shared, side: Side, listening: &Listening, digits: &mut EventDetector, packet: &[u8]) {
+    let Some(packet) = super::rtp::parse(packet) else { return };
+    if Some(packet.payload_type) == listening.telephone_event {
+        if let Some(digit) = digits.on_event(packet.timestamp, packet.payload) {
+            // Fails only when the call no longer listens to its events.
+            let _ = shared.events.send(MediaEvent::Digit { side, digit });
+        }
+    } else if let Some(track) = &listening.track {
+        track.push(packet.payload_type, packet.payload, std::time::Instant::now());
+    }
+}
+
 /// One call's relay. Dropping it (or [`RelaySession::close`]) stops its tasks and gives
 /// its ports back to the pool once the sockets are closed.
 #[derive(Debug)]
@@ -339,6 +474,8 @@ pub struct RelaySession {
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
     advertise_ip: IpAddr,
+    relay: MediaRelay,
+    events: Option<UnboundedReceiver<MediaEvent>>,
 }
 
 impl RelaySession {
@@ -373,12 +510,61 @@ impl RelaySession {
         self.shared.remote(side, Stream::Rtcp).get()
     }
 
+    /// The session's [`MediaEvent`]s (digits, playbacks done); there is one receiver, taken
+    /// once.
+    pub fn take_events(&mut self) -> Option<UnboundedReceiver<MediaEvent>> {
+        self.events.take()
+    }
+
+    /// Listen to `side` with `listening` from now on (replacing what listened before).
+    pub fn listen(&self, side: Side, listening: Listening) {
+        self.shared.listening[side.index()].set(Some(listening));
+    }
+
+    /// Stop listening to `side`.
+    pub fn stop_listening(&self, side: Side) {
+        self.shared.listening[side.index()].set(None);
+    }
+
+    /// Play `items` one after the other to `side`, encoded as `payload_type` (PCMU or
+    /// PCMA), again from the first when `repeat`; replaces what played before (the stream
+    /// continues: same SSRC, sequence and timestamps). When the last item ends (never, with
+    /// `repeat`) a [`MediaEvent::PlaybackDone`] with `token` is sent and silence follows
+    /// until [`RelaySession::stop_playing`]. Relaying to `side` is paused meanwhile.
+    pub fn play(&self, side: Side, payload_type: u8, items: Vec<Audio>, repeat: bool, token: u64) {
+        let generation = self.shared.playback_generation[side.index()].fetch_add(1, Ordering::AcqRel) + 1;
+        self.shared.host_playing[side.index()].store(true, Ordering::Relaxed);
+        let clock = self.relay.inner.clock.get_or_init(playback::Clock::start);
+        clock.start_playing(playback::Start {
+            shared: Arc::clone(&self.shared),
+            side,
+            generation,
+            payload_type,
+            items,
+            repeat,
+            token,
+        });
+    }
+
+    /// Stop playing to `side` and relay the other side to it again.
+    pub fn stop_playing(&self, side: Side) {
+        self.shared.playback_generation[side.index()].fetch_add(1, Ordering::AcqRel);
+        self.shared.host_playing[side.index()].store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the host is playing to `side`.
+    pub fn is_playing(&self, side: Side) -> bool {
+        self.shared.host_playing[side.index()].load(Ordering::Relaxed)
+    }
+
     pub fn stats(&self) -> RelayStats {
         RelayStats { a_to_b: self.shared.stats(Side::A), b_to_a: self.shared.stats(Side::B) }
     }
 
     /// Stop relaying and wait until the ports are back in the pool.
     pub async fn close(mut self) {
+        self.stop_playing(Side::A);
+        self.stop_playing(Side::B);
         let tasks = std::mem::take(&mut self.tasks);
         for task in &tasks {
             task.abort();
@@ -388,11 +574,19 @@ impl RelaySession {
             // the sockets, is dropped by then.
             let _ = task.await;
         }
+        // The media clock lets go at its next tick.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while Arc::strong_count(&self.shared) > 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 }
 
 impl Drop for RelaySession {
     fn drop(&mut self) {
+        // The clock lets go of the sockets at its next tick.
+        self.stop_playing(Side::A);
+        self.stop_playing(Side::B);
         for task in &self.tasks {
             task.abort();
         }

@@ -4,6 +4,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::*;
+use crate::media::audio::Audio;
 use crate::media::ports::free_test_range;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -83,9 +84,9 @@ async fn packets_flow_both_ways_byte_for_byte() {
     let stats = session.stats();
     assert_eq!(
         stats.a_to_b.rtp,
-        FlowStats { packets: 2, bytes: (voice.len() + event.len()) as u64, dropped: 0 }
+        FlowStats { packets: 2, bytes: (voice.len() + event.len()) as u64, dropped: 0, played: 0 }
     );
-    assert_eq!(stats.b_to_a.rtp, FlowStats { packets: 1, bytes: reply.len() as u64, dropped: 0 });
+    assert_eq!(stats.b_to_a.rtp, FlowStats { packets: 1, bytes: reply.len() as u64, dropped: 0, played: 0 });
 }
 
 #[tokio::test]
@@ -236,4 +237,80 @@ async fn sessions_are_independent() {
     caller.send_to(&rtp(0, 1, b"two"), two.local(Side::A)).await.unwrap();
     assert_eq!(receive(&callee_one).await.0, rtp(0, 1, b"one"));
     assert_eq!(receive(&callee_two).await.0, rtp(0, 1, b"two"));
+}
+
+#[tokio::test]
+async fn a_telephone_event_on_a_listened_side_becomes_one_digit() {
+    let relay = relay(2);
+    let mut session = relay.open().await.unwrap();
+    let mut events = session.take_events().unwrap();
+    let caller = phone().await;
+    session.listen(Side::A, Listening { telephone_event: Some(101), track: None });
+    // Digit 7 as phones send it: start packets, then the end packet three times.
+    for (sequence, flags) in [(1, 0x0a), (2, 0x0a), (3, 0x8a), (4, 0x8a), (5, 0x8a)] {
+        caller.send_to(&rtp(101, sequence, &[7, flags, 0, 160]), session.local(Side::A)).await.unwrap();
+    }
+    let event = tokio::time::timeout(PATIENCE, events.recv()).await.unwrap();
+    assert_eq!(event, Some(MediaEvent::Digit { side: Side::A, digit: '7' }));
+    until(&session, |s| s.a_to_b.rtp.dropped + s.a_to_b.rtp.packets == 5).await;
+    assert!(events.try_recv().is_err(), "one digit per event");
+}
+
+#[tokio::test]
+async fn a_listened_side_is_recorded_as_samples() {
+    let relay = relay(2);
+    let session = relay.open().await.unwrap();
+    let caller = phone().await;
+    let track = Arc::new(Track::new(std::time::Instant::now(), Duration::from_secs(5)));
+    session.listen(Side::A, Listening { telephone_event: None, track: Some(track.clone()) });
+    for sequence in 0..3 {
+        caller.send_to(&rtp(0, sequence, &[0x80; 160]), session.local(Side::A)).await.unwrap();
+    }
+    until(&session, |s| s.a_to_b.rtp.dropped == 3).await;
+    let samples = track.take();
+    assert!(samples.len() >= 480, "{} samples", samples.len());
+    assert!(samples.iter().rev().take(480).all(|&s| s == crate::media::audio::g711::ulaw_decode(0x80)));
+}
+
+#[tokio::test]
+async fn the_host_plays_paced_frames_and_mutes_the_other_side_meanwhile() {
+    let relay = relay(2);
+    let mut session = relay.open().await.unwrap();
+    let mut events = session.take_events().unwrap();
+    let (caller, callee) = (phone().await, phone().await);
+    session.set_remote(Side::A, Some(address(&caller)));
+    session.set_remote(Side::B, Some(address(&callee)));
+    // Three frames of a constant level, then the clock reports the end.
+    let prompt = Audio::from_samples(vec![1000; 480]);
+    session.play(Side::A, crate::media::sdp::PCMU, vec![prompt], false, 9);
+    callee.send_to(&rtp(0, 1, &[0x11; 160]), session.local(Side::B)).await.unwrap();
+
+    let mut sequences = Vec::new();
+    for _ in 0..3 {
+        let (packet, source) = receive(&caller).await;
+        assert_eq!(source, session.local(Side::A));
+        let parsed = crate::media::rtp::parse(&packet).unwrap();
+        assert_eq!(
+            parsed.payload,
+            &[crate::media::audio::g711::ulaw_encode(1000); 160][..],
+            "not the callee's audio"
+        );
+        sequences.push(parsed.sequence);
+    }
+    assert_eq!(sequences[1], sequences[0].wrapping_add(1));
+    assert_eq!(sequences[2], sequences[0].wrapping_add(2));
+    let done = tokio::time::timeout(PATIENCE, events.recv()).await.unwrap();
+    assert_eq!(done, Some(MediaEvent::PlaybackDone { side: Side::A, token: 9 }));
+    assert_eq!(session.stats().b_to_a.rtp.dropped, 1, "the callee was muted towards the caller");
+
+    session.stop_playing(Side::A);
+    // Frames already in flight may still arrive; after them the callee is heard again.
+    let reply = rtp(0, 2, &[0x22; 160]);
+    callee.send_to(&reply, session.local(Side::B)).await.unwrap();
+    loop {
+        let (packet, _) = receive(&caller).await;
+        if packet == reply {
+            break;
+        }
+    }
 }

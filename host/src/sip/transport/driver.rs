@@ -30,7 +30,7 @@ pub fn spawn_thread(
     grow_buffers(&udp);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     std::thread::Builder::new().name("sip".into()).spawn(move || {
-        raise_priority();
+        crate::thread_priority::raise(SIP_THREAD_NICE, "sip");
         runtime.block_on(async move {
             let (udp, tcp) = match (UdpSocket::from_std(udp), TcpListener::from_std(tcp)) {
                 (Ok(udp), Ok(tcp)) => (udp, tcp),
@@ -47,20 +47,6 @@ pub fn spawn_thread(
 /// The nice value asked for the SIP thread: every message of every call passes through it,
 /// so on a busy machine it should not wait behind relay or background work.
 pub const SIP_THREAD_NICE: i32 = -5;
-
-/// Give the calling thread [`SIP_THREAD_NICE`] when the system allows it (it needs
-/// CAP_SYS_NICE); otherwise it keeps the default and says so.
-fn raise_priority() {
-    // SAFETY: gettid and setpriority only read their integer arguments; on Linux a thread
-    // id names one thread for PRIO_PROCESS.
-    let result = unsafe {
-        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, thread, SIP_THREAD_NICE)
-    };
-    if result != 0 {
-        tracing::info!(error = %std::io::Error::last_os_error(), "the SIP thread keeps the default priority");
-    }
-}
 
 /// Socket buffer asked for the SIP UDP socket (the kernel caps it at net.core.rmem_max /
 /// wmem_max). The default (~200 KiB, a few hundred messages) overflows in a burst of calls

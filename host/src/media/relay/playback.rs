@@ -1,0 +1,202 @@
+//! The media clock: one thread that sends, every 20 ms, the next frame of everything the
+//! host plays to every call (prompts, music on hold, ringback, silence).
+//!
+//! One thread for all calls, not a timer per call: a thousand callers in IVRs and queues
+//! cost one wake-up per frame time instead of a thousand, and every stream is sent at the
+//! same point of each tick, so its packets leave 20 ms apart however many calls there
+//! are. The thread sleeps until absolute deadlines (no drift) and, if it ever falls more
+//! than a few frames behind (the machine stalled), starts again from now instead of
+//! bursting the backlog.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::time::{Duration, Instant};
+
+use super::{CachedRemote, MediaEvent, Shared, Side, Stream};
+use crate::media::audio::{Audio, FRAME_SAMPLES, FRAME_TIME, g711};
+use crate::media::rtp::{HEADER_LEN, write_header};
+use crate::media::sdp::PCMA;
+
+/// How far behind its deadline the clock may fall before it gives up catching up.
+const MAX_LAG: Duration = Duration::from_millis(100);
+/// The media clock's nice value, as the SIP thread's: late frames are audible.
+const CLOCK_THREAD_NICE: i32 = -5;
+
+/// Start playing to one side of a session.
+pub(super) struct Start {
+    pub(super) shared: std::sync::Arc<Shared>,
+    pub(super) side: Side,
+    /// The side's playback generation this belongs to.
+    pub(super) generation: u64,
+    pub(super) payload_type: u8,
+    pub(super) items: Vec<Audio>,
+    pub(super) repeat: bool,
+    pub(super) token: u64,
+}
+
+/// The handle of the clock thread.
+#[derive(Debug)]
+pub(super) struct Clock {
+    starts: Sender<Start>,
+}
+
+impl Clock {
+    pub(super) fn start() -> Clock {
+        let (starts, receiver) = channel();
+        let spawned = std::thread::Builder::new().name("media-clock".into()).spawn(move || run(receiver));
+        if let Err(error) = spawned {
+            // Without the thread nothing plays; calls still relay. Logged loudly once.
+            tracing::error!(%error, "cannot start the media clock thread: prompts and music will be silent");
+        }
+        Clock { starts }
+    }
+
+    pub(super) fn start_playing(&self, start: Start) {
+        // Fails only if the thread could not start (logged then).
+        let _ = self.starts.send(start);
+    }
+}
+
+/// What the clock plays to one side of one session.
+struct Playing {
+    start: Start,
+    item: usize,
+    position: usize,
+    done_sent: bool,
+    ssrc: u32,
+    sequence: u16,
+    timestamp: u32,
+    marker: bool,
+    remote: CachedRemote,
+}
+
+impl Playing {
+    fn new(start: Start) -> Playing {
+        Playing {
+            start,
+            item: 0,
+            position: 0,
+            done_sent: false,
+            ssrc: rand::random(),
+            sequence: rand::random(),
+            timestamp: rand::random(),
+            marker: true,
+            remote: CachedRemote::new(),
+        }
+    }
+
+    /// Take over what `start` plays, keeping the RTP stream going.
+    fn replace(&mut self, start: Start) {
+        self.start = start;
+        self.item = 0;
+        self.position = 0;
+        self.done_sent = false;
+    }
+
+    fn is_current(&self) -> bool {
+        let side = self.start.side.index();
+        self.start.shared.playback_generation[side].load(std::sync::atomic::Ordering::Acquire)
+            == self.start.generation
+    }
+
+    /// The next 20 ms of samples, silence once everything played.
+    fn next_frame(&mut self, frame: &mut [i16; FRAME_SAMPLES]) {
+        let mut filled = 0;
+        while filled < FRAME_SAMPLES {
+            let Some(item) = self.start.items.get(self.item) else {
+                if self.start.repeat && self.start.items.iter().any(|a| !a.samples().is_empty()) {
+                    self.item = 0;
+                    continue;
+                }
+                if !self.done_sent {
+                    self.done_sent = true;
+                    let done = MediaEvent::PlaybackDone { side: self.start.side, token: self.start.token };
+                    // Fails only when the call no longer listens to its events.
+                    let _ = self.start.shared.events.send(done);
+                }
+                frame[filled..].fill(0);
+                return;
+            };
+            let samples = &item.samples()[self.position.min(item.samples().len())..];
+            let take = samples.len().min(FRAME_SAMPLES - filled);
+            frame[filled..filled + take].copy_from_slice(&samples[..take]);
+            filled += take;
+            self.position += take;
+            if self.position >= item.samples().len() {
+                self.item += 1;
+                self.position = 0;
+            }
+        }
+    }
+
+    fn send(&mut self, frame: &[i16; FRAME_SAMPLES], packet: &mut [u8; HEADER_LEN + FRAME_SAMPLES]) {
+        let shared = &self.start.shared;
+        let Some(address) = self.remote.current(shared.remote(self.start.side, Stream::Rtp)) else {
+            return;
+        };
+        let encode = if self.start.payload_type == PCMA { g711::alaw_encode } else { g711::ulaw_encode };
+        let (header, payload) = packet.split_at_mut(HEADER_LEN);
+        // The split is at HEADER_LEN, so the header part is exactly that long.
+        let header: &mut [u8; HEADER_LEN] = header.try_into().expect("header length");
+        write_header(header, self.start.payload_type, self.marker, self.sequence, self.timestamp, self.ssrc);
+        for (byte, &sample) in payload.iter_mut().zip(frame.iter()) {
+            *byte = encode(sample);
+        }
+        let socket = &shared.sides[self.start.side.index()].rtp_sender;
+        let counters = shared.counters(self.start.side.other(), Stream::Rtp);
+        match socket.send_to(packet, address) {
+            Ok(_) => counters.played.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            Err(_) => counters.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        };
+        self.marker = false;
+        self.sequence = self.sequence.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+    }
+}
+
+/// A stream's key: the session (by its shared state's address) and the side.
+fn key(start: &Start) -> (usize, Side) {
+    (std::sync::Arc::as_ptr(&start.shared) as usize, start.side)
+}
+
+fn run(starts: Receiver<Start>) {
+    crate::thread_priority::raise(CLOCK_THREAD_NICE, "media-clock");
+    let mut streams: HashMap<(usize, Side), Playing> = HashMap::new();
+    let mut frame = [0i16; FRAME_SAMPLES];
+    let mut packet = [0u8; HEADER_LEN + FRAME_SAMPLES];
+    let mut deadline = Instant::now();
+    loop {
+        if streams.is_empty() {
+            // Nothing to play: sleep until something is.
+            let Ok(start) = starts.recv() else { return };
+            streams.insert(key(&start), Playing::new(start));
+            deadline = Instant::now();
+        }
+        loop {
+            match starts.try_recv() {
+                Ok(start) => match streams.get_mut(&key(&start)) {
+                    Some(stream) => stream.replace(start),
+                    None => {
+                        streams.insert(key(&start), Playing::new(start));
+                    }
+                },
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        streams.retain(|_, stream| stream.is_current());
+        for stream in streams.values_mut() {
+            stream.next_frame(&mut frame);
+            stream.send(&frame, &mut packet);
+        }
+        deadline += FRAME_TIME;
+        let now = Instant::now();
+        if now > deadline + MAX_LAG {
+            tracing::warn!(behind = ?now - deadline, "media clock fell behind; skipping ahead");
+            deadline = now;
+        }
+        if let Some(wait) = deadline.checked_duration_since(now) {
+            std::thread::sleep(wait);
+        }
+    }
+}
