@@ -564,5 +564,9 @@ fn origin_line(value: &str, address: IpAddr) -> Line {
     Line::new('o', format!("- {id} {version} IN {} {address}", address_type(address)))
 }
 
+mod host;
+
+pub use host::{HostCodec, host_offer};
+
 #[cfg(test)]
 mod tests;
