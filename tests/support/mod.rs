@@ -20,6 +20,8 @@ use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+pub mod baresip;
+
 /// The operator token every test server is started with.
 pub const OPERATOR_TOKEN: &str = "test-operator-token";
 
