@@ -1,5 +1,6 @@
 //! The state every part of the running host shares.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::mail::Mailer;
@@ -23,4 +24,6 @@ pub struct App {
     pub mail: Mailer,
     /// The audio played to callers.
     pub prompts: Prompts,
+    /// Where audio files (voicemail, recordings) live; `None` in tests keeps them in memory.
+    pub data_dir: Option<PathBuf>,
 }

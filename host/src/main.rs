@@ -146,6 +146,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         security,
         mail: centralita::mail::Mailer::disabled(),
         prompts: centralita::prompts::Prompts::new(Some(config.data_dir.join("prompts"))),
+        data_dir: Some(config.data_dir.clone()),
     };
     if config.demo {
         demo::ensure(&app).context("creating the demo company")?;

@@ -47,6 +47,7 @@ fn engine(devices: u16) -> (Arc<CallEngine>, UnboundedReceiver<Command>, Store) 
         security: Arc::new(Guard::load(store.clone(), Default::default()).unwrap()),
         mail: crate::mail::Mailer::disabled(),
         prompts: crate::prompts::Prompts::default(),
+        data_dir: None,
         store: store.clone(),
     };
     let company: Company = serde_json::from_value(serde_json::json!({

@@ -26,6 +26,7 @@ fn app() -> App {
         security: Arc::new(Guard::load(store.clone(), Default::default()).unwrap()),
         mail: crate::mail::Mailer::disabled(),
         prompts: crate::prompts::Prompts::default(),
+        data_dir: None,
         store,
     }
 }
