@@ -2,8 +2,16 @@
 //! inside the host — 8 kHz mono signed 16-bit samples, played and recorded in 20 ms frames.
 //!
 //! - [`g711`]: PCMU (μ-law) and PCMA (A-law), the two codecs every phone speaks.
+//! - [`convert`]: any common audio file (WAV, MP3, OGG Vorbis, FLAC) to telephony audio.
+//! - [`wav`]: the WAV files the host writes and reads back (8 kHz 16-bit PCM).
+//! - [`tone`]: generated tones and silence.
+//! - [`goertzel`]: how much of one frequency a piece of audio holds (tone detection).
 
+pub mod convert;
 pub mod g711;
+pub mod goertzel;
+pub mod tone;
+pub mod wav;
 
 use std::sync::Arc;
 use std::time::Duration;
