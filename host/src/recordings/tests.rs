@@ -192,7 +192,7 @@ fn retention_deletes_only_recordings_older_than_the_company_s_days() {
     assert_eq!(purge_expired(&app, now).unwrap(), 1);
     let left: Vec<String> =
         find(&app, "acme", &RecordingFilter::default()).unwrap().into_iter().map(|r| r.id).collect();
-    assert_eq!(left, [recent.id.clone()]);
+    assert_eq!(left, std::slice::from_ref(&recent.id));
     assert!(!dir.path().join(format!("recordings/acme/{}.wav", old.id)).exists(), "its file went too");
     assert!(dir.path().join(format!("recordings/acme/{}.wav", recent.id)).exists());
     assert_eq!(get(&app, "globex", &kept_forever.id).unwrap(), kept_forever, "globex keeps recordings");
@@ -214,7 +214,7 @@ fn deleting_reports_unknown_ids_counts_repeats_once_and_audits_each_deletion() {
     let ids =
         [gone.id.clone(), gone.id.clone(), "nope".to_string(), "../x".to_string(), elsewhere.id.clone()];
     let result = delete(&app, "acme", &ids, &Actor::system()).unwrap();
-    assert_eq!(result.deleted, [gone.id.clone()]);
+    assert_eq!(result.deleted, std::slice::from_ref(&gone.id));
     assert_eq!(result.not_found, ["nope".to_string(), "../x".to_string(), elsewhere.id.clone()]);
     assert!(get(&app, "acme", &kept.id).is_ok());
     assert!(get(&app, "globex", &elsewhere.id).is_ok(), "another company's recording is untouched");
