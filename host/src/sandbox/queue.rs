@@ -64,11 +64,16 @@ impl Sandbox {
         if !module.info.decisions.contains(&DecisionKind::QueueStrategy) {
             return Outcome::refused(DecisionError::NotExported(DecisionKind::QueueStrategy.export_name()));
         }
-        // The export's indices are looked up per decision (a few name lookups): modules
-        // are linked before queues existed, and a queue step is seconds long.
+        // The export's indices are looked up per decision (a few name lookups) rather than
+        // kept in `LoadedModule`: a ring step lasts seconds, so the microseconds do not matter.
         let indices = match wit::GuestIndices::new(&module.pre) {
             Ok(indices) => indices,
-            Err(error) => return Outcome::refused(DecisionError::InvalidAnswer(format!("{error:#}"))),
+            Err(error) => {
+                let export = DecisionKind::QueueStrategy.export_name();
+                return Outcome::refused(DecisionError::NotExported(format!(
+                    "{export} as the contract says: {error:#}"
+                )));
+            }
         };
         let seed = call.random_seed.unwrap_or_else(rand::random);
         let zone = match parse_time_zone(&call.time_zone) {
