@@ -69,11 +69,19 @@ fn menus_are_created_listed_replaced_and_deleted_with_audit_entries() {
 
     let replaced = merge(
         main_menu(),
-        json!({"timeout_seconds": 8, "repeats": 0, "allow_dialing": true, "config": {"extension_digits": 4}}),
+        json!({
+            "timeout_seconds": 8,
+            "repeats": 0,
+            "allow_dialing": true,
+            "config": {"extension_digits": 4},
+            // A system prompt is a greeting every company has.
+            "greeting": "invalid-option",
+        }),
     );
     let updated = op.put(&format!("{MENUS}/main"), &replaced).expect(200, "replace menu main");
     assert_eq!((updated["timeout_seconds"].clone(), updated["repeats"].clone()), (json!(8), json!(0)));
     assert_eq!(updated["created_at"], main["created_at"], "a replace keeps the creation time");
+    assert_eq!(updated["greeting"], "invalid-option");
     assert_eq!(op.get(&format!("{MENUS}/main")).expect(200, "get it again")["config"]["extension_digits"], 4);
 
     // A menu other menus send callers to cannot go.
