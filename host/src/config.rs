@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::mail::MailSettings;
 use crate::media::ports::PortRange;
 use crate::security::settings::{
     BanSettings, BanSettingsError, DEFAULT_BAN_DURATION_S, DEFAULT_BAN_FAILURES, DEFAULT_BAN_WINDOW_S,
@@ -62,9 +63,18 @@ pub struct ServeArgs {
     /// Seconds an extension rings before the call counts as unanswered.
     #[arg(long, env = "CENTRALITA_RING_TIMEOUT_S")]
     pub ring_timeout_s: Option<u64>,
+    /// The SMTP server mail is sent through: `smtp://HOST[:PORT]` (plain),
+    /// `smtp://USER:PASSWORD@HOST:587?tls=required` (STARTTLS) or
+    /// `smtps://USER:PASSWORD@HOST[:PORT]` (TLS). Without it no mail is sent.
+    #[arg(long, env = "CENTRALITA_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The From address of every mail, e.g. "Centralita <pbx@example.com>" (required with
+    /// --smtp-url).
+    #[arg(long, env = "CENTRALITA_MAIL_FROM")]
+    pub mail_from: Option<String>,
     /// A TOML file with any of: data_dir, http_listen, sip_listen, demo, no_pooling,
     /// rtp_ports, public_ip, ring_timeout_s, digest_sha256, ban_failures, ban_window_s,
-    /// ban_duration_s.
+    /// ban_duration_s, smtp_url, mail_from.
     #[arg(long, env = "CENTRALITA_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -84,6 +94,8 @@ struct FileConfig {
     public_ip: Option<IpAddr>,
     ring_timeout_s: Option<u64>,
     digest_sha256: Option<bool>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 /// The settings the server runs with.
@@ -102,6 +114,8 @@ pub struct ServeConfig {
     pub ring_timeout: Duration,
     /// Offer SHA-256 digest challenges as well as MD5.
     pub digest_sha256: bool,
+    /// The SMTP server and From address; none = mail is not sent.
+    pub mail: Option<MailSettings>,
 }
 
 /// Why the configuration could not be read.
@@ -151,7 +165,9 @@ impl ServeArgs {
             Some(seconds) => Duration::from_secs(seconds),
             None => crate::calls::DEFAULT_RING_TIMEOUT,
         };
+        let mail = mail_settings(self.smtp_url.or(file.smtp_url), self.mail_from.or(file.mail_from))?;
         Ok(ServeConfig {
+            mail,
             digest_sha256: self.digest_sha256 || file.digest_sha256.unwrap_or(false),
             ring_timeout,
             ban,
@@ -163,6 +179,25 @@ impl ServeArgs {
             demo: self.demo || file.demo.unwrap_or(false),
             pooling: !(self.no_pooling || file.no_pooling.unwrap_or(false)),
         })
+    }
+}
+
+/// The mail settings: both the server and the From address, or neither (mail off). The
+/// From address is never guessed: a wrong one gets messages rejected as spoofed.
+fn mail_settings(
+    smtp_url: Option<String>,
+    from: Option<String>,
+) -> Result<Option<MailSettings>, ConfigError> {
+    match (smtp_url, from) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => {
+            Err(ConfigError::Invalid { setting: "mail_from", message: "is set but smtp_url is not".into() })
+        }
+        (Some(_), None) => Err(ConfigError::Invalid {
+            setting: "mail_from",
+            message: "is required with smtp_url (the From address of every mail)".into(),
+        }),
+        (Some(url), Some(from)) => Ok(Some(MailSettings::new(url, from))),
     }
 }
 
@@ -226,6 +261,26 @@ mod tests {
         assert_eq!(ban.window().as_secs(), DEFAULT_BAN_WINDOW_S);
         assert_eq!(ban.duration(), None, "0 in the file: until unbanned");
         assert_eq!(ServeArgs::default().resolve().unwrap().ban, BanSettings::default());
+    }
+
+    #[test]
+    fn mail_settings_come_from_flags_or_the_file_and_need_both_server_and_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("centralita.toml");
+        std::fs::write(&file, "smtp_url = \"smtp://127.0.0.1:2525\"\nmail_from = \"pbx@example.com\"\n")
+            .unwrap();
+        let args = ServeArgs {
+            mail_from: Some("Centralita <pbx@acme.example>".into()),
+            config: Some(file),
+            ..Default::default()
+        };
+        let mail = args.resolve().unwrap().mail.unwrap();
+        assert_eq!(mail.smtp_url, "smtp://127.0.0.1:2525");
+        assert_eq!(mail.from, "Centralita <pbx@acme.example>");
+        assert_eq!(ServeArgs::default().resolve().unwrap().mail, None, "no server: mail off");
+        let without_from = ServeArgs { smtp_url: Some("smtp://127.0.0.1:2525".into()), ..Default::default() };
+        let error = without_from.resolve().unwrap_err();
+        assert!(error.to_string().contains("mail_from"), "{error}");
     }
 
     #[test]
