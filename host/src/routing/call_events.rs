@@ -1,0 +1,154 @@
+//! Telling a company's call-events module that a call ended (SPEC.md §12, §13): the
+//! standard module mails missed calls; an upload may log calls in a CRM. The call is over
+//! by then, so nothing here may hold it up: [`call_ended`] returns at once and the module
+//! runs on a blocking thread. A failure is logged, counted and audited as at every
+//! decision point, and changes nothing else (there is no call left to fall back for).
+//!
+//! Which module runs, with which settings, is the company's [`CallEventsSettings`]; a
+//! company without them runs none, so calls of companies that never asked for call events
+//! cost no decision.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Serialize;
+
+use super::call::CallInput;
+use super::failure::{decision_scope, log_lines, record_failure, version_label};
+use crate::app::App;
+use crate::sandbox::registry::ResolvedModule;
+use crate::store::records::{CallEventsSettings, Cdr, Company};
+use crate::store::{CALL_EVENTS, COMPANIES, Read, StoreError};
+
+/// Name of the standard call-events module (missed-call mail).
+pub const DEFAULT_MODULE: &str = "call-events";
+
+/// `on-ended` runs in progress in the process at most. A call that ends while they are all
+/// busy is not told to its module (logged and counted), so slow modules cannot pile up
+/// blocking threads.
+pub const MAX_RUNNING: usize = 64;
+
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// What telling the module produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndedOutcome {
+    /// The module told.
+    pub module: String,
+    /// Its uploaded version; none for the standard module.
+    pub module_version: Option<u32>,
+    /// Why it failed, if it did.
+    pub failure: Option<String>,
+    /// What the module logged.
+    pub logs: Vec<String>,
+}
+
+/// `call` ended as `cdr` says: tell the company's call-events module, off the caller's
+/// thread. Returns at once.
+pub fn call_ended(app: &App, call: CallInput, cdr: &Cdr) {
+    let found = app.store.read(|r| {
+        let Some(settings) = r.get(&CALL_EVENTS, &cdr.company)? else { return Ok(None) };
+        Ok::<_, StoreError>(r.get(&COMPANIES, &cdr.company)?.map(|company| (company, settings)))
+    });
+    let (company, settings) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(company = %cdr.company, call = %cdr.call_id, %error, "cannot read the call-events settings; the module is not told");
+            return;
+        }
+    };
+    let Some(slot) = RunningSlot::take() else {
+        tracing::warn!(company = %company.id, call = %cdr.call_id, module = %settings.module, "too many call-events modules running; this call's end is not told");
+        app.counters.record(&company.id, &settings.module, Some("too many running at once; skipped".into()));
+        return;
+    };
+    let (app, cdr) = (app.clone(), cdr.clone());
+    let job = move || {
+        let _slot = slot;
+        tell_ended(&app, &company, &settings, call, &cdr);
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(job)),
+        Err(_) => drop(std::thread::spawn(job)),
+    }
+}
+
+/// Tell `settings.module` of `company` that `call` ended as `cdr` says, and wait for it.
+/// The context's time is the call's start (what a missed-call mail shows) in the
+/// company's time zone.
+pub fn tell_ended(
+    app: &App,
+    company: &Company,
+    settings: &CallEventsSettings,
+    mut call: CallInput,
+    cdr: &Cdr,
+) -> EndedOutcome {
+    call.at = cdr.started_at;
+    call.time_zone = company.time_zone.clone();
+    call.company = company.id.clone();
+    let mut outcome = EndedOutcome {
+        module: settings.module.clone(),
+        module_version: None,
+        failure: None,
+        logs: Vec::new(),
+    };
+    let answer = match app.sandbox.resolve(&app.store, &company.id, &settings.module) {
+        Err(error) => Err(error.to_string()),
+        Ok(module) => {
+            outcome.module_version = module.version;
+            let scope = decision_scope(company, &with_standard_grants(module.clone()));
+            let mut result = app.sandbox.on_ended(&module.loaded, scope, &call, cdr, &settings.config);
+            outcome.logs = log_lines(&mut result);
+            result.answer.map_err(|error| error.to_string())
+        }
+    };
+    match answer {
+        Ok(()) => app.counters.record(&company.id, &settings.module, None),
+        Err(failure) => {
+            let version = version_label(outcome.module_version);
+            tracing::warn!(company = %company.id, call = %cdr.call_id, module = %settings.module, %version, %failure, "call-events module failed at the call's end");
+            record_failure(
+                app,
+                &company.id,
+                &settings.module,
+                &version,
+                &failure,
+                format!("{}/call-events", company.id),
+                format!("{version} for the end of call {}: {failure}", cdr.call_id),
+            );
+            outcome.failure = Some(failure);
+        }
+    }
+    outcome
+}
+
+/// The standard call-events module sends the missed-call mail, so it is granted `mail`;
+/// the registry grants standard modules nothing, and an upload keeps its own grants.
+fn with_standard_grants(mut module: ResolvedModule) -> ResolvedModule {
+    if module.version.is_none() && module.name == DEFAULT_MODULE {
+        module.grants.mail = true;
+    }
+    module
+}
+
+/// One of the [`MAX_RUNNING`] places, given back when dropped (also if the module's run
+/// panicked).
+struct RunningSlot;
+
+impl RunningSlot {
+    fn take() -> Option<RunningSlot> {
+        RUNNING
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < MAX_RUNNING).then_some(n + 1))
+            .ok()
+            .map(|_| RunningSlot)
+    }
+}
+
+impl Drop for RunningSlot {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+//! The call-events decision point's `on-ended`: telling a module that a call ended, with
+//! its CDR as the contract shows it.
+
+use std::sync::Arc;
+
+use super::bindings::exports::centralita::router::call_events as wit;
+use super::decision::{DecisionError, Outcome};
+use super::{DecisionKind, DecisionScope, LoadedModule, Sandbox, convert};
+use crate::routing::call::{CallInput, Direction, local_time, parse_time_zone};
+use crate::store::records::{CallStatus, Cdr};
+
+impl Sandbox {
+    /// Tell `module` that `call` ended as `cdr` says, with the company's `config`.
+    pub fn on_ended(
+        &self,
+        module: &Arc<LoadedModule>,
+        scope: DecisionScope,
+        call: &CallInput,
+        cdr: &Cdr,
+        config: &serde_json::Value,
+    ) -> Outcome<()> {
+        if !module.info.decisions.contains(&DecisionKind::CallEvents) {
+            return Outcome::refused(DecisionError::NotExported(DecisionKind::CallEvents.export_name()));
+        }
+        // Looked up per call (a few name lookups): a call's end is off the call path, and
+        // modules linked before this decision point existed need no new field.
+        let indices = match wit::GuestIndices::new(&module.pre) {
+            Ok(indices) => indices,
+            Err(error) => return Outcome::refused(DecisionError::InvalidAnswer(format!("{error:#}"))),
+        };
+        let seed = call.random_seed.unwrap_or_else(rand::random);
+        let zone = match parse_time_zone(&call.time_zone) {
+            Ok(zone) => zone,
+            Err(e) => return Outcome::refused(DecisionError::InvalidAnswer(e.to_string())),
+        };
+        let context = convert::call_to_wit(call, local_time(call.at, zone), seed);
+        let wit_cdr = cdr_to_wit(cdr);
+        let config = config.to_string();
+        self.run(module, scope, call.at.timestamp_millis(), seed, |store, instance| {
+            let guest = indices.load(&mut *store, instance)?;
+            guest.call_on_ended(&mut *store, &context, &wit_cdr, &config)
+        })
+    }
+}
+
+/// Why a call ended, in the contract's words ("normal", "busy", "no-answer", ...).
+fn cause_of(status: CallStatus) -> &'static str {
+    match status {
+        CallStatus::Answered => "normal",
+        CallStatus::NoAnswer => "no-answer",
+        CallStatus::Busy => "busy",
+        CallStatus::Cancelled => "caller-cancel",
+        CallStatus::Failed => "failed",
+        CallStatus::Refused => "refused",
+    }
+}
+
+fn cdr_to_wit(cdr: &Cdr) -> wit::Cdr {
+    let answered = cdr.answered_at.is_some();
+    wit::Cdr {
+        call_id: cdr.call_id.clone(),
+        direction: match cdr.direction {
+            Direction::Inbound => super::bindings::types::Direction::Inbound,
+            Direction::Outbound => super::bindings::types::Direction::Outbound,
+            Direction::Internal => super::bindings::types::Direction::Internal,
+        },
+        origin: cdr.caller.clone(),
+        destination: cdr.called.clone(),
+        started_ms: cdr.started_at.timestamp_millis(),
+        answered_ms: cdr.answered_at.map(|at| at.timestamp_millis()),
+        ended_ms: cdr.ended_at.timestamp_millis(),
+        cause: cause_of(cdr.status).to_string(),
+        // The CDR names who took the call as "extension 101"; the contract wants "101".
+        answered_by: cdr
+            .destination
+            .as_deref()
+            .filter(|_| answered)
+            .and_then(|d| d.strip_prefix("extension "))
+            .map(str::to_string),
+        queue: None,
+        recording: cdr.recording.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn cdr(status: CallStatus, answered: bool) -> Cdr {
+        let now = Utc::now();
+        Cdr {
+            company: "acme".into(),
+            id: "c1-x".into(),
+            call_id: "c1".into(),
+            direction: Direction::Internal,
+            caller: "100".into(),
+            caller_name: None,
+            called: "101".into(),
+            destination: Some("extension 101".into()),
+            status,
+            hangup_cause: "caller hung up".into(),
+            sip_status: Some(487),
+            started_at: now,
+            answered_at: answered.then_some(now),
+            ended_at: now,
+            ring_ms: 0,
+            talk_s: 0,
+            recording: None,
+        }
+    }
+
+    #[test]
+    fn a_cancelled_call_reaches_the_module_as_caller_cancel_without_answerer() {
+        let wit = cdr_to_wit(&cdr(CallStatus::Cancelled, false));
+        assert_eq!(wit.cause, "caller-cancel");
+        assert_eq!((wit.origin.as_str(), wit.destination.as_str()), ("100", "101"));
+        assert_eq!(wit.answered_ms, None);
+        assert_eq!(wit.answered_by, None);
+    }
+
+    #[test]
+    fn an_answered_call_names_the_extension_that_answered() {
+        let wit = cdr_to_wit(&cdr(CallStatus::Answered, true));
+        assert_eq!(wit.cause, "normal");
+        assert_eq!(wit.answered_by.as_deref(), Some("101"));
+    }
+}
