@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 pub mod baresip;
+pub mod smtp;
 
 /// The operator token every test server is started with.
 pub const OPERATOR_TOKEN: &str = "test-operator-token";
