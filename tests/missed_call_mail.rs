@@ -16,6 +16,9 @@ use support::{Server, SippRegister, guest_bytes};
 
 const DOMAIN: &str = "acme.centralita.test";
 const FROM: &str = "Centralita <pbx@centralita.test>";
+/// Grants that let mischief (which imports `mail` and `http`) be uploaded; nobody listens
+/// on the allowed address.
+const MISCHIEF_GRANTS: &str = "grant_mail=true&http_allow=127.0.0.1:9";
 
 /// The server, mailing through `smtp`.
 fn server_mailing_to(smtp: &SmtpServer) -> Server {
@@ -149,9 +152,7 @@ fn a_module_granted_mail_sends_through_the_smtp_server() {
     let server = server_mailing_to(&smtp);
     server.create_company("acme", json!({}));
     server.create_user("acme", "100");
-    server
-        .upload_module("acme", "mischief", guest_bytes("mischief"), "grant_mail=true")
-        .expect(201, "upload");
+    server.upload_module("acme", "mischief", guest_bytes("mischief"), MISCHIEF_GRANTS).expect(201, "upload");
     server.create_did(
         "acme",
         &json!({
@@ -175,9 +176,7 @@ fn without_smtp_a_modules_mail_is_refused_with_a_reason() {
     let server = Server::start();
     server.create_company("acme", json!({}));
     server.create_user("acme", "100");
-    server
-        .upload_module("acme", "mischief", guest_bytes("mischief"), "grant_mail=true")
-        .expect(201, "upload");
+    server.upload_module("acme", "mischief", guest_bytes("mischief"), MISCHIEF_GRANTS).expect(201, "upload");
     server.create_did(
         "acme",
         &json!({
