@@ -153,8 +153,8 @@ fn a_wav_without_samples_is_empty_audio() {
 
 #[test]
 fn audio_past_the_duration_limit_is_refused() {
-    // 1 kHz 8-bit keeps eleven minutes to 660 kB.
-    let error = to_telephony(&wav(1000, &[100.0], 11.0 * 60.0, Encoding::Unsigned8), None).unwrap_err();
+    // 8 kHz 8-bit: eleven minutes in 5 MB, and no resampling to wait for.
+    let error = to_telephony(&wav(8000, &[100.0], 11.0 * 60.0, Encoding::Unsigned8), None).unwrap_err();
     assert!(matches!(error, ConvertError::TooLong { minutes: 10 }), "{error:?}");
     assert_eq!(error.to_string(), "longer than the 10-minute limit");
 }
@@ -176,7 +176,7 @@ fn random_mutated_and_truncated_files_never_panic() {
     let mut rng = XorShift(0x5EED_A0D1);
     let valid =
         [wav(44100, &[440.0, 440.0], 0.2, Encoding::Int16), MP3.to_vec(), OGG.to_vec(), FLAC.to_vec()];
-    for round in 0..400 {
+    for round in 0..240 {
         let mut bytes = match round % 3 {
             0 => (0..rng.below(4096)).map(|_| rng.next() as u8).collect(),
             _ => valid[rng.below(valid.len())].clone(),
@@ -184,7 +184,7 @@ fn random_mutated_and_truncated_files_never_panic() {
         if round % 3 != 0 {
             // Flip some bytes (headers included) and cut the file somewhere.
             for _ in 0..1 + rng.below(20) {
-                let at = rng.below(bytes.len().min(512).max(1)) * (rng.below(2) + 1) % bytes.len();
+                let at = rng.below(bytes.len().clamp(1, 512)) * (rng.below(2) + 1) % bytes.len();
                 bytes[at] = rng.next() as u8;
             }
             bytes.truncate(rng.below(bytes.len() + 1));
