@@ -422,3 +422,140 @@ pub async fn delete_message(
     let _ = tokio::task::spawn_blocking(move || voicemail::remove_audio(&app, &message)).await;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::api::auth::{Auth, Caller};
+    use crate::app::App;
+    use crate::media::audio::Audio;
+    use crate::store::records::Company;
+
+    fn operator() -> Access {
+        Access { caller: Caller::Operator, client_ip: None }
+    }
+
+    /// API state over an in-memory store with company acme, its audio in `data_dir`.
+    fn state(data_dir: &std::path::Path) -> ApiState {
+        let store = Store::in_memory().unwrap();
+        let app = App {
+            sandbox: Arc::new(crate::sandbox::Sandbox::new(store.clone(), None, false).unwrap()),
+            counters: Arc::new(Default::default()),
+            registrar: Arc::new(crate::sip::registrar::service::Registrar::new(store.clone())),
+            security: Arc::new(crate::security::Guard::load(store.clone(), Default::default()).unwrap()),
+            mail: crate::mail::Mailer::disabled(),
+            prompts: crate::prompts::Prompts::default(),
+            data_dir: Some(data_dir.to_path_buf()),
+            queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
+            store,
+        };
+        let company: Company = serde_json::from_value(serde_json::json!({
+            "id": "acme", "name": "Acme", "max_extensions": 10, "time_zone": "UTC",
+            "sip_domain": "acme.test", "trunk": null, "secondary_trunk": null,
+            "decision_deadline_ms": 100, "decision_memory_mib": 16, "created_at": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        app.store.write(|tx| tx.put(&COMPANIES, "acme", &company)).unwrap();
+        ApiState { app, auth: Auth::new("token".into()), trunks: Arc::new(Default::default()) }
+    }
+
+    fn path(name: &str) -> Path<(String, String)> {
+        Path(("acme".into(), name.into()))
+    }
+
+    fn message_path(id: &str) -> Path<(String, String, String)> {
+        Path(("acme".into(), "sales".into(), id.into()))
+    }
+
+    /// Box "sales" created through the API, and one message left in it.
+    async fn box_with_a_message(s: &ApiState) -> VoicemailMessage {
+        let body = VoicemailBoxBody {
+            name: "sales".into(),
+            number: "800".into(),
+            email: String::new(),
+            greeting: None,
+            retention_days: 30,
+            pin: Some("4321".into()),
+            max_message_seconds: 180,
+        };
+        let (status, _) =
+            create(State(s.clone()), operator(), Path("acme".into()), Body(body)).await.unwrap();
+        assert_eq!(status, StatusCode::CREATED);
+        let mailbox = voicemail::find_by_name(&s.app, "acme", "sales").unwrap().unwrap();
+        let audio = Audio::from_samples(vec![1000; 8000]);
+        voicemail::save_message(&s.app, &mailbox, "600", "800", &audio).unwrap()
+    }
+
+    fn audit_actions(s: &ApiState) -> Vec<String> {
+        let entries = s.app.store.read(|r| recent_audit(r, Some("acme"), 20)).unwrap();
+        entries.into_iter().map(|e| e.action).collect()
+    }
+
+    #[tokio::test]
+    async fn a_message_is_listed_downloaded_marked_heard_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        let message = box_with_a_message(&s).await;
+
+        let listed = list_messages(State(s.clone()), operator(), path("sales")).await.unwrap().0;
+        assert_eq!(listed, vec![message.clone()]);
+
+        let response = message_audio(State(s.clone()), operator(), message_path(&message.id)).await.unwrap();
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "audio/wav");
+        let disposition = format!("attachment; filename=\"voicemail-{}.wav\"", message.id);
+        assert_eq!(response.headers()[header::CONTENT_DISPOSITION], disposition.as_str());
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(body.len() as u64, message.size);
+        assert_eq!(voicemail::message_audio(&s.app, &message).unwrap().samples(), &[1000; 8000][..]);
+
+        let patch = MessagePatch { heard: true };
+        let heard =
+            update_message(State(s.clone()), operator(), message_path(&message.id), Body(patch)).await;
+        assert!(heard.unwrap().0.heard);
+        assert!(get_message(State(s.clone()), operator(), message_path(&message.id)).await.unwrap().0.heard);
+
+        let deleted = delete_message(State(s.clone()), operator(), message_path(&message.id)).await.unwrap();
+        assert_eq!(deleted, StatusCode::NO_CONTENT);
+        assert!(list_messages(State(s.clone()), operator(), path("sales")).await.unwrap().0.is_empty());
+        let gone = message_audio(State(s.clone()), operator(), message_path(&message.id)).await.unwrap_err();
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+        let wav = dir.path().join(format!("voicemail/acme/sales/{}.wav", message.id));
+        assert!(!wav.exists(), "the file goes with the message");
+
+        let actions = audit_actions(&s);
+        assert!(actions.contains(&"voicemail_message.update".to_string()), "{actions:?}");
+        assert!(actions.contains(&"voicemail_message.delete".to_string()), "{actions:?}");
+    }
+
+    #[tokio::test]
+    async fn deleting_a_box_deletes_its_messages_and_their_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        let message = box_with_a_message(&s).await;
+        assert!(dir.path().join("voicemail/acme/sales").exists());
+
+        delete(State(s.clone()), operator(), path("sales")).await.unwrap();
+        assert!(voicemail::messages(&s.app, "acme", "sales").unwrap().is_empty());
+        assert!(!dir.path().join("voicemail/acme/sales").exists(), "the box's folder stays");
+
+        // A new box of the same name starts empty.
+        let again = box_with_a_message(&s).await;
+        assert_ne!(again.id, message.id);
+        assert_eq!(voicemail::messages(&s.app, "acme", "sales").unwrap(), vec![again]);
+        let entries = s.app.store.read(|r| recent_audit(r, Some("acme"), 20)).unwrap();
+        let deletion = entries.iter().find(|e| e.action == "voicemail_box.delete").unwrap();
+        assert_eq!(deletion.detail.as_deref(), Some("1 messages deleted with it"));
+    }
+
+    #[tokio::test]
+    async fn the_box_view_never_holds_the_pin() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        box_with_a_message(&s).await;
+        let view = get_box(State(s.clone()), operator(), path("sales")).await.unwrap().0;
+        let json = serde_json::to_string(&view).unwrap();
+        assert!(!json.contains("pin") && !json.contains("4321") && !json.contains("sha256"), "{json}");
+    }
+}
