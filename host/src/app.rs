@@ -26,4 +26,6 @@ pub struct App {
     pub prompts: Prompts,
     /// Where audio files (voicemail, recordings) live; `None` in tests keeps them in memory.
     pub data_dir: Option<PathBuf>,
+    /// Queue statistics, reported by the queue mechanics and read by the API.
+    pub queue_stats: crate::routing::queue::stats::QueueStats,
 }

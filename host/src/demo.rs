@@ -37,6 +37,8 @@ pub fn ensure(app: &App) -> Result<(), StoreError> {
                 decision_memory_mib: DEFAULT_MEMORY_MIB,
                 permissions_module: default_permissions_module(),
                 permissions_config: empty_object(),
+                recording_retention_days: None,
+                recording_quota_mb: None,
                 created_at: now,
             },
         )?;
@@ -56,6 +58,7 @@ pub fn ensure(app: &App) -> Result<(), StoreError> {
                 sip_password: generate_sip_password(),
                 sip_password_expires_at: None,
                 outgoing_caller_id: Some(DID.into()),
+                recording: Default::default(),
                 created_at: now,
             };
             tx.put(&USERS, &company_key(COMPANY, extension), &user)?;

@@ -12,6 +12,8 @@
 //! - [`trunks`]: registering the companies' trunks to their providers.
 //! - [`mail`]: outgoing mail (voicemail, missed calls, modules' `mail` import).
 //! - [`prompts`]: the audio played to callers, uploaded and default.
+//! - [`voicemail`]: voicemail boxes' messages: stored, mailed, listened to, purged.
+//! - [`recordings`]: call recordings: stored, listed, quota, retention.
 
 pub mod api;
 pub mod app;
@@ -26,6 +28,7 @@ pub mod media;
 pub mod module_cli;
 pub mod operator_token;
 pub mod prompts;
+pub mod recordings;
 pub mod routing;
 pub mod sandbox;
 pub mod security;
@@ -36,3 +39,4 @@ pub mod store;
 mod test_rng;
 pub mod thread_priority;
 pub mod trunks;
+pub mod voicemail;

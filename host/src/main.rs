@@ -129,7 +129,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let store = Store::open(&config.data_dir)
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let sandbox = Sandbox::new(store.clone(), Some(config.data_dir.join("compiled")), config.pooling)?;
+    let mail = match &config.mail {
+        Some(settings) => centralita::mail::Mailer::smtp(settings).context("starting mail delivery")?,
+        None => {
+            tracing::info!("no --smtp-url: mail (voicemail, missed calls, modules) is not sent");
+            centralita::mail::Mailer::disabled()
+        }
+    };
+    let sandbox = Sandbox::new(store.clone(), Some(config.data_dir.join("compiled")), config.pooling)?
+        .with_mailer(mail.clone());
     for (name, _) in centralita::sandbox::registry::standard_modules() {
         sandbox.load_standard(name).with_context(|| format!("loading the standard module {name}"))?;
     }
@@ -139,12 +147,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let registrar = Arc::new(Registrar::new(store.clone()).with_sha256(config.digest_sha256));
     let security = Arc::new(Guard::load(store.clone(), config.ban).context("loading the ban list")?);
     let app = App {
+        queue_stats: centralita::routing::queue::stats::QueueStats::new(store.clone()),
         store,
         sandbox: Arc::new(sandbox),
         counters: Arc::new(Counters::default()),
         registrar: registrar.clone(),
         security,
-        mail: centralita::mail::Mailer::disabled(),
+        mail,
         prompts: centralita::prompts::Prompts::new(Some(config.data_dir.join("prompts"))),
         data_dir: Some(config.data_dir.clone()),
     };
@@ -178,6 +187,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(rtp_ports = %config.rtp_ports, public_ip = %config.public_ip, "media relay ready");
         let (commands, command_queue) = tokio::sync::mpsc::unbounded_channel();
         let cdrs = CdrWriter::start(app.store.clone()).context("starting the CDR writer")?;
+        // Delete recordings past their company's retention, now and every hour.
+        tokio::spawn(centralita::recordings::retention_loop(app.clone()));
+        // Delete voicemail messages past their box's retention, now and every hour.
+        tokio::spawn(centralita::voicemail::purge_loop(app.clone()));
         // Register every company's trunks to their providers, following the companies' changes.
         let trunks = Arc::new(Trunks::default());
         trunks.start(app.store.clone(), commands.clone(), sip_address, trunks::Settings::default());

@@ -53,6 +53,12 @@ pub struct CompanyBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub permissions_config: Option<serde_json::Value>,
+    /// Delete call recordings older than this many days, 1-60; default: keep them.
+    #[serde(default)]
+    pub recording_retention_days: Option<u32>,
+    /// Most megabytes (1,000,000 bytes) the call recordings may take; default: no limit.
+    #[serde(default)]
+    pub recording_quota_mb: Option<u64>,
 }
 
 fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiResult<Company> {
@@ -78,6 +84,16 @@ fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiR
     if !permissions_config.is_object() {
         return Err(ApiError::field("permissions_config", "must be a JSON object"));
     }
+    let max_days = crate::recordings::retention::MAX_RETENTION_DAYS;
+    if body.recording_retention_days.is_some_and(|days| !(1..=max_days).contains(&days)) {
+        return Err(ApiError::field(
+            "recording_retention_days",
+            format!("must be 1..={max_days} (or left out to keep recordings)"),
+        ));
+    }
+    if body.recording_quota_mb == Some(0) {
+        return Err(ApiError::field("recording_quota_mb", "must be at least 1 (or left out for no limit)"));
+    }
     Ok(Company {
         id: id.to_string(),
         name: body.name,
@@ -93,6 +109,8 @@ fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiR
         decision_memory_mib: memory,
         permissions_module,
         permissions_config,
+        recording_retention_days: body.recording_retention_days,
+        recording_quota_mb: body.recording_quota_mb,
         created_at,
     })
 }
@@ -253,6 +271,9 @@ pub async fn delete(
         tx.delete_prefix(&MODULE_INSTALLS, &prefix)?;
         // Call records are the company's data too; the audit log keeps the deletion.
         tx.delete_prefix(&CDRS, &prefix)?;
+        tx.delete(&CALL_EVENTS, &id)?;
+        tx.delete_prefix(&RECORDINGS, &prefix)?;
+        tx.delete(&RECORDING_USAGE, &id)?;
         tx.delete_company_kv(&id)?;
         tx.put(&RETIRED_COMPANIES, &id, &Utc::now().to_rfc3339())?;
         let keys: Vec<_> = tx.scan(&API_KEYS, "")?;
@@ -265,6 +286,13 @@ pub async fn delete(
     s.app.counters.forget_company(&id);
     s.app.registrar.forget_company(&id);
     s.app.sandbox.forget_company(&id);
+    // The recordings' rows went with the company; their files go off the async workers.
+    let (app, gone) = (s.app.clone(), id.clone());
+    tokio::task::spawn_blocking(move || {
+        if let Err(error) = crate::recordings::forget_company(&app, &gone) {
+            tracing::warn!(company = %gone, %error, "recording files of a deleted company left behind");
+        }
+    });
     s.trunks.changed();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod call_events;
 pub mod cdrs;
 pub mod companies;
 pub mod devices;
@@ -12,13 +13,20 @@ pub mod dids;
 pub mod directory;
 pub mod error;
 pub mod extract;
+pub mod ivr;
 pub mod keys;
 pub mod modules;
+pub mod pickup_groups;
+pub mod prompts;
+pub mod queues;
+pub mod recordings;
 pub mod registrations;
 pub mod security;
+pub mod service_codes;
 pub mod trunk_status;
 pub mod users;
 mod validate;
+pub mod voicemail;
 
 use std::sync::Arc;
 
@@ -74,12 +82,21 @@ async fn health() -> Json<Health> {
         users::create, users::import, users::list, users::get, users::update, users::delete, users::rotate_sip_password, registrations::list,
         devices::create, devices::list, devices::get, devices::update, devices::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete, dids::route,
+        ivr::create, ivr::list, ivr::get_menu, ivr::update, ivr::delete, ivr::step,
         directory::create_alias, directory::list_aliases, directory::get_alias, directory::update_alias, directory::delete_alias,
         directory::create_external, directory::list_external, directory::get_external, directory::update_external, directory::delete_external,
         modules::upload, modules::list, modules::get, modules::activate, modules::rollback,
         audit::all, audit::company,
         cdrs::list, cdrs::export_csv,
+        call_events::get_settings, call_events::put_settings, call_events::delete_settings,
+        recordings::list, recordings::get, recordings::audio, recordings::delete, recordings::delete_many, recordings::usage,
+        queues::create, queues::list, queues::get_queue, queues::update, queues::delete, queues::stats, queues::all_stats,
+        prompts::upload, prompts::list, prompts::get_prompt, prompts::audio, prompts::delete,
         security::list_bans, security::unban, security::list_whitelist, security::add_whitelist, security::remove_whitelist,
+        voicemail::create, voicemail::list, voicemail::get_box, voicemail::update, voicemail::delete,
+        voicemail::list_messages, voicemail::get_message, voicemail::message_audio, voicemail::update_message, voicemail::delete_message,
+        service_codes::get_operator, service_codes::put_operator, service_codes::get_company, service_codes::put_company,
+        pickup_groups::create, pickup_groups::list, pickup_groups::get_group, pickup_groups::update, pickup_groups::delete,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -160,11 +177,23 @@ pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>) -> Router {
         .route(&format!("{company}/audit"), get(audit::company))
         .route(&format!("{company}/cdrs"), get(cdrs::list))
         .route(&format!("{company}/cdrs.csv"), get(cdrs::export_csv))
+        .route(&format!("{company}/recordings"), get(recordings::list))
+        .route(&format!("{company}/recordings/usage"), get(recordings::usage))
+        .route(&format!("{company}/recordings/delete"), post(recordings::delete_many))
+        .route(&format!("{company}/recordings/{{id}}"), get(recordings::get).delete(recordings::delete))
+        .route(&format!("{company}/recordings/{{id}}/audio"), get(recordings::audio))
         .route("/api/v1/audit", get(audit::all))
         .route("/api/v1/security/bans", get(security::list_bans))
         .route("/api/v1/security/bans/{ip}", axum::routing::delete(security::unban))
         .route("/api/v1/security/whitelist", get(security::list_whitelist).post(security::add_whitelist))
         .route("/api/v1/security/whitelist/{cidr}", axum::routing::delete(security::remove_whitelist))
+        .merge(voicemail::routes())
+        .merge(service_codes::routes())
+        .merge(pickup_groups::routes())
+        .merge(queues::routes())
+        .merge(ivr::routes())
+        .merge(call_events::routes())
+        .merge(prompts::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(ApiState { app, auth, trunks })
 }

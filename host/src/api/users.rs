@@ -48,6 +48,9 @@ pub struct UserBody {
     /// One of the company's DIDs; none = anonymous.
     #[serde(default)]
     pub outgoing_caller_id: Option<String>,
+    /// Which calls are recorded (SPEC.md §6); default never, no announcement.
+    #[serde(default)]
+    pub recording: crate::store::records::RecordingSettings,
 }
 
 fn default_role() -> Role {
@@ -70,6 +73,7 @@ pub struct UserView {
     pub sip_password: String,
     pub sip_password_expires_at: Option<chrono::DateTime<Utc>>,
     pub outgoing_caller_id: Option<String>,
+    pub recording: crate::store::records::RecordingSettings,
     pub created_at: chrono::DateTime<Utc>,
 }
 
@@ -87,6 +91,7 @@ impl From<User> for UserView {
             sip_password: user.sip_password,
             sip_password_expires_at: user.sip_password_expires_at,
             outgoing_caller_id: user.outgoing_caller_id,
+            recording: user.recording,
             created_at: user.created_at,
         }
     }
@@ -168,6 +173,7 @@ fn build(
         sip_password: existing.map_or_else(generate_sip_password, |u| u.sip_password.clone()),
         sip_password_expires_at: existing.and_then(|u| u.sip_password_expires_at),
         outgoing_caller_id,
+        recording: body.recording,
         created_at: existing.map_or_else(Utc::now, |u| u.created_at),
     })
 }

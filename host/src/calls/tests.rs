@@ -48,6 +48,7 @@ fn engine(devices: u16) -> (Arc<CallEngine>, UnboundedReceiver<Command>, Store) 
         mail: crate::mail::Mailer::disabled(),
         prompts: crate::prompts::Prompts::default(),
         data_dir: None,
+        queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
         store: store.clone(),
     };
     let company: Company = serde_json::from_value(serde_json::json!({
@@ -75,6 +76,7 @@ fn engine(devices: u16) -> (Arc<CallEngine>, UnboundedReceiver<Command>, Store) 
         sip_password: "secret".into(),
         sip_password_expires_at: None,
         outgoing_caller_id: None,
+        recording: Default::default(),
         created_at: Utc::now(),
     };
     store

@@ -141,9 +141,15 @@ pub fn missing_destination(
         }
         // Queues, IVRs, voicemail boxes and rooms arrive with the media services and
         // WebRTC work; until then none exists.
-        Destination::Queue(name) => exists(false, "queue", name),
-        Destination::Ivr(name) => exists(false, "IVR", name),
-        Destination::Voicemail(name) => exists(false, "voicemail box", name),
+        Destination::Queue(name) => {
+            exists(super::queue::find_by_name(app, company, name)?.is_some(), "queue", name)
+        }
+        Destination::Ivr(name) => {
+            exists(super::ivr::find_by_name(app, company, name)?.is_some(), "IVR", name)
+        }
+        Destination::Voicemail(name) => {
+            exists(crate::voicemail::find_by_name(app, company, name)?.is_some(), "voicemail box", name)
+        }
         Destination::Conference(name) => exists(false, "conference room", name),
     })
 }

@@ -2,9 +2,12 @@
 //! decision, and what happens when a module fails (the entity's fallback, an audit entry).
 
 pub mod call;
+pub mod call_events;
 pub mod did;
 mod failure;
+pub mod ivr;
 pub mod permissions;
+pub mod queue;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

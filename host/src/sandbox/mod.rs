@@ -10,14 +10,17 @@
 //! - [`registry`]: which version of which module decides for a company.
 
 mod bindings;
+mod call_events;
 pub mod component;
 mod convert;
 pub mod counters;
 pub mod decision;
 pub mod engine;
 mod imports;
+mod ivr;
 pub mod limits;
 mod loaded;
+mod queue;
 pub mod registry;
 mod resolved;
 mod services;
@@ -75,7 +78,7 @@ impl Sandbox {
             engine,
             allocator,
             linker,
-            services: Arc::new(HostServices { store }),
+            services: Arc::new(HostServices { store, mail: crate::mail::Mailer::disabled() }),
             artifacts,
             loaded: Mutex::new(HashMap::new()),
             resolved: Default::default(),

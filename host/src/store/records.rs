@@ -6,6 +6,25 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod call_events;
+pub use call_events::*;
+mod ivr;
+pub use ivr::*;
+mod recording;
+pub use recording::*;
+
+mod prompts;
+pub use prompts::*;
+
+mod pickup;
+mod queue;
+mod service_codes;
+mod voicemail;
+pub use pickup::*;
+pub use queue::*;
+pub use service_codes::*;
+pub use voicemail::*;
+
 /// Where a call goes next (SPEC.md §2 "Destinations everywhere"). JSON:
 /// `{"extension": "101"}`, `{"queue": "sales"}`, ..., or `"hang_up"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -57,6 +76,12 @@ pub struct Company {
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     pub permissions_config: serde_json::Value,
+    /// Recordings older than this many days (1-60) are deleted; none = kept.
+    #[serde(default)]
+    pub recording_retention_days: Option<u32>,
+    /// Most megabytes (1,000,000 bytes) the company's recordings may take; none = no limit.
+    #[serde(default)]
+    pub recording_quota_mb: Option<u64>,
     /// When the company was created.
     pub created_at: DateTime<Utc>,
 }
@@ -120,6 +145,9 @@ pub struct User {
     pub sip_password_expires_at: Option<DateTime<Utc>>,
     /// Caller id for outside calls: one of the company's DIDs, or none = anonymous.
     pub outgoing_caller_id: Option<String>,
+    /// Which of the extension's calls are recorded (SPEC.md §6).
+    #[serde(default)]
+    pub recording: RecordingSettings,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
 }

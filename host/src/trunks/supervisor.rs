@@ -166,6 +166,8 @@ mod tests {
             decision_memory_mib: 16,
             permissions_module: "permissions".into(),
             permissions_config: serde_json::json!({}),
+            recording_retention_days: None,
+            recording_quota_mb: None,
             created_at: chrono::Utc::now(),
         }
     }

@@ -27,6 +27,7 @@ fn app() -> App {
         mail: crate::mail::Mailer::disabled(),
         prompts: crate::prompts::Prompts::default(),
         data_dir: None,
+        queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
         store,
     }
 }
@@ -46,6 +47,8 @@ fn company(app: &App, module: &str, config: serde_json::Value) -> Company {
         decision_memory_mib: 16,
         permissions_module: module.into(),
         permissions_config: config,
+        recording_retention_days: None,
+        recording_quota_mb: None,
         created_at: Utc::now(),
     };
     app.store.write(|tx| tx.put(&COMPANIES, "acme", &company)).unwrap();
@@ -66,6 +69,7 @@ fn user(internal_only: bool) -> User {
         sip_password: "secret".into(),
         sip_password_expires_at: None,
         outgoing_caller_id: Some(DID.into()),
+        recording: Default::default(),
         created_at: Utc::now(),
     }
 }
