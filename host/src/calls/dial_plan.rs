@@ -1,14 +1,23 @@
 //! What a number dialled by an extension means in its company: another extension, an
-//! alias of one (SPEC §1: an alias dials its real number), or a number outside.
+//! alias of one (SPEC §1: an alias dials its real number), an IVR menu or a voicemail box
+//! by its number, the voicemail service code, or a number outside.
 
-use crate::store::records::User;
-use crate::store::{ALIASES, Read, Store, StoreError, USERS, company_key};
+use crate::app::App;
+use crate::store::records::{IvrMenu, User, VoicemailBox};
+use crate::store::{ALIASES, Read, StoreError, USERS, company_key};
 
 /// Where a dialled number leads.
 #[derive(Debug, Clone)]
 pub enum Target {
     /// An extension of the company.
     Extension(Box<User>),
+    /// An IVR menu, by its number.
+    Ivr(Box<IvrMenu>),
+    /// A voicemail box, by its number: leave a message.
+    Voicemail(Box<VoicemailBox>),
+    /// The voicemail service code (with a box number, or alone for the caller's own box):
+    /// listen to the box's messages.
+    VoicemailAccess(Box<VoicemailBox>),
     /// A number outside the company (dialled through the trunk).
     External(String),
     /// Nothing this company knows, and not a phone number either.
@@ -18,21 +27,54 @@ pub enum Target {
 /// How many aliases are followed before giving up (an alias may name another alias).
 const MAX_ALIAS_HOPS: usize = 4;
 
-/// Resolve `dialled` in `company`.
-pub fn resolve(store: &Store, company: &str, dialled: &str) -> Result<Target, StoreError> {
-    store.read(|r| {
+/// Where following aliases ends.
+enum Followed {
+    Extension(Box<User>),
+    Number(String),
+}
+
+/// Resolve `dialled` by extension `caller` in `company`.
+pub fn resolve(app: &App, company: &str, caller: &str, dialled: &str) -> Result<Target, StoreError> {
+    let codes = crate::api::service_codes::effective_service_codes(app, company);
+    if let Some(rest) = dialled.strip_prefix(codes.voicemail_access.as_str()) {
+        // The code alone means the caller's own box (the box numbered like its extension).
+        let number = if rest.is_empty() { caller } else { rest };
+        if let Some(mailbox) = crate::voicemail::find_by_number(app, company, number)? {
+            return Ok(Target::VoicemailAccess(Box::new(mailbox)));
+        }
+    }
+    // Aliases first: an alias may name an extension, a menu or a box.
+    let number = app.store.read(|r| {
         let mut number = dialled.to_string();
         for _ in 0..=MAX_ALIAS_HOPS {
             if let Some(user) = r.get(&USERS, &company_key(company, &number))? {
-                return Ok(Target::Extension(Box::new(user)));
+                return Ok(Followed::Extension(Box::new(user)));
             }
             match r.get(&ALIASES, &company_key(company, &number))? {
                 Some(alias) => number = alias.target,
                 None => break,
             }
         }
-        Ok(if is_phone_number(&number) { Target::External(number) } else { Target::Unknown })
-    })
+        Ok::<_, StoreError>(Followed::Number(number))
+    })?;
+    let number = match number {
+        Followed::Extension(user) => return Ok(Target::Extension(user)),
+        Followed::Number(number) => number,
+    };
+    if let Some(menu) = crate::routing::ivr::find_by_number(app, company, &number)? {
+        return Ok(Target::Ivr(Box::new(menu)));
+    }
+    if let Some(mailbox) = crate::voicemail::find_by_number(app, company, &number)? {
+        return Ok(Target::Voicemail(Box::new(mailbox)));
+    }
+    Ok(if is_phone_number(&number) { Target::External(number) } else { Target::Unknown })
+}
+
+impl Target {
+    /// Whether the target is inside the company (for the permissions module).
+    pub fn is_internal(&self) -> bool {
+        !matches!(self, Target::External(_) | Target::Unknown)
+    }
 }
 
 /// Digits, optionally after one leading '+' (what can be dialled outside).

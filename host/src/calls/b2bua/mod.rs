@@ -11,11 +11,20 @@
 //!    with their SDP rewritten for the other leg. Our 2xx to the caller is retransmitted
 //!    until its ACK arrives (§13.3.1.4).
 //! 4. The end: the CDR is handed to the writer and the endpoint forgets the call.
+//!
+//! Destinations the host serves itself — IVR menus, voicemail — are answered by the host
+//! ([`host`]); where they send the caller next is rung with the caller already answered.
 
+mod host;
+mod ivr;
+mod record;
 mod ring;
 mod route;
 mod talk;
+mod voicemail;
 
+use host::{Heard, HostLeg};
+use record::Recorder;
 use ring::{Leg, LegState};
 
 use std::sync::Arc;
@@ -30,7 +39,7 @@ use super::dial_plan::{self, Target};
 use super::record::Draft;
 use super::ringing;
 use super::targets::RingTarget;
-use crate::media::relay::{RelaySession, Side};
+use crate::media::relay::{MediaEvent, RelaySession, Side};
 use crate::media::sdp::{self, Sdp};
 use crate::routing::call::{CallInput, Direction};
 use crate::routing::did::route_did;
@@ -39,7 +48,7 @@ use crate::sip::dialog::{Dialog, Outgoing, cseq_number};
 use crate::sip::endpoint::tu::{CallEvent, CallEvents, Caller, Command, LegId, NewCall, ServerTx};
 use crate::sip::message::uri_user;
 use crate::sip::transaction::TimerConfig;
-use crate::store::records::{CallStatus, Company, Destination, Did, ExternalNumber, User};
+use crate::store::records::{CallStatus, Company, Destination, Did, ExternalNumber, RecordingSettings, User};
 use crate::store::{COMPANIES, DEVICES, DIDS, EXTERNAL_NUMBERS, Read, USERS, company_key, devices_prefix};
 
 /// The caller's leg, in responses routed to us (our requests to the caller: BYE, re-INVITE).
@@ -83,6 +92,16 @@ struct Call {
     /// The ACK sent for the winner's 2xx, sent again if the 2xx is retransmitted; none
     /// while a delayed offer waits for the caller's answer.
     winner_ack: Option<Outgoing>,
+    /// Set once the host answered the caller itself (IVR, voicemail).
+    host: Option<HostLeg>,
+    /// What the media session reports (digits, prompts played), once it is open.
+    media_events: Option<UnboundedReceiver<MediaEvent>>,
+    /// The G.711 payload type both legs use once connected (for what the host plays).
+    codec: Option<u8>,
+    /// Recording settings of the parties and the recording in progress.
+    recorder: Recorder,
+    /// The caller's dialog is over: it sent BYE, or we did.
+    caller_done: bool,
 }
 
 /// Run the call `new_call` to its end.
@@ -121,6 +140,11 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         offer: Vec::new(),
         hops_left,
         winner_ack: None,
+        host: None,
+        media_events: None,
+        codec: None,
+        recorder: Recorder::default(),
+        caller_done: false,
     };
     let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
     let _entered = span.enter();
@@ -145,7 +169,11 @@ impl Call {
         self.engine.send(command);
     }
 
+    /// Answer the caller's INVITE; nothing once the host answered it (the caller has our 2xx).
     pub(super) fn respond_caller(&self, status: u16, body: Option<&[u8]>) {
+        if self.host.is_some() {
+            return;
+        }
         let bytes = self.caller.response(&self.invite, status, body);
         self.send(Command::Respond { tx: self.invite_tx.clone(), status, bytes });
     }
@@ -187,7 +215,28 @@ impl Call {
     /// Wait for cancelled legs that still owe us a provisional response (to CANCEL them)
     /// or a 2xx (to hang them up), write the CDR, and let the endpoint forget the call.
     pub(super) async fn finish(mut self, ending: Ending) {
-        self.engine.cdrs.write(self.record.finish(ending.status, &ending.cause, ending.sip_status));
+        if self.host.is_some() {
+            // Answered by the host and not connected on (no answer, busy, a failure).
+            self.hang_up_caller();
+        }
+        let recording = self.save_recording().await;
+        let mut cdr = self.record.finish(ending.status, &ending.cause, ending.sip_status);
+        cdr.recording = recording;
+        // The company's call-events module hears of every ended call (a missed-call mail);
+        // it runs off this task and fills in the company's time zone itself.
+        let ended = CallInput {
+            call_id: self.caller.call_id.clone(),
+            company: cdr.company.clone(),
+            caller: cdr.caller.clone(),
+            caller_name: cdr.caller_name.clone(),
+            called: cdr.called.clone(),
+            direction: cdr.direction,
+            at: cdr.started_at,
+            time_zone: String::new(),
+            random_seed: None,
+        };
+        crate::routing::call_events::call_ended(&self.engine.app, ended, &cdr);
+        self.engine.cdrs.write(cdr);
         self.media = None;
         let deadline = Instant::now() + DRAIN_TIME;
         while self.legs.iter().any(|l| l.cancel_wanted || l.state == LegState::Early) {
@@ -224,6 +273,14 @@ fn cseq_method_is(response: &Response, method: &str) -> bool {
     response
         .cseq_header()
         .is_ok_and(|c| c.value().split_whitespace().nth(1).is_some_and(|m| m.eq_ignore_ascii_case(method)))
+}
+
+/// The next media event, or never when there is no session (yet).
+async fn next_media_event(events: &mut Option<UnboundedReceiver<MediaEvent>>) -> Option<MediaEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

@@ -55,6 +55,7 @@ impl Call {
         let (groups, domain, plan) = match &ringing.callee {
             Callee::Extension(callee) => {
                 self.record.destination = Some(format!("extension {}", callee.extension));
+                self.recording_party(Side::B, callee);
                 let store = &self.engine.app.store;
                 let bindings =
                     self.engine.app.registrar.bindings(&company.id, &callee.extension, SystemTime::now());
@@ -96,18 +97,31 @@ impl Call {
                 let plan = RingPlan { group_time: None, timeout: OUTSIDE_RING_TIMEOUT };
                 (groups, first.domain.trim().trim_start_matches("sip:").to_string(), plan)
             }
+            // `serve` takes these itself; none rings a device.
+            Callee::Ivr(_) | Callee::Voicemail(_) | Callee::VoicemailAccess(_) | Callee::HangUp => {
+                return Err(internal("a host service cannot be rung"));
+            }
         };
         let from = match &ringing.caller_id {
             Some(user) => format!("\"{}\" <sip:{user}@{domain}>", ringing.display.replace('"', "")),
             None => "\"Anonymous\" <sip:anonymous@anonymous.invalid>".to_string(),
         };
 
-        let session = self.engine.media.open().await.map_err(internal)?;
-        if let Some(offer) = offer {
-            session.set_remote(Side::A, offer.remote_rtp());
-            self.offer = offer.relayed(session.local(Side::B)).map_err(internal)?.to_bytes();
+        if let Some(host) = &self.host {
+            // The host answered the caller: the callee gets the caller's codec, and the
+            // caller hears ringback until it answers.
+            let session = self.media.as_ref().ok_or_else(|| internal("the host's call has no media"))?;
+            self.offer = sdp::host_offer(session.local(Side::B), host.codec).to_bytes();
+            self.play(vec![host::ringback()], true);
+        } else {
+            let mut session = self.engine.media.open().await.map_err(internal)?;
+            self.media_events = session.take_events();
+            if let Some(offer) = offer {
+                session.set_remote(Side::A, offer.remote_rtp());
+                self.offer = offer.relayed(session.local(Side::B)).map_err(internal)?.to_bytes();
+            }
+            self.media = Some(session);
         }
-        self.media = Some(session);
 
         match self.ring(groups, &from, plan).await {
             Some(ending) => Ok(ending),
@@ -333,6 +347,7 @@ impl Call {
                         // §15: the caller may end its early dialog with BYE; like a CANCEL.
                         let bytes = self.caller.response(&request, 200, None);
                         self.send(Command::Respond { tx, status: 200, bytes });
+                        self.caller_done = true;
                         self.respond_caller(487, None);
                         self.cancel_legs_except(None);
                         return Some(Ending::new(
@@ -384,6 +399,9 @@ impl Call {
             self.send_request(ack, &call_id, id);
         }
         self.cancel_legs_except(Some(index));
+        if self.host.is_some() {
+            return self.connect_host_answered(index, response);
+        }
         let answer = sdp::parse(response.body()).and_then(|answer| {
             let media = self.media.as_ref().expect("media is opened before ringing");
             media.set_remote(Side::B, answer.remote_rtp());
@@ -392,6 +410,9 @@ impl Call {
         match answer {
             Ok(answer) => {
                 self.record.answered();
+                let caller_events =
+                    sdp::parse(self.invite.body()).ok().and_then(|offer| offer.telephone_event());
+                self.connected_media(g711_of(&answer), [caller_events, answer.telephone_event()]);
                 let ok = self.caller.response(&self.invite, 200, Some(&answer.to_bytes()));
                 self.send(Command::Respond { tx: self.invite_tx.clone(), status: 200, bytes: ok.clone() });
                 self.answer = Some(ok);
@@ -410,4 +431,37 @@ impl Call {
             }
         }
     }
+
+    /// Leg `index` answered a caller the host had already answered: the relay joins them
+    /// (the callee answered the codec the caller has).
+    fn connect_host_answered(&mut self, index: usize, response: &Response) -> Option<Ending> {
+        let media = self.media.as_ref()?;
+        match sdp::parse(response.body()) {
+            Ok(answer) => {
+                media.set_remote(Side::B, answer.remote_rtp());
+                media.stop_playing(Side::A);
+                self.record.answered();
+                let caller = self.host.as_ref().map(|host| host.codec);
+                let codec = caller.map(|codec| codec.payload_type);
+                self.connected_media(
+                    codec,
+                    [caller.and_then(|c| c.telephone_event), answer.telephone_event()],
+                );
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the device's SDP answer is unusable");
+                let leg = &mut self.legs[index];
+                let bye = leg.dialog.request(Method::Bye, &[], None);
+                let (call_id, id) = (leg.dialog.call_id.clone(), leg.id);
+                self.send_request(bye, &call_id, id);
+                Some(Ending::new(CallStatus::Failed, format!("unusable SDP answer: {error}"), Some(488)))
+            }
+        }
+    }
+}
+
+/// The G.711 payload type a description settled on (its first PCMU or PCMA).
+pub(super) fn g711_of(description: &Sdp) -> Option<u8> {
+    description.payload_types().iter().copied().find(|&pt| pt == sdp::PCMU || pt == sdp::PCMA)
 }

@@ -1,14 +1,29 @@
 //! Who a call rings and as whom it is presented: an extension's call goes through the
 //! company's permissions module and dial plan, a trunk's call through the DID's module.
+//! A destination the host serves itself (an IVR menu, a voicemail box) is answered by the
+//! host, and where the menu sends the caller is served next, up to [`MAX_DESTINATIONS`].
 
 use super::*;
+use crate::store::records::{IvrMenu, VoicemailBox};
 
-/// Whom a call rings.
+/// Destinations one call may pass through (menu to menu to a box...): a loop of menus
+/// configured by mistake must end.
+const MAX_DESTINATIONS: usize = 16;
+
+/// Whom a call rings, or which host service takes it.
 pub(super) enum Callee {
     /// The registered devices of an extension.
     Extension(Box<User>),
     /// A number outside, through the company's trunk.
     Outside(String),
+    /// An IVR menu.
+    Ivr(Box<IvrMenu>),
+    /// A voicemail box, to leave a message.
+    Voicemail(Box<VoicemailBox>),
+    /// A voicemail box, to listen to its messages (after its PIN).
+    VoicemailAccess(Box<VoicemailBox>),
+    /// End the call.
+    HangUp,
 }
 
 /// Who a call rings, and as whom it is presented.
@@ -57,7 +72,107 @@ impl Call {
             Ok(ringing) => ringing,
             Err(ending) => return Ok(ending),
         };
-        self.ring_callee(&company, ringing, offer.as_ref()).await
+        self.serve(&company, ringing, offer.as_ref()).await
+    }
+
+    /// Take the call to `ringing.callee`, and on through the destinations host services
+    /// send it to.
+    async fn serve(
+        &mut self,
+        company: &Company,
+        ringing: Ringing,
+        offer: Option<&Sdp>,
+    ) -> Result<Ending, String> {
+        let Ringing { mut callee, display, caller_id } = ringing;
+        for _ in 0..MAX_DESTINATIONS {
+            let next = match callee {
+                Callee::Extension(_) | Callee::Outside(_) => {
+                    return self.ring_callee(company, Ringing { callee, display, caller_id }, offer).await;
+                }
+                Callee::HangUp => return Ok(self.hang_up_destination()),
+                Callee::Voicemail(mailbox) => {
+                    if let Err(ending) = self.answer_by_host(offer).await {
+                        return Ok(ending);
+                    }
+                    return Ok(self.leave_voicemail(company, &mailbox).await);
+                }
+                Callee::VoicemailAccess(mailbox) => {
+                    if let Err(ending) = self.answer_by_host(offer).await {
+                        return Ok(ending);
+                    }
+                    return Ok(self.listen_to_voicemail(company, &mailbox).await);
+                }
+                Callee::Ivr(menu) => {
+                    if let Err(ending) = self.answer_by_host(offer).await {
+                        return Ok(ending);
+                    }
+                    match self.run_ivr(company, &menu).await {
+                        Ok(destination) => destination,
+                        Err(ending) => return Ok(ending),
+                    }
+                }
+            };
+            callee = match self.callee_for(company, &next)? {
+                Ok(next) => next,
+                Err(ending) => return Ok(ending),
+            };
+        }
+        tracing::warn!("too many destinations in a row; hanging up");
+        Ok(self.hang_up_destination())
+    }
+
+    /// A destination that ends the call: refused before an answer, hung up after.
+    fn hang_up_destination(&mut self) -> Ending {
+        if self.host.is_some() {
+            self.hang_up_caller();
+            return Ending::new(CallStatus::Answered, "the menu hangs up", Some(200));
+        }
+        // Before the host answers, only a DID's rule names a hang-up.
+        self.respond_caller(603, None);
+        Ending::new(CallStatus::Refused, "the DID's rule hangs up", Some(603))
+    }
+
+    /// Whom `destination` (a DID's or a menu's) names.
+    fn callee_for(
+        &mut self,
+        company: &Company,
+        destination: &Destination,
+    ) -> Result<Result<Callee, Ending>, String> {
+        let app = &self.engine.app;
+        let key = |name: &str| company_key(&company.id, name);
+        let gone = |what: &str| format!("the destination's {what} no longer exists");
+        let found = match destination {
+            Destination::Extension(extension) => {
+                let user: Option<User> =
+                    app.store.read(|r| r.get(&USERS, &key(extension))).map_err(internal)?;
+                user.map(|user| Callee::Extension(Box::new(user))).ok_or_else(|| gone("extension"))
+            }
+            Destination::ExternalNumber(name) => {
+                let number: Option<ExternalNumber> =
+                    app.store.read(|r| r.get(&EXTERNAL_NUMBERS, &key(name))).map_err(internal)?;
+                number.map(|number| Callee::Outside(number.number)).ok_or_else(|| gone("external number"))
+            }
+            Destination::Ivr(name) => crate::routing::ivr::find_by_name(app, &company.id, name)
+                .map_err(internal)?
+                .map(|menu| Callee::Ivr(Box::new(menu)))
+                .ok_or_else(|| gone("IVR menu")),
+            Destination::Voicemail(name) => crate::voicemail::find_by_name(app, &company.id, name)
+                .map_err(internal)?
+                .map(|mailbox| Callee::Voicemail(Box::new(mailbox)))
+                .ok_or_else(|| gone("voicemail box")),
+            Destination::HangUp => Ok(Callee::HangUp),
+            other => Err(format!("destination {other:?} is not available yet")),
+        };
+        Ok(found.map_err(|cause| {
+            tracing::warn!(%cause, "destination unusable");
+            self.record.destination = Some(format!("{destination:?}"));
+            if self.host.is_some() {
+                self.hang_up_caller();
+            } else {
+                self.respond_caller(404, None);
+            }
+            Ending::new(CallStatus::Failed, cause, Some(404))
+        }))
     }
 
     /// An extension's call: the permissions module decides, then the dial plan.
@@ -74,9 +189,11 @@ impl Call {
             return self.refuse(403, CallStatus::Refused, "caller no longer exists").map(Err);
         };
         self.record.caller_name = Some(caller.full_name.clone()).filter(|n| !n.is_empty());
+        self.recording_party(Side::A, &caller);
 
-        let mut target = dial_plan::resolve(store, &company.id, dialled).map_err(internal)?;
-        let kind = permissions::classify(dialled, |_| matches!(target, Target::Extension(_)));
+        let app = &self.engine.app;
+        let mut target = dial_plan::resolve(app, &company.id, extension, dialled).map_err(internal)?;
+        let kind = permissions::classify(dialled, |_| target.is_internal());
         self.record.direction =
             if kind == DialledKind::Internal { Direction::Internal } else { Direction::Outbound };
         let input = self.call_input(company, &caller.extension, dialled);
@@ -90,7 +207,7 @@ impl Call {
             // The policy may rewrite the number (e.g. strip an outside-line prefix).
             Verdict::Allow { dial, caller_id } => {
                 if dial != dialled {
-                    target = dial_plan::resolve(store, &company.id, dial).map_err(internal)?;
+                    target = dial_plan::resolve(app, &company.id, extension, dial).map_err(internal)?;
                 }
                 caller_id.clone()
             }
@@ -100,6 +217,17 @@ impl Call {
             Target::Extension(user) => {
                 Ringing { callee: Callee::Extension(user), display, caller_id: Some(caller.extension) }
             }
+            Target::Ivr(menu) => {
+                Ringing { callee: Callee::Ivr(menu), display, caller_id: Some(caller.extension) }
+            }
+            Target::Voicemail(mailbox) => {
+                Ringing { callee: Callee::Voicemail(mailbox), display, caller_id: Some(caller.extension) }
+            }
+            Target::VoicemailAccess(mailbox) => Ringing {
+                callee: Callee::VoicemailAccess(mailbox),
+                display,
+                caller_id: Some(caller.extension),
+            },
             // Outside, the policy's caller id (a company DID, or anonymous) is shown.
             Target::External(number) => Ringing { callee: Callee::Outside(number), display, caller_id },
             Target::Unknown => return self.refuse(404, CallStatus::Failed, "no such number").map(Err),
@@ -126,40 +254,9 @@ impl Call {
         let input = self.call_input(company, &self.record.caller.clone(), number);
         let outcome = route_did(&self.engine.app, company, &did, &input).map_err(internal)?;
         let decision = outcome.decision;
-        let callee = match &decision.destination {
-            Destination::Extension(extension) => {
-                let user: Option<User> =
-                    store.read(|r| r.get(&USERS, &company_key(&company.id, extension))).map_err(internal)?;
-                match user {
-                    Some(user) => Callee::Extension(Box::new(user)),
-                    None => {
-                        return self
-                            .refuse(404, CallStatus::Failed, "the DID's extension no longer exists")
-                            .map(Err);
-                    }
-                }
-            }
-            Destination::ExternalNumber(name) => {
-                let number: Option<ExternalNumber> = store
-                    .read(|r| r.get(&EXTERNAL_NUMBERS, &company_key(&company.id, name)))
-                    .map_err(internal)?;
-                match number {
-                    Some(number) => Callee::Outside(number.number),
-                    None => {
-                        let cause = "the DID's external number no longer exists";
-                        return self.refuse(404, CallStatus::Failed, cause).map(Err);
-                    }
-                }
-            }
-            Destination::HangUp => {
-                return self.refuse(603, CallStatus::Refused, "the DID's rule hangs up").map(Err);
-            }
-            other => {
-                // Queues, IVRs, voicemail and rooms come with the media services and WebRTC work.
-                self.record.destination = Some(format!("{other:?}"));
-                let cause = format!("destination {other:?} is not available yet");
-                return self.refuse(480, CallStatus::Failed, cause).map(Err);
-            }
+        let callee = match self.callee_for(company, &decision.destination)? {
+            Ok(callee) => callee,
+            Err(ending) => return Ok(Err(ending)),
         };
         let display = match (&decision.caller_id_prefix, &self.record.caller_name) {
             (Some(prefix), Some(name)) => format!("{prefix} {name}"),

@@ -6,6 +6,8 @@ use super::*;
 /// A re-INVITE relayed from one leg to the other, waiting for the other's answer.
 pub(super) struct PendingReinvite {
     from_caller: bool,
+    /// The offer puts the other party on hold (sendonly, inactive, or address 0.0.0.0).
+    holds: bool,
     tx: ServerTx,
     request: Box<Request>,
     sent_cseq: u32,
@@ -19,14 +21,19 @@ impl Call {
             return Ending::new(CallStatus::Failed, "no answer to connect", None);
         };
         let ok = self.answer.clone().unwrap_or_default();
-        // §13.3.1.4: retransmit the 2xx at T1, doubling to T2, until the ACK, for 64·T1.
-        let mut retransmit = Some((Instant::now() + timers.t1, timers.t1));
+        // §13.3.1.4: retransmit the 2xx at T1, doubling to T2, until the ACK, for 64·T1
+        // (the host's own 2xx, if it answered first, was acknowledged already).
+        let mut retransmit = self.host.is_none().then(|| (Instant::now() + timers.t1, timers.t1));
         let ack_deadline = Instant::now() + timers.t1 * 64;
         let mut pending: Option<PendingReinvite> = None;
         loop {
             let wake = retransmit.map(|(at, _)| at);
             let event = tokio::select! {
                 event = self.events.recv() => event,
+                Some(media) = next_media_event(&mut self.media_events) => {
+                    self.on_talk_media(media);
+                    continue;
+                }
                 () = sleep_until_opt(wake) => {
                     let Some((_, interval)) = retransmit else { continue };
                     if Instant::now() >= ack_deadline {
@@ -57,6 +64,8 @@ impl Call {
                         }
                         (Method::Bye, Some(tx)) => {
                             self.respond_in_dialog(from_caller, winner, tx, &request, 200, None);
+                            // Either the caller hung up or we send it BYE below.
+                            self.caller_done = true;
                             let (other_dialog_leg, cause) = if from_caller {
                                 (Some(winner), "caller hung up")
                             } else {
@@ -83,9 +92,11 @@ impl Call {
                                 self.respond_in_dialog(from_caller, winner, tx, &request, 491, None);
                                 continue;
                             }
+                            let holds = is_hold(&request);
                             match self.relay_reinvite(from_caller, winner, &request) {
                                 Ok(sent_cseq) => {
-                                    pending = Some(PendingReinvite { from_caller, tx, request, sent_cseq })
+                                    pending =
+                                        Some(PendingReinvite { from_caller, holds, tx, request, sent_cseq })
                                 }
                                 Err(status) => {
                                     self.respond_in_dialog(from_caller, winner, tx, &request, status, None)
@@ -195,6 +206,7 @@ impl Call {
                 media.set_remote(other, answer.remote_rtp());
                 body = answer.relayed(media.local(own)).ok().map(|s| s.to_bytes());
             }
+            self.music_on_hold(other, pending.holds);
         }
         self.respond_in_dialog(
             pending.from_caller,
@@ -226,6 +238,7 @@ impl Call {
     }
 
     pub(super) fn hang_up_both(&mut self, winner: usize) {
+        self.caller_done = true;
         let bye = self.caller.request(Method::Bye, &[], None);
         let call_id = self.caller.call_id.clone();
         self.send_request(bye, &call_id, CALLER_LEG);
@@ -233,5 +246,27 @@ impl Call {
         let bye = leg.dialog.request(Method::Bye, &[], None);
         let (call_id, id) = (leg.dialog.call_id.clone(), leg.id);
         self.send_request(bye, &call_id, id);
+    }
+}
+
+/// Whether a re-INVITE's offer puts the other party on hold (RFC 3264 §8.4, or the older
+/// `c=0.0.0.0`); an offer without a body changes nothing.
+fn is_hold(request: &Request) -> bool {
+    sdp::parse(request.body()).is_ok_and(|offer| offer.held_by_address() || !offer.direction().receives())
+}
+
+impl Call {
+    /// The party on `held` was put on hold (`holds`) or taken off it: music on hold (the
+    /// company's upload, else the default) plays to it meanwhile (SPEC §5).
+    fn music_on_hold(&mut self, held: Side, holds: bool) {
+        let (Some(media), Some(codec)) = (&self.media, self.codec) else { return };
+        if !holds {
+            media.stop_playing(held);
+            return;
+        }
+        match self.engine.app.prompts.get(&self.record.company, crate::prompts::system::MUSIC_ON_HOLD) {
+            Some(music) => media.play(held, codec, vec![music], true, 0),
+            None => tracing::warn!("no music on hold to play"),
+        }
     }
 }
