@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Server;
-use support::baresip::{BLOCK_MS, DOMAIN, PATIENCE, Phone, analyse, wait_until_registered};
+use support::audio::{BLOCK_MS, analyse};
+use support::baresip::{DOMAIN, PATIENCE, Phone, wait_until_registered};
 
 const CALLER_TONE_HZ: u32 = 1000;
 const CALLEE_TONE_HZ: u32 = 600;

@@ -1,8 +1,8 @@
 //! Real `baresip` phones (Debian package, 1.0.0) for black-box tests: each runs with its own
 //! configuration directory (templates in tests/baresip/), registers as an extension, plays a
 //! sine tone as its microphone and dumps what it receives to a WAV file; the test drives it
-//! through the ctrl_tcp module (netstring-framed JSON commands and events). Also the audio
-//! checks on those files: reading a WAV and finding a tone with a Goertzel filter.
+//! through the ctrl_tcp module (netstring-framed JSON commands and events). The checks on
+//! those files are in `support::audio`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -20,10 +20,6 @@ use super::Server;
 pub const DOMAIN: &str = "acme.centralita.test";
 /// The bound of every wait: generous for a loaded 2-core machine, not an assertion on speed.
 pub const PATIENCE: Duration = Duration::from_secs(30);
-/// The analysis block: 100 ms gives the Goertzel filter a 10 Hz resolution.
-pub const BLOCK_MS: usize = 100;
-/// A block quieter than this RMS (about -36 dBFS) is silence; ausine plays at about -9 dBFS.
-pub const SILENCE_RMS: f64 = 500.0;
 
 pub fn template(name: &str) -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/baresip/");
@@ -361,82 +357,4 @@ pub fn wait_until_registered(server: &Server, phone: &mut Phone) {
         assert!(Instant::now() < deadline, "baresip {} never registered", phone.extension);
         thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// The sample rate and samples of a 16-bit mono PCM WAV file. A data chunk whose size was
-/// never written (a writer stopped early) runs to the end of the file.
-pub fn read_wav(path: &Path) -> (u32, Vec<i16>) {
-    let bytes = std::fs::read(path).expect("read the recording");
-    assert!(bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE", "not a WAV file");
-    let le16 = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
-    let le32 = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-    let mut rate = None;
-    let mut at = 12;
-    while at + 8 <= bytes.len() {
-        let size = le32(at + 4) as usize;
-        let body = at + 8;
-        match &bytes[at..at + 4] {
-            b"fmt " => {
-                let (format, channels, bits) = (le16(body), le16(body + 2), le16(body + 14));
-                assert_eq!((format, channels, bits), (1, 1, 16), "expected 16-bit mono PCM");
-                rate = Some(le32(body + 4));
-            }
-            b"data" => {
-                let end = if size == 0 || body + size > bytes.len() { bytes.len() } else { body + size };
-                let samples = bytes[body..end]
-                    .chunks_exact(2)
-                    .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
-                    .collect();
-                return (rate.expect("the fmt chunk comes before the data chunk"), samples);
-            }
-            _ => {}
-        }
-        at = body + size + size % 2;
-    }
-    panic!("no data chunk in {}", path.display());
-}
-
-/// The power of `frequency` in `samples` (the Goertzel algorithm: one DFT bin).
-pub fn goertzel_power(samples: &[i16], frequency: f64, sample_rate: f64) -> f64 {
-    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / sample_rate).cos();
-    let (mut previous, mut before_previous) = (0.0, 0.0);
-    for &sample in samples {
-        let current = f64::from(sample) + coefficient * previous - before_previous;
-        before_previous = previous;
-        previous = current;
-    }
-    previous * previous + before_previous * before_previous - coefficient * previous * before_previous
-}
-
-/// How a recording's blocks look for one tone.
-#[derive(Debug)]
-pub struct ToneReport {
-    pub blocks: usize,
-    /// Blocks louder than silence.
-    pub loud: usize,
-    /// Loud blocks where the tone has over 10 times the power of every `rivals` frequency.
-    pub tone: usize,
-}
-
-pub fn analyse(path: &Path, tone_hz: u32, rivals: &[u32]) -> ToneReport {
-    let (rate, samples) = read_wav(path);
-    let block = rate as usize * BLOCK_MS / 1000;
-    let mut report = ToneReport { blocks: 0, loud: 0, tone: 0 };
-    for chunk in samples.chunks_exact(block) {
-        report.blocks += 1;
-        let rms = (chunk.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / block as f64).sqrt();
-        if rms < SILENCE_RMS {
-            continue;
-        }
-        report.loud += 1;
-        let power = goertzel_power(chunk, f64::from(tone_hz), f64::from(rate));
-        let strongest_rival = rivals
-            .iter()
-            .map(|&hz| goertzel_power(chunk, f64::from(hz), f64::from(rate)))
-            .fold(0.0, f64::max);
-        if power > 10.0 * strongest_rival {
-            report.tone += 1;
-        }
-    }
-    report
 }

@@ -20,7 +20,9 @@ use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+pub mod audio;
 pub mod baresip;
+pub mod sipp;
 pub mod smtp;
 
 /// The operator token every test server is started with.

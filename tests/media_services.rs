@@ -1,0 +1,377 @@
+//! Black-box tests of the services the host itself answers (issue #4): IVR menus reached by
+//! their number, with keys sent as RFC 4733 events (sipp plays its DTMF pcaps) or as SIP
+//! INFO; voicemail left by a real `baresip` phone and mailed through a real SMTP server
+//! (aiosmtpd), then listened to by phone with the PIN; music on hold heard by a held
+//! baresip; a call recorded in two channels. The tests check the audio itself: a prompt
+//! uploaded as a sine tone is found at the caller, and each phone's own tone is found in
+//! the voicemail attachment and the recording's channels (Goertzel filter, 100 ms blocks).
+
+mod support;
+
+use std::net::UdpSocket;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::audio::{
+    BLOCK_MS, ToneReport, analyse, read_wav_channels, tone_blocks, tone_wav, ulaw_to_linear,
+};
+use support::baresip::{PATIENCE, Phone, wait_until_registered};
+use support::sipp::{DOMAIN, Device, call};
+use support::smtp::{MAIL_TIMEOUT, SmtpServer};
+use support::{Server, client};
+
+const ACME: &str = "/api/v1/companies/acme";
+/// The tone each baresip phone plays as its microphone, by role.
+const CALLER_TONE_HZ: u32 = 1000;
+const CALLEE_TONE_HZ: u32 = 600;
+/// The tone of the prompts the tests upload (greetings, music on hold).
+const PROMPT_TONE_HZ: u32 = 440;
+/// Frequencies that must be weaker than the one looked for.
+const RIVALS: [u32; 4] = [PROMPT_TONE_HZ, CALLEE_TONE_HZ, CALLER_TONE_HZ, 2000];
+
+/// sipp's RFC 4733 event captures (payload type 101), one per key.
+const DTMF_PCAPS: &str = "/usr/share/sip-tester";
+/// Time between keys: each capture lasts about 250 ms.
+const KEY_GAP_MS: u32 = 400;
+
+fn password(user: &Value) -> String {
+    user["sip_password"].as_str().expect("a user has a SIP password").to_string()
+}
+
+/// Company acme on the test domain with extensions 100 and 101; their SIP passwords.
+fn acme(server: &Server) -> (String, String) {
+    server.create_company("acme", json!({"sip_domain": DOMAIN, "decision_deadline_ms": 1000}));
+    (password(&server.create_user("acme", "100")), password(&server.create_user("acme", "101")))
+}
+
+/// Upload a `seconds`-long 440 Hz WAV (44.1 kHz stereo: the host converts it) as acme's
+/// prompt `name`.
+fn upload_tone_prompt(server: &Server, name: &str, seconds: f64) {
+    let wav = tone_wav(44_100, 2, seconds, f64::from(PROMPT_TONE_HZ));
+    server
+        .operator()
+        .put_bytes(&format!("{ACME}/prompts/{name}"), "audio/wav", wav)
+        .expect(201, "upload prompt");
+}
+
+/// sipp actions sending `keys` as RFC 4733 events from its captures.
+fn rfc4733_keys(keys: &str) -> String {
+    keys.chars()
+        .map(|key| {
+            let name = match key {
+                '*' => "star".to_string(),
+                '#' => "pound".to_string(),
+                digit => digit.to_string(),
+            };
+            format!(
+                "  <nop><action><exec play_pcap_audio=\"{DTMF_PCAPS}/dtmf_2833_{name}.pcap\"/></action></nop>\n  \
+                 <pause milliseconds=\"{KEY_GAP_MS}\"/>\n"
+            )
+        })
+        .collect()
+}
+
+/// sipp steps sending `keys` as SIP INFO requests (application/dtmf-relay), CSeq from
+/// `first_cseq` on.
+fn info_keys(keys: &str, first_cseq: u32) -> String {
+    keys.chars()
+        .zip(first_cseq..)
+        .map(|(key, cseq)| {
+            format!(
+                r#"  <send retrans="500">
+    <![CDATA[
+
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Caller [field0]" <sip:[field0]@[field2]>;tag=[pid]SIPpTag[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: {cseq} INFO
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={key}
+      Duration=160
+
+    ]]>
+  </send>
+  <recv response="200"/>
+  <pause milliseconds="{KEY_GAP_MS}"/>
+"#
+            )
+        })
+        .collect()
+}
+
+/// Create IVR menu `body` for acme.
+fn create_menu(server: &Server, body: Value) {
+    server.operator().post(&format!("{ACME}/ivr-menus"), &body).expect(201, "create the menu");
+}
+
+/// The newest CDR of acme, once there are `count`.
+fn newest_cdr(server: &Server, count: usize) -> Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let reply = server.operator().get(&format!("{ACME}/cdrs")).expect(200, "CDRs");
+        let items = reply["items"].as_array().cloned().unwrap_or_default();
+        if items.len() >= count {
+            return items[0].clone();
+        }
+        assert!(Instant::now() < deadline, "no CDR was written for the call");
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Extension 100 (sipp) calls menu 800 and sends `keys` (already sipp steps) after
+/// `keys_after_ms`; the menu must send it to extension 101 (a sipp device that answers).
+fn menu_call_reaches_101(server: &Server, caller: &str, callee: &str, keys_after_ms: u32, keys: &str) {
+    let device = Device::start(server, "101", callee, "answer", 1);
+    let values = [("KEYS_AFTER_MS", keys_after_ms.to_string()), ("KEYS_ACTIONS", keys.to_string())];
+    let mut values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    values.push(("TALK_MS", "1000"));
+    let (ok, log) = call(server, "100", caller, "800", "keys", &values, 1);
+    let (device_ok, device_log) = device.finish();
+    assert!(ok, "the caller's call through the menu failed:\n{log}\n{}", server.log());
+    assert!(device_ok, "extension 101 did not get the call from the menu:\n{device_log}\n{}", server.log());
+    let cdr = newest_cdr(server, 1);
+    assert_eq!(cdr["status"], "answered", "{cdr}");
+    assert_eq!(cdr["destination"], "extension 101", "{cdr}");
+}
+
+#[test]
+fn a_menu_key_sent_as_rfc4733_events_rings_the_keys_destination() {
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    create_menu(
+        &server,
+        json!({"name": "main", "number": "800", "timeout_seconds": 10,
+               "options": [{"key": "2", "destination": {"extension": "101"}}]}),
+    );
+    menu_call_reaches_101(&server, &caller, &callee, 500, &rfc4733_keys("2"));
+}
+
+#[test]
+fn a_menu_key_sent_as_sip_info_rings_the_keys_destination() {
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    create_menu(
+        &server,
+        json!({"name": "main", "number": "800", "timeout_seconds": 10,
+               "options": [{"key": "#", "destination": {"extension": "101"}}]}),
+    );
+    menu_call_reaches_101(&server, &caller, &callee, 500, &info_keys("#", 3));
+}
+
+#[test]
+fn an_extension_number_dialled_during_the_greeting_rings_that_extension() {
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    // Key 1 leads elsewhere: the menu must wait for the whole number "101".
+    create_menu(
+        &server,
+        json!({"name": "main", "number": "800", "timeout_seconds": 10, "allow_dialing": true,
+               "options": [{"key": "1", "destination": "hang_up"}]}),
+    );
+    menu_call_reaches_101(&server, &caller, &callee, 500, &rfc4733_keys("101"));
+}
+
+#[test]
+fn no_input_after_the_repeats_goes_to_the_no_input_destination() {
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    upload_tone_prompt(&server, "short-greeting", 0.5);
+    create_menu(
+        &server,
+        json!({"name": "main", "number": "800", "greeting": "short-greeting", "timeout_seconds": 1,
+               "repeats": 1, "no_input": {"extension": "101"},
+               "options": [{"key": "1", "destination": "hang_up"}]}),
+    );
+    // The caller stays silent through the greeting, its repeat and both timeouts.
+    menu_call_reaches_101(&server, &caller, &callee, 0, "  <pause milliseconds=\"5000\"/>\n");
+}
+
+#[test]
+fn invalid_keys_replay_the_menu_then_go_to_the_invalid_destination() {
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    upload_tone_prompt(&server, "short-greeting", 0.5);
+    create_menu(
+        &server,
+        json!({"name": "main", "number": "800", "greeting": "short-greeting", "timeout_seconds": 5,
+               "repeats": 1, "invalid": {"extension": "101"},
+               "options": [{"key": "1", "destination": "hang_up"}]}),
+    );
+    // 9 is no option: the menu says so and replays; 8, the second invalid key, is one too
+    // many. (Two different keys: sipp replays a capture with the same RTP timestamp, which
+    // RFC 4733 makes the same event.)
+    let keys = format!("{}  <pause milliseconds=\"3000\"/>\n{}", rfc4733_keys("9"), rfc4733_keys("8"));
+    menu_call_reaches_101(&server, &caller, &callee, 500, &keys);
+}
+
+/// The server, mailing through `smtp`.
+fn server_mailing_to(smtp: &SmtpServer) -> Server {
+    Server::start_with_args(&["--smtp-url", &smtp.url(), "--mail-from", "Centralita <pbx@centralita.test>"])
+}
+
+/// `report` shows `tone_hz` in at least `blocks` blocks.
+#[track_caller]
+fn assert_tone(report: &ToneReport, tone_hz: u32, blocks: usize, what: &str) {
+    assert!(
+        report.tone >= blocks,
+        "{what}: {tone_hz} Hz in only {} of {BLOCK_MS} ms blocks: {report:?}",
+        report.tone
+    );
+}
+
+fn rivals_of(tone_hz: u32) -> Vec<u32> {
+    RIVALS.iter().copied().filter(|&hz| hz != tone_hz).collect()
+}
+
+/// baresip `phone` dials `number` and waits until the call is up with RTP flowing.
+fn dial(phone: &mut Phone, number: &str) {
+    phone.control.command("dial", number).unwrap_or_else(|why| panic!("dial {number}: {why}"));
+    phone
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("{number} did not answer: {why}"));
+    phone.control.wait_event("CALL_RTPESTAB").unwrap_or_else(|why| panic!("no RTP from {number}: {why}"));
+}
+
+fn hang_up(phone: &mut Phone) {
+    phone.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    phone.control.wait_event("CALL_CLOSED").unwrap_or_else(|why| panic!("the call did not end: {why}"));
+}
+
+/// The voicemail messages of acme's box `name`.
+fn messages(server: &Server, name: &str) -> Vec<Value> {
+    let reply =
+        server.operator().get(&format!("{ACME}/voicemail-boxes/{name}/messages")).expect(200, "messages");
+    reply.as_array().expect("a list of messages").clone()
+}
+
+#[test]
+fn a_voicemail_left_by_a_phone_is_mailed_with_its_audio_and_listened_to_with_the_pin() {
+    let smtp = SmtpServer::start();
+    let server = server_mailing_to(&smtp);
+    let (caller_password, listener_password) = acme(&server);
+    upload_tone_prompt(&server, "sales-greeting", 1.5);
+    let body = json!({"name": "sales", "number": "800", "email": "sales@acme.example", "pin": "4321",
+                      "greeting": "sales-greeting"});
+    server.operator().post(&format!("{ACME}/voicemail-boxes"), &body).expect(201, "create the box");
+
+    // A phone whose microphone plays 1 kHz leaves about three seconds after the beep.
+    let mut phone = Phone::start(&server, "100", &caller_password, CALLER_TONE_HZ);
+    wait_until_registered(&server, &mut phone);
+    dial(&mut phone, "800");
+    thread::sleep(Duration::from_millis(5000));
+    hang_up(&mut phone);
+    phone.quit();
+    // The caller heard the box's greeting (the uploaded tone).
+    let heard = analyse(&phone.received_audio(), PROMPT_TONE_HZ, &rivals_of(PROMPT_TONE_HZ));
+    assert_tone(&heard, PROMPT_TONE_HZ, 8, "the greeting at the caller");
+
+    let mail = smtp.wait_for_match(MAIL_TIMEOUT, |m| m.envelope_to() == "sales@acme.example");
+    assert_eq!(mail.attachments.len(), 1, "one audio attachment: {}", mail.raw);
+    let attachment = &mail.attachments[0];
+    assert_eq!(attachment.content_type, "audio/wav");
+    let (rate, channels) = read_wav_channels(&attachment.bytes);
+    let report = tone_blocks(rate, &channels[0], CALLER_TONE_HZ, &rivals_of(CALLER_TONE_HZ));
+    assert_tone(&report, CALLER_TONE_HZ, 15, "the caller's tone in the mailed message");
+
+    let stored = messages(&server, "sales");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0]["heard"], false, "{stored:?}");
+
+    // Extension 101 dials the voicemail access code and the box, enters the PIN (SIP INFO)
+    // and presses 7 while the message plays: deleted; then the host says goodbye.
+    let keys = format!("{}  <pause milliseconds=\"2500\"/>\n{}", info_keys("4321#", 3), info_keys("7", 8));
+    let values = [("KEYS_AFTER_MS", "1000"), ("KEYS_ACTIONS", keys.as_str())];
+    let (ok, log) = call(&server, "101", &listener_password, "*97800", "keys_hung_up", &values, 1);
+    assert!(ok, "listening to the box failed:\n{log}\n{}", server.log());
+    assert_eq!(messages(&server, "sales"), Vec::<Value>::new(), "key 7 deletes the message");
+    let cdr = newest_cdr(&server, 2);
+    assert_eq!(cdr["destination"], "voicemail access sales", "{cdr}");
+}
+
+/// Receive RTP on `socket` until `quiet` passes without a packet (after the first), and
+/// decode its PCMU payloads.
+fn receive_pcmu(socket: &UdpSocket, quiet: Duration) -> Vec<i16> {
+    socket.set_read_timeout(Some(PATIENCE)).expect("set a timeout");
+    let mut samples = Vec::new();
+    let mut packet = [0u8; 2048];
+    while let Ok(length) = socket.recv(&mut packet) {
+        // A 12-byte RTP header without CSRCs or extension: the host's own packets.
+        if length > 12 && packet[1] & 0x7F == 0 {
+            samples.extend(packet[12..length].iter().map(|&byte| ulaw_to_linear(byte)));
+        }
+        socket.set_read_timeout(Some(quiet)).expect("set a timeout");
+    }
+    samples
+}
+
+#[test]
+fn a_held_party_hears_the_companys_music_on_hold() {
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    upload_tone_prompt(&server, "music-on-hold", 2.0);
+    // Extension 101's device (sipp) gives the test's socket as its media address.
+    let media = UdpSocket::bind("127.0.0.1:0").expect("bind the device's media socket");
+    let port = media.local_addr().expect("its address").port().to_string();
+    let device = Device::start_with(&server, "101", &callee, "101", "hold", 1, &[("[media_port]", &port)]);
+    let listener = thread::spawn(move || receive_pcmu(&media, Duration::from_secs(2)));
+
+    // 100 (sipp, sending no audio) calls 101 and holds it for four seconds.
+    let (ok, log) = call(&server, "100", &caller, "101", "hold", &[("HOLD_MS", "4000")], 1);
+    assert!(ok, "the hold call failed:\n{log}\n{}", server.log());
+    let (device_ok, device_log) = device.finish();
+    assert!(device_ok, "the held device saw the call go wrong:\n{device_log}");
+    let samples = listener.join().expect("the RTP listener");
+    let heard = tone_blocks(8000, &samples, PROMPT_TONE_HZ, &rivals_of(PROMPT_TONE_HZ));
+    assert_tone(&heard, PROMPT_TONE_HZ, 25, "music on hold at the held device");
+}
+
+#[test]
+fn a_recorded_call_is_stored_with_each_party_in_its_own_channel() {
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let body = support::merge(support::user_body("100"), json!({"recording": {"mode": "always"}}));
+    let caller = password(&server.operator().post(&format!("{ACME}/users"), &body).expect(201, "user 100"));
+    let callee = password(&server.create_user("acme", "101"));
+    let mut callee_phone = Phone::start(&server, "101", &callee, CALLEE_TONE_HZ);
+    let mut caller_phone = Phone::start(&server, "100", &caller, CALLER_TONE_HZ);
+    wait_until_registered(&server, &mut callee_phone);
+    wait_until_registered(&server, &mut caller_phone);
+
+    dial(&mut caller_phone, "101");
+    thread::sleep(Duration::from_secs(3));
+    hang_up(&mut caller_phone);
+    callee_phone
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("the BYE did not reach 101: {why}"));
+    caller_phone.quit();
+    callee_phone.quit();
+
+    let deadline = Instant::now() + PATIENCE;
+    let recording = loop {
+        let page = server.operator().get(&format!("{ACME}/recordings")).expect(200, "recordings");
+        if let Some(first) = page["items"].as_array().and_then(|items| items.first()) {
+            break first.clone();
+        }
+        assert!(Instant::now() < deadline, "no recording was stored:\n{}", server.log());
+        thread::sleep(Duration::from_millis(100));
+    };
+    let url = server.url(&format!("{ACME}/recordings/{}/audio", recording["id"].as_str().expect("an id")));
+    let response = client().get(&url).bearer_auth(support::OPERATOR_TOKEN).send().expect("download");
+    assert_eq!(response.status().as_u16(), 200);
+    let (rate, channels) = read_wav_channels(&response.bytes().expect("the recording's bytes"));
+    assert_eq!(channels.len(), 2, "a two-channel WAV");
+    let left = tone_blocks(rate, &channels[0], CALLER_TONE_HZ, &rivals_of(CALLER_TONE_HZ));
+    assert_tone(&left, CALLER_TONE_HZ, 15, "the caller on the left channel");
+    let right = tone_blocks(rate, &channels[1], CALLEE_TONE_HZ, &rivals_of(CALLEE_TONE_HZ));
+    assert_tone(&right, CALLEE_TONE_HZ, 15, "the callee on the right channel");
+    let cdr = newest_cdr(&server, 1);
+    assert_eq!(cdr["recording"], recording["id"], "the CDR links its recording: {cdr}");
+}
