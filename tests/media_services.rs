@@ -2,7 +2,8 @@
 //! their number, with keys sent as RFC 4733 events (sipp plays its DTMF pcaps) or as SIP
 //! INFO; voicemail left by a real `baresip` phone and mailed through a real SMTP server
 //! (aiosmtpd), then listened to by phone with the PIN; music on hold heard by a held
-//! baresip; a call recorded in two channels. The tests check the audio itself: a prompt
+//! baresip; a call recorded in two channels; callers waiting in a queue, hearing its
+//! music while the strategy rings agents step by step, or sent on after its time. The tests check the audio itself: a prompt
 //! uploaded as a sine tone is found at the caller, and each phone's own tone is found in
 //! the voicemail attachment and the recording's channels (Goertzel filter, 100 ms blocks).
 
@@ -124,7 +125,7 @@ fn newest_cdr(server: &Server, count: usize) -> Value {
     }
 }
 
-/// Extension 100 (sipp) calls menu 800 and sends `keys` (already sipp steps) after
+/// Extension 100 (sipp) calls 800 (a menu or a queue) and sends `keys` (already sipp steps) after
 /// `keys_after_ms`; the menu must send it to extension 101 (a sipp device that answers).
 fn menu_call_reaches_101(server: &Server, caller: &str, callee: &str, keys_after_ms: u32, keys: &str) {
     let device = Device::start(server, "101", callee, "answer", 1);
@@ -374,4 +375,66 @@ fn a_recorded_call_is_stored_with_each_party_in_its_own_channel() {
     assert_tone(&right, CALLEE_TONE_HZ, 15, "the callee on the right channel");
     let cdr = newest_cdr(&server, 1);
     assert_eq!(cdr["recording"], recording["id"], "the CDR links its recording: {cdr}");
+}
+
+/// acme's statistics of queue `name` (today's).
+fn queue_stats(server: &Server, name: &str) -> Value {
+    server.operator().get(&format!("{ACME}/queues/{name}/stats")).expect(200, "queue stats")
+}
+
+#[test]
+fn a_queue_caller_hears_its_music_while_agents_ring_in_order_until_one_answers() {
+    let server = Server::start();
+    let (caller, first_agent) = acme(&server);
+    let second_agent = password(&server.create_user("acme", "102"));
+    upload_tone_prompt(&server, "queue-music", 2.0);
+    let body = json!({"name": "support", "number": "700", "strategy": "linear", "step_timeout_seconds": 3,
+                      "max_time_seconds": 60, "music_on_hold": "queue-music", "show_queue_name": true,
+                      "members": [{"extension": "101", "order": 1}, {"extension": "102", "order": 2}]});
+    server.operator().post(&format!("{ACME}/queues"), &body).expect(201, "create the queue");
+    // 101 rings and never answers (the queue cancels it after its step); 102 answers.
+    let ringing = Device::start(&server, "101", &first_agent, "ring", 1);
+    let answering = Device::start(&server, "102", &second_agent, "answer", 1);
+    let mut phone = Phone::start(&server, "100", &caller, CALLER_TONE_HZ);
+    wait_until_registered(&server, &mut phone);
+
+    phone.control.command("dial", "700").unwrap_or_else(|why| panic!("dial 700: {why}"));
+    phone
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("the queue did not answer: {why}"));
+    // 101's step lasts three seconds, then 102 answers at once; the caller hangs up later.
+    thread::sleep(Duration::from_secs(6));
+    hang_up(&mut phone);
+    phone.quit();
+    let (ok, log) = answering.finish();
+    assert!(ok, "agent 102 did not get the call after 101's step:\n{log}\n{}", server.log());
+    let (ok, log) = ringing.finish();
+    assert!(ok, "agent 101 rang first and was cancelled:\n{log}");
+
+    // The caller heard the queue's music while 101 rang (about three seconds).
+    let heard = analyse(&phone.received_audio(), PROMPT_TONE_HZ, &rivals_of(PROMPT_TONE_HZ));
+    assert_tone(&heard, PROMPT_TONE_HZ, 15, "the queue's music at the caller");
+    let stats = queue_stats(&server, "support");
+    assert_eq!(stats["historical"]["answered"], 1, "{stats}");
+    assert_eq!(stats["historical"]["answered_by"]["102"], 1, "{stats}");
+    assert_eq!(stats["live"]["waiting"], 0, "{stats}");
+    let cdr = newest_cdr(&server, 1);
+    assert_eq!(cdr["status"], "answered", "{cdr}");
+}
+
+#[test]
+fn a_queue_caller_nobody_answers_goes_to_the_unanswered_destination_after_the_queues_time() {
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    server.create_user("acme", "103");
+    // 103 never registers: the strategy finds nobody to ring.
+    let body = json!({"name": "support", "number": "800", "max_time_seconds": 2,
+                      "members": [{"extension": "103", "order": 1}],
+                      "unanswered_destination": {"extension": "101"}});
+    server.operator().post(&format!("{ACME}/queues"), &body).expect(201, "create the queue");
+    menu_call_reaches_101(&server, &caller, &callee, 0, "  <pause milliseconds=\"4000\"/>\n");
+    let stats = queue_stats(&server, "support");
+    assert_eq!(stats["historical"]["unanswered_timed_out"], 1, "{stats}");
+    assert_eq!(stats["historical"]["answered"], 0, "{stats}");
 }

@@ -1,9 +1,9 @@
 //! What a number dialled by an extension means in its company: another extension, an
-//! alias of one (SPEC §1: an alias dials its real number), an IVR menu or a voicemail box
-//! by its number, the voicemail service code, or a number outside.
+//! alias of one (SPEC §1: an alias dials its real number), an IVR menu, a queue or a
+//! voicemail box by its number, the voicemail service code, or a number outside.
 
 use crate::app::App;
-use crate::store::records::{IvrMenu, User, VoicemailBox};
+use crate::store::records::{IvrMenu, Queue, User, VoicemailBox};
 use crate::store::{ALIASES, Read, StoreError, USERS, company_key};
 
 /// Where a dialled number leads.
@@ -13,6 +13,8 @@ pub enum Target {
     Extension(Box<User>),
     /// An IVR menu, by its number.
     Ivr(Box<IvrMenu>),
+    /// A queue, by its number.
+    Queue(Box<Queue>),
     /// A voicemail box, by its number: leave a message.
     Voicemail(Box<VoicemailBox>),
     /// The voicemail service code (with a box number, or alone for the caller's own box):
@@ -63,6 +65,9 @@ pub fn resolve(app: &App, company: &str, caller: &str, dialled: &str) -> Result<
     };
     if let Some(menu) = crate::routing::ivr::find_by_number(app, company, &number)? {
         return Ok(Target::Ivr(Box::new(menu)));
+    }
+    if let Some(queue) = crate::routing::queue::find_by_number(app, company, &number)? {
+        return Ok(Target::Queue(Box::new(queue)));
     }
     if let Some(mailbox) = crate::voicemail::find_by_number(app, company, &number)? {
         return Ok(Target::Voicemail(Box::new(mailbox)));

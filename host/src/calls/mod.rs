@@ -6,6 +6,7 @@
 
 mod b2bua;
 pub mod dial_plan;
+mod presence;
 mod record;
 mod ringing;
 mod targets;
@@ -57,6 +58,8 @@ pub struct CallEngine {
     commands: UnboundedSender<Command>,
     cdrs: CdrWriter,
     settings: CallSettings,
+    /// Which extensions are in a call or resting: what queues ring.
+    presence: Arc<presence::Presence>,
 }
 
 impl CallEngine {
@@ -67,10 +70,9 @@ impl CallEngine {
         cdrs: CdrWriter,
         settings: CallSettings,
     ) -> Arc<Self> {
-        Arc::new(CallEngine { app, media, commands, cdrs, settings })
+        Arc::new(CallEngine { app, media, commands, cdrs, settings, presence: Arc::default() })
     }
 
-    /// The endpoint's hook that starts a task for each admitted call.
     /// The endpoint's hook that starts a task for each admitted call. Call with the
     /// runtime the calls should run on current: the SIP loop may run on another.
     pub fn spawner(self: &Arc<Self>) -> CallSpawner {

@@ -18,6 +18,8 @@ pub struct RingTarget {
     pub dest: SocketAddr,
     pub transport: Transport,
     pub credentials: Option<(String, String)>,
+    /// The extension whose device this is; none through a trunk.
+    pub extension: Option<String>,
 }
 
 impl RingTarget {
@@ -30,6 +32,7 @@ impl RingTarget {
             dest: binding.source,
             transport: binding.transport,
             credentials: None,
+            extension: Some(extension.to_string()),
         }
     }
 
@@ -44,6 +47,7 @@ impl RingTarget {
             // Outgoing TCP connections do not exist yet: providers are reached over UDP.
             transport: Transport::Udp,
             credentials: Some((trunk.username.clone(), trunk.password.clone())),
+            extension: None,
         })
     }
 }

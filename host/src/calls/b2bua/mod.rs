@@ -17,6 +17,7 @@
 
 mod host;
 mod ivr;
+mod queue;
 mod record;
 mod ring;
 mod route;
@@ -36,6 +37,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::CallEngine;
 use super::dial_plan::{self, Target};
+use super::presence::InCall;
 use super::record::Draft;
 use super::ringing;
 use super::targets::RingTarget;
@@ -49,7 +51,9 @@ use crate::sip::endpoint::tu::{CallEvent, CallEvents, Caller, Command, LegId, Ne
 use crate::sip::message::uri_user;
 use crate::sip::transaction::TimerConfig;
 use crate::store::records::{CallStatus, Company, Destination, Did, ExternalNumber, RecordingSettings, User};
-use crate::store::{COMPANIES, DEVICES, DIDS, EXTERNAL_NUMBERS, Read, USERS, company_key, devices_prefix};
+use crate::store::{
+    COMPANIES, DEVICES, DIDS, EXTERNAL_NUMBERS, Read, StoreError, USERS, company_key, devices_prefix,
+};
 
 /// The caller's leg, in responses routed to us (our requests to the caller: BYE, re-INVITE).
 const CALLER_LEG: LegId = 0;
@@ -102,6 +106,10 @@ struct Call {
     recorder: Recorder,
     /// The caller's dialog is over: it sent BYE, or we did.
     caller_done: bool,
+    /// The extensions of the connected call, in a call (for queues) while this lives.
+    in_call: Vec<InCall>,
+    /// A queue agent who answered, and its wrap-up time after the call.
+    rest_after: Option<(String, Duration)>,
 }
 
 /// Run the call `new_call` to its end.
@@ -145,6 +153,8 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         codec: None,
         recorder: Recorder::default(),
         caller_done: false,
+        in_call: Vec::new(),
+        rest_after: None,
     };
     let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
     let _entered = span.enter();
@@ -218,6 +228,10 @@ impl Call {
         if self.host.is_some() {
             // Answered by the host and not connected on (no answer, busy, a failure).
             self.hang_up_caller();
+        }
+        self.in_call.clear();
+        if let Some((agent, wrap_up)) = self.rest_after.take() {
+            self.engine.presence.rest(&self.record.company, &agent, Instant::now() + wrap_up);
         }
         let recording = self.save_recording().await;
         let mut cdr = self.record.finish(ending.status, &ending.cause, ending.sip_status);

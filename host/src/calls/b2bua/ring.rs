@@ -30,6 +30,8 @@ pub(super) struct Leg {
     pub(super) credentials: Option<(String, String)>,
     /// Whether the INVITE was already sent again with credentials.
     pub(super) authenticated: bool,
+    /// The extension rung; none through a trunk.
+    pub(super) extension: Option<String>,
 }
 
 /// How the groups of a call ring.
@@ -98,7 +100,11 @@ impl Call {
                 (groups, first.domain.trim().trim_start_matches("sip:").to_string(), plan)
             }
             // `serve` takes these itself; none rings a device.
-            Callee::Ivr(_) | Callee::Voicemail(_) | Callee::VoicemailAccess(_) | Callee::HangUp => {
+            Callee::Ivr(_)
+            | Callee::Queue(_)
+            | Callee::Voicemail(_)
+            | Callee::VoicemailAccess(_)
+            | Callee::HangUp => {
                 return Err(internal("a host service cannot be rung"));
             }
         };
@@ -152,6 +158,7 @@ impl Call {
             group,
             credentials: target.credentials.clone(),
             authenticated: false,
+            extension: target.extension.clone(),
         });
     }
 

@@ -3,8 +3,9 @@
 //! A destination the host serves itself (an IVR menu, a voicemail box) is answered by the
 //! host, and where the menu sends the caller is served next, up to [`MAX_DESTINATIONS`].
 
+use super::queue::QueueOutcome;
 use super::*;
-use crate::store::records::{IvrMenu, VoicemailBox};
+use crate::store::records::{IvrMenu, Queue, VoicemailBox};
 
 /// Destinations one call may pass through (menu to menu to a box...): a loop of menus
 /// configured by mistake must end.
@@ -18,6 +19,8 @@ pub(super) enum Callee {
     Outside(String),
     /// An IVR menu.
     Ivr(Box<IvrMenu>),
+    /// A queue: the caller waits until an agent answers.
+    Queue(Box<Queue>),
     /// A voicemail box, to leave a message.
     Voicemail(Box<VoicemailBox>),
     /// A voicemail box, to listen to its messages (after its PIN).
@@ -111,6 +114,15 @@ impl Call {
                         Err(ending) => return Ok(ending),
                     }
                 }
+                Callee::Queue(queue) => {
+                    if let Err(ending) = self.answer_by_host(offer).await {
+                        return Ok(ending);
+                    }
+                    match self.wait_in_queue(company, &queue, &display, caller_id.as_deref()).await? {
+                        QueueOutcome::Ended(ending) => return Ok(ending),
+                        QueueOutcome::Next(destination) => destination,
+                    }
+                }
             };
             callee = match self.callee_for(company, &next)? {
                 Ok(next) => next,
@@ -156,6 +168,10 @@ impl Call {
                 .map_err(internal)?
                 .map(|menu| Callee::Ivr(Box::new(menu)))
                 .ok_or_else(|| gone("IVR menu")),
+            Destination::Queue(name) => crate::routing::queue::find_by_name(app, &company.id, name)
+                .map_err(internal)?
+                .map(|queue| Callee::Queue(Box::new(queue)))
+                .ok_or_else(|| gone("queue")),
             Destination::Voicemail(name) => crate::voicemail::find_by_name(app, &company.id, name)
                 .map_err(internal)?
                 .map(|mailbox| Callee::Voicemail(Box::new(mailbox)))
@@ -219,6 +235,9 @@ impl Call {
             }
             Target::Ivr(menu) => {
                 Ringing { callee: Callee::Ivr(menu), display, caller_id: Some(caller.extension) }
+            }
+            Target::Queue(queue) => {
+                Ringing { callee: Callee::Queue(queue), display, caller_id: Some(caller.extension) }
             }
             Target::Voicemail(mailbox) => {
                 Ringing { callee: Callee::Voicemail(mailbox), display, caller_id: Some(caller.extension) }

@@ -20,6 +20,7 @@ impl Call {
         let Some(winner) = self.winner else {
             return Ending::new(CallStatus::Failed, "no answer to connect", None);
         };
+        self.enter_call(winner);
         let ok = self.answer.clone().unwrap_or_default();
         // §13.3.1.4: retransmit the 2xx at T1, doubling to T2, until the ACK, for 64·T1
         // (the host's own 2xx, if it answered first, was acknowledged already).
@@ -267,6 +268,22 @@ impl Call {
         match self.engine.app.prompts.get(&self.record.company, crate::prompts::system::MUSIC_ON_HOLD) {
             Some(music) => media.play(held, codec, vec![music], true, 0),
             None => tracing::warn!("no music on hold to play"),
+        }
+    }
+}
+
+impl Call {
+    /// The connected parties that are extensions are in a call until it ends (what a
+    /// queue's strategy sees of them).
+    fn enter_call(&mut self, winner: usize) {
+        let presence = self.engine.presence.clone();
+        let company = self.record.company.clone();
+        // An extension's own call: the caller is that extension.
+        if self.record.direction != Direction::Inbound {
+            self.in_call.push(presence.enter_call(&company, &self.record.caller));
+        }
+        if let Some(extension) = &self.legs[winner].extension {
+            self.in_call.push(presence.enter_call(&company, extension));
         }
     }
 }
