@@ -3,7 +3,8 @@
 //! INFO; voicemail left by a real `baresip` phone and mailed through a real SMTP server
 //! (aiosmtpd), then listened to by phone with the PIN; music on hold heard by a held
 //! baresip; a call recorded in two channels; callers waiting in a queue, hearing its
-//! music while the strategy rings agents step by step, or sent on after its time. The tests check the audio itself: a prompt
+//! music while the strategy rings agents step by step, or sent on after its time; a
+//! ringing call picked up by another phone (`*95` + extension, `*96` for a pickup group). The tests check the audio itself: a prompt
 //! uploaded as a sine tone is found at the caller, and each phone's own tone is found in
 //! the voicemail attachment and the recording's channels (Goertzel filter, 100 ms blocks).
 
@@ -437,4 +438,75 @@ fn a_queue_caller_nobody_answers_goes_to_the_unanswered_destination_after_the_qu
     let stats = queue_stats(&server, "support");
     assert_eq!(stats["historical"]["unanswered_timed_out"], 1, "{stats}");
     assert_eq!(stats["historical"]["answered"], 0, "{stats}");
+}
+
+#[test]
+fn a_call_ringing_at_an_extension_is_picked_up_with_star_95_and_both_phones_hear_each_other() {
+    let server = Server::start();
+    let (caller_password, rung_password) = acme(&server);
+    let picker_password = password(&server.create_user("acme", "102"));
+    // 101 rings and never answers: the pickup cancels it.
+    let rung = Device::start(&server, "101", &rung_password, "ring", 1);
+    let mut caller = Phone::start(&server, "100", &caller_password, CALLER_TONE_HZ);
+    let mut picker = Phone::start(&server, "102", &picker_password, CALLEE_TONE_HZ);
+    wait_until_registered(&server, &mut caller);
+    wait_until_registered(&server, &mut picker);
+
+    caller.control.command("dial", "101").unwrap_or_else(|why| panic!("dial 101: {why}"));
+    thread::sleep(Duration::from_millis(1500));
+    dial(&mut picker, "*95101");
+    caller
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("the caller was not connected: {why}"));
+    thread::sleep(Duration::from_secs(3));
+    hang_up(&mut picker);
+    caller
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("the picker's BYE did not end it: {why}"));
+    caller.quit();
+    picker.quit();
+    let (ok, log) = rung.finish();
+    assert!(ok, "101 should have been cancelled by the pickup:\n{log}");
+
+    let heard = analyse(&caller.received_audio(), CALLEE_TONE_HZ, &rivals_of(CALLEE_TONE_HZ));
+    assert_tone(&heard, CALLEE_TONE_HZ, 15, "the picker's tone at the caller");
+    let heard = analyse(&picker.received_audio(), CALLER_TONE_HZ, &rivals_of(CALLER_TONE_HZ));
+    assert_tone(&heard, CALLER_TONE_HZ, 15, "the caller's tone at the picker");
+    let cdr = newest_cdr(&server, 1);
+    assert_eq!(cdr["status"], "answered", "{cdr}");
+    assert_eq!(cdr["destination"], "extension 101 (picked up by 102)", "{cdr}");
+    thread::sleep(Duration::from_millis(500));
+    let all = server.operator().get(&format!("{ACME}/cdrs")).expect(200, "CDRs");
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1), "one call, one CDR: {all}");
+}
+
+#[test]
+fn a_group_member_picks_up_with_star_96_and_a_stranger_to_the_group_cannot() {
+    let server = Server::start();
+    let (caller, rung_password) = acme(&server);
+    let member = password(&server.create_user("acme", "102"));
+    let stranger = password(&server.create_user("acme", "103"));
+    let group = json!({"name": "front-desk", "members": ["101", "102"]});
+    server.operator().post(&format!("{ACME}/pickup-groups"), &group).expect(201, "create the group");
+    let rung = Device::start(&server, "101", &rung_password, "ring", 1);
+
+    // 100 calls 101 and waits for the BYE of whoever answers.
+    thread::scope(|scope| {
+        let caller_call = scope.spawn(|| {
+            let values = [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "")];
+            call(&server, "100", &caller, "101", "keys_hung_up", &values, 1)
+        });
+        thread::sleep(Duration::from_millis(1500));
+        // 103 is in no group with 101: nothing to pick up.
+        let (ok, log) = call(&server, "103", &stranger, "*96", "refused", &[("FINAL_STATUS", "480")], 1);
+        assert!(ok, "a stranger's *96 should get 480:\n{log}");
+        let (ok, log) = call(&server, "102", &member, "*96", "answered", &[("TALK_MS", "1000")], 1);
+        assert!(ok, "the group member's pickup failed:\n{log}\n{}", server.log());
+        let (ok, log) = caller_call.join().expect("the caller");
+        assert!(ok, "the caller was not connected to the picker and hung up by it:\n{log}\n{}", server.log());
+    });
+    let (ok, log) = rung.finish();
+    assert!(ok, "101 should have been cancelled by the pickup:\n{log}");
 }

@@ -1,6 +1,6 @@
 //! What a number dialled by an extension means in its company: another extension, an
 //! alias of one (SPEC §1: an alias dials its real number), an IVR menu, a queue or a
-//! voicemail box by its number, the voicemail service code, or a number outside.
+//! voicemail box by its number, the pickup and voicemail service codes, or a number outside.
 
 use crate::app::App;
 use crate::store::records::{IvrMenu, Queue, User, VoicemailBox};
@@ -20,6 +20,9 @@ pub enum Target {
     /// The voicemail service code (with a box number, or alone for the caller's own box):
     /// listen to the box's messages.
     VoicemailAccess(Box<VoicemailBox>),
+    /// Pickup: the call ringing at this extension (`*95` + extension), or at any member of
+    /// the caller's pickup groups (`*96`, none).
+    Pickup(Option<String>),
     /// A number outside the company (dialled through the trunk).
     External(String),
     /// Nothing this company knows, and not a phone number either.
@@ -38,6 +41,15 @@ enum Followed {
 /// Resolve `dialled` by extension `caller` in `company`.
 pub fn resolve(app: &App, company: &str, caller: &str, dialled: &str) -> Result<Target, StoreError> {
     let codes = crate::api::service_codes::effective_service_codes(app, company);
+    if !codes.pickup_group.is_empty() && dialled == codes.pickup_group {
+        return Ok(Target::Pickup(None));
+    }
+    if !codes.pickup_direct.is_empty()
+        && let Some(extension) = dialled.strip_prefix(codes.pickup_direct.as_str())
+        && !extension.is_empty()
+    {
+        return Ok(Target::Pickup(Some(extension.to_string())));
+    }
     if let Some(rest) = dialled.strip_prefix(codes.voicemail_access.as_str()) {
         // The code alone means the caller's own box (the box numbered like its extension).
         let number = if rest.is_empty() { caller } else { rest };

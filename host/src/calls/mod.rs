@@ -6,6 +6,7 @@
 
 mod b2bua;
 pub mod dial_plan;
+pub mod pickup;
 mod presence;
 mod record;
 mod ringing;
@@ -60,6 +61,8 @@ pub struct CallEngine {
     settings: CallSettings,
     /// Which extensions are in a call or resting: what queues ring.
     presence: Arc<presence::Presence>,
+    /// Which extensions ring now: what `*95`/`*96` take.
+    pickups: Arc<pickup::Pickups>,
 }
 
 impl CallEngine {
@@ -70,7 +73,15 @@ impl CallEngine {
         cdrs: CdrWriter,
         settings: CallSettings,
     ) -> Arc<Self> {
-        Arc::new(CallEngine { app, media, commands, cdrs, settings, presence: Arc::default() })
+        Arc::new(CallEngine {
+            app,
+            media,
+            commands,
+            cdrs,
+            settings,
+            presence: Arc::default(),
+            pickups: Arc::default(),
+        })
     }
 
     /// The endpoint's hook that starts a task for each admitted call. Call with the

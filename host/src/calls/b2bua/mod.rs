@@ -17,6 +17,7 @@
 
 mod host;
 mod ivr;
+mod pickup;
 mod queue;
 mod record;
 mod ring;
@@ -110,6 +111,10 @@ struct Call {
     in_call: Vec<InCall>,
     /// A queue agent who answered, and its wrap-up time after the call.
     rest_after: Option<(String, Duration)>,
+    /// While an extension rings: open to pickup by another.
+    pickup_slot: Option<super::pickup::PickupSlot>,
+    /// This call (a pickup) handed itself to the call it picked up, which goes on.
+    handed_over: bool,
 }
 
 /// Run the call `new_call` to its end.
@@ -155,6 +160,8 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         caller_done: false,
         in_call: Vec::new(),
         rest_after: None,
+        pickup_slot: None,
+        handed_over: false,
     };
     let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
     let _entered = span.enter();
@@ -225,6 +232,10 @@ impl Call {
     /// Wait for cancelled legs that still owe us a provisional response (to CANCEL them)
     /// or a 2xx (to hang them up), write the CDR, and let the endpoint forget the call.
     pub(super) async fn finish(mut self, ending: Ending) {
+        if self.handed_over {
+            // The picked-up call owns the picker's dialog now, its CDR and its end.
+            return;
+        }
         if self.host.is_some() {
             // Answered by the host and not connected on (no answer, busy, a failure).
             self.hang_up_caller();

@@ -76,6 +76,7 @@ impl Call {
                 if groups.is_empty() {
                     return self.refuse(480, CallStatus::NoAnswer, "no device registered");
                 }
+                self.pickup_slot = Some(self.engine.pickups.open(&company.id, &callee.extension));
                 let plan =
                     RingPlan { group_time: Some(settings.group_ring_time), timeout: settings.ring_timeout };
                 (groups, company.sip_domain.clone(), plan)
@@ -104,6 +105,7 @@ impl Call {
             | Callee::Queue(_)
             | Callee::Voicemail(_)
             | Callee::VoicemailAccess(_)
+            | Callee::Pickup(_)
             | Callee::HangUp => {
                 return Err(internal("a host service cannot be rung"));
             }
@@ -129,7 +131,9 @@ impl Call {
             self.media = Some(session);
         }
 
-        match self.ring(groups, &from, plan).await {
+        let rung = self.ring(groups, &from, plan).await;
+        self.pickup_slot = None;
+        match rung {
             Some(ending) => Ok(ending),
             None => Ok(self.talk().await),
         }
@@ -311,6 +315,12 @@ impl Call {
                 }
                 let event = tokio::select! {
                     event = self.events.recv() => event,
+                    Some(pickup) = super::pickup::next_pickup(&mut self.pickup_slot) => {
+                        match self.accept_pickup(pickup) {
+                            Some(rung) => return rung,
+                            None => continue,
+                        }
+                    }
                     () = tokio::time::sleep_until(deadline.into()) => {
                         self.cancel_legs_except(None);
                         if last || Instant::now() >= overall {

@@ -25,6 +25,8 @@ pub(super) enum Callee {
     Voicemail(Box<VoicemailBox>),
     /// A voicemail box, to listen to its messages (after its PIN).
     VoicemailAccess(Box<VoicemailBox>),
+    /// Take a call ringing elsewhere (the extension, or none = the caller's pickup groups).
+    Pickup(Option<String>),
     /// End the call.
     HangUp,
 }
@@ -93,6 +95,10 @@ impl Call {
                     return self.ring_callee(company, Ringing { callee, display, caller_id }, offer).await;
                 }
                 Callee::HangUp => return Ok(self.hang_up_destination()),
+                Callee::Pickup(wanted) => {
+                    let picker = self.record.caller.clone();
+                    return Ok(self.pick_up(company, &picker, wanted).await);
+                }
                 Callee::Voicemail(mailbox) => {
                     if let Err(ending) = self.answer_by_host(offer).await {
                         return Ok(ending);
@@ -235,6 +241,9 @@ impl Call {
             }
             Target::Ivr(menu) => {
                 Ringing { callee: Callee::Ivr(menu), display, caller_id: Some(caller.extension) }
+            }
+            Target::Pickup(wanted) => {
+                Ringing { callee: Callee::Pickup(wanted), display, caller_id: Some(caller.extension) }
             }
             Target::Queue(queue) => {
                 Ringing { callee: Callee::Queue(queue), display, caller_id: Some(caller.extension) }

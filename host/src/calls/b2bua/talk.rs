@@ -55,7 +55,7 @@ impl Call {
                     let from_caller = self.is_from_caller(&request);
                     match (request.method, tx) {
                         (Method::Ack, _) => {
-                            if from_caller && retransmit.take().is_some() && self.winner_ack.is_none() {
+                            if from_caller && retransmit.take().is_some() && self.offer.is_empty() {
                                 // A delayed offer: the caller's answer is in its ACK.
                                 if let Err(cause) = self.complete_delayed_offer(winner, &request) {
                                     self.hang_up_both(winner);
