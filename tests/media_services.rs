@@ -4,7 +4,8 @@
 //! (aiosmtpd), then listened to by phone with the PIN; music on hold heard by a held
 //! baresip; a call recorded in two channels; callers waiting in a queue, hearing its
 //! music while the strategy rings agents step by step, or sent on after its time; a
-//! ringing call picked up by another phone (`*95` + extension, `*96` for a pickup group). The tests check the audio itself: a prompt
+//! ringing call picked up by another phone (`*95` + extension, `*96` for a pickup group);
+//! a DID rule's announcement heard by the outside caller before its destination rings. The tests check the audio itself: a prompt
 //! uploaded as a sine tone is found at the caller, and each phone's own tone is found in
 //! the voicemail attachment and the recording's channels (Goertzel filter, 100 ms blocks).
 
@@ -16,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::audio::{
-    BLOCK_MS, ToneReport, analyse, read_wav_channels, tone_blocks, tone_wav, ulaw_to_linear,
+    BLOCK_MS, ToneReport, alaw_to_linear, analyse, read_wav_channels, tone_blocks, tone_wav, ulaw_to_linear,
 };
 use support::baresip::{PATIENCE, Phone, wait_until_registered};
-use support::sipp::{DOMAIN, Device, call};
+use support::sipp::{DOMAIN, Device, call, provider_call};
 use support::smtp::{MAIL_TIMEOUT, SmtpServer};
 use support::{Server, client};
 
@@ -298,15 +299,18 @@ fn a_voicemail_left_by_a_phone_is_mailed_with_its_audio_and_listened_to_with_the
 }
 
 /// Receive RTP on `socket` until `quiet` passes without a packet (after the first), and
-/// decode its PCMU payloads.
-fn receive_pcmu(socket: &UdpSocket, quiet: Duration) -> Vec<i16> {
+/// decode its G.711 payloads (PCMU or PCMA).
+fn receive_g711(socket: &UdpSocket, quiet: Duration) -> Vec<i16> {
     socket.set_read_timeout(Some(PATIENCE)).expect("set a timeout");
     let mut samples = Vec::new();
     let mut packet = [0u8; 2048];
     while let Ok(length) = socket.recv(&mut packet) {
         // A 12-byte RTP header without CSRCs or extension: the host's own packets.
-        if length > 12 && packet[1] & 0x7F == 0 {
-            samples.extend(packet[12..length].iter().map(|&byte| ulaw_to_linear(byte)));
+        let payload = packet.get(12..length).unwrap_or_default();
+        match packet[1] & 0x7F {
+            0 => samples.extend(payload.iter().map(|&byte| ulaw_to_linear(byte))),
+            8 => samples.extend(payload.iter().map(|&byte| alaw_to_linear(byte))),
+            _ => {}
         }
         socket.set_read_timeout(Some(quiet)).expect("set a timeout");
     }
@@ -322,7 +326,7 @@ fn a_held_party_hears_the_companys_music_on_hold() {
     let media = UdpSocket::bind("127.0.0.1:0").expect("bind the device's media socket");
     let port = media.local_addr().expect("its address").port().to_string();
     let device = Device::start_with(&server, "101", &callee, "101", "hold", 1, &[("[media_port]", &port)]);
-    let listener = thread::spawn(move || receive_pcmu(&media, Duration::from_secs(2)));
+    let listener = thread::spawn(move || receive_g711(&media, Duration::from_secs(2)));
 
     // 100 (sipp, sending no audio) calls 101 and holds it for four seconds.
     let (ok, log) = call(&server, "100", &caller, "101", "hold", &[("HOLD_MS", "4000")], 1);
@@ -509,4 +513,39 @@ fn a_group_member_picks_up_with_star_96_and_a_stranger_to_the_group_cannot() {
     });
     let (ok, log) = rung.finish();
     assert!(ok, "101 should have been cancelled by the pickup:\n{log}");
+}
+
+#[test]
+fn a_did_rules_announcement_plays_to_the_outside_caller_before_the_destination_rings() {
+    let server = Server::start();
+    server.create_company(
+        "acme",
+        json!({"sip_domain": DOMAIN, "trunk": {"username": "acme", "password": "p", "domain": "127.0.0.1"}}),
+    );
+    let callee = password(&server.create_user("acme", "101"));
+    upload_tone_prompt(&server, "welcome", 1.5);
+    server.create_did(
+        "acme",
+        &json!({"number": "34910000000", "description": "main", "default_destination": {"extension": "101"},
+                "rules": [{"order": 1, "destination": {"extension": "101"}, "announcement": "welcome"}]}),
+    );
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    // The provider's offer names the test's socket: what the host plays arrives there.
+    let media = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's media socket");
+    let port = media.local_addr().expect("its address").port().to_string();
+    let listener = thread::spawn(move || receive_g711(&media, Duration::from_secs(2)));
+    // The host answers to play the 1.5 s announcement; the caller stays on past it.
+    let values = [("TALK_MS", "3500"), ("[media_port]", port.as_str())];
+    let (ok, log) = provider_call(&server, "34910000000", "answered", &values, 1);
+    assert!(ok, "the DID call did not connect after the announcement:\n{log}\n{}", server.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "101 did not get the call after the announcement:\n{log}");
+    let samples = listener.join().expect("the RTP listener");
+    let heard = tone_blocks(8000, &samples, PROMPT_TONE_HZ, &rivals_of(PROMPT_TONE_HZ));
+    assert_tone(&heard, PROMPT_TONE_HZ, 10, "the announcement at the outside caller");
+    let cdr = newest_cdr(&server, 1);
+    assert_eq!(
+        (cdr["status"].as_str(), cdr["destination"].as_str()),
+        (Some("answered"), Some("extension 101"))
+    );
 }

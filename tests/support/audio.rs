@@ -1,7 +1,7 @@
 //! Audio for and from the black-box tests, written here rather than taken from the host so
 //! that a bug in the host's audio code cannot hide itself: a sine-tone WAV to upload as a
 //! prompt, a WAV reader for any channel count (baresip's dumps, recordings, voicemail
-//! attachments), a G.711 μ-law decoder for RTP the tests receive, and tone detection with a Goertzel filter over 100 ms blocks.
+//! attachments), G.711 decoders for RTP the tests receive, and tone detection with a Goertzel filter over 100 ms blocks.
 
 use std::path::Path;
 
@@ -88,6 +88,19 @@ pub fn ulaw_to_linear(byte: u8) -> i16 {
     let magnitude = ((i32::from(byte & 0x0F) << 3) + 0x84) << exponent;
     let value = magnitude - 0x84;
     (if byte & 0x80 != 0 { -value } else { value }) as i16
+}
+
+/// The linear sample of a G.711 A-law byte (ITU-T G.711: even bits inverted, sign,
+/// 3-bit segment, 4-bit mantissa).
+pub fn alaw_to_linear(byte: u8) -> i16 {
+    let byte = byte ^ 0x55;
+    let segment = (byte >> 4) & 0x07;
+    let mantissa = i32::from(byte & 0x0F);
+    let magnitude = match segment {
+        0 => (mantissa << 4) + 8,
+        _ => ((mantissa << 4) + 0x108) << (segment - 1),
+    };
+    (if byte & 0x80 != 0 { magnitude } else { -magnitude }) as i16
 }
 
 /// The power of `frequency` in `samples` (the Goertzel algorithm: one DFT bin).

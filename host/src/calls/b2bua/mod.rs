@@ -115,6 +115,8 @@ struct Call {
     pickup_slot: Option<super::pickup::PickupSlot>,
     /// This call (a pickup) handed itself to the call it picked up, which goes on.
     handed_over: bool,
+    /// The prompt a DID's rule plays before its destination (SPEC §2).
+    announcement: Option<String>,
 }
 
 /// Run the call `new_call` to its end.
@@ -162,6 +164,7 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         rest_after: None,
         pickup_slot: None,
         handed_over: false,
+        announcement: None,
     };
     let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
     let _entered = span.enter();

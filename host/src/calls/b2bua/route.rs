@@ -80,8 +80,8 @@ impl Call {
         self.serve(&company, ringing, offer.as_ref()).await
     }
 
-    /// Take the call to `ringing.callee`, and on through the destinations host services
-    /// send it to.
+    /// Play the DID rule's announcement, if any, then take the call to `ringing.callee`,
+    /// and on through the destinations host services send it to.
     async fn serve(
         &mut self,
         company: &Company,
@@ -89,6 +89,17 @@ impl Call {
         offer: Option<&Sdp>,
     ) -> Result<Ending, String> {
         let Ringing { mut callee, display, caller_id } = ringing;
+        if let Some(name) = self.announcement.take()
+            && let Some(announcement) = self.prompt(&company.id, &name)
+        {
+            // The caller is answered to hear it; the destination then runs as after a menu.
+            if let Err(ending) = self.answer_by_host(offer).await {
+                return Ok(ending);
+            }
+            if let Err(cause) = self.play_to_end(vec![announcement]).await {
+                return Ok(Ending::new(CallStatus::Answered, cause, None));
+            }
+        }
         for _ in 0..MAX_DESTINATIONS {
             let next = match callee {
                 Callee::Extension(_) | Callee::Outside(_) => {
@@ -143,7 +154,7 @@ impl Call {
     fn hang_up_destination(&mut self) -> Ending {
         if self.host.is_some() {
             self.hang_up_caller();
-            return Ending::new(CallStatus::Answered, "the menu hangs up", Some(200));
+            return Ending::new(CallStatus::Answered, "the destination hangs up", Some(200));
         }
         // Before the host answers, only a DID's rule names a hang-up.
         self.respond_caller(603, None);
@@ -282,6 +293,7 @@ impl Call {
         let input = self.call_input(company, &self.record.caller.clone(), number);
         let outcome = route_did(&self.engine.app, company, &did, &input).map_err(internal)?;
         let decision = outcome.decision;
+        self.announcement = decision.announcement.clone();
         let callee = match self.callee_for(company, &decision.destination)? {
             Ok(callee) => callee,
             Err(ending) => return Ok(Err(ending)),
