@@ -339,10 +339,13 @@ fn a_held_party_hears_the_companys_music_on_hold() {
 }
 
 #[test]
-fn a_recorded_call_is_stored_with_each_party_in_its_own_channel() {
+fn a_recorded_call_is_announced_and_stored_with_each_party_in_its_own_channel() {
     let server = Server::start();
     server.create_company("acme", json!({"sip_domain": DOMAIN}));
-    let body = support::merge(support::user_body("100"), json!({"recording": {"mode": "always"}}));
+    // The company's own "this call may be recorded": a second of 440 Hz.
+    upload_tone_prompt(&server, "call-may-be-recorded", 1.0);
+    let body =
+        support::merge(support::user_body("100"), json!({"recording": {"mode": "always", "announce": true}}));
     let caller = password(&server.operator().post(&format!("{ACME}/users"), &body).expect(201, "user 100"));
     let callee = password(&server.create_user("acme", "101"));
     let mut callee_phone = Phone::start(&server, "101", &callee, CALLEE_TONE_HZ);
@@ -359,27 +362,40 @@ fn a_recorded_call_is_stored_with_each_party_in_its_own_channel() {
         .unwrap_or_else(|why| panic!("the BYE did not reach 101: {why}"));
     caller_phone.quit();
     callee_phone.quit();
+    for phone in [&caller_phone, &callee_phone] {
+        let heard = analyse(&phone.received_audio(), PROMPT_TONE_HZ, &rivals_of(PROMPT_TONE_HZ));
+        assert_tone(&heard, PROMPT_TONE_HZ, 6, "the recording announcement");
+    }
+    let recording = wait_for_recording(&server);
+    let (rate, channels) = download_recording(&server, &recording);
+    assert_eq!(channels.len(), 2, "a two-channel WAV");
+    let left = tone_blocks(rate, &channels[0], CALLER_TONE_HZ, &rivals_of(CALLER_TONE_HZ));
+    assert_tone(&left, CALLER_TONE_HZ, 10, "the caller on the left channel");
+    let right = tone_blocks(rate, &channels[1], CALLEE_TONE_HZ, &rivals_of(CALLEE_TONE_HZ));
+    assert_tone(&right, CALLEE_TONE_HZ, 10, "the callee on the right channel");
+    let cdr = newest_cdr(&server, 1);
+    assert_eq!(cdr["recording"], recording["id"], "the CDR links its recording: {cdr}");
+}
 
+/// The first recording of acme, once there is one.
+fn wait_for_recording(server: &Server) -> Value {
     let deadline = Instant::now() + PATIENCE;
-    let recording = loop {
+    loop {
         let page = server.operator().get(&format!("{ACME}/recordings")).expect(200, "recordings");
         if let Some(first) = page["items"].as_array().and_then(|items| items.first()) {
-            break first.clone();
+            return first.clone();
         }
         assert!(Instant::now() < deadline, "no recording was stored:\n{}", server.log());
         thread::sleep(Duration::from_millis(100));
-    };
+    }
+}
+
+/// The sample rate and channels of `recording`'s WAV, downloaded through the API.
+fn download_recording(server: &Server, recording: &Value) -> (u32, Vec<Vec<i16>>) {
     let url = server.url(&format!("{ACME}/recordings/{}/audio", recording["id"].as_str().expect("an id")));
     let response = client().get(&url).bearer_auth(support::OPERATOR_TOKEN).send().expect("download");
-    assert_eq!(response.status().as_u16(), 200);
-    let (rate, channels) = read_wav_channels(&response.bytes().expect("the recording's bytes"));
-    assert_eq!(channels.len(), 2, "a two-channel WAV");
-    let left = tone_blocks(rate, &channels[0], CALLER_TONE_HZ, &rivals_of(CALLER_TONE_HZ));
-    assert_tone(&left, CALLER_TONE_HZ, 15, "the caller on the left channel");
-    let right = tone_blocks(rate, &channels[1], CALLEE_TONE_HZ, &rivals_of(CALLEE_TONE_HZ));
-    assert_tone(&right, CALLEE_TONE_HZ, 15, "the callee on the right channel");
-    let cdr = newest_cdr(&server, 1);
-    assert_eq!(cdr["recording"], recording["id"], "the CDR links its recording: {cdr}");
+    assert_eq!(response.status().as_u16(), 200, "download the recording");
+    read_wav_channels(&response.bytes().expect("the recording's bytes"))
 }
 
 /// acme's statistics of queue `name` (today's).
@@ -548,4 +564,57 @@ fn a_did_rules_announcement_plays_to_the_outside_caller_before_the_destination_r
         (cdr["status"].as_str(), cdr["destination"].as_str()),
         (Some("answered"), Some("extension 101"))
     );
+}
+
+/// acme's recordings now.
+fn recording_count(server: &Server) -> usize {
+    let page = server.operator().get(&format!("{ACME}/recordings")).expect(200, "recordings");
+    page["items"].as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn an_on_demand_call_is_recorded_only_after_star_1() {
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let body = support::merge(support::user_body("100"), json!({"recording": {"mode": "on_demand"}}));
+    let caller = password(&server.operator().post(&format!("{ACME}/users"), &body).expect(201, "user 100"));
+    let callee = password(&server.create_user("acme", "101"));
+    let mut callee_phone = Phone::start(&server, "101", &callee, CALLEE_TONE_HZ);
+    let mut caller_phone = Phone::start(&server, "100", &caller, CALLER_TONE_HZ);
+    wait_until_registered(&server, &mut callee_phone);
+    wait_until_registered(&server, &mut caller_phone);
+
+    // A call without the code is not recorded.
+    dial(&mut caller_phone, "101");
+    thread::sleep(Duration::from_secs(1));
+    hang_up(&mut caller_phone);
+    callee_phone
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("the first call did not end: {why}"));
+    newest_cdr(&server, 1);
+    assert_eq!(recording_count(&server), 0, "recorded without *1");
+
+    // The caller presses *1 (RFC 4733 from baresip): recorded from then on.
+    dial(&mut caller_phone, "101");
+    thread::sleep(Duration::from_millis(500));
+    for key in ["*", "1"] {
+        caller_phone.control.command("sndcode", key).unwrap_or_else(|why| panic!("send {key}: {why}"));
+        thread::sleep(Duration::from_millis(300));
+    }
+    thread::sleep(Duration::from_secs(3));
+    hang_up(&mut caller_phone);
+    callee_phone
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("the second call did not end: {why}"));
+    caller_phone.quit();
+    callee_phone.quit();
+    let recording = wait_for_recording(&server);
+    let (rate, channels) = download_recording(&server, &recording);
+    let right = tone_blocks(rate, &channels[1], CALLEE_TONE_HZ, &rivals_of(CALLEE_TONE_HZ));
+    assert_tone(&right, CALLEE_TONE_HZ, 15, "the callee after *1");
+    // Recorded from the code on: well under the four seconds of the call.
+    let seconds = channels[1].len() as f64 / f64::from(rate);
+    assert!(seconds < 3.8, "the recording starts at *1, not at the answer: {seconds:.1} s");
 }
