@@ -503,13 +503,18 @@ fn a_call_ringing_at_an_extension_is_picked_up_with_star_95_and_both_phones_hear
 }
 
 #[test]
-fn a_group_member_picks_up_with_star_96_and_a_stranger_to_the_group_cannot() {
+fn a_group_member_picks_up_with_the_companys_group_code_and_a_stranger_to_the_group_cannot() {
     let server = Server::start();
     let (caller, rung_password) = acme(&server);
     let member = password(&server.create_user("acme", "102"));
     let stranger = password(&server.create_user("acme", "103"));
     let group = json!({"name": "front-desk", "members": ["101", "102"]});
     server.operator().post(&format!("{ACME}/pickup-groups"), &group).expect(201, "create the group");
+    // The operator's code is the default *96; acme overrides it with *88.
+    server
+        .operator()
+        .put(&format!("{ACME}/service-codes"), &json!({"pickup_group": "*88"}))
+        .expect(200, "acme codes");
     let rung = Device::start(&server, "101", &rung_password, "ring", 1);
 
     // 100 calls 101 and waits for the BYE of whoever answers.
@@ -520,9 +525,9 @@ fn a_group_member_picks_up_with_star_96_and_a_stranger_to_the_group_cannot() {
         });
         thread::sleep(Duration::from_millis(1500));
         // 103 is in no group with 101: nothing to pick up.
-        let (ok, log) = call(&server, "103", &stranger, "*96", "refused", &[("FINAL_STATUS", "480")], 1);
-        assert!(ok, "a stranger's *96 should get 480:\n{log}");
-        let (ok, log) = call(&server, "102", &member, "*96", "answered", &[("TALK_MS", "1000")], 1);
+        let (ok, log) = call(&server, "103", &stranger, "*88", "refused", &[("FINAL_STATUS", "480")], 1);
+        assert!(ok, "a stranger's *88 should get 480:\n{log}");
+        let (ok, log) = call(&server, "102", &member, "*88", "answered", &[("TALK_MS", "1000")], 1);
         assert!(ok, "the group member's pickup failed:\n{log}\n{}", server.log());
         let (ok, log) = caller_call.join().expect("the caller");
         assert!(ok, "the caller was not connected to the picker and hung up by it:\n{log}\n{}", server.log());
@@ -617,4 +622,36 @@ fn an_on_demand_call_is_recorded_only_after_star_1() {
     // Recorded from the code on: well under the four seconds of the call.
     let seconds = channels[1].len() as f64 / f64::from(rate);
     assert!(seconds < 3.8, "the recording starts at *1, not at the answer: {seconds:.1} s");
+}
+
+#[test]
+fn an_agent_in_wrap_up_is_not_rung_and_the_next_caller_goes_to_the_unanswered_destination() {
+    let server = Server::start();
+    let (caller, agent) = acme(&server);
+    let overflow = password(&server.create_user("acme", "102"));
+    let body = json!({"name": "support", "number": "800", "wrap_up_seconds": 60, "max_time_seconds": 2,
+                      "members": [{"extension": "101", "order": 1}],
+                      "unanswered_destination": {"extension": "102"}});
+    server.operator().post(&format!("{ACME}/queues"), &body).expect(201, "create the queue");
+    // 101 answers the first queue call and would answer no other.
+    let first = Device::start(&server, "101", &agent, "answer", 1);
+    let values = [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", ""), ("TALK_MS", "1000")];
+    let (ok, log) = call(&server, "100", &caller, "800", "keys", &values, 1);
+    assert!(ok, "the first queue call failed:\n{log}\n{}", server.log());
+    let (ok, log) = first.finish();
+    assert!(ok, "101 did not answer the first caller:\n{log}");
+    assert_eq!(newest_cdr(&server, 1)["destination"], "queue support");
+
+    // 101 rests for a minute: the next caller waits the queue's two seconds, then 102.
+    let overflow_device = Device::start(&server, "102", &overflow, "answer", 1);
+    let values =
+        [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "  <pause milliseconds=\"3500\"/>\n"), ("TALK_MS", "500")];
+    let (ok, log) = call(&server, "100", &caller, "800", "keys", &values, 1);
+    assert!(ok, "the second queue call failed:\n{log}\n{}", server.log());
+    let (ok, log) = overflow_device.finish();
+    assert!(ok, "102 did not get the caller nobody answered:\n{log}\n{}", server.log());
+    let stats = queue_stats(&server, "support");
+    assert_eq!(stats["historical"]["answered"], 1, "{stats}");
+    assert_eq!(stats["historical"]["unanswered_timed_out"], 1, "{stats}");
+    assert_eq!(stats["historical"]["answered_by"]["101"], 1, "{stats}");
 }
