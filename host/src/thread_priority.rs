@@ -14,3 +14,21 @@ pub fn raise(nice: i32, thread: &str) {
         tracing::info!(error = %std::io::Error::last_os_error(), thread, "the thread keeps the default priority");
     }
 }
+
+/// Make the calling thread real-time (SCHED_FIFO at `priority`, 1-99) when the system
+/// allows it (CAP_SYS_NICE, or an RLIMIT_RTPRIO): it then runs as soon as it wakes, ahead
+/// of every ordinary thread, as media servers run their clocks. Only for a thread that
+/// sleeps most of the time and does bounded work per wake-up. When refused, the thread
+/// gets the nice value `fallback_nice` instead; false then.
+pub fn raise_realtime(priority: i32, fallback_nice: i32, thread: &str) -> bool {
+    let param = libc::sched_param { sched_priority: priority };
+    // SAFETY: pthread_self names the calling thread, and `param` lives across the call.
+    let result = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+    if result == 0 {
+        tracing::info!(thread, priority, "real-time scheduling (SCHED_FIFO)");
+        return true;
+    }
+    tracing::info!(error = %std::io::Error::from_raw_os_error(result), thread, "no real-time scheduling; a raised nice value instead");
+    raise(fallback_nice, thread);
+    false
+}

@@ -2,11 +2,14 @@
 //! host plays to every call (prompts, music on hold, ringback, silence).
 //!
 //! One thread for all calls, not a timer per call: a thousand callers in IVRs and queues
-//! cost one wake-up per frame time instead of a thousand, and every stream is sent at the
-//! same point of each tick, so its packets leave 20 ms apart however many calls there
-//! are. The thread sleeps until absolute deadlines (no drift) and, if it ever falls more
-//! than a few frames behind (the machine stalled), starts again from now instead of
-//! bursting the backlog.
+//! cost one wake-up per millisecond instead of a thousand timers. The frame time is cut
+//! into [`SLOTS`] slots of 1 ms and every stream has its slot (the least busy one when it
+//! starts, kept while it plays): each wake-up sends only that slot's streams, so a tick's
+//! work is a twentieth of the calls and a stream's packets leave 20 ms apart however many
+//! calls there are (sending all of them at once would delay the last ones of a tick by
+//! milliseconds, and by more or less from one tick to the next). The thread sleeps until
+//! absolute deadlines (no drift) and, if it ever falls more than a few frames behind (the
+//! machine stalled), starts again from now instead of bursting the backlog.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -17,9 +20,17 @@ use crate::media::audio::{Audio, FRAME_SAMPLES, FRAME_TIME, g711};
 use crate::media::rtp::{HEADER_LEN, write_header};
 use crate::media::sdp::PCMA;
 
+/// Slots per frame time: one wake-up per millisecond.
+const SLOTS: usize = 20;
+/// The time between wake-ups: the frame time over the slots.
+const SLOT_TIME: Duration = Duration::from_nanos(FRAME_TIME.as_nanos() as u64 / SLOTS as u64);
 /// How far behind its deadline the clock may fall before it gives up catching up.
 const MAX_LAG: Duration = Duration::from_millis(100);
-/// The media clock's nice value, as the SIP thread's: late frames are audible.
+/// The media clock's real-time priority (SCHED_FIFO, low among real-time threads: the
+/// kernel's own stay ahead): late frames are audible, and on a busy machine a waking
+/// ordinary thread waits for a time slice.
+const CLOCK_REALTIME_PRIORITY: i32 = 10;
+/// Its nice value where real-time scheduling is not allowed, as the SIP thread's.
 const CLOCK_THREAD_NICE: i32 = -5;
 
 /// Start playing to one side of a session.
@@ -160,36 +171,34 @@ fn key(start: &Start) -> (usize, Side) {
 }
 
 fn run(starts: Receiver<Start>) {
-    crate::thread_priority::raise(CLOCK_THREAD_NICE, "media-clock");
-    let mut streams: HashMap<(usize, Side), Playing> = HashMap::new();
+    crate::thread_priority::raise_realtime(CLOCK_REALTIME_PRIORITY, CLOCK_THREAD_NICE, "media-clock");
+    let mut slots: Vec<HashMap<(usize, Side), Playing>> = (0..SLOTS).map(|_| HashMap::new()).collect();
+    let mut slot = 0;
     let mut frame = [0i16; FRAME_SAMPLES];
     let mut packet = [0u8; HEADER_LEN + FRAME_SAMPLES];
     let mut deadline = Instant::now();
     loop {
-        if streams.is_empty() {
+        if slots.iter().all(HashMap::is_empty) {
             // Nothing to play: sleep until something is.
             let Ok(start) = starts.recv() else { return };
-            streams.insert(key(&start), Playing::new(start));
+            add(&mut slots, start);
             deadline = Instant::now();
         }
         loop {
             match starts.try_recv() {
-                Ok(start) => match streams.get_mut(&key(&start)) {
-                    Some(stream) => stream.replace(start),
-                    None => {
-                        streams.insert(key(&start), Playing::new(start));
-                    }
-                },
+                Ok(start) => add(&mut slots, start),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        streams.retain(|_, stream| stream.is_current());
-        for stream in streams.values_mut() {
+        let due = &mut slots[slot];
+        due.retain(|_, stream| stream.is_current());
+        for stream in due.values_mut() {
             stream.next_frame(&mut frame);
             stream.send(&frame, &mut packet);
         }
-        deadline += FRAME_TIME;
+        slot = (slot + 1) % SLOTS;
+        deadline += SLOT_TIME;
         let now = Instant::now();
         if now > deadline + MAX_LAG {
             tracing::warn!(behind = ?now - deadline, "media clock fell behind; skipping ahead");
@@ -199,4 +208,17 @@ fn run(starts: Receiver<Start>) {
             std::thread::sleep(wait);
         }
     }
+}
+
+/// Play `start`: in place of what its stream plays now (keeping the stream's slot, so its
+/// packets stay 20 ms apart), or as a new stream in the least busy slot.
+fn add(slots: &mut [HashMap<(usize, Side), Playing>], start: Start) {
+    let key = key(&start);
+    if let Some(stream) = slots.iter_mut().find_map(|slot| slot.get_mut(&key)) {
+        stream.replace(start);
+        return;
+    }
+    // `SLOTS` is not zero, so there is a least busy slot.
+    let least_busy = slots.iter_mut().min_by_key(|slot| slot.len()).expect("slots");
+    least_busy.insert(key, Playing::new(start));
 }
