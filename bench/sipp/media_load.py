@@ -200,7 +200,9 @@ class SipCalls:
                 call["tries"] += 1
                 self.caller.sendto(call[key], self.server)
 
-    def setup(self):
+    def setup(self, with_callee=True):
+        """Place the calls; with_callee: each is answered by the callee device (else by the
+        server itself, e.g. an IVR). The failures."""
         start = time.monotonic()
         for i in range(CALLS):
             due = start + i / CALL_RATE
@@ -212,7 +214,7 @@ class SipCalls:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             waiting = [c for c in self.calls.values() if "relay" not in c and "failed" not in c]
-            if not waiting and len(self.callee_streams) >= len(self.calls):
+            if not waiting and (not with_callee or len(self.callee_streams) >= len(self.calls)):
                 break
             self.retransmit([c for c in waiting if "heard" not in c], "request", time.monotonic())
             self.pump(0.05)
