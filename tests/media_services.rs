@@ -413,9 +413,19 @@ fn a_queue_caller_hears_its_music_while_agents_ring_in_order_until_one_answers()
                       "max_time_seconds": 60, "music_on_hold": "queue-music", "show_queue_name": true,
                       "members": [{"extension": "101", "order": 1}, {"extension": "102", "order": 2}]});
     server.operator().post(&format!("{ACME}/queues"), &body).expect(201, "create the queue");
-    // 101 rings and never answers (the queue cancels it after its step); 102 answers.
+    // 101 rings and never answers (the queue cancels it after its step); 102 answers, and
+    // checks that its INVITE shows the queue's name before the caller's.
     let ringing = Device::start(&server, "101", &first_agent, "ring", 1);
-    let answering = Device::start(&server, "102", &second_agent, "answer", 1);
+    let from_shows_queue = r#"<recv request="INVITE" crlf="true"><action><ereg regexp="From: &quot;support: User 100&quot;" search_in="msg" check_it="true" assign_to="shown"/></action></recv><Reference variables="shown"/>"#;
+    let answering = Device::start_with(
+        &server,
+        "102",
+        &second_agent,
+        "102",
+        "answer",
+        1,
+        &[(r#"<recv request="INVITE" crlf="true"/>"#, from_shows_queue)],
+    );
     let mut phone = Phone::start(&server, "100", &caller, CALLER_TONE_HZ);
     wait_until_registered(&server, &mut phone);
 
@@ -654,4 +664,42 @@ fn an_agent_in_wrap_up_is_not_rung_and_the_next_caller_goes_to_the_unanswered_de
     assert_eq!(stats["historical"]["answered"], 1, "{stats}");
     assert_eq!(stats["historical"]["unanswered_timed_out"], 1, "{stats}");
     assert_eq!(stats["historical"]["answered_by"]["101"], 1, "{stats}");
+}
+
+#[test]
+fn a_caller_finding_the_queue_full_hears_so_and_goes_to_the_unanswered_destination() {
+    let server = Server::start();
+    let (caller, overflow) = acme(&server);
+    let second_caller = password(&server.create_user("acme", "102"));
+    server.create_user("acme", "103");
+    // Nobody can answer (103 never registers), and one caller may wait.
+    let body = json!({"name": "support", "number": "800", "max_waiting": 1, "max_time_seconds": 30,
+                      "members": [{"extension": "103", "order": 1}],
+                      "unanswered_destination": {"extension": "101"}});
+    server.operator().post(&format!("{ACME}/queues"), &body).expect(201, "create the queue");
+    let overflow_device = Device::start(&server, "101", &overflow, "answer", 1);
+    thread::scope(|scope| {
+        // The first caller waits three seconds and hangs up (abandoned).
+        let waiting = scope.spawn(|| {
+            let values = [("KEYS_AFTER_MS", "3000"), ("KEYS_ACTIONS", ""), ("TALK_MS", "0")];
+            call(&server, "100", &caller, "800", "keys", &values, 1)
+        });
+        thread::sleep(Duration::from_millis(1000));
+        // The second finds the queue full: the queue-full prompt, then 101.
+        let values = [
+            ("KEYS_AFTER_MS", "0"),
+            ("KEYS_ACTIONS", "  <pause milliseconds=\"6000\"/>\n"),
+            ("TALK_MS", "500"),
+        ];
+        let (ok, log) = call(&server, "102", &second_caller, "800", "keys", &values, 1);
+        assert!(ok, "the second caller's call failed:\n{log}\n{}", server.log());
+        let (ok, log) = waiting.join().expect("the waiting caller");
+        assert!(ok, "the waiting caller's call failed:\n{log}");
+    });
+    let (ok, log) = overflow_device.finish();
+    assert!(ok, "101 did not get the caller who found the queue full:\n{log}\n{}", server.log());
+    let stats = queue_stats(&server, "support");
+    assert_eq!(stats["historical"]["unanswered_full"], 1, "{stats}");
+    assert_eq!(stats["historical"]["abandoned"], 1, "{stats}");
+    assert_eq!(stats["live"]["waiting"], 0, "{stats}");
 }
