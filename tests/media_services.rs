@@ -703,3 +703,51 @@ fn a_caller_finding_the_queue_full_hears_so_and_goes_to_the_unanswered_destinati
     assert_eq!(stats["historical"]["abandoned"], 1, "{stats}");
     assert_eq!(stats["live"]["waiting"], 0, "{stats}");
 }
+
+#[test]
+fn deleting_a_company_deletes_its_media_services_rows_and_files() {
+    use centralita::store::{
+        IVR_MENUS, PICKUP_GROUPS, PROMPTS, QUEUE_DAYS, QUEUES, Read, SERVICE_CODE_OVERRIDES, Store,
+        VOICEMAIL_BOXES, VOICEMAIL_MESSAGES,
+    };
+    let mut server = Server::start();
+    acme(&server);
+    let op = server.operator();
+    upload_tone_prompt(&server, "welcome", 0.5);
+    create_menu(&server, json!({"name": "main", "number": "800", "greeting": "welcome"}));
+    let queue = json!({"name": "support", "number": "700", "members": [{"extension": "101", "order": 1}]});
+    op.post(&format!("{ACME}/queues"), &queue).expect(201, "a queue");
+    let mailbox = json!({"name": "sales", "number": "600", "pin": "4321"});
+    op.post(&format!("{ACME}/voicemail-boxes"), &mailbox).expect(201, "a box");
+    op.post(&format!("{ACME}/pickup-groups"), &json!({"name": "desk", "members": ["100", "101"]}))
+        .expect(201, "a group");
+    op.put(&format!("{ACME}/service-codes"), &json!({"pickup_group": "*88"})).expect(200, "codes");
+    let prompt_files = server.data_dir.join("prompts").join("acme");
+    assert!(prompt_files.exists(), "the upload is a file under {}", prompt_files.display());
+
+    op.delete(ACME).expect(204, "delete the company");
+    let deadline = Instant::now() + PATIENCE;
+    while prompt_files.exists() {
+        assert!(Instant::now() < deadline, "the prompt files stayed: {}", prompt_files.display());
+        thread::sleep(Duration::from_millis(50));
+    }
+    server.terminate();
+    let store = Store::open(&server.data_dir).expect("open the server's store");
+    let prefix = "acme\0";
+    let left = store
+        .read(|r| {
+            Ok::<_, centralita::store::StoreError>([
+                ("prompts", r.scan(&PROMPTS, prefix)?.len()),
+                ("ivr menus", r.scan(&IVR_MENUS, prefix)?.len()),
+                ("queues", r.scan(&QUEUES, prefix)?.len()),
+                ("queue days", r.scan(&QUEUE_DAYS, prefix)?.len()),
+                ("voicemail boxes", r.scan(&VOICEMAIL_BOXES, prefix)?.len()),
+                ("voicemail messages", r.scan(&VOICEMAIL_MESSAGES, prefix)?.len()),
+                ("pickup groups", r.scan(&PICKUP_GROUPS, prefix)?.len()),
+                ("service codes", usize::from(r.get(&SERVICE_CODE_OVERRIDES, "acme")?.is_some())),
+            ])
+        })
+        .expect("read the store");
+    let kept: Vec<_> = left.iter().filter(|(_, rows)| *rows > 0).collect();
+    assert!(kept.is_empty(), "rows of the deleted company left behind: {kept:?}");
+}

@@ -253,7 +253,7 @@ pub async fn delete(
     access.require_company(&id)?;
     access.require_operator()?;
     let actor = access.actor();
-    s.app.store.write(|tx| {
+    let (queues, boxes) = s.app.store.write(|tx| {
         let company =
             tx.get(&COMPANIES, &id)?.ok_or_else(|| ApiError::not_found(format!("company {id:?}")))?;
         tx.delete(&COMPANIES, &id)?;
@@ -275,22 +275,43 @@ pub async fn delete(
         tx.delete_prefix(&RECORDINGS, &prefix)?;
         tx.delete(&RECORDING_USAGE, &id)?;
         tx.delete_company_kv(&id)?;
+        // The media services' settings and data (files follow after the commit).
+        tx.delete_prefix(&PROMPTS, &prefix)?;
+        tx.delete_prefix(&IVR_MENUS, &prefix)?;
+        let queues: Vec<String> = tx.scan(&QUEUES, &prefix)?.into_iter().map(|q| q.name).collect();
+        tx.delete_prefix(&QUEUES, &prefix)?;
+        tx.delete_prefix(&QUEUE_DAYS, &prefix)?;
+        let boxes: Vec<String> = tx.scan(&VOICEMAIL_BOXES, &prefix)?.into_iter().map(|b| b.name).collect();
+        tx.delete_prefix(&VOICEMAIL_BOXES, &prefix)?;
+        tx.delete_prefix(&VOICEMAIL_MESSAGES, &prefix)?;
+        tx.delete_prefix(&PICKUP_GROUPS, &prefix)?;
+        tx.delete(&SERVICE_CODE_OVERRIDES, &id)?;
         tx.put(&RETIRED_COMPANIES, &id, &Utc::now().to_rfc3339())?;
         let keys: Vec<_> = tx.scan(&API_KEYS, "")?;
         for key in keys.iter().filter(|k| k.company == id) {
             tx.delete(&API_KEYS, &key.hash)?;
         }
         tx.audit(actor.entry(Some(&id), "company.delete", id.clone(), None))?;
-        Ok::<_, ApiError>(())
+        Ok::<_, ApiError>((queues, boxes))
     })?;
+    for queue in &queues {
+        s.app.queue_stats.forget(&id, queue);
+    }
     s.app.counters.forget_company(&id);
     s.app.registrar.forget_company(&id);
     s.app.sandbox.forget_company(&id);
-    // The recordings' rows went with the company; their files go off the async workers.
+    // The rows went with the company; the files of its recordings, prompts and voicemail
+    // messages go off the async workers.
     let (app, gone) = (s.app.clone(), id.clone());
     tokio::task::spawn_blocking(move || {
         if let Err(error) = crate::recordings::forget_company(&app, &gone) {
             tracing::warn!(company = %gone, %error, "recording files of a deleted company left behind");
+        }
+        if let Err(error) = app.prompts.forget_company(&gone) {
+            tracing::warn!(company = %gone, %error, "prompt files of a deleted company left behind");
+        }
+        for mailbox in &boxes {
+            crate::voicemail::remove_box_audio(&app, &gone, mailbox);
         }
     });
     s.trunks.changed();
