@@ -751,3 +751,33 @@ fn deleting_a_company_deletes_its_media_services_rows_and_files() {
     let kept: Vec<_> = left.iter().filter(|(_, rows)| *rows > 0).collect();
     assert!(kept.is_empty(), "rows of the deleted company left behind: {kept:?}");
 }
+
+#[test]
+fn extensions_aliases_menus_queues_and_boxes_share_one_number_space() {
+    let server = Server::start();
+    acme(&server);
+    let op = server.operator();
+    create_menu(&server, json!({"name": "main", "number": "800"}));
+    op.post(&format!("{ACME}/queues"), &json!({"name": "support", "number": "700"})).expect(201, "a queue");
+    op.post(&format!("{ACME}/voicemail-boxes"), &json!({"name": "sales", "number": "600", "pin": "4321"}))
+        .expect(201, "a box");
+    op.post(&format!("{ACME}/aliases"), &json!({"number": "55", "target": "101"})).expect(201, "an alias");
+    let taken = [
+        ("queues", json!({"name": "other", "number": "800"}), "IVR menu \"main\""),
+        ("queues", json!({"name": "other", "number": "101"}), "extension 101"),
+        ("ivr-menus", json!({"name": "other", "number": "700"}), "queue \"support\""),
+        ("ivr-menus", json!({"name": "other", "number": "55"}), "alias 55"),
+        ("voicemail-boxes", json!({"name": "other", "number": "800", "pin": "1111"}), "IVR menu \"main\""),
+        ("aliases", json!({"number": "600", "target": "101"}), "voicemail box \"sales\""),
+        ("users", support::user_body("700"), "queue \"support\""),
+    ];
+    for (collection, body, owner) in taken {
+        let reply = op.post(&format!("{ACME}/{collection}"), &body);
+        assert_eq!(reply.status, 409, "{collection} {body}: {}", reply.text);
+        let message = reply.expect_error_mentioning(owner, "a taken number");
+        assert!(message.contains("is already"), "{message}");
+    }
+    // Saving a menu again keeps its own number.
+    op.put(&format!("{ACME}/ivr-menus/main"), &json!({"name": "main", "number": "800"}))
+        .expect(200, "same number");
+}

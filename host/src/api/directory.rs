@@ -25,6 +25,9 @@ trait Entry: Serialize + DeserializeOwned + Send + 'static {
     fn collection() -> &'static Collection<Self>;
     fn build(company: &str, body: Self::Body) -> ApiResult<Self>;
     fn key(&self) -> &str;
+    /// Whether the key is dialled (an alias): then it must be free in the company's
+    /// number space.
+    const DIALLED: bool;
 }
 
 /// An alias as created or replaced.
@@ -45,6 +48,7 @@ impl Entry for Alias {
     type Body = AliasBody;
     const KIND: &'static str = "alias";
     const SEGMENT: &'static str = "aliases";
+    const DIALLED: bool = true;
     fn collection() -> &'static Collection<Self> {
         &ALIASES
     }
@@ -80,6 +84,7 @@ impl Entry for ExternalNumber {
     type Body = ExternalNumberBody;
     const KIND: &'static str = "external_number";
     const SEGMENT: &'static str = "external-numbers";
+    const DIALLED: bool = false;
     fn collection() -> &'static Collection<Self> {
         &EXTERNAL_NUMBERS
     }
@@ -111,6 +116,9 @@ fn create<E: Entry>(s: &ApiState, access: &Access, company: &str, body: E::Body)
         let key = company_key(company, record.key());
         if tx.get(E::collection(), &key)?.is_some() {
             return Err(ApiError::conflict(format!("{} {:?} already exists", E::KIND, record.key())));
+        }
+        if E::DIALLED {
+            super::numbers::check_free(tx, company, record.key(), super::numbers::Own::Alias, "number")?;
         }
         tx.put(E::collection(), &key, &record)?;
         tx.audit(actor.entry(

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
+use super::numbers::{self, Own};
 use super::{ApiState, validate};
 use crate::routing::call::{CallInput, Direction};
 use crate::routing::ivr::{self, DecidedBy, IvrInput, IvrStep, MAX_DIGITS, MAX_MEMO_BYTES, StepOutcome};
@@ -266,27 +267,6 @@ fn build(s: &ApiState, company: &str, body: IvrMenuBody, created_at: DateTime<Ut
     })
 }
 
-/// Refuse a menu number already dialled for something else in the company.
-fn check_number_free(tx: &Tx, company: &str, name: &str, number: &str) -> ApiResult<()> {
-    let taken = |what: String| ApiError {
-        status: StatusCode::CONFLICT,
-        message: format!("number: {number} is already {what}"),
-        field: Some("number".into()),
-    };
-    let key = company_key(company, number);
-    if tx.get(&USERS, &key)?.is_some() {
-        return Err(taken(format!("extension {number}")));
-    }
-    if tx.get(&ALIASES, &key)?.is_some() {
-        return Err(taken(format!("alias {number}")));
-    }
-    let menus = tx.scan(&IVR_MENUS, &company_prefix(company))?;
-    if let Some(other) = menus.iter().find(|m| m.number == number && m.name != name) {
-        return Err(taken(format!("the number of IVR menu {:?}", other.name)));
-    }
-    Ok(())
-}
-
 /// The menu `name` of `company`, or 404.
 fn existing_menu(s: &ApiState, company: &str, name: &str) -> ApiResult<IvrMenu> {
     ivr::find_by_name(&s.app, company, name)?.ok_or_else(|| ApiError::not_found(format!("IVR menu {name:?}")))
@@ -310,7 +290,7 @@ pub async fn create(
         if tx.get(&IVR_MENUS, &key)?.is_some() {
             return Err(ApiError::conflict(format!("IVR menu {:?} already exists", menu.name)));
         }
-        check_number_free(tx, &company, &menu.name, &menu.number)?;
+        numbers::check_free(tx, &company, &menu.number, Own::IvrMenu(&menu.name), "number")?;
         tx.put(&IVR_MENUS, &key, &menu)?;
         tx.audit(actor.entry(Some(&company), "ivr_menu.create", menu_entity(&company, &menu.name), None))?;
         Ok(())
@@ -364,7 +344,7 @@ pub async fn update(
         if tx.get(&IVR_MENUS, &key)?.is_none() {
             return Err(ApiError::not_found(format!("IVR menu {name:?}")));
         }
-        check_number_free(tx, &company, &name, &menu.number)?;
+        numbers::check_free(tx, &company, &menu.number, Own::IvrMenu(&name), "number")?;
         tx.put(&IVR_MENUS, &key, &menu)?;
         tx.audit(actor.entry(Some(&company), "ivr_menu.update", menu_entity(&company, &name), None))?;
         Ok(())

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod ivr;
 pub mod keys;
 pub mod modules;
+mod numbers;
 pub mod pickup_groups;
 pub mod prompts;
 pub mod queues;

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Params};
+use super::numbers::{self, Own};
 use super::{ApiState, validate};
 use crate::routing::queue::DEFAULT_MODULE;
 use crate::routing::queue::stats::{HistoricalFigures, LiveFigures};
@@ -207,28 +208,6 @@ fn build(s: &ApiState, company: &str, body: QueueBody) -> ApiResult<Queue> {
     })
 }
 
-/// Refuse a queue number already dialled for something else in the company.
-fn check_number_free(tx: &Tx, queue: &Queue) -> ApiResult<()> {
-    let number = &queue.number;
-    let taken = |what: String| ApiError {
-        status: StatusCode::CONFLICT,
-        message: format!("number: {number} is already {what}"),
-        field: Some("number".into()),
-    };
-    let key = company_key(&queue.company, number);
-    if tx.get(&USERS, &key)?.is_some() {
-        return Err(taken(format!("extension {number}")));
-    }
-    if tx.get(&ALIASES, &key)?.is_some() {
-        return Err(taken(format!("alias {number}")));
-    }
-    let queues = tx.scan(&QUEUES, &company_prefix(&queue.company))?;
-    if let Some(other) = queues.iter().find(|q| q.number == *number && q.name != queue.name) {
-        return Err(taken(format!("the number of queue {:?}", other.name)));
-    }
-    Ok(())
-}
-
 fn entity(company: &str, name: &str) -> String {
     format!("{company}/queues/{name}")
 }
@@ -251,7 +230,7 @@ pub async fn create(
         if tx.get(&QUEUES, &key)?.is_some() {
             return Err(ApiError::conflict(format!("queue {:?} already exists", queue.name)));
         }
-        check_number_free(tx, &queue)?;
+        numbers::check_free(tx, &queue.company, &queue.number, Own::Queue(&queue.name), "number")?;
         tx.put(&QUEUES, &key, &queue)?;
         tx.audit(actor.entry(Some(&company), "queue.create", entity(&company, &queue.name), None))?;
         Ok(())
@@ -310,7 +289,7 @@ pub async fn update(
             return Err(ApiError::not_found(format!("queue {name:?}")));
         };
         queue.created_at = old.created_at;
-        check_number_free(tx, &queue)?;
+        numbers::check_free(tx, &queue.company, &queue.number, Own::Queue(&queue.name), "number")?;
         tx.put(&QUEUES, &key, &queue)?;
         tx.audit(actor.entry(Some(&company), "queue.update", entity(&company, &name), None))?;
         Ok(())

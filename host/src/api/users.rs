@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Params};
+use super::numbers::{self, Own};
 use super::{ApiState, validate};
 use crate::audit::Actor;
 use crate::store::records::{Company, Role, User};
@@ -202,6 +203,9 @@ fn insert(
         if tx.get(&USERS, &key)?.is_some() {
             return Err(ApiError::conflict(format!("extension {} already exists", user.extension)));
         }
+        let extension_field =
+            if field.is_empty() { "extension".to_string() } else { format!("{field}.extension") };
+        numbers::check_free(tx, &company.id, &user.extension, Own::Extension, &extension_field)?;
         tx.put(&USERS, &key, &user)?;
         tx.audit(actor.entry(
             Some(&company.id),

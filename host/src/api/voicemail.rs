@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
+use super::numbers::{self, Own};
 use super::{ApiState, validate};
 use crate::store::records::{
     DEFAULT_MAX_MESSAGE_SECONDS, DEFAULT_RETENTION_DAYS, VoicemailBox, VoicemailMessage,
@@ -152,27 +153,6 @@ fn check_body(s: &ApiState, company: &str, body: &VoicemailBoxBody) -> ApiResult
     }
 }
 
-/// Refuse a box number already dialled for something else in the company.
-fn check_number_free(tx: &Tx, company: &str, name: &str, number: &str) -> ApiResult<()> {
-    let taken = |what: String| ApiError {
-        status: StatusCode::CONFLICT,
-        message: format!("number: {number} is already {what}"),
-        field: Some("number".into()),
-    };
-    let key = company_key(company, number);
-    if tx.get(&USERS, &key)?.is_some() {
-        return Err(taken(format!("extension {number}")));
-    }
-    if tx.get(&ALIASES, &key)?.is_some() {
-        return Err(taken(format!("alias {number}")));
-    }
-    let boxes = tx.scan(&VOICEMAIL_BOXES, &company_prefix(company))?;
-    if let Some(other) = boxes.iter().find(|b| b.number == number && b.name != name) {
-        return Err(taken(format!("the number of voicemail box {:?}", other.name)));
-    }
-    Ok(())
-}
-
 fn build(company: &str, body: VoicemailBoxBody, pin_hash: String, created_at: DateTime<Utc>) -> VoicemailBox {
     VoicemailBox {
         company: company.to_string(),
@@ -218,7 +198,7 @@ pub async fn create(
         if tx.get(&VOICEMAIL_BOXES, &key)?.is_some() {
             return Err(ApiError::conflict(format!("voicemail box {:?} already exists", body.name)));
         }
-        check_number_free(tx, &company, &body.name, &body.number)?;
+        numbers::check_free(tx, &company, &body.number, Own::VoicemailBox(&body.name), "number")?;
         let mailbox = build(&company, body, pin_hash, Utc::now());
         tx.put(&VOICEMAIL_BOXES, &key, &mailbox)?;
         tx.audit(actor.entry(
@@ -278,7 +258,7 @@ pub async fn update(
         let existing = tx
             .get(&VOICEMAIL_BOXES, &key)?
             .ok_or_else(|| ApiError::not_found(format!("voicemail box {name:?}")))?;
-        check_number_free(tx, &company, &name, &body.number)?;
+        numbers::check_free(tx, &company, &body.number, Own::VoicemailBox(&name), "number")?;
         let pin_changed = pin_hash.is_some();
         let pin_hash = pin_hash.unwrap_or(existing.pin_hash);
         let mailbox = build(&company, body, pin_hash, existing.created_at);
