@@ -338,20 +338,27 @@ fn a_held_party_hears_the_companys_music_on_hold() {
     assert_tone(&heard, PROMPT_TONE_HZ, 25, "music on hold at the held device");
 }
 
+/// Company acme with extension 100 recording as `recording` says and 101, each a
+/// registered baresip phone (100 plays the caller's tone, 101 the callee's).
+fn recording_phones(server: &Server, recording: Value) -> (Phone, Phone) {
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let body = support::merge(support::user_body("100"), json!({"recording": recording}));
+    let caller = password(&server.operator().post(&format!("{ACME}/users"), &body).expect(201, "user 100"));
+    let callee = password(&server.create_user("acme", "101"));
+    let mut callee_phone = Phone::start(server, "101", &callee, CALLEE_TONE_HZ);
+    let mut caller_phone = Phone::start(server, "100", &caller, CALLER_TONE_HZ);
+    wait_until_registered(server, &mut callee_phone);
+    wait_until_registered(server, &mut caller_phone);
+    (caller_phone, callee_phone)
+}
+
 #[test]
 fn a_recorded_call_is_announced_and_stored_with_each_party_in_its_own_channel() {
     let server = Server::start();
-    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let (mut caller_phone, mut callee_phone) =
+        recording_phones(&server, json!({"mode": "always", "announce": true}));
     // The company's own "this call may be recorded": a second of 440 Hz.
     upload_tone_prompt(&server, "call-may-be-recorded", 1.0);
-    let body =
-        support::merge(support::user_body("100"), json!({"recording": {"mode": "always", "announce": true}}));
-    let caller = password(&server.operator().post(&format!("{ACME}/users"), &body).expect(201, "user 100"));
-    let callee = password(&server.create_user("acme", "101"));
-    let mut callee_phone = Phone::start(&server, "101", &callee, CALLEE_TONE_HZ);
-    let mut caller_phone = Phone::start(&server, "100", &caller, CALLER_TONE_HZ);
-    wait_until_registered(&server, &mut callee_phone);
-    wait_until_registered(&server, &mut caller_phone);
 
     dial(&mut caller_phone, "101");
     thread::sleep(Duration::from_secs(3));
@@ -590,14 +597,7 @@ fn recording_count(server: &Server) -> usize {
 #[test]
 fn an_on_demand_call_is_recorded_only_after_star_1() {
     let server = Server::start();
-    server.create_company("acme", json!({"sip_domain": DOMAIN}));
-    let body = support::merge(support::user_body("100"), json!({"recording": {"mode": "on_demand"}}));
-    let caller = password(&server.operator().post(&format!("{ACME}/users"), &body).expect(201, "user 100"));
-    let callee = password(&server.create_user("acme", "101"));
-    let mut callee_phone = Phone::start(&server, "101", &callee, CALLEE_TONE_HZ);
-    let mut caller_phone = Phone::start(&server, "100", &caller, CALLER_TONE_HZ);
-    wait_until_registered(&server, &mut callee_phone);
-    wait_until_registered(&server, &mut caller_phone);
+    let (mut caller_phone, mut callee_phone) = recording_phones(&server, json!({"mode": "on_demand"}));
 
     // A call without the code is not recorded.
     dial(&mut caller_phone, "101");

@@ -2,19 +2,15 @@
 //! before anyone answers produces a missed-call mail with the caller's number (SPEC.md
 //! §13, the standard call-events module), and a module granted mail sends one through the
 //! `mail` import. The server is started with `--smtp-url` pointing at aiosmtpd; calls are
-//! placed by sipp (tests/sipp templates, as tests/sip_calls.rs places them).
+//! placed by sipp (`support::sipp`).
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use serde_json::json;
+use support::sipp::{DOMAIN, Device, call};
 use support::smtp::{MAIL_TIMEOUT, SmtpServer};
-use support::{Server, SippRegister, guest_bytes};
+use support::{Server, guest_bytes};
 
-const DOMAIN: &str = "acme.centralita.test";
 const FROM: &str = "Centralita <pbx@centralita.test>";
 /// Grants that let mischief (which imports `mail` and `http`) be uploaded; nobody listens
 /// on the allowed address.
@@ -23,83 +19,6 @@ const MISCHIEF_GRANTS: &str = "grant_mail=true&http_allow=127.0.0.1:9";
 /// The server, mailing through `smtp`.
 fn server_mailing_to(smtp: &SmtpServer) -> Server {
     Server::start_with_args(&["--smtp-url", &smtp.url(), "--mail-from", FROM])
-}
-
-fn sipp_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp"))
-}
-
-/// `template` with `placeholder` replaced by the steps file `steps`, written into `dir`.
-fn scenario(dir: &Path, template: &str, placeholder: &str, steps: &str) -> PathBuf {
-    let read = |name: &str| std::fs::read_to_string(sipp_dir().join(name)).unwrap();
-    let text = read(template).replace(placeholder, &read(&format!("{steps}.steps")));
-    let path = dir.join(format!("{steps}.xml"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Extension `extension` registered from a sipp that then lets one call ring (never
-/// answering) until the caller cancels it.
-struct RingingPhone {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl RingingPhone {
-    fn start(server: &Server, extension: &str, password: &str) -> RingingPhone {
-        let port = support::free_port_tcp_udp();
-        let (ok, log) = SippRegister::new(&[[extension, password, DOMAIN]], 200)
-            .source_port(port)
-            .timeout_s(10)
-            .run(server);
-        assert!(ok, "registering {extension} failed:\n{log}");
-        let dir = tempfile::tempdir().unwrap();
-        let path = scenario(dir.path(), "callee.xml", "BEHAVIOUR_STEPS", "callee_ring");
-        let child = Command::new("sipp")
-            .arg("-sf")
-            .arg(&path)
-            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1"])
-            .args(["-mp", &support::free_port_tcp_udp().to_string()])
-            .args(["-timeout", "60", "-timeout_error", "-nostdin"])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run sipp");
-        // sipp needs a moment to bind its port (after the registering sipp released it).
-        std::thread::sleep(Duration::from_millis(300));
-        RingingPhone { child, _dir: dir }
-    }
-}
-
-impl Drop for RingingPhone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `extension` calls `dialled` and cancels once it rings; sipp's success and log.
-fn call_and_cancel(server: &Server, extension: &str, password: &str, dialled: &str) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("fields.csv");
-    std::fs::write(&csv, format!("SEQUENTIAL\n{extension};{password};{DOMAIN};{dialled}\n")).unwrap();
-    let path = scenario(dir.path(), "caller.xml", "OUTCOME_STEPS", "caller_cancel");
-    let output = Command::new("sipp")
-        .arg(server.sip_addr.to_string())
-        .arg("-sf")
-        .arg(&path)
-        .arg("-inf")
-        .arg(&csv)
-        .args(["-i", "127.0.0.1", "-p", &support::free_port_tcp_udp().to_string()])
-        .args(["-mp", &support::free_port_tcp_udp().to_string()])
-        .args(["-m", "1", "-timeout", "60", "-timeout_error", "-nostdin"])
-        .current_dir(dir.path())
-        .output()
-        .expect("run sipp");
-    let log =
-        format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    (output.status.success(), log)
 }
 
 #[test]
@@ -114,9 +33,11 @@ fn a_caller_who_hangs_up_before_anyone_answers_produces_a_mail_with_the_callers_
         server.operator().put("/api/v1/companies/acme/call-events", &settings).expect(200, "call-events");
     assert_eq!(stored["module"], "call-events", "the standard module by default: {stored}");
 
-    let _phone = RingingPhone::start(&server, "101", &callee);
-    let (ok, log) = call_and_cancel(&server, "100", &caller, "101");
+    let phone = Device::start(&server, "101", &callee, "ring", 1);
+    let (ok, log) = call(&server, "100", &caller, "101", "cancel", &[], 1);
     assert!(ok, "the caller's CANCEL did not end the call with 487:\n{log}\n{}", server.log());
+    let (ok, log) = phone.finish();
+    assert!(ok, "101 rang and was cancelled:\n{log}");
 
     let mail = smtp.wait_for_match(MAIL_TIMEOUT, |m| m.subject().contains("Missed call"));
     assert_eq!(mail.envelope_to(), "boss@acme.example");

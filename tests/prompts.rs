@@ -10,39 +10,16 @@ use centralita::media::audio::{Audio, goertzel, wav};
 use serde_json::{Value, json};
 use support::Server;
 
+/// A 16-bit PCM WAV of `seconds` at `rate` Hz, every channel a 440 Hz sine at half scale.
+fn tone_wav(rate: u32, channels: u16, seconds: f64) -> Vec<u8> {
+    support::audio::tone_wav(rate, channels, seconds, 440.0)
+}
+
 const MP3: &[u8] = include_bytes!("fixtures/audio/tone-440-44k1-stereo.mp3");
 const OGG: &[u8] = include_bytes!("fixtures/audio/tone-440-48k-mono.ogg");
 const FLAC: &[u8] = include_bytes!("fixtures/audio/tone-440-16k-mono-24bit.flac");
 
 const ACME: &str = "/api/v1/companies/acme";
-
-/// A 16-bit PCM WAV of `seconds` at `rate` Hz, every channel a 440 Hz sine at half scale.
-fn tone_wav(rate: u32, channels: u16, seconds: f64) -> Vec<u8> {
-    let frames = (f64::from(rate) * seconds) as usize;
-    let mut data = Vec::with_capacity(frames * 2 * usize::from(channels));
-    for n in 0..frames {
-        let sample =
-            (16383.0 * (2.0 * std::f64::consts::PI * 440.0 * n as f64 / f64::from(rate)).sin()) as i16;
-        for _ in 0..channels {
-            data.extend_from_slice(&sample.to_le_bytes());
-        }
-    }
-    let mut out = Vec::new();
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&channels.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2 * u32::from(channels)).to_le_bytes());
-    out.extend_from_slice(&(2 * channels).to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&data);
-    out
-}
 
 /// A server with company "acme" (and "globex", whose key must not reach acme's prompts).
 fn server_with_companies() -> Server {
