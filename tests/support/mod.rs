@@ -187,6 +187,11 @@ impl Server {
             {
                 let body: Value = response.json().unwrap_or(Value::Null);
                 assert_eq!(body["status"], "ok", "GET /api/v1/health answered 200 with {body}");
+                // Another test's server on a port ours could not bind answers too.
+                let own = self.child.as_ref().map(Child::id);
+                if body["pid"].as_u64() != own.map(u64::from) {
+                    return Err(format!("another server ({body}) answers on {}", self.base));
+                }
                 return Ok(());
             }
             if started.elapsed() > START_TIMEOUT {

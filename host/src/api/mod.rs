@@ -65,12 +65,14 @@ fn company(s: &ApiState, id: &str) -> ApiResult<Company> {
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     pub status: &'static str,
+    /// The host's process id: a supervisor (or a test) knows which process answered.
+    pub pid: u32,
 }
 
 /// Whether the host is up (no authentication).
 #[utoipa::path(get, path = "/api/v1/health", tag = "health", responses((status = 200, body = Health)))]
 async fn health() -> Json<Health> {
-    Json(Health { status: "ok" })
+    Json(Health { status: "ok", pid: std::process::id() })
 }
 
 #[derive(OpenApi)]
