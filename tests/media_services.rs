@@ -781,3 +781,36 @@ fn extensions_aliases_menus_queues_and_boxes_share_one_number_space() {
     op.put(&format!("{ACME}/ivr-menus/main"), &json!({"name": "main", "number": "800"}))
         .expect(200, "same number");
 }
+
+#[test]
+fn after_the_agent_hangs_up_the_caller_goes_to_the_queues_destination_after_the_agent() {
+    let server = Server::start();
+    let (caller, agent) = acme(&server);
+    let survey = password(&server.create_user("acme", "102"));
+    let body = json!({"name": "support", "number": "800", "autoanswer": true,
+                      "members": [{"extension": "101", "order": 1}],
+                      "after_destination": {"extension": "102"}});
+    server.operator().post(&format!("{ACME}/queues"), &body).expect(201, "create the queue");
+    // 101 answers (its INVITE asks for auto-answer) and hangs up a second later.
+    let asks_autoanswer = r#"<recv request="INVITE" crlf="true"><action><ereg regexp="Call-Info: [^\r\n]*;answer-after=0" search_in="msg" check_it="true" assign_to="auto"/></action></recv><Reference variables="auto"/>"#;
+    let agent_device = Device::start_with(
+        &server,
+        "101",
+        &agent,
+        "101",
+        "hangup",
+        1,
+        &[(r#"<recv request="INVITE" crlf="true"/>"#, asks_autoanswer)],
+    );
+    let after_device = Device::start(&server, "102", &survey, "answer", 1);
+    let values =
+        [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "  <pause milliseconds=\"4000\"/>\n"), ("TALK_MS", "0")];
+    let (ok, log) = call(&server, "100", &caller, "800", "keys", &values, 1);
+    assert!(ok, "the caller's call failed:\n{log}\n{}", server.log());
+    let (ok, log) = agent_device.finish();
+    assert!(ok, "101 did not answer (with auto-answer asked) and hang up:\n{log}\n{}", server.log());
+    let (ok, log) = after_device.finish();
+    assert!(ok, "the caller did not reach 102 after the agent:\n{log}\n{}", server.log());
+    let cdr = newest_cdr(&server, 1);
+    assert_eq!(cdr["destination"], "extension 102", "{cdr}");
+}

@@ -117,6 +117,13 @@ struct Call {
     handed_over: bool,
     /// The prompt a DID's rule plays before its destination (SPEC §2).
     announcement: Option<String>,
+    /// When the callee hangs up, keep the (host-answered) caller for what comes next: a
+    /// queue's destination after the agent.
+    keep_caller: bool,
+    /// The callee hung up first and the caller was kept.
+    callee_left: bool,
+    /// Headers the legs' INVITEs carry (a queue's auto-answer request).
+    leg_headers: Vec<(&'static str, String)>,
 }
 
 /// Run the call `new_call` to its end.
@@ -165,6 +172,9 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         pickup_slot: None,
         handed_over: false,
         announcement: None,
+        keep_caller: false,
+        callee_left: false,
+        leg_headers: Vec::new(),
     };
     let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
     let _entered = span.enter();

@@ -3,7 +3,9 @@
 //! step, the queue's strategy module names the agents to ring and for how long. The
 //! first agent to answer is connected; a full queue, or the queue's maximum time, sends
 //! the caller to the unanswered destination. Agents in wrap-up, unregistered ones, and
-//! (unless the queue says otherwise) agents already in a call are never rung.
+//! (unless the queue says otherwise) agents already in a call are never rung. When the
+//! agent hangs up first, the caller goes to the queue's destination after the agent
+//! (a survey menu, say), if it has one.
 
 use super::ring::RingPlan;
 use super::*;
@@ -19,7 +21,7 @@ const IDLE_STEP: Duration = Duration::from_secs(2);
 pub(super) enum QueueOutcome {
     /// The call ended in the queue: connected to an agent and over, or abandoned.
     Ended(Ending),
-    /// Nobody answered in time, or the queue was full.
+    /// Nobody answered in time, the queue was full, or the agent hung up first.
     Next(Destination),
 }
 
@@ -61,6 +63,10 @@ impl Call {
         let media = self.media.as_ref().ok_or_else(|| internal("a queue caller without media"))?;
         self.offer = sdp::host_offer(media.local(Side::B), host.codec).to_bytes();
         let from = queue_from(queue, display, caller_id, &company.sip_domain);
+        if queue.autoanswer {
+            // The de facto auto-answer request phones honour (Call-Info answer-after).
+            self.leg_headers = vec![("Call-Info", format!("<sip:{}>;answer-after=0", company.sip_domain))];
+        }
         let input = self.call_input(company, caller_id.unwrap_or("anonymous"), &queue.number);
         let deadline = joined + Duration::from_secs(u64::from(queue.max_time_seconds.max(1)));
         let mut attempt = Attempt::default();
@@ -113,7 +119,16 @@ impl Call {
                         queues::answered(&app, company, queue, &input, &agent);
                         self.rest_after =
                             Some((agent, Duration::from_secs(u64::from(queue.wrap_up_seconds))));
-                        return Ok(QueueOutcome::Ended(self.talk().await));
+                        self.leg_headers.clear();
+                        // With a destination after the agent, the caller stays when the
+                        // agent hangs up, and goes there.
+                        self.keep_caller = queue.after_destination.is_some();
+                        let ending = self.talk().await;
+                        self.keep_caller = false;
+                        return Ok(match (&queue.after_destination, self.callee_left) {
+                            (Some(after), true) => QueueOutcome::Next(after.clone()),
+                            _ => QueueOutcome::Ended(ending),
+                        });
                     }
                     Some(ending) if matches!(ending.status, CallStatus::Cancelled | CallStatus::Failed) => {
                         app.queue_stats.abandoned(&company.id, &queue.name, joined.elapsed());

@@ -150,7 +150,7 @@ impl Call {
         )
         .over(target.transport)
         .with_max_forwards(self.hops_left);
-        let invite = dialog.request(Method::Invite, &[], Some(&self.offer));
+        let invite = dialog.request(Method::Invite, &self.leg_headers, Some(&self.offer));
         self.send_request(invite.clone(), &dialog.call_id.clone(), id);
         self.legs.push(Leg {
             id,

@@ -63,6 +63,15 @@ impl Call {
                                 }
                             }
                         }
+                        (Method::Bye, Some(tx)) if !from_caller && self.keep_caller => {
+                            // The agent hung up and the queue sends the caller on.
+                            self.respond_in_dialog(from_caller, winner, tx, &request, 200, None);
+                            self.legs[winner].state = LegState::Done;
+                            self.winner = None;
+                            self.callee_left = true;
+                            self.in_call.clear();
+                            return Ending::new(CallStatus::Answered, "the agent hung up", Some(200));
+                        }
                         (Method::Bye, Some(tx)) => {
                             self.respond_in_dialog(from_caller, winner, tx, &request, 200, None);
                             // Either the caller hung up or we send it BYE below.
