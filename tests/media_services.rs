@@ -814,3 +814,41 @@ fn after_the_agent_hangs_up_the_caller_goes_to_the_queues_destination_after_the_
     let cdr = newest_cdr(&server, 1);
     assert_eq!(cdr["destination"], "extension 102", "{cdr}");
 }
+
+#[test]
+fn an_agent_already_in_a_call_is_not_rung_unless_the_queue_rings_busy_agents() {
+    let server = Server::start();
+    let (caller, agent) = acme(&server);
+    let overflow = password(&server.create_user("acme", "102"));
+    let colleague = password(&server.create_user("acme", "104"));
+    let body = json!({"name": "support", "number": "800", "max_time_seconds": 2, "ring_busy_agents": false,
+                      "members": [{"extension": "101", "order": 1}],
+                      "unanswered_destination": {"extension": "102"}});
+    server.operator().post(&format!("{ACME}/queues"), &body).expect(201, "create the queue");
+    // 101 would answer a second call too: only the queue's rule keeps it from ringing.
+    let agent_device = Device::start(&server, "101", &agent, "answer", 2);
+    let overflow_device = Device::start(&server, "102", &overflow, "answer", 1);
+    thread::scope(|scope| {
+        // 104 talks with 101 for five seconds.
+        let busy = scope.spawn(|| {
+            let values = [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", ""), ("TALK_MS", "5000")];
+            call(&server, "104", &colleague, "101", "keys", &values, 1)
+        });
+        thread::sleep(Duration::from_millis(1000));
+        let values = [
+            ("KEYS_AFTER_MS", "0"),
+            ("KEYS_ACTIONS", "  <pause milliseconds=\"3500\"/>\n"),
+            ("TALK_MS", "0"),
+        ];
+        let (ok, log) = call(&server, "100", &caller, "800", "keys", &values, 1);
+        assert!(ok, "the queue caller's call failed:\n{log}\n{}", server.log());
+        let (ok, log) = busy.join().expect("the colleague's call");
+        assert!(ok, "104's call with 101 failed:\n{log}");
+    });
+    let (ok, log) = overflow_device.finish();
+    assert!(ok, "the queue caller should have gone to 102, 101 being busy:\n{log}\n{}", server.log());
+    agent_device.stop();
+    let stats = queue_stats(&server, "support");
+    assert_eq!(stats["historical"]["answered"], 0, "{stats}");
+    assert_eq!(stats["historical"]["unanswered_timed_out"], 1, "{stats}");
+}
