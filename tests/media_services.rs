@@ -471,7 +471,7 @@ fn a_queue_caller_nobody_answers_goes_to_the_unanswered_destination_after_the_qu
                       "members": [{"extension": "103", "order": 1}],
                       "unanswered_destination": {"extension": "101"}});
     server.operator().post(&format!("{ACME}/queues"), &body).expect(201, "create the queue");
-    menu_call_reaches_101(&server, &caller, &callee, 0, "  <pause milliseconds=\"4000\"/>\n");
+    menu_call_reaches_101(&server, &caller, &callee, 0, "  <pause milliseconds=\"6000\"/>\n");
     let stats = queue_stats(&server, "support");
     assert_eq!(stats["historical"]["unanswered_timed_out"], 1, "{stats}");
     assert_eq!(stats["historical"]["answered"], 0, "{stats}");
@@ -655,7 +655,7 @@ fn an_agent_in_wrap_up_is_not_rung_and_the_next_caller_goes_to_the_unanswered_de
     // 101 rests for a minute: the next caller waits the queue's two seconds, then 102.
     let overflow_device = Device::start(&server, "102", &overflow, "answer", 1);
     let values =
-        [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "  <pause milliseconds=\"3500\"/>\n"), ("TALK_MS", "500")];
+        [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "  <pause milliseconds=\"6000\"/>\n"), ("TALK_MS", "500")];
     let (ok, log) = call(&server, "100", &caller, "800", "keys", &values, 1);
     assert!(ok, "the second queue call failed:\n{log}\n{}", server.log());
     let (ok, log) = overflow_device.finish();
@@ -688,7 +688,7 @@ fn a_caller_finding_the_queue_full_hears_so_and_goes_to_the_unanswered_destinati
         // The second finds the queue full: the queue-full prompt, then 101.
         let values = [
             ("KEYS_AFTER_MS", "0"),
-            ("KEYS_ACTIONS", "  <pause milliseconds=\"6000\"/>\n"),
+            ("KEYS_ACTIONS", "  <pause milliseconds=\"8000\"/>\n"),
             ("TALK_MS", "500"),
         ];
         let (ok, log) = call(&server, "102", &second_caller, "800", "keys", &values, 1);
@@ -804,7 +804,7 @@ fn after_the_agent_hangs_up_the_caller_goes_to_the_queues_destination_after_the_
     );
     let after_device = Device::start(&server, "102", &survey, "answer", 1);
     let values =
-        [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "  <pause milliseconds=\"4000\"/>\n"), ("TALK_MS", "0")];
+        [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "  <pause milliseconds=\"5000\"/>\n"), ("TALK_MS", "0")];
     let (ok, log) = call(&server, "100", &caller, "800", "keys", &values, 1);
     assert!(ok, "the caller's call failed:\n{log}\n{}", server.log());
     let (ok, log) = agent_device.finish();
@@ -837,7 +837,7 @@ fn an_agent_already_in_a_call_is_not_rung_unless_the_queue_rings_busy_agents() {
         thread::sleep(Duration::from_millis(1000));
         let values = [
             ("KEYS_AFTER_MS", "0"),
-            ("KEYS_ACTIONS", "  <pause milliseconds=\"3500\"/>\n"),
+            ("KEYS_ACTIONS", "  <pause milliseconds=\"6000\"/>\n"),
             ("TALK_MS", "0"),
         ];
         let (ok, log) = call(&server, "100", &caller, "800", "keys", &values, 1);
@@ -851,4 +851,22 @@ fn an_agent_already_in_a_call_is_not_rung_unless_the_queue_rings_busy_agents() {
     let stats = queue_stats(&server, "support");
     assert_eq!(stats["historical"]["answered"], 0, "{stats}");
     assert_eq!(stats["historical"]["unanswered_timed_out"], 1, "{stats}");
+}
+
+#[test]
+fn a_queue_callers_info_while_agents_ring_is_answered() {
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    let agent = password(&server.create_user("acme", "103"));
+    let body = json!({"name": "support", "number": "800", "max_time_seconds": 3,
+                      "members": [{"extension": "103", "order": 1}],
+                      "unanswered_destination": {"extension": "101"}});
+    server.operator().post(&format!("{ACME}/queues"), &body).expect(201, "create the queue");
+    // 103 rings (and is cancelled); meanwhile the caller presses 5 by SIP INFO, which must
+    // get its 200 (an early-dialog 481 would make phones drop the call).
+    let ringing = Device::start(&server, "103", &agent, "ring", 1);
+    let keys = format!("{}  <pause milliseconds=\"6000\"/>\n", info_keys("5", 3));
+    menu_call_reaches_101(&server, &caller, &callee, 1000, &keys);
+    let (ok, log) = ringing.finish();
+    assert!(ok, "103 rang and was cancelled:\n{log}");
 }

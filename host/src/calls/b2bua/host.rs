@@ -225,7 +225,7 @@ impl Call {
     }
 
     /// A SIP event while the host has the caller.
-    fn on_host_sip(&mut self, event: CallEvent) -> Option<Heard> {
+    pub(super) fn on_host_sip(&mut self, event: CallEvent) -> Option<Heard> {
         let CallEvent::Request { tx, request, .. } = event else {
             // Responses (to our BYE), timeouts and a late CANCEL change nothing here.
             return None;

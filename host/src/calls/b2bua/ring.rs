@@ -373,6 +373,14 @@ impl Call {
                             Some(487),
                         ));
                     }
+                    CallEvent::Request { tx, request, source }
+                        if self.host.is_some() && self.is_from_caller(&request) =>
+                    {
+                        // The host answered the caller (a queue, after a menu): its INFO,
+                        // OPTIONS, re-INVITE and ACK are answered as while a prompt plays;
+                        // keys mean nothing while agents ring.
+                        let _ = self.on_host_sip(CallEvent::Request { tx, request, source });
+                    }
                     CallEvent::Request { tx, request, .. } => self.refuse_early_request(tx, &request),
                 }
             }
