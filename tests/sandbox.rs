@@ -438,7 +438,7 @@ fn refused_uploads_leave_no_compiled_artifact() {
 #[test]
 fn a_deleted_company_takes_its_kv_with_it_and_its_id_is_not_reused() {
     let server = Server::start();
-    mischief_company(&server, "acme", "34910000000", json!({}), MISCHIEF_GRANTS);
+    mischief_company(&server, "acme", "34910000000", json!({"decision_deadline_ms": 2000}), MISCHIEF_GRANTS);
     assert_eq!(prefix(&server.route("acme", "34910000000", "kv-write:secret=42", AT)), "kv-wrote:1");
     server.operator().delete("/api/v1/companies/acme").expect(204, "delete acme");
 
@@ -446,7 +446,13 @@ fn a_deleted_company_takes_its_kv_with_it_and_its_id_is_not_reused() {
     assert_eq!(reply.status, 409, "a deleted company's id is not given out again: {}", reply.text);
 
     // A new company running the same module starts with an empty kv.
-    mischief_company(&server, "acme-2", "34910000001", json!({}), MISCHIEF_GRANTS);
+    mischief_company(
+        &server,
+        "acme-2",
+        "34910000001",
+        json!({"decision_deadline_ms": 2000}),
+        MISCHIEF_GRANTS,
+    );
     assert_eq!(prefix(&server.route("acme-2", "34910000001", "kv-read:secret", AT)), "kv:none");
 }
 
