@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::call::CallInput;
 use super::failure::{decision_scope, log_lines, record_failure, version_label};
 use crate::app::App;
+use crate::sandbox::limits::MIN_CALL_EVENTS_DEADLINE;
 use crate::sandbox::registry::ResolvedModule;
 use crate::store::records::{CallEventsSettings, Cdr, Company};
 use crate::store::{CALL_EVENTS, COMPANIES, Read, StoreError};
@@ -96,7 +97,8 @@ pub fn tell_ended(
         Err(error) => Err(error.to_string()),
         Ok(module) => {
             outcome.module_version = module.version;
-            let scope = decision_scope(company, &with_standard_grants(module.clone()));
+            let mut scope = decision_scope(company, &with_standard_grants(module.clone()));
+            scope.limits.deadline = scope.limits.deadline.max(MIN_CALL_EVENTS_DEADLINE);
             let mut result = app.sandbox.on_ended(&module.loaded, scope, &call, cdr, &settings.config);
             outcome.logs = log_lines(&mut result);
             result.answer.map_err(|error| error.to_string())

@@ -10,6 +10,10 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 pub const DEFAULT_DEADLINE_MS: u32 = 10;
 /// Largest deadline a company may set: a caller waits for it.
 pub const MAX_DEADLINE_MS: u32 = 5_000;
+/// The least time the `call-events` module gets at a call's end, whatever the company's
+/// deadline: nobody waits for it (it runs off the call), and a short deadline meant for
+/// routing decisions would drop missed-call mail whenever the machine is busy.
+pub const MIN_CALL_EVENTS_DEADLINE: Duration = Duration::from_millis(500);
 
 /// Deadline of the warm-up instantiation done when a module is loaded (100 ms).
 pub const WARM_UP_TICKS: u64 = 100;
