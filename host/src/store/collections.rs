@@ -37,6 +37,37 @@ pub const CDRS: Collection<Cdr> = Collection::new("cdrs");
 /// The audit log, keyed by zero-padded sequence number.
 pub const AUDIT: Collection<AuditEntry> = Collection::new("audit");
 
+/// Voicemail boxes, keyed by `company NUL name`.
+pub const VOICEMAIL_BOXES: Collection<VoicemailBox> = Collection::new("voicemail_boxes");
+/// Voicemail messages, keyed by `crate::voicemail::message_key` (a box's messages in time order).
+pub const VOICEMAIL_MESSAGES: Collection<VoicemailMessage> = Collection::new("voicemail_messages");
+/// The operator's service codes: one row, under `"operator"`.
+pub const SERVICE_CODES: Collection<ServiceCodes> = Collection::new("service_codes");
+/// Companies' service-code overrides, keyed by company id.
+pub const SERVICE_CODE_OVERRIDES: Collection<ServiceCodeOverrides> =
+    Collection::new("service_code_overrides");
+/// Pickup groups, keyed by `company NUL name`.
+pub const PICKUP_GROUPS: Collection<PickupGroup> = Collection::new("pickup_groups");
+
+/// Call recordings' metadata, keyed by `company NUL id` (ids start with the start time).
+pub const RECORDINGS: Collection<Recording> = Collection::new("recordings");
+/// Each company's recording storage use, keyed by company id.
+pub const RECORDING_USAGE: Collection<RecordingUsage> = Collection::new("recording_usage");
+
+/// Queues, keyed by `company NUL name`.
+pub const QUEUES: Collection<Queue> = Collection::new("queues");
+/// Queue statistics per day, keyed by `queue_day_key`.
+pub const QUEUE_DAYS: Collection<QueueDay> = Collection::new("queue_days");
+
+/// IVR menus, keyed by `company NUL name`.
+pub const IVR_MENUS: Collection<IvrMenu> = Collection::new("ivr_menus");
+
+/// Companies' uploaded prompts, keyed by `company NUL name`.
+pub const PROMPTS: Collection<Prompt> = Collection::new("prompts");
+
+/// Companies' call-events settings (which module hears of ended calls), keyed by company id.
+pub const CALL_EVENTS: Collection<CallEventsSettings> = Collection::new("call_events");
+
 pub(super) const ALL_TABLES: &[&str] = &[
     "companies",
     "users",
@@ -54,6 +85,18 @@ pub(super) const ALL_TABLES: &[&str] = &[
     "cdrs",
     "bans",
     "whitelist",
+    "voicemail_boxes",
+    "voicemail_messages",
+    "service_codes",
+    "service_code_overrides",
+    "pickup_groups",
+    "recordings",
+    "recording_usage",
+    "queues",
+    "queue_days",
+    "ivr_menus",
+    "prompts",
+    "call_events",
 ];
 
 /// The key of a SIP domain: lower case (domains compare without case).

@@ -52,37 +52,6 @@ impl<T> Collection<T> {
     }
 }
 
-/// Voicemail boxes, keyed by `company NUL name`.
-pub const VOICEMAIL_BOXES: Collection<records::VoicemailBox> = Collection::new("voicemail_boxes");
-/// Voicemail messages, keyed by `crate::voicemail::message_key` (a box's messages in time order).
-pub const VOICEMAIL_MESSAGES: Collection<records::VoicemailMessage> = Collection::new("voicemail_messages");
-/// The operator's service codes: one row, under `"operator"`.
-pub const SERVICE_CODES: Collection<records::ServiceCodes> = Collection::new("service_codes");
-/// Companies' service-code overrides, keyed by company id.
-pub const SERVICE_CODE_OVERRIDES: Collection<records::ServiceCodeOverrides> =
-    Collection::new("service_code_overrides");
-/// Pickup groups, keyed by `company NUL name`.
-pub const PICKUP_GROUPS: Collection<records::PickupGroup> = Collection::new("pickup_groups");
-
-/// Call recordings' metadata, keyed by `company NUL id` (ids start with the start time).
-pub const RECORDINGS: Collection<records::Recording> = Collection::new("recordings");
-/// Each company's recording storage use, keyed by company id.
-pub const RECORDING_USAGE: Collection<records::RecordingUsage> = Collection::new("recording_usage");
-
-/// Queues, keyed by `company NUL name`.
-pub const QUEUES: Collection<records::Queue> = Collection::new("queues");
-/// Queue statistics per day, keyed by `records::queue_day_key`.
-pub const QUEUE_DAYS: Collection<records::QueueDay> = Collection::new("queue_days");
-
-/// IVR menus, keyed by `company NUL name`.
-pub const IVR_MENUS: Collection<records::IvrMenu> = Collection::new("ivr_menus");
-
-/// Companies' uploaded prompts, keyed by `company NUL name`.
-pub const PROMPTS: Collection<records::Prompt> = Collection::new("prompts");
-
-/// Companies' call-events settings (which module hears of ended calls), keyed by company id.
-pub const CALL_EVENTS: Collection<records::CallEventsSettings> = Collection::new("call_events");
-
 /// The key of a per-company row: `company NUL rest`.
 pub fn company_key(company: &str, rest: &str) -> String {
     format!("{company}\0{rest}")
@@ -122,18 +91,6 @@ impl Store {
                 tx.inner.open_table(TableDefinition::<&str, &[u8]>::new(name)).map_err(db_error)?;
             }
             tx.inner.open_table(kv::TABLE).map_err(db_error)?;
-            tx.inner.open_table(VOICEMAIL_BOXES.definition()).map_err(db_error)?;
-            tx.inner.open_table(VOICEMAIL_MESSAGES.definition()).map_err(db_error)?;
-            tx.inner.open_table(SERVICE_CODES.definition()).map_err(db_error)?;
-            tx.inner.open_table(SERVICE_CODE_OVERRIDES.definition()).map_err(db_error)?;
-            tx.inner.open_table(PICKUP_GROUPS.definition()).map_err(db_error)?;
-            tx.inner.open_table(RECORDINGS.definition()).map_err(db_error)?;
-            tx.inner.open_table(RECORDING_USAGE.definition()).map_err(db_error)?;
-            tx.inner.open_table(QUEUES.definition()).map_err(db_error)?;
-            tx.inner.open_table(QUEUE_DAYS.definition()).map_err(db_error)?;
-            tx.inner.open_table(IVR_MENUS.definition()).map_err(db_error)?;
-            tx.inner.open_table(PROMPTS.definition()).map_err(db_error)?;
-            tx.inner.open_table(CALL_EVENTS.definition()).map_err(db_error)?;
             tx.inner.open_table(kv::BLOBS).map_err(db_error)?;
             Ok::<_, StoreError>(())
         })?;
