@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::sip::dialog::Dialog;
 use crate::sip::endpoint::tu::{CallEvent, ServerTx};
+use crate::store::company_key;
 
 /// The picker's call, handed to the ringing call it takes.
 pub struct PickedUp {
@@ -67,7 +68,7 @@ impl Pickups {
     pub fn open(self: &Arc<Self>, company: &str, extension: &str) -> PickupSlot {
         let (sender, requests) = unbounded_channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let key = key(company, extension);
+        let key = company_key(company, extension);
         let entry = Ringing { id, since: Instant::now(), requests: sender };
         self.ringing().entry(key.clone()).or_default().push(entry);
         PickupSlot { pickups: self.clone(), key, id, requests }
@@ -79,7 +80,7 @@ impl Pickups {
         let ringing = self.ringing();
         extensions
             .iter()
-            .filter_map(|extension| ringing.get(&key(company, extension)))
+            .filter_map(|extension| ringing.get(&company_key(company, extension)))
             .flatten()
             .min_by_key(|entry| entry.since)
             .map(|entry| entry.requests.clone())
@@ -96,10 +97,6 @@ impl Drop for PickupSlot {
             }
         }
     }
-}
-
-fn key(company: &str, extension: &str) -> String {
-    format!("{company}\u{0}{extension}")
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::routing::queue::AgentState;
+use crate::store::company_key;
 
 /// Calls and rests of every extension of every company.
 #[derive(Debug, Default)]
@@ -37,14 +38,14 @@ impl Presence {
 
     /// `extension` of `company` is a party of a connected call until the guard drops.
     pub fn enter_call(self: &Arc<Self>, company: &str, extension: &str) -> InCall {
-        let key = key(company, extension);
+        let key = company_key(company, extension);
         self.activity().entry(key.clone()).or_default().calls += 1;
         InCall { presence: self.clone(), key }
     }
 
     /// `extension` of `company` rests until `until` (a queue's wrap-up time).
     pub fn rest(&self, company: &str, extension: &str, until: Instant) {
-        self.activity().entry(key(company, extension)).or_default().resting_until = Some(until);
+        self.activity().entry(company_key(company, extension)).or_default().resting_until = Some(until);
     }
 
     /// What `extension` is doing, given whether any of its devices is registered.
@@ -53,7 +54,7 @@ impl Presence {
             return AgentState::Unavailable;
         }
         let activity = self.activity();
-        match activity.get(&key(company, extension)) {
+        match activity.get(&company_key(company, extension)) {
             Some(activity) if activity.calls > 0 => AgentState::InCall,
             Some(Activity { resting_until: Some(until), .. }) if *until > Instant::now() => {
                 AgentState::WrapUp
@@ -73,10 +74,6 @@ impl Drop for InCall {
             }
         }
     }
-}
-
-fn key(company: &str, extension: &str) -> String {
-    format!("{company}\u{0}{extension}")
 }
 
 #[cfg(test)]
