@@ -39,6 +39,7 @@ pub fn ensure(app: &App) -> Result<(), StoreError> {
                 permissions_config: empty_object(),
                 recording_retention_days: None,
                 recording_quota_mb: None,
+                dialling: Default::default(),
                 created_at: now,
             },
         )?;

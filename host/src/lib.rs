@@ -14,6 +14,8 @@
 //! - [`prompts`]: the audio played to callers, uploaded and default.
 //! - [`voicemail`]: voicemail boxes' messages: stored, mailed, listened to, purged.
 //! - [`recordings`]: call recordings: stored, listed, quota, retention.
+//! - [`dialling`]: number normalisation by a company's dialling plan.
+//! - [`events`]: call-state events for CTI clients and webhooks.
 
 pub mod api;
 pub mod app;
@@ -23,6 +25,7 @@ pub mod cdr;
 pub mod config;
 pub mod constant_time;
 pub mod demo;
+pub mod dialling;
 pub mod mail;
 pub mod media;
 pub mod module_cli;

@@ -13,6 +13,7 @@ use super::auth::{Access, Caller};
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
 use super::validate;
+use crate::dialling::DiallingPlan;
 use crate::routing::call::parse_time_zone;
 use crate::sandbox::DecisionKind;
 use crate::sandbox::limits::{DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_MIB, MAX_DEADLINE_MS, MAX_MEMORY_MIB};
@@ -59,6 +60,11 @@ pub struct CompanyBody {
     /// Most megabytes (1,000,000 bytes) the call recordings may take; default: no limit.
     #[serde(default)]
     pub recording_quota_mb: Option<u64>,
+    /// How the company's people write numbers, for normalising them (SPEC §12); default:
+    /// national prefix "0", no outside-line prefix, country or area, internal numbers of
+    /// up to 6 digits.
+    #[serde(default)]
+    pub dialling: Option<DiallingPlan>,
 }
 
 fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiResult<Company> {
@@ -94,6 +100,8 @@ fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiR
     if body.recording_quota_mb == Some(0) {
         return Err(ApiError::field("recording_quota_mb", "must be at least 1 (or left out for no limit)"));
     }
+    let dialling = body.dialling.unwrap_or_default();
+    dialling.check().map_err(|e| ApiError::field("dialling", e.to_string()))?;
     Ok(Company {
         id: id.to_string(),
         name: body.name,
@@ -111,6 +119,7 @@ fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiR
         permissions_config,
         recording_retention_days: body.recording_retention_days,
         recording_quota_mb: body.recording_quota_mb,
+        dialling,
         created_at,
     })
 }

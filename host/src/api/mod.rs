@@ -9,6 +9,7 @@ pub mod call_events;
 pub mod cdrs;
 pub mod companies;
 pub mod devices;
+pub mod dialling;
 pub mod dids;
 pub mod directory;
 pub mod error;
@@ -99,6 +100,7 @@ async fn health() -> Json<Health> {
         voicemail::create, voicemail::list, voicemail::get_box, voicemail::update, voicemail::delete,
         voicemail::list_messages, voicemail::get_message, voicemail::message_audio, voicemail::update_message, voicemail::delete_message,
         service_codes::get_operator, service_codes::put_operator, service_codes::get_company, service_codes::put_company,
+        dialling::get_plan, dialling::put_plan, dialling::normalise,
         pickup_groups::create, pickup_groups::list, pickup_groups::get_group, pickup_groups::update, pickup_groups::delete,
     ),
     modifiers(&BearerAuth),
@@ -197,6 +199,7 @@ pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>) -> Router {
         .merge(ivr::routes())
         .merge(call_events::routes())
         .merge(prompts::routes())
+        .merge(dialling::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(ApiState { app, auth, trunks })
 }

@@ -82,6 +82,9 @@ pub struct Company {
     /// Most megabytes (1,000,000 bytes) the company's recordings may take; none = no limit.
     #[serde(default)]
     pub recording_quota_mb: Option<u64>,
+    /// How the company's people write numbers (SPEC §12), for normalising them.
+    #[serde(default)]
+    pub dialling: crate::dialling::DiallingPlan,
     /// When the company was created.
     pub created_at: DateTime<Utc>,
 }

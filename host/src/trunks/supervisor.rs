@@ -168,6 +168,7 @@ mod tests {
             permissions_config: serde_json::json!({}),
             recording_retention_days: None,
             recording_quota_mb: None,
+            dialling: Default::default(),
             created_at: chrono::Utc::now(),
         }
     }

@@ -45,6 +45,7 @@ fn company(app: &App) -> Company {
         permissions_config: json!({}),
         recording_retention_days: None,
         recording_quota_mb: None,
+        dialling: Default::default(),
         created_at: Utc::now(),
     };
     app.store.write(|tx| tx.put(&COMPANIES, "acme", &company)).unwrap();

@@ -49,6 +49,7 @@ fn company(app: &App, module: &str, config: serde_json::Value) -> Company {
         permissions_config: config,
         recording_retention_days: None,
         recording_quota_mb: None,
+        dialling: Default::default(),
         created_at: Utc::now(),
     };
     app.store.write(|tx| tx.put(&COMPANIES, "acme", &company)).unwrap();
