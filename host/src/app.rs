@@ -28,4 +28,6 @@ pub struct App {
     pub data_dir: Option<PathBuf>,
     /// Queue statistics, reported by the queue mechanics and read by the API.
     pub queue_stats: crate::routing::queue::stats::QueueStats,
+    /// Call-state events and the active calls, for CTI clients (SPEC §12).
+    pub events: Arc<crate::events::EventHub>,
 }

@@ -26,6 +26,7 @@ pub mod config;
 pub mod constant_time;
 pub mod demo;
 pub mod dialling;
+pub mod events;
 pub mod mail;
 pub mod media;
 pub mod module_cli;

@@ -148,6 +148,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let security = Arc::new(Guard::load(store.clone(), config.ban).context("loading the ban list")?);
     let app = App {
         queue_stats: centralita::routing::queue::stats::QueueStats::new(store.clone()),
+        events: Default::default(),
         store,
         sandbox: Arc::new(sandbox),
         counters: Arc::new(Counters::default()),

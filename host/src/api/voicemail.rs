@@ -429,6 +429,7 @@ mod tests {
             prompts: crate::prompts::Prompts::default(),
             data_dir: Some(data_dir.to_path_buf()),
             queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
+            events: Default::default(),
             store,
         };
         let company: Company = serde_json::from_value(serde_json::json!({

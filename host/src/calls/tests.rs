@@ -49,6 +49,7 @@ fn engine(devices: u16) -> (Arc<CallEngine>, UnboundedReceiver<Command>, Store) 
         prompts: crate::prompts::Prompts::default(),
         data_dir: None,
         queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
+        events: Default::default(),
         store: store.clone(),
     };
     let company: Company = serde_json::from_value(serde_json::json!({

@@ -28,6 +28,7 @@ fn app(data_dir: Option<&Path>) -> App {
         prompts: crate::prompts::Prompts::default(),
         data_dir: data_dir.map(Path::to_path_buf),
         queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
+        events: Default::default(),
         store,
     }
 }

@@ -34,6 +34,7 @@ fn app_with(data_dir: Option<PathBuf>) -> (App, VoicemailBox) {
         prompts: crate::prompts::Prompts::default(),
         data_dir,
         queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
+        events: Default::default(),
         store,
     };
     let company: Company = serde_json::from_value(serde_json::json!({

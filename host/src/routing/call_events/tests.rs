@@ -30,6 +30,7 @@ fn app(mail: Mailer) -> App {
         prompts: crate::prompts::Prompts::default(),
         data_dir: None,
         queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
+        events: Default::default(),
         store,
     }
 }

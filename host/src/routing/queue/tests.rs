@@ -25,6 +25,7 @@ fn app() -> App {
         prompts: crate::prompts::Prompts::default(),
         data_dir: None,
         queue_stats: QueueStats::new(store.clone()),
+        events: Default::default(),
         store,
     }
 }

@@ -1,0 +1,66 @@
+//! Call control (SPEC.md §12): a command from the API reaches the call's task through the
+//! hub, and the task answers with the call's state after it — or why it could not.
+
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::oneshot;
+
+use super::{ActiveCall, EventHub, Scope};
+
+/// How long a call task has to answer a command. A task busy elsewhere (a host service
+/// playing to the caller) may not take commands at all; the client hears so rather than
+/// waiting.
+pub const ANSWER_TIME: Duration = Duration::from_secs(2);
+
+/// What a client asks of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallCommand {
+    /// End the call for every party.
+    HangUp,
+    /// `user` puts the call on hold: the other party hears music, `user` silence.
+    Hold { user: Option<String> },
+    /// Take the call off hold.
+    Resume,
+}
+
+/// A command on its way to a call task, with where its answer goes.
+#[derive(Debug)]
+pub struct Control {
+    pub command: CallCommand,
+    pub reply: oneshot::Sender<Result<ActiveCall, ControlError>>,
+}
+
+/// Why a command was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ControlError {
+    #[error("no such call in progress")]
+    NoSuchCall,
+    #[error("the call is not one of this user's")]
+    NotYours,
+    #[error("{0}")]
+    WrongState(String),
+    #[error("the call does not take commands now (a host service is serving it)")]
+    Busy,
+}
+
+impl EventHub {
+    /// Carry out `command` on `company`'s call `call_id` for a client of `scope`.
+    pub async fn command(
+        &self,
+        company: &str,
+        call_id: &str,
+        scope: &Scope,
+        command: CallCommand,
+    ) -> Result<ActiveCall, ControlError> {
+        let control = self.control_of(company, call_id, scope)?;
+        let (reply, answer) = oneshot::channel();
+        control.send(Control { command, reply }).map_err(|_| ControlError::NoSuchCall)?;
+        match tokio::time::timeout(ANSWER_TIME, answer).await {
+            Ok(Ok(result)) => result,
+            // The task ended (the call is over) without answering.
+            Ok(Err(_)) => Err(ControlError::NoSuchCall),
+            Err(_) => Err(ControlError::Busy),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! Call-state events for CTI (SPEC.md §12): what each user's calls are doing, pushed as it
+//! happens to the company's WebSocket clients (a CRM plug-in, a browser panel), and the
+//! active calls a client asks for when it (re)connects.
+//!
+//! - The call task reports through its [`CallReporter`] ([`reporter`]): the hub keeps the
+//!   call's current state ([`ActiveCall`]) and publishes each event on the company's
+//!   channel. Publishing never waits: a client that falls behind loses events and is told
+//!   how many ([`tokio::sync::broadcast`]'s lag).
+//! - Commands (hang up, hold, ...) reach the call task through the hub ([`control`]); the
+//!   task answers with the state they led to.
+//!
+//! Every event concerns one user (extension): a call between two extensions gives each its
+//! own Connected and Hung up. A per-user client sees its user's; a company client all.
+
+pub mod control;
+pub mod reporter;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use utoipa::ToSchema;
+
+use crate::routing::call::Direction;
+pub use control::{CallCommand, Control, ControlError};
+pub use reporter::CallReporter;
+
+/// Events a company's channel holds for clients that have not read them yet; a client
+/// further behind is told it lagged.
+pub const CHANNEL_CAPACITY: usize = 4096;
+
+/// What happened to a call (SPEC.md §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The user's device placed a call.
+    Dialing,
+    /// The user's devices ring with an incoming call.
+    Ringing,
+    /// The call was answered.
+    Connected,
+    /// The call was put on hold.
+    Held,
+    /// The call was taken off hold.
+    Resumed,
+    /// A transfer was asked for and is being set up.
+    TransferPending,
+    /// The user consults the target of an attended transfer.
+    Consulting,
+    /// The call went to another party.
+    Transferred,
+    /// The call ended for the user.
+    HungUp,
+}
+
+/// A CRM contact matched to the caller by the company's call-events module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Contact {
+    pub id: String,
+    pub name: String,
+    pub organisation: Option<String>,
+    pub url: Option<String>,
+}
+
+/// One call-state event, as clients receive it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CallStateEvent {
+    /// What happened.
+    pub event: EventKind,
+    /// The call (the caller's SIP Call-ID).
+    pub call_id: String,
+    pub company: String,
+    /// The extension the event concerns.
+    pub user: String,
+    /// The calling number and, when known, name.
+    pub caller: String,
+    pub caller_name: Option<String>,
+    /// The number called.
+    pub called: String,
+    pub direction: Direction,
+    /// When it happened, ms since the Unix epoch.
+    pub at_ms: i64,
+    /// Why the call ended (Hung up only): "normal", "busy", "no-answer", ...
+    pub cause: Option<String>,
+    /// The caller as a CRM contact, when the company's module found one.
+    pub contact: Option<Contact>,
+}
+
+/// Where a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Placed, nothing ringing yet.
+    Dialing,
+    /// A device rings.
+    Ringing,
+    /// Answered.
+    Connected,
+    /// Answered and on hold.
+    Held,
+}
+
+/// A call in progress, as the API lists it and a reconnecting client receives it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActiveCall {
+    pub call_id: String,
+    pub company: String,
+    pub caller: String,
+    pub caller_name: Option<String>,
+    pub called: String,
+    pub direction: Direction,
+    pub state: CallState,
+    /// The extensions the call concerns (the calling user, the rung or answering ones).
+    pub users: Vec<String>,
+    /// The user who put the call on hold, while it is.
+    pub held_by: Option<String>,
+    pub started_ms: i64,
+    pub answered_ms: Option<i64>,
+    pub contact: Option<Contact>,
+}
+
+/// Which calls a client may see and control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every call of the company.
+    Company,
+    /// The calls of one extension.
+    User(String),
+}
+
+impl Scope {
+    pub fn sees_event(&self, event: &CallStateEvent) -> bool {
+        match self {
+            Scope::Company => true,
+            Scope::User(user) => &event.user == user,
+        }
+    }
+
+    pub fn sees_call(&self, call: &ActiveCall) -> bool {
+        match self {
+            Scope::Company => true,
+            Scope::User(user) => call.users.contains(user),
+        }
+    }
+}
+
+/// A call in the registry: its state and the way to its task.
+struct Entry {
+    call: ActiveCall,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+/// The host's call-state events: one channel per company, and the active calls.
+#[derive(Default)]
+pub struct EventHub {
+    channels: Mutex<HashMap<String, broadcast::Sender<Arc<CallStateEvent>>>>,
+    /// By (company, call id): two companies' calls never meet, even on equal Call-IDs.
+    calls: Mutex<HashMap<(String, String), Entry>>,
+}
+
+/// Locks are held only to copy or swap a value; a panic while holding one (a bug) leaves
+/// data that is still whole, so the poison is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl EventHub {
+    /// The company's events from now on.
+    pub fn subscribe(&self, company: &str) -> broadcast::Receiver<Arc<CallStateEvent>> {
+        let mut channels = lock(&self.channels);
+        channels
+            .entry(company.to_string())
+            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
+            .subscribe()
+    }
+
+    /// How many clients listen to `company`'s events.
+    pub fn listeners(&self, company: &str) -> usize {
+        lock(&self.channels).get(company).map_or(0, broadcast::Sender::receiver_count)
+    }
+
+    fn publish(&self, event: CallStateEvent) {
+        let mut channels = lock(&self.channels);
+        if let Some(channel) = channels.get(&event.company) {
+            if channel.receiver_count() == 0 {
+                channels.remove(&event.company);
+            } else {
+                // Fails only without receivers, just checked under the lock.
+                let _ = channel.send(Arc::new(event));
+            }
+        }
+    }
+
+    /// The company's calls in progress that `scope` sees, oldest first.
+    pub fn active_calls(&self, company: &str, scope: &Scope) -> Vec<ActiveCall> {
+        let mut calls: Vec<ActiveCall> = lock(&self.calls)
+            .iter()
+            .filter(|((owner, _), entry)| owner == company && scope.sees_call(&entry.call))
+            .map(|(_, entry)| entry.call.clone())
+            .collect();
+        calls.sort_by(|a, b| a.started_ms.cmp(&b.started_ms).then_with(|| a.call_id.cmp(&b.call_id)));
+        calls
+    }
+
+    /// One call in progress; `NoSuchCall` for another company's and `NotYours` for a call
+    /// `scope` does not see.
+    pub fn active_call(
+        &self,
+        company: &str,
+        call_id: &str,
+        scope: &Scope,
+    ) -> Result<ActiveCall, ControlError> {
+        let calls = lock(&self.calls);
+        let entry = calls.get(&(company.to_string(), call_id.to_string())).ok_or(ControlError::NoSuchCall)?;
+        if !scope.sees_call(&entry.call) {
+            return Err(ControlError::NotYours);
+        }
+        Ok(entry.call.clone())
+    }
+
+    fn register(&self, call: ActiveCall, control: mpsc::UnboundedSender<Control>) {
+        let key = (call.company.clone(), call.call_id.clone());
+        lock(&self.calls).insert(key, Entry { call, control });
+    }
+
+    fn update(&self, call: &ActiveCall) {
+        if let Some(entry) = lock(&self.calls).get_mut(&(call.company.clone(), call.call_id.clone())) {
+            entry.call = call.clone();
+        }
+    }
+
+    fn forget(&self, company: &str, call_id: &str) {
+        lock(&self.calls).remove(&(company.to_string(), call_id.to_string()));
+    }
+
+    /// Where to send `company`'s call `call_id` a command, once `scope` may.
+    fn control_of(
+        &self,
+        company: &str,
+        call_id: &str,
+        scope: &Scope,
+    ) -> Result<mpsc::UnboundedSender<Control>, ControlError> {
+        let calls = lock(&self.calls);
+        let entry = calls.get(&(company.to_string(), call_id.to_string())).ok_or(ControlError::NoSuchCall)?;
+        if !scope.sees_call(&entry.call) {
+            return Err(ControlError::NotYours);
+        }
+        Ok(entry.control.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;
