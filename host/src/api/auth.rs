@@ -12,6 +12,7 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use crate::audit::Actor;
 use crate::constant_time;
+use crate::events::Scope;
 use crate::store::{API_KEYS, Read};
 
 /// The operator token, kept as a hash and compared in constant time.
@@ -36,6 +37,8 @@ pub fn key_hash(key: &str) -> String {
 pub enum Caller {
     Operator,
     Company { company: String, key_id: String },
+    /// A key of one user of a company: that user's calls and call events only.
+    User { company: String, extension: String, key_id: String },
 }
 
 /// The caller of a request and where it came from.
@@ -49,7 +52,7 @@ impl Access {
     pub fn actor(&self) -> Actor {
         let who = match &self.caller {
             Caller::Operator => "operator".to_string(),
-            Caller::Company { key_id, .. } => format!("key:{key_id}"),
+            Caller::Company { key_id, .. } | Caller::User { key_id, .. } => format!("key:{key_id}"),
         };
         Actor { who, client_ip: self.client_ip.clone() }
     }
@@ -58,7 +61,7 @@ impl Access {
     pub fn require_operator(&self) -> ApiResult<()> {
         match self.caller {
             Caller::Operator => Ok(()),
-            Caller::Company { .. } => Err(ApiError::forbidden("only the operator may do this")),
+            Caller::Company { .. } | Caller::User { .. } => Err(ApiError::forbidden("only the operator may do this")),
         }
     }
 
@@ -68,6 +71,30 @@ impl Access {
             Caller::Operator => Ok(()),
             Caller::Company { company: own, .. } if own == company => Ok(()),
             Caller::Company { .. } => Err(ApiError::forbidden("this API key belongs to another company")),
+            Caller::User { .. } => Err(ApiError::forbidden(
+                "this API key acts for one user: it reaches only that user's calls and call events",
+            )),
+        }
+    }
+
+    /// The company a company or user key belongs to; none for the operator.
+    pub fn own_company(&self) -> Option<&str> {
+        match &self.caller {
+            Caller::Operator => None,
+            Caller::Company { company, .. } | Caller::User { company, .. } => Some(company),
+        }
+    }
+
+    /// Which of `company`'s calls the caller may see and control: all for the operator
+    /// and the company's keys, its own for a user's key.
+    pub fn call_scope(&self, company: &str) -> ApiResult<Scope> {
+        match &self.caller {
+            Caller::Operator => Ok(Scope::Company),
+            Caller::Company { company: own, .. } if own == company => Ok(Scope::Company),
+            Caller::User { company: own, extension, .. } if own == company => Ok(Scope::User(extension.clone())),
+            Caller::Company { .. } | Caller::User { .. } => {
+                Err(ApiError::forbidden("this API key belongs to another company"))
+            }
         }
     }
 }
@@ -78,12 +105,15 @@ impl FromRequestParts<ApiState> for Access {
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
         let client_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string());
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
-        let token = parts
+        let header_token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
+            .map(str::to_string);
+        let token = header_token
+            .or_else(|| websocket_query_token(parts))
             .ok_or_else(|| unauthorized("missing 'Authorization: Bearer <token>' header"))?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if constant_time::eq(&digest, &state.auth.operator_sha256) {
@@ -92,9 +122,55 @@ impl FromRequestParts<ApiState> for Access {
         let key = state.app.store.read(|r| r.get(&API_KEYS, &hex::encode(digest)))?;
         match key {
             Some(key) => {
-                Ok(Access { caller: Caller::Company { company: key.company, key_id: key.id }, client_ip })
+                let caller = match key.user {
+                    Some(extension) => Caller::User { company: key.company, extension, key_id: key.id },
+                    None => Caller::Company { company: key.company, key_id: key.id },
+                };
+                Ok(Access { caller, client_ip })
             }
             None => Err(unauthorized("unknown token")),
         }
     }
+}
+
+/// A browser cannot set headers on a WebSocket: its upgrade request may carry the token as
+/// `?access_token=` instead (only there, so tokens stay out of other URLs and their logs).
+fn websocket_query_token(parts: &Parts) -> Option<String> {
+    let upgrade = parts.headers.get(header::UPGRADE).and_then(|v| v.to_str().ok());
+    if !upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return None;
+    }
+    let query = parts.uri.query()?;
+    query.split('&').find_map(|pair| {
+        let value = pair.strip_prefix("access_token=")?;
+        Some(percent_decode(value))
+    })
+}
+
+/// `%XX` escapes and `+` of a query value decoded (tokens are ASCII; bad escapes stay).
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| value.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], decoded) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, None) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

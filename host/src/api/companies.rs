@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::ApiState;
-use super::auth::{Access, Caller};
+use super::auth::Access;
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
 use super::validate;
@@ -200,8 +200,9 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/companies", tag = "companies", responses((status = 200, body = [Company])))]
 pub async fn list(State(s): State<ApiState>, access: Access) -> ApiResult<Json<Vec<Company>>> {
     let mut companies = s.app.store.read(|r| r.scan(&COMPANIES, ""))?;
-    if let Caller::Company { company, .. } = &access.caller {
-        companies.retain(|c| &c.id == company);
+    if let Some(own) = access.own_company() {
+        access.require_company(own)?;
+        companies.retain(|c| c.id == own);
     }
     Ok(Json(companies))
 }

@@ -12,7 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::Body;
 use super::{ApiState, validate};
 use crate::store::records::ApiKey;
-use crate::store::{API_KEYS, Read};
+use crate::store::{API_KEYS, Read, USERS, company_key};
 
 /// A key to create.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -20,6 +20,10 @@ use crate::store::{API_KEYS, Read};
 pub struct KeyBody {
     /// What the key is for, e.g. "crm".
     pub name: String,
+    /// An extension: the key then acts for that user only (its calls and call events),
+    /// and reaches nothing else of the company.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// A key as listed: never its secret.
@@ -28,6 +32,8 @@ pub struct KeyView {
     pub id: String,
     pub company: String,
     pub name: String,
+    /// The user the key acts for; none = the company.
+    pub user: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -41,7 +47,7 @@ pub struct NewKey {
 }
 
 fn view(key: ApiKey) -> KeyView {
-    KeyView { id: key.id, company: key.company, name: key.name, created_at: key.created_at }
+    KeyView { id: key.id, company: key.company, name: key.name, user: key.user, created_at: key.created_at }
 }
 
 /// Create an API key for the company.
@@ -55,6 +61,11 @@ pub async fn create(
     access.require_company(&company)?;
     super::company(&s, &company)?;
     validate::non_empty("name", &body.name)?;
+    if let Some(user) = &body.user
+        && s.app.store.read(|r| r.get(&USERS, &company_key(&company, user)))?.is_none()
+    {
+        return Err(ApiError::field("user", format!("{company} has no extension {user:?}")));
+    }
     let secret = format!("ck_{}", hex::encode(rand::random::<[u8; 24]>()));
     let hash = key_hash(&secret);
     let record = ApiKey {
@@ -62,6 +73,7 @@ pub async fn create(
         hash: hash.clone(),
         company: company.clone(),
         name: body.name,
+        user: body.user,
         created_at: Utc::now(),
     };
     let actor = access.actor();

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod call_events;
+pub mod calls;
 pub mod cdrs;
 pub mod companies;
 pub mod devices;
@@ -13,6 +14,7 @@ pub mod dialling;
 pub mod dids;
 pub mod directory;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod ivr;
 pub mod keys;
@@ -100,6 +102,7 @@ async fn health() -> Json<Health> {
         voicemail::create, voicemail::list, voicemail::get_box, voicemail::update, voicemail::delete,
         voicemail::list_messages, voicemail::get_message, voicemail::message_audio, voicemail::update_message, voicemail::delete_message,
         service_codes::get_operator, service_codes::put_operator, service_codes::get_company, service_codes::put_company,
+        calls::list, calls::get_call, calls::hang_up, calls::hold, calls::resume, events::stream,
         dialling::get_plan, dialling::put_plan, dialling::normalise,
         pickup_groups::create, pickup_groups::list, pickup_groups::get_group, pickup_groups::update, pickup_groups::delete,
     ),
@@ -200,6 +203,8 @@ pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>) -> Router {
         .merge(call_events::routes())
         .merge(prompts::routes())
         .merge(dialling::routes())
+        .merge(calls::routes())
+        .merge(events::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(ApiState { app, auth, trunks })
 }

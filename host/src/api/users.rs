@@ -325,6 +325,13 @@ pub async fn delete(
             return Err(ApiError::not_found(format!("extension {extension}")));
         }
         tx.delete_prefix(&DEVICES, &devices_prefix(&company, &extension))?;
+        // The user's own keys go with the user (a later user of the number must not
+        // inherit them).
+        for key in tx.scan(&API_KEYS, "")? {
+            if key.company == company && key.user.as_deref() == Some(extension.as_str()) {
+                tx.delete(&API_KEYS, &key.hash)?;
+            }
+        }
         tx.audit(actor.entry(Some(&company), "user.delete", format!("{company}/users/{extension}"), None))?;
         Ok(())
     })?;

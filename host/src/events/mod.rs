@@ -87,6 +87,22 @@ pub struct CallStateEvent {
     pub contact: Option<Contact>,
 }
 
+/// An event as published: the event and its JSON message for WebSocket clients
+/// (`{"type": "event", ...}`), written once for every client.
+#[derive(Debug)]
+pub struct Published {
+    pub event: CallStateEvent,
+    pub message: String,
+}
+
+/// The message a client receives for an event.
+#[derive(Serialize)]
+struct EventMessage<'a> {
+    r#type: &'static str,
+    #[serde(flatten)]
+    event: &'a CallStateEvent,
+}
+
 /// Where a call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -154,7 +170,7 @@ struct Entry {
 /// The host's call-state events: one channel per company, and the active calls.
 #[derive(Default)]
 pub struct EventHub {
-    channels: Mutex<HashMap<String, broadcast::Sender<Arc<CallStateEvent>>>>,
+    channels: Mutex<HashMap<String, broadcast::Sender<Arc<Published>>>>,
     /// By (company, call id): two companies' calls never meet, even on equal Call-IDs.
     calls: Mutex<HashMap<(String, String), Entry>>,
 }
@@ -167,7 +183,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl EventHub {
     /// The company's events from now on.
-    pub fn subscribe(&self, company: &str) -> broadcast::Receiver<Arc<CallStateEvent>> {
+    pub fn subscribe(&self, company: &str) -> broadcast::Receiver<Arc<Published>> {
         let mut channels = lock(&self.channels);
         channels
             .entry(company.to_string())
@@ -186,8 +202,11 @@ impl EventHub {
             if channel.receiver_count() == 0 {
                 channels.remove(&event.company);
             } else {
+                let message = serde_json::to_string(&EventMessage { r#type: "event", event: &event })
+                    // A struct of strings and numbers always serialises.
+                    .expect("event serialises");
                 // Fails only without receivers, just checked under the lock.
-                let _ = channel.send(Arc::new(event));
+                let _ = channel.send(Arc::new(Published { event, message }));
             }
         }
     }

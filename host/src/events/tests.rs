@@ -2,10 +2,10 @@ use std::sync::Arc;
 
 use super::*;
 
-fn kinds(receiver: &mut broadcast::Receiver<Arc<CallStateEvent>>) -> Vec<(EventKind, String)> {
+fn kinds(receiver: &mut broadcast::Receiver<Arc<Published>>) -> Vec<(EventKind, String)> {
     let mut seen = Vec::new();
     while let Ok(event) = receiver.try_recv() {
-        seen.push((event.event, event.user.clone()));
+        seen.push((event.event.event, event.event.user.clone()));
     }
     seen
 }
@@ -84,7 +84,8 @@ fn a_dropped_reporter_ends_the_call_for_its_users() {
     call.dialing("101");
     drop(call);
     let last = events.try_recv().and_then(|_| events.try_recv()).expect("two events");
-    assert_eq!((last.event, last.cause.as_deref()), (EventKind::HungUp, Some("ended")));
+    assert_eq!((last.event.event, last.event.cause.as_deref()), (EventKind::HungUp, Some("ended")));
+    assert!(last.message.starts_with(r#"{"type":"event","event":"hung_up""#), "{}", last.message);
 }
 
 #[tokio::test]

@@ -299,6 +299,10 @@ pub struct ApiKey {
     pub company: String,
     /// What the key is for.
     pub name: String,
+    /// The extension the key acts for: it reaches only that user's calls and events
+    /// (a CRM plug-in on the user's desk); none = the whole company.
+    #[serde(default)]
+    pub user: Option<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }

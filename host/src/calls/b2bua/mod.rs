@@ -15,6 +15,7 @@
 //! Destinations the host serves itself — IVR menus, voicemail — are answered by the host
 //! ([`host`]); where they send the caller next is rung with the caller already answered.
 
+mod control;
 mod host;
 mod ivr;
 mod pickup;
@@ -42,6 +43,7 @@ use super::presence::InCall;
 use super::record::Draft;
 use super::ringing;
 use super::targets::RingTarget;
+use crate::events::{CallReporter, Control};
 use crate::media::relay::{MediaEvent, RelaySession, Side};
 use crate::media::sdp::{self, Sdp};
 use crate::routing::call::{CallInput, Direction};
@@ -124,6 +126,12 @@ struct Call {
     callee_left: bool,
     /// Headers the legs' INVITEs carry (a queue's auto-answer request).
     leg_headers: Vec<(&'static str, String)>,
+    /// What CTI clients see of the call (SPEC §12).
+    report: CallReporter,
+    /// Commands from CTI clients (hang up, hold ...).
+    control: UnboundedReceiver<Control>,
+    /// The calling extension, when a user placed the call.
+    caller_user: Option<String>,
 }
 
 /// Run the call `new_call` to its end.
@@ -146,6 +154,8 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
             (company.clone(), uri_user(&from).unwrap_or_else(|| "anonymous".to_string()))
         }
     };
+    let (report, control) =
+        CallReporter::open(engine.app.events.clone(), &company, &dialog.call_id, &calling, &dialled);
     let mut call = Call {
         record: Draft::new(&company, &dialog.call_id, &calling, &dialled),
         engine,
@@ -175,7 +185,13 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
         keep_caller: false,
         callee_left: false,
         leg_headers: Vec::new(),
+        report,
+        control,
+        caller_user: None,
     };
+    if let Caller::Extension { extension, .. } = &caller {
+        call.caller_user = Some(extension.clone());
+    }
     let span = tracing::info_span!("call", call_id = %call.caller.call_id, %company);
     let _entered = span.enter();
     let ending = match call.place(&caller, &company, &dialled).await {
@@ -257,6 +273,7 @@ impl Call {
         if let Some((agent, wrap_up)) = self.rest_after.take() {
             self.engine.presence.rest(&self.record.company, &agent, Instant::now() + wrap_up);
         }
+        self.report.hung_up(event_cause(&ending));
         let recording = self.save_recording().await;
         let mut cdr = self.record.finish(ending.status, &ending.cause, ending.sip_status);
         cdr.recording = recording;
@@ -304,6 +321,18 @@ impl Call {
         let mut call_ids = vec![self.caller.call_id.clone()];
         call_ids.extend(self.legs.iter().map(|l| l.dialog.call_id.clone()));
         self.send(Command::Finished { call_ids });
+    }
+}
+
+/// Why the call ended, in the words of the Hung up event (SPEC §12).
+fn event_cause(ending: &Ending) -> &'static str {
+    match ending.status {
+        CallStatus::Answered => "normal",
+        CallStatus::NoAnswer => "no-answer",
+        CallStatus::Busy => "busy",
+        CallStatus::Cancelled => "caller-cancel",
+        CallStatus::Failed => "failed",
+        CallStatus::Refused => "refused",
     }
 }
 

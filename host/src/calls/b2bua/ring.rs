@@ -249,6 +249,9 @@ impl Call {
             101..=199 if state == LegState::Calling || state == LegState::Early => {
                 self.legs[index].state = LegState::Early;
                 self.legs[index].dialog.on_response(response);
+                if let Some(user) = &self.legs[index].extension {
+                    self.report.ringing(user);
+                }
                 if self.legs[index].cancel_wanted {
                     self.cancel_leg(index);
                 } else if !self.ringing_sent && self.winner.is_none() {
@@ -315,6 +318,12 @@ impl Call {
                 }
                 let event = tokio::select! {
                     event = self.events.recv() => event,
+                    Some(control) = self.control.recv() => {
+                        match self.control_while_ringing(control) {
+                            Some(ending) => return Some(ending),
+                            None => continue,
+                        }
+                    }
                     Some(pickup) = super::pickup::next_pickup(&mut self.pickup_slot) => {
                         match self.accept_pickup(pickup) {
                             Some(rung) => return rung,
@@ -435,6 +444,7 @@ impl Call {
         match answer {
             Ok(answer) => {
                 self.record.answered();
+                self.report.connected(self.caller_user.as_deref(), self.legs[index].extension.as_deref());
                 let caller_events =
                     sdp::parse(self.invite.body()).ok().and_then(|offer| offer.telephone_event());
                 self.connected_media(g711_of(&answer), [caller_events, answer.telephone_event()]);
@@ -466,6 +476,7 @@ impl Call {
                 media.set_remote(Side::B, answer.remote_rtp());
                 media.stop_playing(Side::A);
                 self.record.answered();
+                self.report.connected(self.caller_user.as_deref(), self.legs[index].extension.as_deref());
                 let caller = self.host.as_ref().map(|host| host.codec);
                 let codec = caller.map(|codec| codec.payload_type);
                 self.connected_media(

@@ -77,6 +77,10 @@ impl Call {
             Ok(ringing) => ringing,
             Err(ending) => return Ok(ending),
         };
+        self.report.describe(self.record.caller_name.as_deref(), self.record.direction);
+        if let Some(user) = &self.caller_user {
+            self.report.dialing(user);
+        }
         self.serve(&company, ringing, offer.as_ref()).await
     }
 

@@ -35,6 +35,12 @@ impl Call {
                     self.on_talk_media(media);
                     continue;
                 }
+                Some(control) = self.control.recv() => {
+                    match self.control_while_talking(control, winner) {
+                        Some(ending) => return ending,
+                        None => continue,
+                    }
+                }
                 () = sleep_until_opt(wake) => {
                     let Some((_, interval)) = retransmit else { continue };
                     if Instant::now() >= ack_deadline {
@@ -217,6 +223,13 @@ impl Call {
                 body = answer.relayed(media.local(own)).ok().map(|s| s.to_bytes());
             }
             self.music_on_hold(other, pending.holds);
+            let holder =
+                if pending.from_caller { self.caller_user.clone() } else { self.legs[winner].extension.clone() };
+            if pending.holds {
+                self.report.held(holder.as_deref());
+            } else {
+                self.report.resumed();
+            }
         }
         self.respond_in_dialog(
             pending.from_caller,
@@ -268,7 +281,7 @@ fn is_hold(request: &Request) -> bool {
 impl Call {
     /// The party on `held` was put on hold (`holds`) or taken off it: music on hold (the
     /// company's upload, else the default) plays to it meanwhile (SPEC §5).
-    fn music_on_hold(&mut self, held: Side, holds: bool) {
+    pub(super) fn music_on_hold(&mut self, held: Side, holds: bool) {
         let (Some(media), Some(codec)) = (&self.media, self.codec) else { return };
         if !holds {
             media.stop_playing(held);

@@ -1,0 +1,125 @@
+//! Call control (SPEC.md §12): the company's calls in progress, and commands on them —
+//! hang up, hold, resume. A user's key sees and controls that user's calls only; a
+//! company key all of the company's. Every command answers with the call's state after
+//! it, or a clear error: no such call (404), not yours (403), wrong state (409).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::ApiState;
+use super::auth::Access;
+use super::error::{ApiError, ApiResult};
+use crate::events::{ActiveCall, CallCommand, ControlError, Scope};
+
+/// The routes of this file.
+pub fn routes() -> Router<ApiState> {
+    let calls = "/api/v1/companies/{company}/calls";
+    Router::new()
+        .route(calls, get(list))
+        .route(&format!("{calls}/{{call_id}}"), get(get_call))
+        .route(&format!("{calls}/{{call_id}}/hangup"), post(hang_up))
+        .route(&format!("{calls}/{{call_id}}/hold"), post(hold))
+        .route(&format!("{calls}/{{call_id}}/resume"), post(resume))
+}
+
+impl From<ControlError> for ApiError {
+    fn from(error: ControlError) -> ApiError {
+        let status = match error {
+            ControlError::NoSuchCall => StatusCode::NOT_FOUND,
+            ControlError::NotYours => StatusCode::FORBIDDEN,
+            ControlError::WrongState(_) | ControlError::Busy => StatusCode::CONFLICT,
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+/// The calls in progress the caller may see, oldest first.
+#[utoipa::path(get, path = "/api/v1/companies/{company}/calls", tag = "calls",
+    responses((status = 200, body = [ActiveCall])))]
+pub async fn list(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(company): Path<String>,
+) -> ApiResult<Json<Vec<ActiveCall>>> {
+    let scope = access.call_scope(&company)?;
+    super::company(&s, &company)?;
+    Ok(Json(s.app.events.active_calls(&company, &scope)))
+}
+
+/// One call in progress.
+#[utoipa::path(get, path = "/api/v1/companies/{company}/calls/{call_id}", tag = "calls",
+    responses((status = 200, body = ActiveCall), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get_call(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, call_id)): Path<(String, String)>,
+) -> ApiResult<Json<ActiveCall>> {
+    let scope = access.call_scope(&company)?;
+    Ok(Json(s.app.events.active_call(&company, &call_id, &scope)?))
+}
+
+/// End the call for every party.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/calls/{call_id}/hangup", tag = "calls",
+    responses((status = 200, body = ActiveCall), (status = 404, body = super::error::ErrorBody)))]
+pub async fn hang_up(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, call_id)): Path<(String, String)>,
+) -> ApiResult<Json<ActiveCall>> {
+    let scope = access.call_scope(&company)?;
+    Ok(Json(s.app.events.command(&company, &call_id, &scope, CallCommand::HangUp).await?))
+}
+
+/// Who holds the call.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldBody {
+    /// The party (extension) that holds: the other hears music on hold. Default: the
+    /// user of a user's key, else the calling user, else the answering one.
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// Put the call on hold.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/calls/{call_id}/hold", tag = "calls", request_body = HoldBody,
+    responses((status = 200, body = ActiveCall), (status = 409, body = super::error::ErrorBody)))]
+pub async fn hold(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, call_id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<ActiveCall>> {
+    let scope = access.call_scope(&company)?;
+    // The body is optional: none holds for the default party.
+    let body: HoldBody = if body.iter().all(u8::is_ascii_whitespace) {
+        HoldBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
+    };
+    let user = body.user;
+    let user = match (&scope, user) {
+        (Scope::User(own), Some(other)) if own != &other => {
+            return Err(ApiError::forbidden("a user's key holds for that user only"));
+        }
+        (Scope::User(own), _) => Some(own.clone()),
+        (Scope::Company, user) => user,
+    };
+    Ok(Json(s.app.events.command(&company, &call_id, &scope, CallCommand::Hold { user }).await?))
+}
+
+/// Take the call off hold.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/calls/{call_id}/resume", tag = "calls",
+    responses((status = 200, body = ActiveCall), (status = 409, body = super::error::ErrorBody)))]
+pub async fn resume(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, call_id)): Path<(String, String)>,
+) -> ApiResult<Json<ActiveCall>> {
+    let scope = access.call_scope(&company)?;
+    Ok(Json(s.app.events.command(&company, &call_id, &scope, CallCommand::Resume).await?))
+}

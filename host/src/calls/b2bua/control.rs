@@ -1,0 +1,87 @@
+//! Commands from CTI clients (SPEC §12) carried out on the call: hang up while it rings or
+//! after, hold and resume once it is answered. Each is answered with the call's state
+//! after it, or why it could not be done; a command whose client stopped waiting is
+//! dropped unanswered (it was told the call was busy).
+
+use super::*;
+use crate::events::{CallCommand, ControlError};
+
+/// Why the CDR says the call ended when a client hung it up.
+const HUNG_UP_BY_CLIENT: &str = "hung up by a CTI client";
+
+impl Call {
+    /// A command while the callee rings: only hanging up applies. `Some` ends the call.
+    pub(super) fn control_while_ringing(&mut self, control: Control) -> Option<Ending> {
+        if control.reply.is_closed() {
+            return None;
+        }
+        match control.command {
+            CallCommand::HangUp => {
+                self.cancel_legs_except(None);
+                self.respond_caller(487, None);
+                let _ = control.reply.send(Ok(self.report.call().clone()));
+                Some(Ending::new(CallStatus::Cancelled, HUNG_UP_BY_CLIENT, Some(487)))
+            }
+            CallCommand::Hold { .. } | CallCommand::Resume => {
+                let _ = control.reply.send(Err(ControlError::WrongState("the call is not answered yet".into())));
+                None
+            }
+        }
+    }
+
+    /// A command on the connected call with `winner`. `Some` ends the call.
+    pub(super) fn control_while_talking(&mut self, control: Control, winner: usize) -> Option<Ending> {
+        if control.reply.is_closed() {
+            return None;
+        }
+        let answer = match control.command {
+            CallCommand::HangUp => {
+                self.hang_up_both(winner);
+                let _ = control.reply.send(Ok(self.report.call().clone()));
+                return Some(Ending::new(CallStatus::Answered, HUNG_UP_BY_CLIENT, None));
+            }
+            CallCommand::Hold { user } => self.hold(winner, user),
+            CallCommand::Resume => self.resume(),
+        };
+        let _ = control.reply.send(answer.map(|()| self.report.call().clone()));
+        None
+    }
+
+    /// `user` (or, when none, the calling user, else the answering one) holds the call:
+    /// the other party hears music on hold, the holder silence. Media stays anchored, so
+    /// no phone is asked to change anything.
+    fn hold(&mut self, winner: usize, user: Option<String>) -> Result<(), ControlError> {
+        if self.report.call().state != crate::events::CallState::Connected {
+            return Err(ControlError::WrongState("the call is not connected (already on hold?)".into()));
+        }
+        let answerer = self.legs[winner].extension.clone();
+        let holder = match user {
+            Some(user) if self.caller_user.as_ref() == Some(&user) => Side::A,
+            Some(user) if answerer.as_ref() == Some(&user) => Side::B,
+            Some(user) => return Err(ControlError::WrongState(format!("{user} is not a party of this call"))),
+            None if self.caller_user.is_some() || answerer.is_none() => Side::A,
+            None => Side::B,
+        };
+        let (Some(media), Some(codec)) = (&self.media, self.codec) else {
+            return Err(ControlError::WrongState("the call has no media to hold".into()));
+        };
+        media.play(holder, codec, Vec::new(), false, 0);
+        self.music_on_hold(holder.other(), true);
+        let by = if holder == Side::A { self.caller_user.clone() } else { answerer };
+        self.report.held(by.as_deref());
+        Ok(())
+    }
+
+    /// Take the call off hold: both parties hear each other again.
+    fn resume(&mut self) -> Result<(), ControlError> {
+        if self.report.call().state != crate::events::CallState::Held {
+            return Err(ControlError::WrongState("the call is not on hold".into()));
+        }
+        if let Some(media) = &self.media {
+            media.stop_playing(Side::A);
+            media.stop_playing(Side::B);
+        }
+        self.report.resumed();
+        Ok(())
+    }
+}
