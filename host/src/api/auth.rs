@@ -36,9 +36,16 @@ pub fn key_hash(key: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     Operator,
-    Company { company: String, key_id: String },
+    Company {
+        company: String,
+        key_id: String,
+    },
     /// A key of one user of a company: that user's calls and call events only.
-    User { company: String, extension: String, key_id: String },
+    User {
+        company: String,
+        extension: String,
+        key_id: String,
+    },
 }
 
 /// The caller of a request and where it came from.
@@ -61,7 +68,9 @@ impl Access {
     pub fn require_operator(&self) -> ApiResult<()> {
         match self.caller {
             Caller::Operator => Ok(()),
-            Caller::Company { .. } | Caller::User { .. } => Err(ApiError::forbidden("only the operator may do this")),
+            Caller::Company { .. } | Caller::User { .. } => {
+                Err(ApiError::forbidden("only the operator may do this"))
+            }
         }
     }
 
@@ -91,7 +100,9 @@ impl Access {
         match &self.caller {
             Caller::Operator => Ok(Scope::Company),
             Caller::Company { company: own, .. } if own == company => Ok(Scope::Company),
-            Caller::User { company: own, extension, .. } if own == company => Ok(Scope::User(extension.clone())),
+            Caller::User { company: own, extension, .. } if own == company => {
+                Ok(Scope::User(extension.clone()))
+            }
             Caller::Company { .. } | Caller::User { .. } => {
                 Err(ApiError::forbidden("this API key belongs to another company"))
             }

@@ -99,7 +99,8 @@ pub async fn hold(
     let body: HoldBody = if body.iter().all(u8::is_ascii_whitespace) {
         HoldBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
     };
     let user = body.user;
     let user = match (&scope, user) {

@@ -16,11 +16,11 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -74,7 +74,8 @@ impl ToClient {
 async fn serve(mut socket: WebSocket, hub: Arc<EventHub>, company: String, scope: Scope) {
     // Subscribe before the snapshot: an event between the two is sent, not lost.
     let mut events = hub.subscribe(&company);
-    let snapshot = |hub: &EventHub| ToClient::Snapshot { calls: hub.active_calls(&company, &scope) }.message();
+    let snapshot =
+        |hub: &EventHub| ToClient::Snapshot { calls: hub.active_calls(&company, &scope) }.message();
     if socket.send(snapshot(&hub)).await.is_err() {
         return;
     }

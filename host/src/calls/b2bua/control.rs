@@ -23,7 +23,8 @@ impl Call {
                 Some(Ending::new(CallStatus::Cancelled, HUNG_UP_BY_CLIENT, Some(487)))
             }
             CallCommand::Hold { .. } | CallCommand::Resume => {
-                let _ = control.reply.send(Err(ControlError::WrongState("the call is not answered yet".into())));
+                let _ =
+                    control.reply.send(Err(ControlError::WrongState("the call is not answered yet".into())));
                 None
             }
         }
@@ -58,7 +59,9 @@ impl Call {
         let holder = match user {
             Some(user) if self.caller_user.as_ref() == Some(&user) => Side::A,
             Some(user) if answerer.as_ref() == Some(&user) => Side::B,
-            Some(user) => return Err(ControlError::WrongState(format!("{user} is not a party of this call"))),
+            Some(user) => {
+                return Err(ControlError::WrongState(format!("{user} is not a party of this call")));
+            }
             None if self.caller_user.is_some() || answerer.is_none() => Side::A,
             None => Side::B,
         };

@@ -223,8 +223,11 @@ impl Call {
                 body = answer.relayed(media.local(own)).ok().map(|s| s.to_bytes());
             }
             self.music_on_hold(other, pending.holds);
-            let holder =
-                if pending.from_caller { self.caller_user.clone() } else { self.legs[winner].extension.clone() };
+            let holder = if pending.from_caller {
+                self.caller_user.clone()
+            } else {
+                self.legs[winner].extension.clone()
+            };
             if pending.holds {
                 self.report.held(holder.as_deref());
             } else {

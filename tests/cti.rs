@@ -1,0 +1,281 @@
+//! Black-box tests of CTI (issue #6): the call-event stream over a real WebSocket, call
+//! control through the API, user-scoped keys and number normalisation. Phones are sipp
+//! (a caller and an answering device); the tests read the exact event sequences a CRM
+//! would see, and check that a call held through the API plays music to the held party.
+
+mod support;
+
+use std::net::UdpSocket;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::audio::tone_blocks;
+use support::audio::{tone_wav, ulaw_to_linear};
+use support::events::{EventClient, Token, kinds};
+use support::sipp::{DOMAIN, Device, call};
+use support::{Server, client};
+
+const ACME: &str = "/api/v1/companies/acme";
+const MUSIC_HZ: u32 = 440;
+
+fn password(user: &Value) -> String {
+    user["sip_password"].as_str().expect("a user has a SIP password").to_string()
+}
+
+/// Company acme with extensions 100, 101 and 102; 100's and 101's SIP passwords.
+fn acme(server: &Server) -> (String, String) {
+    server.create_company("acme", json!({"sip_domain": DOMAIN, "decision_deadline_ms": 1000}));
+    let passwords =
+        (password(&server.create_user("acme", "100")), password(&server.create_user("acme", "101")));
+    server.create_user("acme", "102");
+    passwords
+}
+
+/// A new key of acme, for `user` (none: the company's).
+fn key(server: &Server, company: &str, user: Option<&str>) -> String {
+    let mut body = json!({"name": format!("cti {user:?}")});
+    if let Some(user) = user {
+        body["user"] = json!(user);
+    }
+    let reply = server.operator().post(&format!("/api/v1/companies/{company}/api-keys"), &body);
+    reply.expect(201, "create a key")["key"].as_str().expect("the secret").to_string()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(e, u)| (e.to_string(), u.to_string())).collect()
+}
+
+fn is_hung_up_for(user: &'static str) -> impl Fn(&Value) -> bool {
+    move |e| e["event"] == "hung_up" && e["user"] == user
+}
+
+#[test]
+fn the_event_stream_follows_a_call_and_each_user_sees_only_its_own_events() {
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    let company_key = key(&server, "acme", None);
+    let key_101 = key(&server, "acme", Some("101"));
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+    // A browser passes its key in the URL.
+    let mut user_101 = EventClient::connect(&server, "acme", Token::Query(&key_101));
+    assert_eq!(company.first_snapshot["calls"], json!([]), "no call yet");
+
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    let (ok, log) = call(&server, "100", &caller, "101", "answered", &[("TALK_MS", "1000")], 1);
+    assert!(ok, "the call failed:\n{log}\n{}", server.log());
+    assert!(device.finish().0, "the device saw the call go wrong");
+
+    let seen = company.events_until(is_hung_up_for("101"));
+    assert_eq!(
+        kinds(&seen),
+        pairs(&[
+            ("dialing", "100"),
+            ("ringing", "101"),
+            ("connected", "100"),
+            ("connected", "101"),
+            ("hung_up", "100"),
+            ("hung_up", "101"),
+        ]),
+        "{seen:#?}"
+    );
+    let call_id = &seen[0]["call_id"];
+    for event in &seen {
+        assert_eq!(&event["call_id"], call_id);
+        assert_eq!(event["caller"], "100");
+        assert_eq!(event["called"], "101");
+        assert_eq!(event["direction"], "internal");
+        assert!(event["at_ms"].as_i64().is_some_and(|t| t > 0), "{event}");
+    }
+    assert_eq!(seen[1]["caller_name"], "User 100", "Ringing carries the caller id");
+    assert_eq!(seen[5]["cause"], "normal");
+
+    let own = user_101.events_until(is_hung_up_for("101"));
+    assert_eq!(kinds(&own), pairs(&[("ringing", "101"), ("connected", "101"), ("hung_up", "101")]));
+    assert!(user_101.drain(Duration::from_millis(300)).is_empty(), "101 sees nothing of 100's events");
+}
+
+/// Receive RTP on `socket` for `seconds` and decode its PCMU payloads.
+fn receive_pcmu(socket: &UdpSocket, seconds: u64) -> Vec<i16> {
+    socket.set_read_timeout(Some(Duration::from_millis(200))).expect("set a timeout");
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    let mut samples = Vec::new();
+    let mut packet = [0u8; 2048];
+    while std::time::Instant::now() < deadline {
+        if let Ok(length) = socket.recv(&mut packet)
+            && packet[1] & 0x7F == 0
+        {
+            samples.extend(packet[12..length].iter().map(|&b| ulaw_to_linear(b)));
+        }
+    }
+    samples
+}
+
+#[test]
+fn a_call_is_held_resumed_and_hung_up_through_the_api_and_a_reconnecting_client_gets_its_state() {
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    let wav = tone_wav(8000, 1, 2.0, f64::from(MUSIC_HZ));
+    server
+        .operator()
+        .put_bytes(&format!("{ACME}/prompts/music-on-hold"), "audio/wav", wav)
+        .expect(201, "music");
+    let company_key = key(&server, "acme", None);
+    let key_100 = key(&server, "acme", Some("100"));
+    let key_102 = key(&server, "acme", Some("102"));
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+
+    // 101's device gives the test's socket as its media address: what it hears lands here.
+    let media = UdpSocket::bind("127.0.0.1:0").expect("bind the device's media socket");
+    let port = media.local_addr().expect("its address").port().to_string();
+    let device = Device::start_with(&server, "101", &callee, "101", "answer", 1, &[("[media_port]", &port)]);
+    let (server_ref, caller_password) = (&server, caller.clone());
+    thread::scope(|scope| {
+        // 100 calls 101 and stays until the host hangs up.
+        let phone = scope.spawn(move || {
+            let values = [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "")];
+            call(server_ref, "100", &caller_password, "101", "keys_hung_up", &values, 1)
+        });
+        let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
+        let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
+        let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+
+        // A client connecting now (a reconnect) is told of the call in its first message.
+        let mut user_100 = EventClient::connect(&server, "acme", Token::Header(&key_100));
+        let calls = user_100.first_snapshot["calls"].clone();
+        assert_eq!(calls.as_array().map(Vec::len), Some(1), "{calls}");
+        assert_eq!(calls[0]["state"], "connected");
+        assert_eq!(calls[0]["users"], json!(["100", "101"]));
+        assert_eq!(user_100.snapshot()["calls"], calls, "asked again, the same");
+
+        // Who may see and touch it.
+        let mine = server.with_token(&key_100).get(&format!("{ACME}/calls")).expect(200, "100's calls");
+        assert_eq!(mine.as_array().map(Vec::len), Some(1));
+        let theirs = server.with_token(&key_102).get(&format!("{ACME}/calls")).expect(200, "102's calls");
+        assert_eq!(theirs, json!([]), "102 is not in the call");
+        server
+            .with_token(&key_102)
+            .post_empty(&format!("{path}/hold"))
+            .expect(403, "102 holds another's call");
+        server.with_token(&key_102).get(&format!("{ACME}/users")).expect(403, "a user key lists users");
+        server.with_token(&key_100).get(&format!("{ACME}/calls/no-such-call")).expect(404, "unknown call");
+        server
+            .with_token(&key_100)
+            .post_empty(&format!("{path}/resume"))
+            .expect(409, "resume a call not held");
+
+        // 100 holds: 101 hears the company's music.
+        let held = server.with_token(&key_100).post_empty(&format!("{path}/hold")).expect(200, "hold");
+        assert_eq!((held["state"].as_str(), held["held_by"].as_str()), (Some("held"), Some("100")));
+        server.with_token(&key_100).post_empty(&format!("{path}/hold")).expect(409, "hold twice");
+        let heard = receive_pcmu(&media, 3);
+        let report = tone_blocks(8000, &heard, MUSIC_HZ, &[600, 1000, 2000]);
+        assert!(report.tone >= 15, "101 hears the music on hold while held: {report:?}");
+
+        let resumed = server.with_token(&key_100).post_empty(&format!("{path}/resume")).expect(200, "resume");
+        assert_eq!(resumed["state"], "connected");
+        let ended =
+            server.with_token(&company_key).post_empty(&format!("{path}/hangup")).expect(200, "hang up");
+        assert_eq!(ended["call_id"], call_id.as_str());
+
+        let (ok, log) = phone.join().expect("the caller");
+        assert!(ok, "the caller did not see the host hang up:\n{log}\n{}", server.log());
+        let seen = company.events_until(is_hung_up_for("101"));
+        assert_eq!(
+            kinds(&seen),
+            pairs(&[
+                ("held", "100"),
+                ("held", "101"),
+                ("resumed", "100"),
+                ("resumed", "101"),
+                ("hung_up", "100"),
+                ("hung_up", "101"),
+            ]),
+            "{seen:#?}"
+        );
+        assert_eq!(seen[0]["call_id"], call_id.as_str());
+        assert!(
+            user_100.events_until(is_hung_up_for("100")).iter().all(|e| e["user"] == "100"),
+            "100's stream has 100's events only"
+        );
+    });
+    assert!(device.finish().0, "101's device saw the call go wrong");
+    let calls = server.operator().get(&format!("{ACME}/calls")).expect(200, "calls after");
+    assert_eq!(calls, json!([]), "no call left behind");
+}
+
+/// `text` with everything but unreserved URL characters percent-encoded.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn keys_of_one_company_or_user_reach_no_other_stream() {
+    let server = Server::start();
+    acme(&server);
+    server.create_company("globex", json!({}));
+    let acme_key = key(&server, "acme", None);
+    let user_key = key(&server, "acme", Some("100"));
+    assert_eq!(
+        EventClient::try_connect(&server, "globex", Token::Header(&acme_key)).err().as_deref(),
+        Some("HTTP 403")
+    );
+    assert_eq!(
+        EventClient::try_connect(&server, "globex", Token::Query(&user_key)).err().as_deref(),
+        Some("HTTP 403")
+    );
+    assert_eq!(
+        EventClient::try_connect(&server, "acme", Token::Query("nonsense")).err().as_deref(),
+        Some("HTTP 401")
+    );
+    server.with_token(&user_key).get("/api/v1/companies").expect(403, "a user key lists companies");
+    server.with_token(&user_key).get(ACME).expect(403, "a user key reads the company");
+    // A key for a user that does not exist is refused, naming the field.
+    server
+        .operator()
+        .post(&format!("{ACME}/api-keys"), &json!({"name": "x", "user": "999"}))
+        .expect_error_naming_field("user", "a key for no user");
+    // Deleting the user revokes its keys.
+    server.operator().delete(&format!("{ACME}/users/100")).expect(204, "delete 100");
+    server.with_token(&user_key).get(&format!("{ACME}/calls")).expect(401, "a deleted user's key");
+}
+
+#[test]
+fn written_numbers_normalise_by_the_companys_dialling_plan() {
+    let server = Server::start();
+    acme(&server);
+    let plan = json!({
+        "outside_line_prefix": "9",
+        "country_code": "44",
+        "area_code": "161",
+        "national_prefix": "0",
+        "internal_length": 3
+    });
+    server.operator().put(&format!("{ACME}/dialling"), &plan).expect(200, "set the plan");
+    let normalise = |number: &str| {
+        let http = client();
+        let response = http
+            .get(server.url(&format!("{ACME}/normalise")))
+            .query(&[("number", number)])
+            .bearer_auth(support::OPERATOR_TOKEN)
+            .send()
+            .expect("normalise");
+        assert_eq!(response.status().as_u16(), 200, "{number}");
+        response.json::<Value>().expect("JSON")
+    };
+    for written in ["+44 (161) 5527789", "44 161 5527789", "0161 5527789", "9 5527789", "5527789"] {
+        assert_eq!(normalise(written), json!({"kind": "e164", "number": "+441615527789"}), "{written}");
+    }
+    assert_eq!(normalise("101"), json!({"kind": "internal", "number": "101"}));
+    let bad = json!({"country_code": "+44"});
+    server
+        .operator()
+        .put(&format!("{ACME}/dialling"), &bad)
+        .expect_error_naming_field("dialling", "a bad plan");
+    assert_eq!(server.operator().get(&format!("{ACME}/dialling")).expect(200, "plan"), plan, "kept");
+}
