@@ -279,3 +279,158 @@ fn written_numbers_normalise_by_the_companys_dialling_plan() {
         .expect_error_naming_field("dialling", "a bad plan");
     assert_eq!(server.operator().get(&format!("{ACME}/dialling")).expect(200, "plan"), plan, "kept");
 }
+
+/// The stand-in CRM and webhook receiver (tests/fixtures/crm/crm_server.py, Python's
+/// http.server), stopped when dropped.
+struct Crm {
+    child: std::process::Child,
+    port: u16,
+    record: tempfile::NamedTempFile,
+}
+
+impl Crm {
+    fn start() -> Crm {
+        use std::io::BufRead;
+        let port = support::free_port();
+        let record = tempfile::NamedTempFile::new().expect("a record file");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/crm/crm_server.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(record.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run python3");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("its output");
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("the CRM starts");
+        assert_eq!(line.trim(), "listening");
+        Crm { child, port, record }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The bodies POSTed so far (after the first, which was refused).
+    fn posted(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.record.path()).unwrap_or_default();
+        text.lines().map(|line| serde_json::from_str(line).expect("JSON body")).collect()
+    }
+}
+
+impl Drop for Crm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// acme with a trunk and DID 34910000000 ringing 101; 101's SIP password.
+fn acme_with_did(server: &Server) -> String {
+    server.create_company(
+        "acme",
+        json!({"sip_domain": DOMAIN, "decision_deadline_ms": 1000,
+               "trunk": {"username": "acme", "password": "p", "domain": "127.0.0.1"}}),
+    );
+    let callee = password(&server.create_user("acme", "101"));
+    server.create_did(
+        "acme",
+        &json!({"number": "34910000000", "description": "main", "default_destination": {"extension": "101"}, "rules": []}),
+    );
+    callee
+}
+
+/// An outside call from 34600111222 to the DID, answered by 101: the Ringing event 101's
+/// stream received.
+fn outside_call_ringing(server: &Server, callee: &str, stream: &mut EventClient) -> Value {
+    let device = Device::start(server, "101", callee, "answer", 1);
+    let (ok, log) = support::sipp::provider_call(server, "34910000000", "answered", &[("TALK_MS", "300")], 1);
+    assert!(ok, "the outside call failed:\n{log}\n{}", server.log());
+    assert!(device.finish().0, "101's device saw the call go wrong");
+    let events = stream.events_until(is_hung_up_for("101"));
+    events.into_iter().find(|e| e["event"] == "ringing").expect("a Ringing event")
+}
+
+#[test]
+fn an_outside_caller_found_in_the_crm_rings_with_the_contact_and_a_slow_or_forbidden_crm_does_not_stop_the_call()
+ {
+    let crm = Crm::start();
+    let server = Server::start();
+    let callee = acme_with_did(&server);
+    let allow = format!("http_allow=127.0.0.1:{}", crm.port);
+    server.upload_module("acme", "crm", support::guest_bytes("crm_connector"), &allow).expect(201, "upload");
+    let use_crm = |crm_url: String| {
+        let body = json!({"module": "crm", "config": {"crm_url": crm_url, "timeout_ms": 5000}});
+        server.operator().put(&format!("{ACME}/call-events"), &body).expect(200, "call-events settings");
+    };
+    let user_key = key(&server, "acme", Some("101"));
+    let mut stream = EventClient::connect(&server, "acme", Token::Header(&user_key));
+
+    use_crm(crm.url(""));
+    let ringing = outside_call_ringing(&server, &callee, &mut stream);
+    assert_eq!(ringing["caller"], "34600111222");
+    assert_eq!(
+        ringing["contact"],
+        json!({"id": "c-17", "name": "Ada Lovelace", "organisation": "Analytical Engines", "url": "https://crm.example/c-17"})
+    );
+
+    // A CRM slower than the company's 1 s deadline: the call rings without a contact.
+    use_crm(crm.url("/slow"));
+    let ringing = outside_call_ringing(&server, &callee, &mut stream);
+    assert_eq!(ringing["contact"], Value::Null, "{ringing}");
+
+    // A CRM on a host the upload was not allowed: refused, and the call rings anyway.
+    use_crm(format!("http://127.0.0.1:{}", support::free_port()));
+    let ringing = outside_call_ringing(&server, &callee, &mut stream);
+    assert_eq!(ringing["contact"], Value::Null, "{ringing}");
+
+    let failures: Vec<String> = support::with_action(&server.audit("acme"), "decision.failed")
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(failures.iter().any(|f| f.contains("looking up the caller")), "{failures:?}");
+    assert!(failures.iter().any(|f| f.to_lowercase().contains("notallowed")), "{failures:?}");
+}
+
+#[test]
+fn every_event_is_posted_to_the_companys_webhook_and_a_refused_post_is_tried_again() {
+    let crm = Crm::start();
+    let server = Server::start();
+    let (caller, callee) = acme(&server);
+    // Only the operator may point a webhook at the host's own network.
+    let settings = json!({"config": {"webhooks": [crm.url("/events")]}});
+    let company_key = key(&server, "acme", None);
+    server
+        .with_token(&company_key)
+        .put(&format!("{ACME}/call-events"), &settings)
+        .expect_error_naming_field("config", "a company key's loopback webhook");
+    server.operator().put(&format!("{ACME}/call-events"), &settings).expect(200, "webhook settings");
+
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    let (ok, log) = call(&server, "100", &caller, "101", "answered", &[("TALK_MS", "300")], 1);
+    assert!(ok, "the call failed:\n{log}\n{}", server.log());
+    assert!(device.finish().0);
+
+    // The first POST (the Dialing event) was refused and is posted again a second later,
+    // so the events arrive in order: the retry holds the ones after it back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut posted = crm.posted();
+    while posted.len() < 6 && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(200));
+        posted = crm.posted();
+    }
+    assert_eq!(
+        kinds(&posted),
+        pairs(&[
+            ("dialing", "100"),
+            ("ringing", "101"),
+            ("connected", "100"),
+            ("connected", "101"),
+            ("hung_up", "100"),
+            ("hung_up", "101"),
+        ]),
+        "{posted:#?}"
+    );
+    assert_eq!(posted[5]["cause"], "normal");
+}

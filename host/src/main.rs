@@ -188,6 +188,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(rtp_ports = %config.rtp_ports, public_ip = %config.public_ip, "media relay ready");
         let (commands, command_queue) = tokio::sync::mpsc::unbounded_channel();
         let cdrs = CdrWriter::start(app.store.clone()).context("starting the CDR writer")?;
+        // Every call-state event also goes to the companies' call-events modules (webhooks).
+        if let Some(feed) = app.events.observe() {
+            tokio::spawn(centralita::routing::event_feed::run(app.clone(), feed));
+        }
         // Delete recordings past their company's retention, now and every hour.
         tokio::spawn(centralita::recordings::retention_loop(app.clone()));
         // Delete voicemail messages past their box's retention, now and every hour.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::ApiState;
-use super::auth::Access;
+use super::auth::{Access, Caller};
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
 use crate::sandbox::DecisionKind;
@@ -57,6 +57,28 @@ fn check_module(s: &ApiState, company: &str, module: &str) -> ApiResult<()> {
     }
 }
 
+/// The `webhooks` of a config are http(s) URLs whose hosts a company may reach: the
+/// standard module is granted exactly those hosts, so the rule of uploads' `http_allow`
+/// applies — the host's own network (loopback, private addresses) only by the operator.
+fn check_webhooks(config: &serde_json::Value, operator: bool) -> ApiResult<()> {
+    let Some(webhooks) = config.get("webhooks") else { return Ok(()) };
+    let bad = |why: String| ApiError::field("config", format!("webhooks: {why}"));
+    let urls = webhooks.as_array().ok_or_else(|| bad("must be a list of URLs".into()))?;
+    for url in urls {
+        let text = url.as_str().ok_or_else(|| bad(format!("{url} is not a URL")))?;
+        let uri: ureq::http::Uri = text.parse().map_err(|e| bad(format!("{text:?}: {e}")))?;
+        let host = uri.host().filter(|_| matches!(uri.scheme_str(), Some("http" | "https")));
+        let host = host.ok_or_else(|| bad(format!("{text:?} is not an absolute http(s) URL")))?;
+        let entry = match uri.port_u16() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        super::modules::parse_http_allow(&entry, operator)
+            .map_err(|e| bad(format!("{text:?}: {}", e.message)))?;
+    }
+    Ok(())
+}
+
 /// The company's call-events settings; 404 when none are set.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/call-events", tag = "call-events",
     responses((status = 200, body = CallEventsSettings), (status = 404, body = super::error::ErrorBody)))]
@@ -88,6 +110,7 @@ pub async fn put_settings(
     if !config.is_object() {
         return Err(ApiError::field("config", "must be a JSON object"));
     }
+    check_webhooks(&config, matches!(access.caller, Caller::Operator))?;
     let settings = CallEventsSettings { module, config };
     let actor = access.actor();
     s.app.store.write(|tx| {

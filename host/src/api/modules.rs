@@ -164,7 +164,7 @@ pub async fn rollback(
 /// lower-cased, a trailing dot dropped. Loopback, private, link-local and unspecified
 /// addresses (and "localhost") reach the operator's own network: only the operator may
 /// allow them.
-fn parse_http_allow(list: &str, operator: bool) -> ApiResult<Vec<String>> {
+pub(super) fn parse_http_allow(list: &str, operator: bool) -> ApiResult<Vec<String>> {
     let bad = |entry: &str, why: &str| ApiError::field("http_allow", format!("{entry:?}: {why}"));
     let mut hosts = Vec::new();
     for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {

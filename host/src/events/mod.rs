@@ -16,7 +16,7 @@ pub mod control;
 pub mod reporter;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
@@ -173,7 +173,12 @@ pub struct EventHub {
     channels: Mutex<HashMap<String, broadcast::Sender<Arc<Published>>>>,
     /// By (company, call id): two companies' calls never meet, even on equal Call-IDs.
     calls: Mutex<HashMap<(String, String), Entry>>,
+    /// Where every event also goes: the companies' call-events modules (webhooks).
+    observer: OnceLock<mpsc::Sender<CallStateEvent>>,
 }
+
+/// Events waiting for the call-events modules' feed; more are dropped (logged).
+pub const OBSERVER_CAPACITY: usize = 8192;
 
 /// Locks are held only to copy or swap a value; a panic while holding one (a bug) leaves
 /// data that is still whole, so the poison is ignored.
@@ -196,7 +201,20 @@ impl EventHub {
         lock(&self.channels).get(company).map_or(0, broadcast::Sender::receiver_count)
     }
 
+    /// Every event from now on, also those of companies without clients, on a queue of
+    /// [`OBSERVER_CAPACITY`] (a full queue drops events: publishing never waits). One
+    /// observer per hub; `None` when there is one already.
+    pub fn observe(&self) -> Option<mpsc::Receiver<CallStateEvent>> {
+        let (sender, receiver) = mpsc::channel(OBSERVER_CAPACITY);
+        self.observer.set(sender).ok().map(|()| receiver)
+    }
+
     fn publish(&self, event: CallStateEvent) {
+        if let Some(observer) = self.observer.get()
+            && let Err(mpsc::error::TrySendError::Full(event)) = observer.try_send(event.clone())
+        {
+            tracing::warn!(company = %event.company, call = %event.call_id, "event feed full; the module is not told of this event");
+        }
         let mut channels = lock(&self.channels);
         if let Some(channel) = channels.get(&event.company) {
             if channel.receiver_count() == 0 {

@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::call::CallInput;
 use super::failure::{decision_scope, log_lines, record_failure, version_label};
 use crate::app::App;
+use crate::events::Contact;
 use crate::sandbox::limits::MIN_CALL_EVENTS_DEADLINE;
 use crate::sandbox::registry::ResolvedModule;
 use crate::store::records::{CallEventsSettings, Cdr, Company};
@@ -97,7 +98,7 @@ pub fn tell_ended(
         Err(error) => Err(error.to_string()),
         Ok(module) => {
             outcome.module_version = module.version;
-            let mut scope = decision_scope(company, &with_standard_grants(module.clone()));
+            let mut scope = decision_scope(company, &with_standard_grants(module.clone(), &settings.config));
             scope.limits.deadline = scope.limits.deadline.max(MIN_CALL_EVENTS_DEADLINE);
             let mut result = app.sandbox.on_ended(&module.loaded, scope, &call, cdr, &settings.config);
             outcome.logs = log_lines(&mut result);
@@ -124,13 +125,78 @@ pub fn tell_ended(
     outcome
 }
 
-/// The standard call-events module sends the missed-call mail, so it is granted `mail`;
-/// the registry grants standard modules nothing, and an upload keeps its own grants.
-fn with_standard_grants(mut module: ResolvedModule) -> ResolvedModule {
+/// Ask the company's call-events module who `call`'s caller is (a CRM lookup), within the
+/// company's decision deadline; none when the company has no module, the module found
+/// nobody, or it failed (logged, counted and audited like any decision). Blocks: run it
+/// off the call's task.
+pub fn identify_caller(app: &App, call: &CallInput) -> Option<Contact> {
+    let found = app.store.read(|r| {
+        let Some(settings) = r.get(&CALL_EVENTS, &call.company)? else { return Ok(None) };
+        Ok::<_, StoreError>(r.get(&COMPANIES, &call.company)?.map(|company| (company, settings)))
+    });
+    let (company, settings) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return None,
+        Err(error) => {
+            tracing::error!(company = %call.company, call = %call.call_id, %error, "cannot read the call-events settings; the caller is not looked up");
+            return None;
+        }
+    };
+    let module = match app.sandbox.resolve(&app.store, &company.id, &settings.module) {
+        Ok(module) => with_standard_grants(module, &settings.config),
+        Err(error) => {
+            tracing::warn!(company = %company.id, module = %settings.module, %error, "call-events module unavailable; the caller is not looked up");
+            return None;
+        }
+    };
+    let scope = decision_scope(&company, &module);
+    let outcome = app.sandbox.identify_caller(&module.loaded, scope, call, &settings.config);
+    match outcome.answer {
+        Ok(contact) => {
+            app.counters.record(&company.id, &settings.module, None);
+            contact
+        }
+        Err(error) => {
+            let version = version_label(module.version);
+            let failure = error.to_string();
+            tracing::warn!(company = %company.id, call = %call.call_id, module = %settings.module, %version, %failure, "caller lookup failed; the call goes on without a contact");
+            record_failure(
+                app,
+                &company.id,
+                &settings.module,
+                &version,
+                &failure,
+                format!("{}/call-events", company.id),
+                format!("{version} looking up the caller of {}: {failure}", call.call_id),
+            );
+            None
+        }
+    }
+}
+
+/// The standard call-events module sends the missed-call mail and posts the webhooks of
+/// its config, so it is granted `mail` and `http` to those hosts; the registry grants
+/// standard modules nothing, and an upload keeps its own grants.
+pub(crate) fn with_standard_grants(mut module: ResolvedModule, config: &serde_json::Value) -> ResolvedModule {
     if module.version.is_none() && module.name == DEFAULT_MODULE {
         module.grants.mail = true;
+        module.grants.http_allow = webhook_hosts(config);
     }
     module
+}
+
+/// The "host:port" of each URL in `config`'s `webhooks` list.
+fn webhook_hosts(config: &serde_json::Value) -> Vec<String> {
+    let urls = config.get("webhooks").and_then(serde_json::Value::as_array);
+    urls.into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+        .filter_map(|url| url.parse::<ureq::http::Uri>().ok())
+        .filter_map(|uri| {
+            let default_port = if uri.scheme_str() == Some("https") { 443 } else { 80 };
+            Some(format!("{}:{}", uri.host()?, uri.port_u16().unwrap_or(default_port)))
+        })
+        .collect()
 }
 
 /// One of the [`MAX_RUNNING`] places, given back when dropped (also if the module's run

@@ -4,6 +4,7 @@
 pub mod call;
 pub mod call_events;
 pub mod did;
+pub mod event_feed;
 mod failure;
 pub mod ivr;
 pub mod permissions;

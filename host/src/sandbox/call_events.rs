@@ -1,11 +1,13 @@
-//! The call-events decision point's `on-ended`: telling a module that a call ended, with
-//! its CDR as the contract shows it.
+//! The call-events decision point: `identify-caller` (who is calling, from a CRM),
+//! `on-event` (each call-state event, e.g. for webhooks) and `on-ended` (the call ended,
+//! with its CDR as the contract shows it).
 
 use std::sync::Arc;
 
 use super::bindings::exports::centralita::router::call_events as wit;
 use super::decision::{DecisionError, Outcome};
 use super::{DecisionKind, DecisionScope, LoadedModule, Sandbox, convert};
+use crate::events::{CallStateEvent, Contact, EventKind};
 use crate::routing::call::{CallInput, Direction, local_time, parse_time_zone};
 use crate::store::records::{CallStatus, Cdr};
 
@@ -40,6 +42,85 @@ impl Sandbox {
             let guest = indices.load(&mut *store, instance)?;
             guest.call_on_ended(&mut *store, &context, &wit_cdr, &config)
         })
+    }
+}
+
+impl Sandbox {
+    /// Ask `module` who `call`'s caller is, with the company's `config`.
+    pub fn identify_caller(
+        &self,
+        module: &Arc<LoadedModule>,
+        scope: DecisionScope,
+        call: &CallInput,
+        config: &serde_json::Value,
+    ) -> Outcome<Option<Contact>> {
+        if !module.info.decisions.contains(&DecisionKind::CallEvents) {
+            return Outcome::refused(DecisionError::NotExported(DecisionKind::CallEvents.export_name()));
+        }
+        let indices = match wit::GuestIndices::new(&module.pre) {
+            Ok(indices) => indices,
+            Err(error) => return Outcome::refused(DecisionError::InvalidAnswer(format!("{error:#}"))),
+        };
+        let seed = call.random_seed.unwrap_or_else(rand::random);
+        let zone = match parse_time_zone(&call.time_zone) {
+            Ok(zone) => zone,
+            Err(e) => return Outcome::refused(DecisionError::InvalidAnswer(e.to_string())),
+        };
+        let context = convert::call_to_wit(call, local_time(call.at, zone), seed);
+        let config = config.to_string();
+        self.run(module, scope, call.at.timestamp_millis(), seed, |store, instance| {
+            let guest = indices.load(&mut *store, instance)?;
+            let found = guest.call_identify_caller(&mut *store, &context, &config)?;
+            Ok(found.map(|contact| {
+                contact.map(|c| Contact { id: c.id, name: c.name, organisation: c.organisation, url: c.url })
+            }))
+        })
+    }
+
+    /// Tell `module` of `event`, with the company's `config`.
+    pub fn on_event(
+        &self,
+        module: &Arc<LoadedModule>,
+        scope: DecisionScope,
+        event: &CallStateEvent,
+        config: &serde_json::Value,
+    ) -> Outcome<()> {
+        if !module.info.decisions.contains(&DecisionKind::CallEvents) {
+            return Outcome::refused(DecisionError::NotExported(DecisionKind::CallEvents.export_name()));
+        }
+        let indices = match wit::GuestIndices::new(&module.pre) {
+            Ok(indices) => indices,
+            Err(error) => return Outcome::refused(DecisionError::InvalidAnswer(format!("{error:#}"))),
+        };
+        let wit_event = event_to_wit(event);
+        let config = config.to_string();
+        let seed = rand::random();
+        self.run(module, scope, event.at_ms, seed, |store, instance| {
+            let guest = indices.load(&mut *store, instance)?;
+            guest.call_on_event(&mut *store, &wit_event, &config)
+        })
+    }
+}
+
+fn event_to_wit(event: &CallStateEvent) -> wit::CallEvent {
+    wit::CallEvent {
+        kind: match event.event {
+            EventKind::Dialing => wit::EventKind::Dialing,
+            EventKind::Ringing => wit::EventKind::Ringing,
+            EventKind::Connected => wit::EventKind::Connected,
+            EventKind::Held => wit::EventKind::Held,
+            EventKind::Resumed => wit::EventKind::Resumed,
+            EventKind::TransferPending => wit::EventKind::TransferPending,
+            EventKind::Consulting => wit::EventKind::Consulting,
+            EventKind::Transferred => wit::EventKind::Transferred,
+            EventKind::HungUp => wit::EventKind::HungUp,
+        },
+        call_id: event.call_id.clone(),
+        caller: event.caller.clone(),
+        called: event.called.clone(),
+        user: Some(event.user.clone()),
+        at_ms: event.at_ms,
+        cause: event.cause.clone(),
     }
 }
 

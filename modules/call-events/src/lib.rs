@@ -10,9 +10,14 @@
 //!    number), with the caller's number and name, the number called, when it came in (in
 //!    the company's time zone), how long it rang and why it ended.
 //!
-//! `identify-caller` and `on-event` do nothing: a CRM or webhook module implements those.
+//! 4. `on-event` posts each call-state event as JSON to the config's `webhooks` URLs
+//!    (the host grants the module those hosts only); a URL that fails makes the event an
+//!    error, and the host tries it again later.
+//!
+//! `identify-caller` finds nobody: a CRM module implements that (see `examples/`).
 
-use guest_sdk::call_events::{CallEvent, CallEvents, Cdr, Contact};
+use guest_sdk::call_events::{CallEvent, CallEvents, Cdr, Contact, EventKind};
+use guest_sdk::http;
 use guest_sdk::mail::{self, Message};
 use guest_sdk::types::{CallContext, Direction};
 
@@ -28,8 +33,18 @@ impl CallEvents for StandardCallEvents {
         Ok(None)
     }
 
-    fn on_event(_event: CallEvent, _config: String) -> Result<(), String> {
-        Ok(())
+    fn on_event(event: CallEvent, config: String) -> Result<(), String> {
+        let settings = Settings::from_json(&config)?;
+        if settings.webhooks.is_empty() {
+            return Ok(());
+        }
+        let body = event_json(&event);
+        let failed: Vec<String> = settings
+            .webhooks
+            .iter()
+            .filter_map(|url| post(url, &body).err().map(|why| format!("{url}: {why}")))
+            .collect();
+        if failed.is_empty() { Ok(()) } else { Err(format!("webhook failed: {}", failed.join("; "))) }
     }
 
     fn on_ended(call: CallContext, cdr: Cdr, config: String) -> Result<(), String> {
@@ -48,6 +63,50 @@ impl CallEvents for StandardCallEvents {
 }
 
 guest_sdk::export_call_observer!(StandardCallEvents);
+
+/// Give a webhook this long to answer (the host cuts it to the time left).
+const WEBHOOK_TIMEOUT_MS: u32 = 3000;
+
+/// POST `body` to `url`; an error unless it answers 2xx.
+fn post(url: &str, body: &str) -> Result<(), String> {
+    let request = http::Request {
+        method: "POST".into(),
+        url: url.into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.as_bytes().to_vec(),
+        timeout_ms: WEBHOOK_TIMEOUT_MS,
+    };
+    match http::fetch(&request) {
+        Ok(response) if (200..300).contains(&response.status) => Ok(()),
+        Ok(response) => Err(format!("answered {}", response.status)),
+        Err(error) => Err(format!("{error:?}")),
+    }
+}
+
+/// The event as the webhook's JSON body (the same fields as the host's event stream).
+pub fn event_json(event: &CallEvent) -> String {
+    let kind = match event.kind {
+        EventKind::Dialing => "dialing",
+        EventKind::Ringing => "ringing",
+        EventKind::Connected => "connected",
+        EventKind::Held => "held",
+        EventKind::Resumed => "resumed",
+        EventKind::TransferPending => "transfer_pending",
+        EventKind::Consulting => "consulting",
+        EventKind::Transferred => "transferred",
+        EventKind::HungUp => "hung_up",
+    };
+    serde_json::json!({
+        "event": kind,
+        "call_id": event.call_id,
+        "caller": event.caller,
+        "called": event.called,
+        "user": event.user,
+        "at_ms": event.at_ms,
+        "cause": event.cause,
+    })
+    .to_string()
+}
 
 /// Nobody answered a call that came into the company and was offered to someone.
 pub fn is_missed(cdr: &Cdr) -> bool {

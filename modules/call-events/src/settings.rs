@@ -9,6 +9,9 @@
 //! - as an object: keyed by the called number (an extension or a DID), with `*` for any
 //!   other number; a number with no key and no `*` is not mailed.
 //!
+//! `webhooks` lists URLs each call-state event (Ringing, Connected, Hung up ...) is posted
+//! to as JSON: `{"webhooks": ["https://crm.example/centralita/events"]}`.
+//!
 //! An address may list several recipients separated by commas. `missed-call-mail` is
 //! accepted for `missed_call_mail`. Other members are ignored, so a company may keep
 //! settings of its own module beside these.
@@ -31,6 +34,8 @@ pub enum MissedCallMail {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
     pub missed_call_mail: MissedCallMail,
+    /// URLs every call-state event is posted to as JSON.
+    pub webhooks: Vec<String>,
 }
 
 impl Settings {
@@ -64,7 +69,20 @@ impl Settings {
                 ));
             }
         };
-        Ok(Settings { missed_call_mail })
+        let webhooks = match members.get("webhooks") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(urls)) => urls
+                .iter()
+                .map(|url| match url.as_str() {
+                    Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                        Ok(url.to_string())
+                    }
+                    _ => Err(format!("config: webhooks must list http(s) URLs, not {url}")),
+                })
+                .collect::<Result<_, String>>()?,
+            Some(other) => return Err(format!("config: webhooks must be a list of URLs, not {other}")),
+        };
+        Ok(Settings { missed_call_mail, webhooks })
     }
 
     /// Where a missed call to `called` is mailed, if anywhere.

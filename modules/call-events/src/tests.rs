@@ -112,19 +112,61 @@ fn a_malformed_config_is_an_error_naming_the_setting() {
     }
 }
 
-#[test]
-fn identify_caller_and_on_event_do_nothing() {
-    testing::reset();
-    assert!(matches!(StandardCallEvents::identify_caller(call(), OFFICE.into()), Ok(None)));
-    let event = CallEvent {
-        kind: guest_sdk::call_events::EventKind::HungUp,
+fn hung_up_event() -> CallEvent {
+    CallEvent {
+        kind: EventKind::HungUp,
         call_id: "call-1".into(),
         caller: "600".into(),
         called: "101".into(),
-        user: None,
-        at_ms: 0,
+        user: Some("101".into()),
+        at_ms: 1_795_000_000_000,
         cause: Some("caller-cancel".into()),
-    };
-    assert_eq!(StandardCallEvents::on_event(event, OFFICE.into()), Ok(()));
+    }
+}
+
+#[test]
+fn without_webhooks_identify_caller_and_on_event_do_nothing() {
+    testing::reset();
+    assert!(matches!(StandardCallEvents::identify_caller(call(), OFFICE.into()), Ok(None)));
+    assert_eq!(StandardCallEvents::on_event(hung_up_event(), OFFICE.into()), Ok(()));
     assert!(testing::mails().is_empty() && testing::logs().is_empty());
+}
+
+#[test]
+fn each_event_is_posted_as_json_to_every_webhook() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    testing::reset();
+    let posted: Rc<RefCell<Vec<(String, String)>>> = Rc::default();
+    let seen = posted.clone();
+    testing::set_http(move |request| {
+        seen.borrow_mut().push((request.url.clone(), String::from_utf8_lossy(&request.body).into_owned()));
+        Ok(http::Response { status: 204, headers: Vec::new(), body: Vec::new() })
+    });
+    let config = r#"{"webhooks": ["http://crm.example/a", "https://hooks.example/b"]}"#;
+    assert_eq!(StandardCallEvents::on_event(hung_up_event(), config.into()), Ok(()));
+    let posted = posted.borrow();
+    assert_eq!(
+        posted.iter().map(|(url, _)| url.as_str()).collect::<Vec<_>>(),
+        ["http://crm.example/a", "https://hooks.example/b"]
+    );
+    let body: serde_json::Value = serde_json::from_str(&posted[0].1).expect("JSON");
+    assert_eq!(body["event"], "hung_up");
+    assert_eq!(body["call_id"], "call-1");
+    assert_eq!(body["user"], "101");
+    assert_eq!(body["cause"], "caller-cancel");
+}
+
+#[test]
+fn a_webhook_that_fails_makes_the_event_an_error_for_the_host_to_retry() {
+    testing::reset();
+    testing::set_http(|request| {
+        let status = if request.url.ends_with("/down") { 503 } else { 200 };
+        Ok(http::Response { status, headers: Vec::new(), body: Vec::new() })
+    });
+    let config = r#"{"webhooks": ["http://crm.example/up", "http://crm.example/down"]}"#;
+    let error = StandardCallEvents::on_event(hung_up_event(), config.into()).unwrap_err();
+    assert!(error.contains("http://crm.example/down: answered 503") && !error.contains("/up"), "{error}");
+    let bad = r#"{"webhooks": ["ftp://x"]}"#;
+    assert!(StandardCallEvents::on_event(hung_up_event(), bad.into()).unwrap_err().starts_with("config"));
 }

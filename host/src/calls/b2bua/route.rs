@@ -10,6 +10,9 @@ use crate::store::records::{IvrMenu, Queue, VoicemailBox};
 /// Destinations one call may pass through (menu to menu to a box...): a loop of menus
 /// configured by mistake must end.
 const MAX_DESTINATIONS: usize = 16;
+/// Time a caller lookup may take past the decision deadline: starting the module and
+/// handing the answer back.
+const LOOKUP_GRACE: Duration = Duration::from_millis(50);
 
 /// Whom a call rings, or which host service takes it.
 pub(super) enum Callee {
@@ -81,7 +84,28 @@ impl Call {
         if let Some(user) = &self.caller_user {
             self.report.dialing(user);
         }
+        if self.record.direction == Direction::Inbound {
+            self.identify_caller(&company).await;
+        }
         self.serve(&company, ringing, offer.as_ref()).await
+    }
+
+    /// Look the outside caller up (a CRM, through the company's call-events module) within
+    /// the company's decision deadline: the contact shows in the Ringing event. A lookup
+    /// that fails or overruns leaves the call without one, never stops it.
+    async fn identify_caller(&mut self, company: &Company) {
+        let call = self.call_input(company, &self.record.caller, &self.record.called);
+        let app = self.engine.app.clone();
+        let bound = Duration::from_millis(u64::from(company.decision_deadline_ms)) + LOOKUP_GRACE;
+        let lookup =
+            tokio::task::spawn_blocking(move || crate::routing::call_events::identify_caller(&app, &call));
+        match tokio::time::timeout(bound, lookup).await {
+            Ok(Ok(Some(contact))) => self.report.identified(contact),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::warn!("the caller lookup overran the decision deadline; the call goes on without it")
+            }
+        }
     }
 
     /// Play the DID rule's announcement, if any, then take the call to `ringing.callee`,
