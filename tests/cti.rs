@@ -434,3 +434,83 @@ fn every_event_is_posted_to_the_companys_webhook_and_a_refused_post_is_tried_aga
     );
     assert_eq!(posted[5]["cause"], "normal");
 }
+
+#[test]
+fn a_call_transferred_by_the_answering_user_connects_the_caller_and_the_new_party_who_hear_each_other() {
+    use support::audio::analyse;
+    use support::baresip::{Phone, wait_until_registered};
+    const CALLER_HZ: u32 = 1000;
+    const NEW_PARTY_HZ: u32 = 600;
+    let server = Server::start();
+    let (caller_password, callee) = acme(&server);
+    let rotated = server.operator().post_empty(&format!("{ACME}/users/102/rotate-sip-password"));
+    let new_party_password = password(&rotated.expect(200, "102's password"));
+    let company_key = key(&server, "acme", None);
+    let key_101 = key(&server, "acme", Some("101"));
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+    // 101 (sipp) answers and is hung up by the host when it transfers; 100 and 102 are
+    // baresip phones, each playing its own tone and keeping what it hears.
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    let mut caller = Phone::start(&server, "100", &caller_password, CALLER_HZ);
+    let mut new_party = Phone::start(&server, "102", &new_party_password, NEW_PARTY_HZ);
+    wait_until_registered(&server, &mut caller);
+    wait_until_registered(&server, &mut new_party);
+
+    caller.control.command("dial", "101").unwrap_or_else(|why| panic!("dial 101: {why}"));
+    caller.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("101 did not answer: {why}"));
+    let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
+    let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
+    let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+
+    let to_self = json!({"to": "101"});
+    server.with_token(&key_101).post(&format!("{path}/transfer"), &to_self).expect(409, "to oneself");
+    let outside = json!({"to": "0034910000000"});
+    server.with_token(&key_101).post(&format!("{path}/transfer"), &outside).expect(409, "outside");
+    server
+        .with_token(&key_101)
+        .post(&format!("{path}/transfer"), &json!({"to": "102"}))
+        .expect(200, "transfer");
+    new_party
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("102 did not answer: {why}"));
+    assert!(device.finish().0, "101 was hung up when it transferred");
+    thread::sleep(Duration::from_secs(3));
+    caller.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    new_party
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("the BYE did not reach 102: {why}"));
+    caller.quit();
+    new_party.quit();
+
+    let seen = company.events_until(is_hung_up_for("102"));
+    assert_eq!(
+        kinds(&seen),
+        pairs(&[
+            ("transfer_pending", "100"),
+            ("transfer_pending", "101"),
+            ("transferred", "101"),
+            ("ringing", "102"),
+            ("connected", "100"),
+            ("connected", "102"),
+            ("hung_up", "100"),
+            ("hung_up", "102"),
+        ]),
+        "{seen:#?}"
+    );
+    assert!(seen.iter().all(|e| e["call_id"] == call_id.as_str()), "one call throughout");
+    let rivals = [440, 2000, CALLER_HZ, NEW_PARTY_HZ];
+    let others = |hz: u32| rivals.iter().copied().filter(|&r| r != hz).collect::<Vec<_>>();
+    let heard = analyse(&caller.received_audio(), NEW_PARTY_HZ, &others(NEW_PARTY_HZ));
+    assert!(heard.tone >= 15, "the new party's tone at the caller: {heard:?}");
+    let heard = analyse(&new_party.received_audio(), CALLER_HZ, &others(CALLER_HZ));
+    assert!(heard.tone >= 15, "the caller's tone at the new party: {heard:?}");
+    let cdrs = server.operator().get(&format!("{ACME}/cdrs")).expect(200, "CDRs");
+    let cdr = &cdrs["items"][0];
+    assert_eq!(
+        (cdr["status"].as_str(), cdr["destination"].as_str()),
+        (Some("answered"), Some("extension 102")),
+        "{cdr}"
+    );
+}

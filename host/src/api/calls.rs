@@ -1,5 +1,5 @@
 //! Call control (SPEC.md §12): the company's calls in progress, and commands on them —
-//! hang up, hold, resume. A user's key sees and controls that user's calls only; a
+//! hang up, hold, resume, blind transfer. A user's key sees and controls that user's calls only; a
 //! company key all of the company's. Every command answers with the call's state after
 //! it, or a clear error: no such call (404), not yours (403), wrong state (409).
 
@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::ApiState;
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
+use super::extract::Body;
 use crate::events::{ActiveCall, CallCommand, ControlError, Scope};
 
 /// The routes of this file.
@@ -25,6 +26,7 @@ pub fn routes() -> Router<ApiState> {
         .route(&format!("{calls}/{{call_id}}/hangup"), post(hang_up))
         .route(&format!("{calls}/{{call_id}}/hold"), post(hold))
         .route(&format!("{calls}/{{call_id}}/resume"), post(resume))
+        .route(&format!("{calls}/{{call_id}}/transfer"), post(transfer))
 }
 
 impl From<ControlError> for ApiError {
@@ -102,14 +104,7 @@ pub async fn hold(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
     };
-    let user = body.user;
-    let user = match (&scope, user) {
-        (Scope::User(own), Some(other)) if own != &other => {
-            return Err(ApiError::forbidden("a user's key holds for that user only"));
-        }
-        (Scope::User(own), _) => Some(own.clone()),
-        (Scope::Company, user) => user,
-    };
+    let user = acting_user(&scope, body.user)?;
     Ok(Json(s.app.events.command(&company, &call_id, &scope, CallCommand::Hold { user }).await?))
 }
 
@@ -123,4 +118,46 @@ pub async fn resume(
 ) -> ApiResult<Json<ActiveCall>> {
     let scope = access.call_scope(&company)?;
     Ok(Json(s.app.events.command(&company, &call_id, &scope, CallCommand::Resume).await?))
+}
+
+/// Where a blind transfer goes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// An internal number: an extension, a queue, an IVR menu or a voicemail box.
+    pub to: String,
+    /// The answering user who hands the call on (default: the user of a user's key, else
+    /// the answering user).
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// Hand the call to another number (blind transfer): the answering user leaves at once and
+/// the caller rings the new number.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/calls/{call_id}/transfer", tag = "calls", request_body = TransferBody,
+    responses((status = 200, body = ActiveCall), (status = 409, body = super::error::ErrorBody)))]
+pub async fn transfer(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, call_id)): Path<(String, String)>,
+    Body(body): Body<TransferBody>,
+) -> ApiResult<Json<ActiveCall>> {
+    let scope = access.call_scope(&company)?;
+    let user = acting_user(&scope, body.user)?;
+    if body.to.trim().is_empty() {
+        return Err(ApiError::field("to", "missing"));
+    }
+    let command = CallCommand::Transfer { user, to: body.to.trim().to_string() };
+    Ok(Json(s.app.events.command(&company, &call_id, &scope, command).await?))
+}
+
+/// The user a command acts for: a user's key acts for its own user only.
+fn acting_user(scope: &Scope, given: Option<String>) -> ApiResult<Option<String>> {
+    match (scope, given) {
+        (Scope::User(own), Some(other)) if own != &other => {
+            Err(ApiError::forbidden("a user's key acts for that user only"))
+        }
+        (Scope::User(own), _) => Ok(Some(own.clone())),
+        (Scope::Company, user) => Ok(user),
+    }
 }

@@ -22,6 +22,8 @@ pub enum CallCommand {
     Hold { user: Option<String> },
     /// Take the call off hold.
     Resume,
+    /// `user` (none: the answering user) hands the call to the number `to` and leaves.
+    Transfer { user: Option<String>, to: String },
 }
 
 /// A command on its way to a call task, with where its answer goes.

@@ -126,6 +126,20 @@ impl CallReporter {
         self.emit_all(EventKind::Resumed, None);
     }
 
+    /// A transfer was asked for: every user hears it is being set up.
+    pub fn transfer_pending(&mut self) {
+        self.emit_all(EventKind::TransferPending, None);
+    }
+
+    /// `user` handed the call on and left it.
+    pub fn transferred(&mut self, user: &str) {
+        self.emit(EventKind::Transferred, user, None);
+        self.call.users.retain(|u| u != user);
+        self.call.state = CallState::Ringing;
+        self.call.held_by = None;
+        self.hub.update(&self.call);
+    }
+
     /// The call ended, for `cause`.
     pub fn hung_up(&mut self, cause: &str) {
         if self.ended {

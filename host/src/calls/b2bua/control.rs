@@ -6,6 +6,16 @@
 use super::*;
 use crate::events::{CallCommand, ControlError};
 
+/// What a connected call does after a command.
+pub(super) enum Controlled {
+    /// Goes on.
+    Go,
+    /// Ends so.
+    End(Ending),
+    /// Goes to the transfer's destination.
+    Transfer(Box<Company>, super::route::Callee),
+}
+
 /// Why the CDR says the call ended when a client hung it up.
 const HUNG_UP_BY_CLIENT: &str = "hung up by a CTI client";
 
@@ -22,7 +32,7 @@ impl Call {
                 let _ = control.reply.send(Ok(self.report.call().clone()));
                 Some(Ending::new(CallStatus::Cancelled, HUNG_UP_BY_CLIENT, Some(487)))
             }
-            CallCommand::Hold { .. } | CallCommand::Resume => {
+            CallCommand::Hold { .. } | CallCommand::Resume | CallCommand::Transfer { .. } => {
                 let _ =
                     control.reply.send(Err(ControlError::WrongState("the call is not answered yet".into())));
                 None
@@ -30,22 +40,29 @@ impl Call {
         }
     }
 
-    /// A command on the connected call with `winner`. `Some` ends the call.
-    pub(super) fn control_while_talking(&mut self, control: Control, winner: usize) -> Option<Ending> {
+    /// A command on the connected call with `winner`: what the call does next.
+    pub(super) fn control_while_talking(&mut self, control: Control, winner: usize) -> Controlled {
         if control.reply.is_closed() {
-            return None;
+            return Controlled::Go;
         }
         let answer = match control.command {
             CallCommand::HangUp => {
                 self.hang_up_both(winner);
                 let _ = control.reply.send(Ok(self.report.call().clone()));
-                return Some(Ending::new(CallStatus::Answered, HUNG_UP_BY_CLIENT, None));
+                return Controlled::End(Ending::new(CallStatus::Answered, HUNG_UP_BY_CLIENT, None));
             }
             CallCommand::Hold { user } => self.hold(winner, user),
             CallCommand::Resume => self.resume(),
+            CallCommand::Transfer { user, to } => match self.transfer_target(winner, user.as_deref(), &to) {
+                Ok((company, callee)) => {
+                    let _ = control.reply.send(Ok(self.report.call().clone()));
+                    return Controlled::Transfer(Box::new(company), callee);
+                }
+                Err(error) => Err(error),
+            },
         };
         let _ = control.reply.send(answer.map(|()| self.report.call().clone()));
-        None
+        Controlled::Go
     }
 
     /// `user` (or, when none, the calling user, else the answering one) holds the call:

@@ -42,6 +42,14 @@ pub(super) struct HostLeg {
     next_token: u64,
 }
 
+impl HostLeg {
+    /// The host takes over a caller that was connected to another party (a transfer): its
+    /// 2xx was acknowledged already.
+    pub(super) fn connected(codec: HostCodec) -> HostLeg {
+        HostLeg { codec, ok: Vec::new(), retransmit: None, ack_deadline: Instant::now(), next_token: 1 }
+    }
+}
+
 /// What the host heard from the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Heard {

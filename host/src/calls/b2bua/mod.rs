@@ -24,6 +24,7 @@ mod record;
 mod ring;
 mod route;
 mod talk;
+mod transfer;
 mod voicemail;
 
 use host::{Heard, HostLeg};

@@ -110,7 +110,7 @@ impl Call {
 
     /// Play the DID rule's announcement, if any, then take the call to `ringing.callee`,
     /// and on through the destinations host services send it to.
-    async fn serve(
+    pub(super) async fn serve(
         &mut self,
         company: &Company,
         ringing: Ringing,

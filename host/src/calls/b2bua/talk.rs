@@ -1,6 +1,7 @@
 //! The connected call: BYE from either side, re-INVITEs (hold, resume) relayed with their
 //! SDP rewritten, our 2xx retransmitted until the caller's ACK, a delayed offer completed.
 
+use super::control::Controlled;
 use super::*;
 
 /// A re-INVITE relayed from one leg to the other, waiting for the other's answer.
@@ -37,8 +38,11 @@ impl Call {
                 }
                 Some(control) = self.control.recv() => {
                     match self.control_while_talking(control, winner) {
-                        Some(ending) => return ending,
-                        None => continue,
+                        Controlled::Go => continue,
+                        Controlled::End(ending) => return ending,
+                        Controlled::Transfer(company, callee) => {
+                            return self.blind_transfer(winner, *company, callee).await;
+                        }
                     }
                 }
                 () = sleep_until_opt(wake) => {
