@@ -35,7 +35,10 @@ use super::dtmf::EventDetector;
 use super::ports::{BoundPair, PortLease, PortPool, PortRange};
 use super::track::Track;
 
+mod continuity;
 mod playback;
+
+use continuity::{OutStream, Renumbering};
 
 /// Largest datagram relayed whole. RTP and RTCP packets stay under the path MTU; a larger
 /// datagram is cut to this size by the kernel, and 2 KiB per task keeps thousands of
@@ -301,6 +304,10 @@ struct Shared {
     /// drops a playback whose generation is no longer current.
     playback_generation: [AtomicU64; 2],
     events: UnboundedSender<MediaEvent>,
+    /// `[side]`: the one RTP stream that side's phone receives, whoever feeds it.
+    outgoing: [OutStream; 2],
+    /// The session's clock for [`OutStream`]'s gaps.
+    born: std::time::Instant,
 }
 
 impl Shared {
@@ -314,6 +321,11 @@ impl Shared {
 
     fn counters(&self, side: Side, stream: Stream) -> &Counters {
         &self.counters[side.index()][stream.index()]
+    }
+
+    /// Microseconds since the session opened.
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
     fn stats(&self, side: Side) -> DirectionStats {
@@ -378,6 +390,8 @@ impl MediaRelay {
             host_playing: Default::default(),
             playback_generation: Default::default(),
             events,
+            outgoing: [OutStream::new(), OutStream::new()],
+            born: std::time::Instant::now(),
         });
         let tasks = [Side::A, Side::B]
             .into_iter()
@@ -417,6 +431,7 @@ async fn forward(shared: Arc<Shared>, from: Side, stream: Stream) {
     let mut listening = CachedSlot::new();
     let mut digits = EventDetector::default();
     let mut buffer = vec![0u8; MAX_PACKET];
+    let mut renumbering = Renumbering::default();
     loop {
         let (length, source) = match receiver.recv_from(&mut buffer).await {
             Ok(received) => received,
@@ -441,6 +456,9 @@ async fn forward(shared: Arc<Shared>, from: Side, stream: Stream) {
             counters.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         };
+        if stream == Stream::Rtp {
+            renumbering.rewrite(&shared.outgoing[to.index()], &mut buffer[..length], shared.now_us());
+        }
         match sender.send_to(&buffer[..length], address).await {
             Ok(_) => {
                 counters.packets.fetch_add(1, Ordering::Relaxed);

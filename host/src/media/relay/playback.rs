@@ -83,14 +83,18 @@ struct Playing {
 
 impl Playing {
     fn new(start: Start) -> Playing {
+        let out = &start.shared.outgoing[start.side.index()];
+        // The side's stream goes on from whatever it carried before (see `continuity`).
+        let (sequence, timestamp) = out.next_after_gap(start.shared.now_us());
+        let ssrc = out.ssrc();
         Playing {
             start,
             item: 0,
             position: 0,
             done_sent: false,
-            ssrc: rand::random(),
-            sequence: rand::random(),
-            timestamp: rand::random(),
+            ssrc,
+            sequence,
+            timestamp,
             marker: true,
             remote: CachedRemote::new(),
         }
@@ -145,6 +149,13 @@ impl Playing {
         let Some(address) = self.remote.current(shared.remote(self.start.side, Stream::Rtp)) else {
             return;
         };
+        let out = &shared.outgoing[self.start.side.index()];
+        let now_us = shared.now_us();
+        if out.last_seq() != self.sequence.wrapping_sub(1) {
+            // Relayed packets went out since this playback's last: go on after them.
+            (self.sequence, self.timestamp) = out.next_after_gap(now_us);
+            self.marker = true;
+        }
         let encode = if self.start.payload_type == PCMA { g711::alaw_encode } else { g711::ulaw_encode };
         let (header, payload) = packet.split_at_mut(HEADER_LEN);
         // The split is at HEADER_LEN, so the header part is exactly that long.
@@ -159,6 +170,7 @@ impl Playing {
             Ok(_) => counters.played.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             Err(_) => counters.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
+        out.sent(self.sequence, self.timestamp, now_us);
         self.marker = false;
         self.sequence = self.sequence.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);

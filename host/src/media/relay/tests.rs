@@ -51,13 +51,24 @@ async fn until(session: &RelaySession, condition: impl Fn(&RelayStats) -> bool) 
     .expect("the counters to move");
 }
 
+/// Whether `received` carries `sent`'s media: its payload type and payload. The header's
+/// numbers are the side's own stream (see `continuity`), not the sender's.
+fn same_media(received: &[u8], sent: &[u8]) -> bool {
+    received.len() == sent.len() && received[1] & 0x7f == sent[1] & 0x7f && received[12..] == sent[12..]
+}
+
+#[track_caller]
+fn assert_same_media(received: &[u8], sent: &[u8]) {
+    assert!(same_media(received, sent), "received {received:?}, sent {sent:?}");
+}
+
 fn nothing_waiting(socket: &UdpSocket) -> bool {
     let mut buffer = [0u8; 64];
     socket.try_recv_from(&mut buffer).is_err()
 }
 
 #[tokio::test]
-async fn packets_flow_both_ways_byte_for_byte() {
+async fn packets_flow_both_ways_with_their_media_untouched() {
     let relay = relay(2);
     let session = relay.open().await.unwrap();
     let (caller, callee) = (phone().await, phone().await);
@@ -67,18 +78,26 @@ async fn packets_flow_both_ways_byte_for_byte() {
     let voice = rtp(0, 1, &[0xff; 160]);
     caller.send_to(&voice, session.local(Side::A)).await.unwrap();
     let (received, source) = receive(&callee).await;
-    assert_eq!(received, voice);
+    assert_same_media(&received, &voice);
     assert_eq!(source, session.local(Side::B), "the callee hears the host's side B");
 
     // RFC 4733: digit 5, end bit, volume 10, duration 800, payload type 101.
     let event = rtp(101, 2, &[0x05, 0x8a, 0x03, 0x20]);
     caller.send_to(&event, session.local(Side::A)).await.unwrap();
-    assert_eq!(receive(&callee).await.0, event);
+    let relayed_event = receive(&callee).await.0;
+    assert_same_media(&relayed_event, &event);
+    let sequence = |p: &[u8]| u16::from_be_bytes([p[2], p[3]]);
+    assert_eq!(
+        sequence(&relayed_event),
+        sequence(&received).wrapping_add(1),
+        "one stream towards the callee"
+    );
+    assert_eq!(relayed_event[8..12], received[8..12], "one SSRC towards the callee");
 
     let reply = rtp(8, 7, &[0xd5; 160]);
     callee.send_to(&reply, session.local(Side::B)).await.unwrap();
     let (received, source) = receive(&caller).await;
-    assert_eq!(received, reply);
+    assert_same_media(&received, &reply);
     assert_eq!(source, session.local(Side::A));
 
     let stats = session.stats();
@@ -125,7 +144,7 @@ async fn a_phone_behind_nat_is_latched_to_its_real_source() {
     assert_eq!(session.remote(Side::A), Some(address(&caller)));
 
     callee.send_to(&rtp(0, 1, b"back"), session.local(Side::B)).await.unwrap();
-    assert_eq!(receive(&caller).await.0, rtp(0, 1, b"back"));
+    assert_same_media(&receive(&caller).await.0, &rtp(0, 1, b"back"));
 
     // Latched for good: another source does not take the call over.
     let intruder = phone().await;
@@ -164,14 +183,14 @@ async fn hold_stops_forwarding_towards_the_held_side_only() {
     caller.send_to(&rtp(0, 1, b"to held"), session.local(Side::A)).await.unwrap();
     until(&session, |stats| stats.a_to_b.rtp.dropped == 1).await;
     callee.send_to(&rtp(0, 1, b"music"), session.local(Side::B)).await.unwrap();
-    assert_eq!(receive(&caller).await.0, rtp(0, 1, b"music"));
+    assert_same_media(&receive(&caller).await.0, &rtp(0, 1, b"music"));
     assert!(nothing_waiting(&callee));
     assert_eq!(session.remote(Side::B), None, "a held side's packets do not latch it back");
 
     // Resumed by a re-INVITE with an address.
     session.set_remote(Side::B, Some(address(&callee)));
     caller.send_to(&rtp(0, 2, b"resumed"), session.local(Side::A)).await.unwrap();
-    assert_eq!(receive(&callee).await.0, rtp(0, 2, b"resumed"));
+    assert_same_media(&receive(&callee).await.0, &rtp(0, 2, b"resumed"));
 }
 
 #[tokio::test]
@@ -235,8 +254,8 @@ async fn sessions_are_independent() {
     two.set_remote(Side::B, Some(address(&callee_two)));
     caller.send_to(&rtp(0, 1, b"one"), one.local(Side::A)).await.unwrap();
     caller.send_to(&rtp(0, 1, b"two"), two.local(Side::A)).await.unwrap();
-    assert_eq!(receive(&callee_one).await.0, rtp(0, 1, b"one"));
-    assert_eq!(receive(&callee_two).await.0, rtp(0, 1, b"two"));
+    assert_same_media(&receive(&callee_one).await.0, &rtp(0, 1, b"one"));
+    assert_same_media(&receive(&callee_two).await.0, &rtp(0, 1, b"two"));
 }
 
 #[tokio::test]
@@ -286,8 +305,13 @@ async fn the_host_plays_paced_frames_and_mutes_the_other_side_meanwhile() {
     callee.send_to(&rtp(0, 1, &[0x11; 160]), session.local(Side::B)).await.unwrap();
 
     let mut sequences = Vec::new();
+    let mut last_played = None;
     for _ in 0..3 {
         let (packet, source) = receive(&caller).await;
+        last_played = Some((
+            u16::from_be_bytes([packet[2], packet[3]]),
+            [packet[8], packet[9], packet[10], packet[11]],
+        ));
         assert_eq!(source, session.local(Side::A));
         let parsed = crate::media::rtp::parse(&packet).unwrap();
         assert_eq!(
@@ -309,8 +333,17 @@ async fn the_host_plays_paced_frames_and_mutes_the_other_side_meanwhile() {
     callee.send_to(&reply, session.local(Side::B)).await.unwrap();
     loop {
         let (packet, _) = receive(&caller).await;
-        if packet == reply {
+        if same_media(&packet, &reply) {
+            // One stream: the callee's packet continues the prompt's numbers (and SSRC).
+            let (played_sequence, played_ssrc) = last_played.expect("frames before the reply");
+            assert_eq!(u16::from_be_bytes([packet[2], packet[3]]), u16::wrapping_add(played_sequence, 1));
+            assert_eq!(packet[8..12], played_ssrc);
+            assert!(packet[1] & 0x80 != 0, "a new talkspurt");
             break;
         }
+        last_played = Some((
+            u16::from_be_bytes([packet[2], packet[3]]),
+            [packet[8], packet[9], packet[10], packet[11]],
+        ));
     }
 }
