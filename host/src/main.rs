@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use axum::serve::{Listener, ListenerExt};
 use clap::{Parser, Subcommand};
 
 use centralita::api::{self, Auth};
@@ -228,7 +229,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
         let listener = tokio::net::TcpListener::bind(config.http_listen)
             .await
-            .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?;
+            .with_context(|| format!("binding the HTTP API to {}", config.http_listen))?
+            // Event-stream frames are small and must leave at once, not wait for the
+            // client's ACK of the previous one (Nagle's algorithm).
+            .tap_io(|stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY on an API connection");
+                }
+            });
         tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "API listening on /api/v1");
         let router = api::router(app, Auth::new(token), trunks);
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())

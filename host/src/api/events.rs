@@ -83,7 +83,11 @@ async fn serve(mut socket: WebSocket, hub: Arc<EventHub>, company: String, scope
         let outgoing = tokio::select! {
             published = events.recv() => match published {
                 Ok(published) if scope.sees_event(&published.event) => {
-                    Message::Text(Utf8Bytes::from(published.message.clone()))
+                    match Utf8Bytes::try_from(published.message.clone()) {
+                        Ok(text) => Message::Text(text),
+                        // serde_json writes UTF-8; nothing else is published.
+                        Err(_) => continue,
+                    }
                 }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(missed)) => ToClient::Lagged { missed }.message(),

@@ -106,6 +106,7 @@ async fn health() -> Json<Health> {
         dialling::get_plan, dialling::put_plan, dialling::normalise,
         pickup_groups::create, pickup_groups::list, pickup_groups::get_group, pickup_groups::update, pickup_groups::delete,
     ),
+    components(schemas(crate::events::CallStateEvent)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]

@@ -92,7 +92,8 @@ pub struct CallStateEvent {
 #[derive(Debug)]
 pub struct Published {
     pub event: CallStateEvent,
-    pub message: String,
+    /// UTF-8 JSON; shared by every client without a copy.
+    pub message: bytes::Bytes,
 }
 
 /// The message a client receives for an event.
@@ -224,7 +225,7 @@ impl EventHub {
                     // A struct of strings and numbers always serialises.
                     .expect("event serialises");
                 // Fails only without receivers, just checked under the lock.
-                let _ = channel.send(Arc::new(Published { event, message }));
+                let _ = channel.send(Arc::new(Published { event, message: message.into() }));
             }
         }
     }

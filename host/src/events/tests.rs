@@ -85,7 +85,7 @@ fn a_dropped_reporter_ends_the_call_for_its_users() {
     drop(call);
     let last = events.try_recv().and_then(|_| events.try_recv()).expect("two events");
     assert_eq!((last.event.event, last.event.cause.as_deref()), (EventKind::HungUp, Some("ended")));
-    assert!(last.message.starts_with(r#"{"type":"event","event":"hung_up""#), "{}", last.message);
+    assert!(last.message.starts_with(br#"{"type":"event","event":"hung_up""#), "{:?}", last.message);
 }
 
 #[tokio::test]
