@@ -514,3 +514,86 @@ fn a_call_transferred_by_the_answering_user_connects_the_caller_and_the_new_part
         "{cdr}"
     );
 }
+
+#[test]
+fn click_to_dial_rings_the_user_then_calls_the_number_and_both_hear_each_other() {
+    use support::audio::analyse;
+    use support::baresip::{Phone, wait_until_registered};
+    const USER_HZ: u32 = 1000;
+    const CALLED_HZ: u32 = 600;
+    let server = Server::start();
+    let (_, user_password) = acme(&server);
+    let rotated = server.operator().post_empty(&format!("{ACME}/users/102/rotate-sip-password"));
+    let called_password = password(&rotated.expect(200, "102's password"));
+    let plan = json!({"internal_length": 3});
+    server.operator().put(&format!("{ACME}/dialling"), &plan).expect(200, "three-digit extensions");
+    let company_key = key(&server, "acme", None);
+    let key_101 = key(&server, "acme", Some("101"));
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+
+    // 100 has no phone: its click-to-dial is refused at once.
+    let body = json!({"user": "100", "number": "102"});
+    server.with_token(&company_key).post(&format!("{ACME}/calls"), &body).expect(409, "no device");
+    server
+        .with_token(&key_101)
+        .post(&format!("{ACME}/calls"), &json!({"user": "100", "number": "102"}))
+        .expect(403, "101's key dialling for 100");
+
+    // 101 and 102 are baresip phones that answer by themselves.
+    let mut user = Phone::start(&server, "101", &user_password, USER_HZ);
+    let mut called = Phone::start(&server, "102", &called_password, CALLED_HZ);
+    wait_until_registered(&server, &mut user);
+    wait_until_registered(&server, &mut called);
+    // The number as a CRM might have it: the plan makes it extension 102.
+    let placed = server.with_token(&key_101).post(&format!("{ACME}/calls"), &json!({"number": "10-2"}));
+    let placed = placed.expect(201, "click-to-dial");
+    assert_eq!(
+        (placed["state"].as_str(), placed["caller"].as_str()),
+        (Some("dialing"), Some("101")),
+        "{placed}"
+    );
+    assert_eq!(placed["called"], "102", "normalised");
+    let call_id = placed["call_id"].as_str().expect("a call id").to_string();
+    user.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("101 did not answer: {why}"));
+    called.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("102 did not answer: {why}"));
+    thread::sleep(Duration::from_secs(3));
+    let path = format!("{ACME}/calls/{}/hangup", urlencode(&call_id));
+    server.with_token(&company_key).post_empty(&path).expect(200, "hang up");
+    user.control.wait_event("CALL_CLOSED").unwrap_or_else(|why| panic!("101 was not hung up: {why}"));
+    called.control.wait_event("CALL_CLOSED").unwrap_or_else(|why| panic!("102 was not hung up: {why}"));
+    user.quit();
+    called.quit();
+
+    let seen = company.events_until(is_hung_up_for("102"));
+    assert_eq!(
+        kinds(&seen),
+        pairs(&[
+            ("dialing", "101"),
+            ("ringing", "102"),
+            ("connected", "101"),
+            ("connected", "102"),
+            ("hung_up", "101"),
+            ("hung_up", "102"),
+        ]),
+        "{seen:#?}"
+    );
+    assert!(seen.iter().all(|e| e["call_id"] == call_id.as_str()), "one call throughout");
+    let rivals = [440, 2000, USER_HZ, CALLED_HZ];
+    let others = |hz: u32| rivals.iter().copied().filter(|&r| r != hz).collect::<Vec<_>>();
+    let heard = analyse(&user.received_audio(), CALLED_HZ, &others(CALLED_HZ));
+    assert!(heard.tone >= 15, "the called party's tone at the user: {heard:?}");
+    let heard = analyse(&called.received_audio(), USER_HZ, &others(USER_HZ));
+    assert!(heard.tone >= 15, "the user's tone at the called party: {heard:?}");
+    // The CDR is written just after the call's end: wait for it.
+    let deadline = std::time::Instant::now() + support::events::EVENT_PATIENCE;
+    let cdr = loop {
+        let cdrs = server.operator().get(&format!("{ACME}/cdrs?status=answered")).expect(200, "CDRs");
+        if let Some(cdr) = cdrs["items"].as_array().and_then(|items| items.first().cloned()) {
+            break cdr;
+        }
+        assert!(std::time::Instant::now() < deadline, "no CDR of 101's call");
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!((cdr["caller"].as_str(), cdr["called"].as_str()), (Some("101"), Some("102")), "{cdr}");
+    assert_eq!(cdr["status"], "answered", "{cdr}");
+}

@@ -204,6 +204,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ring_timeout: config.ring_timeout,
             ..CallSettings::new(sip_address)
         });
+        engine.serve_click_to_dial();
         let guard = app.security.clone();
         let endpoint = Endpoint::new(registrar).with_calls(engine.spawner()).with_auth_failure_hook(Box::new(
             move |source, outcome| {

@@ -1,5 +1,5 @@
 //! Call control (SPEC.md §12): the company's calls in progress, and commands on them —
-//! hang up, hold, resume, blind transfer. A user's key sees and controls that user's calls only; a
+//! click-to-dial, hang up, hold, resume, blind transfer. A user's key sees and controls that user's calls only; a
 //! company key all of the company's. Every command answers with the call's state after
 //! it, or a clear error: no such call (404), not yours (403), wrong state (409).
 
@@ -21,7 +21,7 @@ use crate::events::{ActiveCall, CallCommand, ControlError, Scope};
 pub fn routes() -> Router<ApiState> {
     let calls = "/api/v1/companies/{company}/calls";
     Router::new()
-        .route(calls, get(list))
+        .route(calls, get(list).post(click_to_dial))
         .route(&format!("{calls}/{{call_id}}"), get(get_call))
         .route(&format!("{calls}/{{call_id}}/hangup"), post(hang_up))
         .route(&format!("{calls}/{{call_id}}/hold"), post(hold))
@@ -160,4 +160,36 @@ fn acting_user(scope: &Scope, given: Option<String>) -> ApiResult<Option<String>
         (Scope::User(own), _) => Ok(Some(own.clone())),
         (Scope::Company, user) => Ok(user),
     }
+}
+
+/// A click-to-dial call.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClickToDialBody {
+    /// The user whose devices ring first (default: the user of a user's key).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The number to call once the user answers, as written (normalised by the company's
+    /// dialling plan: `+44 (161) 5527789`, `9 0161 5527789`, `102`).
+    pub number: String,
+}
+
+/// Click-to-dial: ring the user's devices and, when one answers, call the number. Answers
+/// once the devices ring (state `dialing`); follow the call on the event stream.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/calls", tag = "calls", request_body = ClickToDialBody,
+    responses((status = 201, body = ActiveCall), (status = 409, body = super::error::ErrorBody)))]
+pub async fn click_to_dial(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(company): Path<String>,
+    Body(body): Body<ClickToDialBody>,
+) -> ApiResult<(StatusCode, Json<ActiveCall>)> {
+    let scope = access.call_scope(&company)?;
+    super::company(&s, &company)?;
+    let user = acting_user(&scope, body.user)?.ok_or_else(|| ApiError::field("user", "missing"))?;
+    if body.number.trim().is_empty() {
+        return Err(ApiError::field("number", "missing"));
+    }
+    let call = s.app.events.click_to_dial(&company, &user, body.number.trim()).await?;
+    Ok((StatusCode::CREATED, Json(call)))
 }

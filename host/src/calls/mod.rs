@@ -95,6 +95,18 @@ impl CallEngine {
         })
     }
 
+    /// Take click-to-dial requests from the CTI API and place each call on its own task
+    /// (once per host; a second call does nothing).
+    pub fn serve_click_to_dial(self: &Arc<Self>) {
+        let Some(mut requests) = self.app.events.take_dial_requests() else { return };
+        let engine = self.clone();
+        tokio::spawn(async move {
+            while let Some(request) = requests.recv().await {
+                tokio::spawn(b2bua::click_to_dial(engine.clone(), request));
+            }
+        });
+    }
+
     fn send(&self, command: Command) {
         // Fails only when the SIP task has stopped (shutdown): nothing is left to tell.
         let _ = self.commands.send(command);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use thiserror::Error;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{ActiveCall, EventHub, Scope};
 
@@ -33,6 +33,17 @@ pub struct Control {
     pub reply: oneshot::Sender<Result<ActiveCall, ControlError>>,
 }
 
+/// Click-to-dial (SPEC §12): ring `user`'s devices, and when one answers call `number`.
+#[derive(Debug)]
+pub struct ClickToDial {
+    pub company: String,
+    pub user: String,
+    /// As the client wrote it; the call engine normalises it by the company's plan.
+    pub number: String,
+    /// The new call once the user's devices ring, or why it could not be placed.
+    pub reply: oneshot::Sender<Result<ActiveCall, ControlError>>,
+}
+
 /// Why a command was not carried out.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ControlError {
@@ -47,6 +58,30 @@ pub enum ControlError {
 }
 
 impl EventHub {
+    /// Where click-to-dial requests go from now on: the call engine takes them, once.
+    pub fn take_dial_requests(&self) -> Option<mpsc::UnboundedReceiver<ClickToDial>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.dialer.set(sender).ok().map(|()| receiver)
+    }
+
+    /// Place a click-to-dial call for `user` of `company` to `number`.
+    pub async fn click_to_dial(
+        &self,
+        company: &str,
+        user: &str,
+        number: &str,
+    ) -> Result<ActiveCall, ControlError> {
+        let dialer = self.dialer.get().ok_or(ControlError::Busy)?;
+        let (reply, answer) = oneshot::channel();
+        let request =
+            ClickToDial { company: company.into(), user: user.into(), number: number.into(), reply };
+        dialer.send(request).map_err(|_| ControlError::Busy)?;
+        match tokio::time::timeout(ANSWER_TIME, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) | Err(_) => Err(ControlError::Busy),
+        }
+    }
+
     /// Carry out `command` on `company`'s call `call_id` for a client of `scope`.
     pub async fn command(
         &self,

@@ -23,7 +23,7 @@ use tokio::sync::{broadcast, mpsc};
 use utoipa::ToSchema;
 
 use crate::routing::call::Direction;
-pub use control::{CallCommand, Control, ControlError};
+pub use control::{CallCommand, ClickToDial, Control, ControlError};
 pub use reporter::CallReporter;
 
 /// Events a company's channel holds for clients that have not read them yet; a client
@@ -176,6 +176,8 @@ pub struct EventHub {
     calls: Mutex<HashMap<(String, String), Entry>>,
     /// Where every event also goes: the companies' call-events modules (webhooks).
     observer: OnceLock<mpsc::Sender<CallStateEvent>>,
+    /// Where click-to-dial requests go: the call engine.
+    dialer: OnceLock<mpsc::UnboundedSender<ClickToDial>>,
 }
 
 /// Events waiting for the call-events modules' feed; more are dropped (logged).

@@ -18,6 +18,7 @@
 mod control;
 mod host;
 mod ivr;
+mod originate;
 mod pickup;
 mod queue;
 mod record;
@@ -26,6 +27,8 @@ mod route;
 mod talk;
 mod transfer;
 mod voicemail;
+
+pub(super) use originate::run as click_to_dial;
 
 use host::{Heard, HostLeg};
 use record::Recorder;
@@ -133,6 +136,10 @@ struct Call {
     control: UnboundedReceiver<Control>,
     /// The calling extension, when a user placed the call.
     caller_user: Option<String>,
+    /// Click-to-dial: the leg that rang the user, whose dialog became the caller's.
+    origin_leg: Option<usize>,
+    /// Click-to-dial, while the user's devices ring.
+    ringing_user: bool,
 }
 
 /// Run the call `new_call` to its end.
@@ -155,41 +162,9 @@ pub(super) async fn run(engine: Arc<CallEngine>, new_call: NewCall) {
             (company.clone(), uri_user(&from).unwrap_or_else(|| "anonymous".to_string()))
         }
     };
-    let (report, control) =
-        CallReporter::open(engine.app.events.clone(), &company, &dialog.call_id, &calling, &dialled);
-    let mut call = Call {
-        record: Draft::new(&company, &dialog.call_id, &calling, &dialled),
-        engine,
-        caller: dialog,
-        invite: request,
-        invite_tx: tx,
-        events,
-        events_sender,
-        legs: Vec::new(),
-        media: None,
-        ringing_sent: false,
-        winner: None,
-        answer: None,
-        offer: Vec::new(),
-        hops_left,
-        winner_ack: None,
-        host: None,
-        media_events: None,
-        codec: None,
-        recorder: Recorder::default(),
-        caller_done: false,
-        in_call: Vec::new(),
-        rest_after: None,
-        pickup_slot: None,
-        handed_over: false,
-        announcement: None,
-        keep_caller: false,
-        callee_left: false,
-        leg_headers: Vec::new(),
-        report,
-        control,
-        caller_user: None,
-    };
+    let mut call =
+        Call::new(engine, dialog, request, tx, events, events_sender, &company, &calling, &dialled);
+    call.hops_left = hops_left;
     if let Caller::Extension { extension, .. } = &caller {
         call.caller_user = Some(extension.clone());
     }
@@ -212,6 +187,59 @@ fn internal(error: impl std::fmt::Display) -> String {
 }
 
 impl Call {
+    /// A call between `calling` and `dialled` of `company`, whose first leg is `caller`
+    /// (answered on `invite_tx`), reported to CTI clients from now on.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        engine: Arc<CallEngine>,
+        caller: Dialog,
+        invite: Box<Request>,
+        invite_tx: ServerTx,
+        events: UnboundedReceiver<CallEvent>,
+        events_sender: CallEvents,
+        company: &str,
+        calling: &str,
+        dialled: &str,
+    ) -> Call {
+        let (report, control) =
+            CallReporter::open(engine.app.events.clone(), company, &caller.call_id, calling, dialled);
+        Call {
+            record: Draft::new(company, &caller.call_id, calling, dialled),
+            engine,
+            caller,
+            invite,
+            invite_tx,
+            events,
+            events_sender,
+            legs: Vec::new(),
+            media: None,
+            ringing_sent: false,
+            winner: None,
+            answer: None,
+            offer: Vec::new(),
+            hops_left: crate::sip::dialog::DEFAULT_MAX_FORWARDS,
+            winner_ack: None,
+            host: None,
+            media_events: None,
+            codec: None,
+            recorder: Recorder::default(),
+            caller_done: false,
+            in_call: Vec::new(),
+            rest_after: None,
+            pickup_slot: None,
+            handed_over: false,
+            announcement: None,
+            keep_caller: false,
+            callee_left: false,
+            leg_headers: Vec::new(),
+            report,
+            control,
+            caller_user: None,
+            origin_leg: None,
+            ringing_user: false,
+        }
+    }
+
     pub(super) fn send(&self, command: Command) {
         self.engine.send(command);
     }

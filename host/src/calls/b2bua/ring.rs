@@ -58,21 +58,7 @@ impl Call {
             Callee::Extension(callee) => {
                 self.record.destination = Some(format!("extension {}", callee.extension));
                 self.recording_party(Side::B, callee);
-                let store = &self.engine.app.store;
-                let bindings =
-                    self.engine.app.registrar.bindings(&company.id, &callee.extension, SystemTime::now());
-                let devices = store
-                    .read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, &callee.extension)))
-                    .map_err(internal)?;
-                let groups: Vec<Vec<RingTarget>> = ringing::plan(bindings, &devices)
-                    .iter()
-                    .map(|group| {
-                        group
-                            .iter()
-                            .map(|b| RingTarget::device(b, &callee.extension, &company.sip_domain))
-                            .collect()
-                    })
-                    .collect();
+                let groups = self.device_groups(company, &callee.extension)?;
                 if groups.is_empty() {
                     return self.refuse(480, CallStatus::NoAnswer, "no device registered");
                 }
@@ -137,6 +123,26 @@ impl Call {
             Some(ending) => Ok(ending),
             None => Ok(self.talk().await),
         }
+    }
+
+    /// The registered devices of `extension`, in the groups they ring in (SPEC §8).
+    pub(super) fn device_groups(
+        &self,
+        company: &Company,
+        extension: &str,
+    ) -> Result<Vec<Vec<RingTarget>>, String> {
+        let app = &self.engine.app;
+        let bindings = app.registrar.bindings(&company.id, extension, SystemTime::now());
+        let devices = app
+            .store
+            .read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, extension)))
+            .map_err(internal)?;
+        Ok(ringing::plan(bindings, &devices)
+            .iter()
+            .map(|group| {
+                group.iter().map(|b| RingTarget::device(b, extension, &company.sip_domain)).collect()
+            })
+            .collect())
     }
 
     pub(super) fn start_leg(&mut self, group: usize, target: &RingTarget, from: &str) {
@@ -249,7 +255,8 @@ impl Call {
             101..=199 if state == LegState::Calling || state == LegState::Early => {
                 self.legs[index].state = LegState::Early;
                 self.legs[index].dialog.on_response(response);
-                if let Some(user) = &self.legs[index].extension {
+                // Click-to-dial rings the user's own phone first: not an incoming call.
+                if let Some(user) = self.legs[index].extension.as_ref().filter(|_| !self.originating()) {
                     self.report.ringing(user);
                 }
                 if self.legs[index].cancel_wanted {
@@ -258,6 +265,13 @@ impl Call {
                     self.ringing_sent = true;
                     self.respond_caller(180, None);
                 }
+                None
+            }
+            200..=299 if self.origin_leg == Some(index) => {
+                // The user's phone of a click-to-dial call: our ACK was lost.
+                let leg = &self.legs[index];
+                let ack = leg.dialog.ack(leg.invite.cseq, None);
+                self.send_request(ack, &leg.dialog.call_id.clone(), leg.id);
                 None
             }
             200..=299 => {
@@ -353,6 +367,9 @@ impl Call {
                         if cseq_method_is(&response, "INVITE")
                             && let Some(winner) = self.on_leg_invite_response(index, &response)
                         {
+                            if self.originating() {
+                                return self.user_answered(winner, &response);
+                            }
                             if let Some(ending) = self.connect(winner, &response) {
                                 return Some(ending);
                             }
