@@ -17,9 +17,12 @@ use futures_util::StreamExt;
 use tokio::sync::{Mutex, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Connections opened at once while connecting.
 const CONNECTING_AT_ONCE: usize = 50;
+/// Read buffer of each client (messages are a few hundred bytes).
+const READ_BUFFER: usize = 8192;
 /// A client stops after this long without a message once all are connected.
 const IDLE: Duration = Duration::from_secs(10);
 
@@ -48,8 +51,11 @@ async fn main() -> Result<(), String> {
         let (stamps, connecting, ready) = (stamps.clone(), connecting.clone(), ready_tx.clone());
         tasks.push(tokio::spawn(async move {
             let permit = connecting.acquire().await.map_err(|e| e.to_string())?;
-            let (mut socket, _) =
-                tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
+            // A small read buffer: tungstenite zeroes all of it on every read.
+            let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+            let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+                .await
+                .map_err(|e| e.to_string())?;
             // The first message is the snapshot.
             socket.next().await.ok_or("closed before the snapshot")?.map_err(|e| e.to_string())?;
             drop(permit);
