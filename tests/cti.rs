@@ -597,3 +597,47 @@ fn click_to_dial_rings_the_user_then_calls_the_number_and_both_hear_each_other()
     assert_eq!((cdr["caller"].as_str(), cdr["called"].as_str()), (Some("101"), Some("102")), "{cdr}");
     assert_eq!(cdr["status"], "answered", "{cdr}");
 }
+
+#[test]
+fn a_call_in_a_menu_is_listed_and_hung_up_by_the_company_but_not_held() {
+    let server = Server::start();
+    let (caller, _) = acme(&server);
+    let menu = json!({"name": "main", "number": "800", "timeout_seconds": 30, "repeats": 0,
+                      "options": [{"key": "2", "destination": {"extension": "101"}}]});
+    server.operator().post(&format!("{ACME}/ivr-menus"), &menu).expect(201, "create the menu");
+    let company_key = key(&server, "acme", None);
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+    let (server_ref, caller_password) = (&server, caller.clone());
+    thread::scope(|scope| {
+        // 100 calls the menu and waits there until the host hangs up.
+        let phone = scope.spawn(move || {
+            let values = [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "")];
+            call(server_ref, "100", &caller_password, "800", "keys_hung_up", &values, 1)
+        });
+        let dialing = company.events_until(|e| e["event"] == "dialing");
+        let call_id = dialing[0]["call_id"].as_str().expect("a call id").to_string();
+        let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+        // The menu has the call: it is listed, cannot be held, and is hung up on request.
+        let deadline = std::time::Instant::now() + support::events::EVENT_PATIENCE;
+        loop {
+            let reply = server.with_token(&company_key).post_empty(&format!("{path}/hold"));
+            if reply.status == 409 && reply.text.contains("serving the call") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "hold in the menu: {} {}",
+                reply.status,
+                reply.text
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        let listed = server.with_token(&company_key).get(&format!("{ACME}/calls")).expect(200, "calls");
+        assert_eq!(listed[0]["call_id"], call_id.as_str());
+        server.with_token(&company_key).post_empty(&format!("{path}/hangup")).expect(200, "hang up");
+        let (ok, log) = phone.join().expect("the caller");
+        assert!(ok, "the caller did not get the host's BYE:\n{log}\n{}", server.log());
+        let ended = company.events_until(is_hung_up_for("100"));
+        assert_eq!(ended.last().map(|e| e["call_id"].clone()), Some(json!(call_id)));
+    });
+}

@@ -40,6 +40,26 @@ impl Call {
         }
     }
 
+    /// A command while the host itself serves the caller (a menu, a queue, voicemail):
+    /// only hanging up applies. `Some` when the caller is gone.
+    pub(super) fn control_while_host_serves(&mut self, control: Control) -> Option<super::Heard> {
+        if control.reply.is_closed() {
+            return None;
+        }
+        match control.command {
+            CallCommand::HangUp => {
+                self.hang_up_caller();
+                let _ = control.reply.send(Ok(self.report.call().clone()));
+                Some(super::Heard::HungUp(HUNG_UP_BY_CLIENT.into()))
+            }
+            CallCommand::Hold { .. } | CallCommand::Resume | CallCommand::Transfer { .. } => {
+                let busy = "the host is serving the call (a menu, a queue or voicemail)";
+                let _ = control.reply.send(Err(ControlError::WrongState(busy.into())));
+                None
+            }
+        }
+    }
+
     /// A command on the connected call with `winner`: what the call does next.
     pub(super) fn control_while_talking(&mut self, control: Control, winner: usize) -> Controlled {
         if control.reply.is_closed() {

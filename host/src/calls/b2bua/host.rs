@@ -190,6 +190,7 @@ impl Call {
             Media(Option<MediaEvent>),
             Retransmit,
             Deadline,
+            Control(crate::events::Control),
         }
         loop {
             let Some(host) = self.host.as_mut() else {
@@ -201,6 +202,7 @@ impl Call {
                 event = next_media_event(&mut self.media_events) => Woke::Media(event),
                 () = sleep_until_opt(retransmit_at) => Woke::Retransmit,
                 () = sleep_until_opt(until) => Woke::Deadline,
+                Some(control) = self.control.recv() => Woke::Control(control),
             };
             match woke {
                 Woke::Sip(None) => return Heard::HungUp("SIP endpoint stopped".into()),
@@ -228,6 +230,11 @@ impl Call {
                     self.send(Command::Respond { tx: self.invite_tx.clone(), status: 200, bytes: ok });
                 }
                 Woke::Deadline => return Heard::Timeout,
+                Woke::Control(control) => {
+                    if let Some(heard) = self.control_while_host_serves(control) {
+                        return heard;
+                    }
+                }
             }
         }
     }
