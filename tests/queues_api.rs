@@ -230,3 +230,24 @@ fn the_openapi_document_lists_the_queue_routes() {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
 }
+
+#[test]
+fn deleting_a_user_takes_it_out_of_queues_and_pickup_groups() {
+    let server = Server::start();
+    acme_agents_and_a_globex_key(&server);
+    let op = server.operator();
+    op.post(QUEUES, &sales()).expect(201, "create sales");
+    let group = json!({"name": "front", "members": ["101", "102"]});
+    op.post(&format!("{ACME}/pickup-groups"), &group).expect(201, "create a pickup group");
+    op.delete(&format!("{ACME}/users/102")).expect(204, "delete 102");
+    let queue = op.get(&format!("{QUEUES}/sales")).expect(200, "sales");
+    let agents: Vec<&str> =
+        queue["members"].as_array().unwrap().iter().filter_map(|m| m["extension"].as_str()).collect();
+    assert_eq!(agents, ["101", "103"], "{queue}");
+    let group = op.get(&format!("{ACME}/pickup-groups/front")).expect(200, "front");
+    assert_eq!(group["members"], json!(["101"]), "{group}");
+    // A new 102 is nobody's agent.
+    server.create_user("acme", "102");
+    let queue = op.get(&format!("{QUEUES}/sales")).expect(200, "sales again");
+    assert_eq!(queue["members"].as_array().map(Vec::len), Some(2));
+}

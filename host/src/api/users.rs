@@ -325,8 +325,20 @@ pub async fn delete(
             return Err(ApiError::not_found(format!("extension {extension}")));
         }
         tx.delete_prefix(&DEVICES, &devices_prefix(&company, &extension))?;
-        // The user's own keys go with the user (a later user of the number must not
-        // inherit them).
+        // Queues and pickup groups no longer list the user (a later user of the number
+        // must not inherit the memberships), nor do the user's own keys stay.
+        for mut queue in tx.scan(&QUEUES, &company_prefix(&company))? {
+            if queue.members.iter().any(|m| m.extension == extension) {
+                queue.members.retain(|m| m.extension != extension);
+                tx.put(&QUEUES, &company_key(&company, &queue.name), &queue)?;
+            }
+        }
+        for mut group in tx.scan(&PICKUP_GROUPS, &company_prefix(&company))? {
+            if group.members.contains(&extension) {
+                group.members.retain(|m| m != &extension);
+                tx.put(&PICKUP_GROUPS, &company_key(&company, &group.name), &group)?;
+            }
+        }
         for key in tx.scan(&API_KEYS, "")? {
             if key.company == company && key.user.as_deref() == Some(extension.as_str()) {
                 tx.delete(&API_KEYS, &key.hash)?;
