@@ -42,6 +42,20 @@ fn key(server: &Server, company: &str, user: Option<&str>) -> String {
     reply.expect(201, "create a key")["key"].as_str().expect("the secret").to_string()
 }
 
+/// acme's newest CDR matching `query` ("" or "?status=..."), once it is written (just
+/// after the call's end).
+fn newest_cdr(server: &Server, query: &str) -> Value {
+    let deadline = std::time::Instant::now() + support::events::EVENT_PATIENCE;
+    loop {
+        let cdrs = server.operator().get(&format!("{ACME}/cdrs{query}")).expect(200, "CDRs");
+        if let Some(cdr) = cdrs["items"].as_array().and_then(|items| items.first().cloned()) {
+            return cdr;
+        }
+        assert!(std::time::Instant::now() < deadline, "no CDR was written");
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     expected.iter().map(|(e, u)| (e.to_string(), u.to_string())).collect()
 }
@@ -506,8 +520,7 @@ fn a_call_transferred_by_the_answering_user_connects_the_caller_and_the_new_part
     assert!(heard.tone >= 15, "the new party's tone at the caller: {heard:?}");
     let heard = analyse(&new_party.received_audio(), CALLER_HZ, &others(CALLER_HZ));
     assert!(heard.tone >= 15, "the caller's tone at the new party: {heard:?}");
-    let cdrs = server.operator().get(&format!("{ACME}/cdrs")).expect(200, "CDRs");
-    let cdr = &cdrs["items"][0];
+    let cdr = newest_cdr(&server, "");
     assert_eq!(
         (cdr["status"].as_str(), cdr["destination"].as_str()),
         (Some("answered"), Some("extension 102")),
@@ -584,16 +597,7 @@ fn click_to_dial_rings_the_user_then_calls_the_number_and_both_hear_each_other()
     assert!(heard.tone >= 15, "the called party's tone at the user: {heard:?}");
     let heard = analyse(&called.received_audio(), USER_HZ, &others(USER_HZ));
     assert!(heard.tone >= 15, "the user's tone at the called party: {heard:?}");
-    // The CDR is written just after the call's end: wait for it.
-    let deadline = std::time::Instant::now() + support::events::EVENT_PATIENCE;
-    let cdr = loop {
-        let cdrs = server.operator().get(&format!("{ACME}/cdrs?status=answered")).expect(200, "CDRs");
-        if let Some(cdr) = cdrs["items"].as_array().and_then(|items| items.first().cloned()) {
-            break cdr;
-        }
-        assert!(std::time::Instant::now() < deadline, "no CDR of 101's call");
-        thread::sleep(Duration::from_millis(100));
-    };
+    let cdr = newest_cdr(&server, "?status=answered");
     assert_eq!((cdr["caller"].as_str(), cdr["called"].as_str()), (Some("101"), Some("102")), "{cdr}");
     assert_eq!(cdr["status"], "answered", "{cdr}");
 }
@@ -640,4 +644,53 @@ fn a_call_in_a_menu_is_listed_and_hung_up_by_the_company_but_not_held() {
         let ended = company.events_until(is_hung_up_for("100"));
         assert_eq!(ended.last().map(|e| e["call_id"].clone()), Some(json!(call_id)));
     });
+}
+
+#[test]
+fn a_ringing_call_is_picked_up_through_the_api_by_a_member_of_the_pickup_group() {
+    let server = Server::start();
+    let (caller, rung_password) = acme(&server);
+    let rotated = server.operator().post_empty(&format!("{ACME}/users/102/rotate-sip-password"));
+    let picker_password = password(&rotated.expect(200, "102's password"));
+    let group = json!({"name": "front", "members": ["101", "102"]});
+    server.operator().post(&format!("{ACME}/pickup-groups"), &group).expect(201, "a pickup group");
+    let company_key = key(&server, "acme", None);
+    let key_100 = key(&server, "acme", Some("100"));
+    let key_102 = key(&server, "acme", Some("102"));
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+    // 101 rings until cancelled; 102 answers.
+    let rung = Device::start(&server, "101", &rung_password, "ring", 1);
+    let picker = Device::start(&server, "102", &picker_password, "answer", 1);
+    let (server_ref, caller_password) = (&server, caller.clone());
+    thread::scope(|scope| {
+        let phone = scope.spawn(move || {
+            call(server_ref, "100", &caller_password, "101", "answered", &[("TALK_MS", "1000")], 1)
+        });
+        let ringing = company.events_until(|e| e["event"] == "ringing" && e["user"] == "101");
+        let call_id = ringing[0]["call_id"].as_str().expect("a call id").to_string();
+        let path = format!("{ACME}/calls/{}/pickup", urlencode(&call_id));
+        server.with_token(&key_100).post(&path, &json!({})).expect(403, "100 is in no group with 101");
+        let taken = server.with_token(&key_102).post(&path, &json!({})).expect(200, "102 picks up");
+        assert_eq!(taken["state"], "ringing", "{taken}");
+        let (ok, log) = phone.join().expect("the caller");
+        assert!(ok, "the caller's call failed:\n{log}\n{}", server.log());
+    });
+    assert!(rung.finish().0, "101 was cancelled when 102 answered");
+    assert!(picker.finish().0, "102 answered and was hung up by the caller");
+    let seen = company.events_until(is_hung_up_for("102"));
+    assert_eq!(
+        kinds(&seen),
+        pairs(&[
+            ("ringing", "102"),
+            ("hung_up", "101"),
+            ("connected", "100"),
+            ("connected", "102"),
+            ("hung_up", "100"),
+            ("hung_up", "102"),
+        ]),
+        "{seen:#?}"
+    );
+    assert_eq!(seen[1]["cause"], "answered-elsewhere");
+    let cdr = newest_cdr(&server, "");
+    assert_eq!(cdr["destination"], "extension 101 (picked up by 102)", "{cdr}");
 }

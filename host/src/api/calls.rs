@@ -1,5 +1,5 @@
 //! Call control (SPEC.md §12): the company's calls in progress, and commands on them —
-//! click-to-dial, hang up, hold, resume, blind transfer. A user's key sees and controls that user's calls only; a
+//! click-to-dial, hang up, hold, resume, blind transfer, pickup. A user's key sees and controls that user's calls only; a
 //! company key all of the company's. Every command answers with the call's state after
 //! it, or a clear error: no such call (404), not yours (403), wrong state (409).
 
@@ -27,6 +27,7 @@ pub fn routes() -> Router<ApiState> {
         .route(&format!("{calls}/{{call_id}}/hold"), post(hold))
         .route(&format!("{calls}/{{call_id}}/resume"), post(resume))
         .route(&format!("{calls}/{{call_id}}/transfer"), post(transfer))
+        .route(&format!("{calls}/{{call_id}}/pickup"), post(pick_up))
 }
 
 impl From<ControlError> for ApiError {
@@ -149,6 +150,42 @@ pub async fn transfer(
     }
     let command = CallCommand::Transfer { user, to: body.to.trim().to_string() };
     Ok(Json(s.app.events.command(&company, &call_id, &scope, command).await?))
+}
+
+/// Who picks a ringing call up.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PickUpBody {
+    /// The user whose devices take the call (default: the user of a user's key).
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// Pick a ringing call up: the user's devices ring too, asked to answer by themselves,
+/// and the first answer wins. A user's key may take calls ringing at members of its
+/// pickup groups (SPEC §7); a company key any call of the company.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/calls/{call_id}/pickup", tag = "calls", request_body = PickUpBody,
+    responses((status = 200, body = ActiveCall), (status = 409, body = super::error::ErrorBody)))]
+pub async fn pick_up(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, call_id)): Path<(String, String)>,
+    Body(body): Body<PickUpBody>,
+) -> ApiResult<Json<ActiveCall>> {
+    let scope = access.call_scope(&company)?;
+    let picker = acting_user(&scope, body.user)?.ok_or_else(|| ApiError::field("user", "missing"))?;
+    if let Scope::User(me) = &scope {
+        let call = s.app.events.active_call(&company, &call_id, &Scope::Company)?;
+        let mates: Vec<String> = super::pickup_groups::pickup_groups_of(&s.app, &company, me)
+            .into_iter()
+            .flat_map(|group| group.members)
+            .collect();
+        if !call.users.iter().any(|user| mates.contains(user)) {
+            return Err(ControlError::NotYours.into());
+        }
+    }
+    let command = CallCommand::PickUp { user: picker };
+    Ok(Json(s.app.events.command(&company, &call_id, &Scope::Company, command).await?))
 }
 
 /// The user a command acts for: a user's key acts for its own user only.

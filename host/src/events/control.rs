@@ -24,6 +24,9 @@ pub enum CallCommand {
     Resume,
     /// `user` (none: the answering user) hands the call to the number `to` and leaves.
     Transfer { user: Option<String>, to: String },
+    /// `user` takes the still-ringing call: its devices ring too, answering by themselves
+    /// where they can, and the first answer wins as usual.
+    PickUp { user: String },
 }
 
 /// A command on its way to a call task, with where its answer goes.

@@ -32,11 +32,63 @@ impl Call {
                 let _ = control.reply.send(Ok(self.report.call().clone()));
                 Some(Ending::new(CallStatus::Cancelled, HUNG_UP_BY_CLIENT, Some(487)))
             }
+            CallCommand::PickUp { user } => {
+                let answer = self.pick_up_for(&user).map(|()| self.report.call().clone());
+                let _ = control.reply.send(answer);
+                None
+            }
             CallCommand::Hold { .. } | CallCommand::Resume | CallCommand::Transfer { .. } => {
                 let _ =
                     control.reply.send(Err(ControlError::WrongState("the call is not answered yet".into())));
                 None
             }
+        }
+    }
+
+    /// Ring `user`'s devices too, asking them to answer by themselves (the user asked for
+    /// the call): the first answer wins as for any ringing call.
+    fn pick_up_for(&mut self, user: &str) -> Result<(), ControlError> {
+        if self.originating() || self.legs.iter().any(|l| l.extension.as_deref() == Some(user)) {
+            return Err(ControlError::WrongState(format!("the call already rings {user}")));
+        }
+        if self.caller_user.as_deref() == Some(user) {
+            return Err(ControlError::WrongState(format!("{user} placed the call")));
+        }
+        let company = self
+            .engine
+            .app
+            .store
+            .read(|r| r.get(&COMPANIES, &self.record.company))
+            .ok()
+            .flatten()
+            .ok_or_else(|| ControlError::WrongState("the company no longer exists".into()))?;
+        let devices: Vec<_> = self
+            .device_groups(&company, user)
+            .map_err(ControlError::WrongState)?
+            .into_iter()
+            .flatten()
+            .collect();
+        if devices.is_empty() {
+            return Err(ControlError::WrongState(format!("{user} has no device registered")));
+        }
+        let usual = std::mem::replace(
+            &mut self.leg_headers,
+            vec![("Call-Info", format!("<sip:{}>;answer-after=0", company.sip_domain))],
+        );
+        let (group, from) = (self.ring_group, self.ring_from.clone());
+        for device in &devices {
+            self.start_leg(group, device, &from);
+        }
+        self.leg_headers = usual;
+        self.picker = Some(user.to_string());
+        Ok(())
+    }
+
+    /// The CDR names who picked the call up when the picker's device answered.
+    pub(super) fn note_picked_up(&mut self, index: usize) {
+        let picker = self.legs[index].extension.as_ref().filter(|e| self.picker.as_ref() == Some(*e));
+        if let (Some(picker), Some(destination)) = (picker, &self.record.destination) {
+            self.record.destination = Some(format!("{destination} (picked up by {picker})"));
         }
     }
 
@@ -52,7 +104,10 @@ impl Call {
                 let _ = control.reply.send(Ok(self.report.call().clone()));
                 Some(super::Heard::HungUp(HUNG_UP_BY_CLIENT.into()))
             }
-            CallCommand::Hold { .. } | CallCommand::Resume | CallCommand::Transfer { .. } => {
+            CallCommand::Hold { .. }
+            | CallCommand::Resume
+            | CallCommand::Transfer { .. }
+            | CallCommand::PickUp { .. } => {
                 let busy = "the host is serving the call (a menu, a queue or voicemail)";
                 let _ = control.reply.send(Err(ControlError::WrongState(busy.into())));
                 None
@@ -73,6 +128,9 @@ impl Call {
             }
             CallCommand::Hold { user } => self.hold(winner, user),
             CallCommand::Resume => self.resume(),
+            CallCommand::PickUp { .. } => {
+                Err(ControlError::WrongState("the call was answered already".into()))
+            }
             CallCommand::Transfer { user, to } => match self.transfer_target(winner, user.as_deref(), &to) {
                 Ok((company, callee)) => {
                     let _ = control.reply.send(Ok(self.report.call().clone()));

@@ -140,6 +140,12 @@ struct Call {
     origin_leg: Option<usize>,
     /// Click-to-dial, while the user's devices ring.
     ringing_user: bool,
+    /// While devices ring: the From of their INVITEs and the group ringing now, for legs
+    /// added later (a pickup through the API).
+    ring_from: String,
+    ring_group: usize,
+    /// The user who asked to pick the ringing call up through the API.
+    picker: Option<String>,
 }
 
 /// Run the call `new_call` to its end.
@@ -237,6 +243,9 @@ impl Call {
             caller_user: None,
             origin_leg: None,
             ringing_user: false,
+            ring_from: String::new(),
+            ring_group: 0,
+            picker: None,
         }
     }
 

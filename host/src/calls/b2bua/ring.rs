@@ -316,7 +316,9 @@ impl Call {
     ) -> Option<Ending> {
         let overall = Instant::now() + plan.timeout;
         let group_count = groups.len();
+        self.ring_from = from.to_string();
         for (group, targets) in groups.iter().enumerate() {
+            self.ring_group = group;
             for target in targets {
                 self.start_leg(group, target, from);
             }
@@ -461,6 +463,7 @@ impl Call {
         match answer {
             Ok(answer) => {
                 self.record.answered();
+                self.note_picked_up(index);
                 self.report.connected(self.caller_user.as_deref(), self.legs[index].extension.as_deref());
                 let caller_events =
                     sdp::parse(self.invite.body()).ok().and_then(|offer| offer.telephone_event());
@@ -493,6 +496,7 @@ impl Call {
                 media.set_remote(Side::B, answer.remote_rtp());
                 media.stop_playing(Side::A);
                 self.record.answered();
+                self.note_picked_up(index);
                 self.report.connected(self.caller_user.as_deref(), self.legs[index].extension.as_deref());
                 let caller = self.host.as_ref().map(|host| host.codec);
                 let codec = caller.map(|codec| codec.payload_type);
