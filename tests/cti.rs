@@ -694,3 +694,79 @@ fn a_ringing_call_is_picked_up_through_the_api_by_a_member_of_the_pickup_group()
     let cdr = newest_cdr(&server, "");
     assert_eq!(cdr["destination"], "extension 101 (picked up by 102)", "{cdr}");
 }
+
+#[test]
+fn the_calling_user_transfers_its_callee_to_an_extension_and_they_hear_each_other() {
+    use support::audio::analyse;
+    use support::baresip::{Phone, wait_until_registered};
+    const CALLEE_HZ: u32 = 600;
+    const NEW_PARTY_HZ: u32 = 1000;
+    let server = Server::start();
+    let (caller_password, callee_password) = acme(&server);
+    let rotated = server.operator().post_empty(&format!("{ACME}/users/102/rotate-sip-password"));
+    let new_party_password = password(&rotated.expect(200, "102's password"));
+    let company_key = key(&server, "acme", None);
+    let key_100 = key(&server, "acme", Some("100"));
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+    // 100 (sipp) calls and is hung up when it transfers; 101 and 102 are baresip phones.
+    let mut callee = Phone::start(&server, "101", &callee_password, CALLEE_HZ);
+    let mut new_party = Phone::start(&server, "102", &new_party_password, NEW_PARTY_HZ);
+    wait_until_registered(&server, &mut callee);
+    wait_until_registered(&server, &mut new_party);
+    let (server_ref, caller_password) = (&server, caller_password.clone());
+    thread::scope(|scope| {
+        let phone = scope.spawn(move || {
+            let values = [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "")];
+            call(server_ref, "100", &caller_password, "101", "keys_hung_up", &values, 1)
+        });
+        let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
+        let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
+        let path = format!("{ACME}/calls/{}/transfer", urlencode(&call_id));
+        // sipp must have reached its "wait for BYE" step (a BYE during its ACK aborts it).
+        thread::sleep(Duration::from_millis(500));
+        let to_menu = json!({"to": "999"});
+        server.with_token(&key_100).post(&path, &to_menu).expect(409, "not an extension");
+        server
+            .with_token(&key_100)
+            .post(&path, &json!({"to": "102"}))
+            .expect(200, "100 transfers 101 to 102");
+        let (ok, log) = phone.join().expect("the caller");
+        assert!(ok, "100 was not hung up when it transferred:\n{log}\n{}", server.log());
+    });
+    new_party
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("102 did not answer: {why}"));
+    thread::sleep(Duration::from_secs(3));
+    callee.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    new_party
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("the BYE did not reach 102: {why}"));
+    callee.quit();
+    new_party.quit();
+
+    let seen = company.events_until(is_hung_up_for("102"));
+    assert_eq!(
+        kinds(&seen),
+        pairs(&[
+            ("transfer_pending", "100"),
+            ("transfer_pending", "101"),
+            ("transferred", "100"),
+            ("ringing", "102"),
+            ("connected", "102"),
+            ("connected", "101"),
+            ("hung_up", "101"),
+            ("hung_up", "102"),
+        ]),
+        "{seen:#?}"
+    );
+    let rivals = [440, 2000, CALLEE_HZ, NEW_PARTY_HZ];
+    let others = |hz: u32| rivals.iter().copied().filter(|&r| r != hz).collect::<Vec<_>>();
+    let heard = analyse(&callee.received_audio(), NEW_PARTY_HZ, &others(NEW_PARTY_HZ));
+    assert!(heard.tone >= 15, "the new party's tone at the callee: {heard:?}");
+    let heard = analyse(&new_party.received_audio(), CALLEE_HZ, &others(CALLEE_HZ));
+    assert!(heard.tone >= 15, "the callee's tone at the new party: {heard:?}");
+    let cdr = newest_cdr(&server, "");
+    assert_eq!(cdr["destination"], "extension 102 (transferred)", "{cdr}");
+}

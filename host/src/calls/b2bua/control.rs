@@ -12,8 +12,8 @@ pub(super) enum Controlled {
     Go,
     /// Ends so.
     End(Ending),
-    /// Goes to the transfer's destination.
-    Transfer(Box<Company>, super::route::Callee),
+    /// Goes where the transfer says.
+    Transfer(Box<Company>, super::transfer::TransferTo),
 }
 
 /// Why the CDR says the call ended when a client hung it up.
@@ -48,7 +48,7 @@ impl Call {
     /// Ring `user`'s devices too, asking them to answer by themselves (the user asked for
     /// the call): the first answer wins as for any ringing call.
     fn pick_up_for(&mut self, user: &str) -> Result<(), ControlError> {
-        if self.originating() || self.legs.iter().any(|l| l.extension.as_deref() == Some(user)) {
+        if self.answer_makes_caller() || self.legs.iter().any(|l| l.extension.as_deref() == Some(user)) {
             return Err(ControlError::WrongState(format!("the call already rings {user}")));
         }
         if self.caller_user.as_deref() == Some(user) {
@@ -132,9 +132,9 @@ impl Call {
                 Err(ControlError::WrongState("the call was answered already".into()))
             }
             CallCommand::Transfer { user, to } => match self.transfer_target(winner, user.as_deref(), &to) {
-                Ok((company, callee)) => {
+                Ok((company, to)) => {
                     let _ = control.reply.send(Ok(self.report.call().clone()));
-                    return Controlled::Transfer(Box::new(company), callee);
+                    return Controlled::Transfer(Box::new(company), to);
                 }
                 Err(error) => Err(error),
             },

@@ -140,6 +140,8 @@ struct Call {
     origin_leg: Option<usize>,
     /// Click-to-dial, while the user's devices ring.
     ringing_user: bool,
+    /// A calling user's transfer, while the new party's devices ring.
+    new_caller: bool,
     /// While devices ring: the From of their INVITEs and the group ringing now, for legs
     /// added later (a pickup through the API).
     ring_from: String,
@@ -243,6 +245,7 @@ impl Call {
             caller_user: None,
             origin_leg: None,
             ringing_user: false,
+            new_caller: false,
             ring_from: String::new(),
             ring_group: 0,
             picker: None,

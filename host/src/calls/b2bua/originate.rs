@@ -95,8 +95,15 @@ pub(in crate::calls) async fn run(engine: Arc<CallEngine>, request: ClickToDial)
 }
 
 impl Call {
+    /// Click-to-dial rings the user's own phones: not an incoming call for them.
     pub(super) fn originating(&self) -> bool {
         self.ringing_user
+    }
+
+    /// The device that answers now becomes the call's caller (click-to-dial, or the
+    /// calling user's transfer).
+    pub(super) fn answer_makes_caller(&self) -> bool {
+        self.ringing_user || self.new_caller
     }
 
     /// Ring `user`'s devices for a call to `dialled` and answer `reply` once they ring;

@@ -369,7 +369,7 @@ impl Call {
                         if cseq_method_is(&response, "INVITE")
                             && let Some(winner) = self.on_leg_invite_response(index, &response)
                         {
-                            if self.originating() {
+                            if self.answer_makes_caller() {
                                 return self.user_answered(winner, &response);
                             }
                             if let Some(ending) = self.connect(winner, &response) {

@@ -2,6 +2,7 @@
 //! SDP rewritten, our 2xx retransmitted until the caller's ACK, a delayed offer completed.
 
 use super::control::Controlled;
+use super::transfer::TransferTo;
 use super::*;
 
 /// A re-INVITE relayed from one leg to the other, waiting for the other's answer.
@@ -40,8 +41,11 @@ impl Call {
                     match self.control_while_talking(control, winner) {
                         Controlled::Go => continue,
                         Controlled::End(ending) => return ending,
-                        Controlled::Transfer(company, callee) => {
+                        Controlled::Transfer(company, TransferTo::Destination(callee)) => {
                             return self.blind_transfer(winner, *company, callee).await;
+                        }
+                        Controlled::Transfer(company, TransferTo::CallerSide(user, groups)) => {
+                            return self.transfer_caller_side(winner, *company, user, groups).await;
                         }
                     }
                 }
