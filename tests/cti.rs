@@ -56,6 +56,17 @@ fn newest_cdr(server: &Server, query: &str) -> Value {
     }
 }
 
+/// Each baresip phone, playing its own tone, heard the other's (Goertzel over what it
+/// received, 100 ms blocks: at least 1.5 s of it).
+fn assert_hear_each_other(a: (&support::baresip::Phone, u32), b: (&support::baresip::Phone, u32)) {
+    let rivals = [440, 2000, a.1, b.1];
+    for ((listener, own), (_, heard_hz)) in [(a, b), (b, a)] {
+        let others: Vec<u32> = rivals.iter().copied().filter(|&r| r != heard_hz).collect();
+        let heard = support::audio::analyse(&listener.received_audio(), heard_hz, &others);
+        assert!(heard.tone >= 15, "{heard_hz} Hz at the phone playing {own} Hz: {heard:?}");
+    }
+}
+
 fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     expected.iter().map(|(e, u)| (e.to_string(), u.to_string())).collect()
 }
@@ -451,7 +462,6 @@ fn every_event_is_posted_to_the_companys_webhook_and_a_refused_post_is_tried_aga
 
 #[test]
 fn a_call_transferred_by_the_answering_user_connects_the_caller_and_the_new_party_who_hear_each_other() {
-    use support::audio::analyse;
     use support::baresip::{Phone, wait_until_registered};
     const CALLER_HZ: u32 = 1000;
     const NEW_PARTY_HZ: u32 = 600;
@@ -514,12 +524,7 @@ fn a_call_transferred_by_the_answering_user_connects_the_caller_and_the_new_part
         "{seen:#?}"
     );
     assert!(seen.iter().all(|e| e["call_id"] == call_id.as_str()), "one call throughout");
-    let rivals = [440, 2000, CALLER_HZ, NEW_PARTY_HZ];
-    let others = |hz: u32| rivals.iter().copied().filter(|&r| r != hz).collect::<Vec<_>>();
-    let heard = analyse(&caller.received_audio(), NEW_PARTY_HZ, &others(NEW_PARTY_HZ));
-    assert!(heard.tone >= 15, "the new party's tone at the caller: {heard:?}");
-    let heard = analyse(&new_party.received_audio(), CALLER_HZ, &others(CALLER_HZ));
-    assert!(heard.tone >= 15, "the caller's tone at the new party: {heard:?}");
+    assert_hear_each_other((&caller, CALLER_HZ), (&new_party, NEW_PARTY_HZ));
     let cdr = newest_cdr(&server, "");
     assert_eq!(
         (cdr["status"].as_str(), cdr["destination"].as_str()),
@@ -530,7 +535,6 @@ fn a_call_transferred_by_the_answering_user_connects_the_caller_and_the_new_part
 
 #[test]
 fn click_to_dial_rings_the_user_then_calls_the_number_and_both_hear_each_other() {
-    use support::audio::analyse;
     use support::baresip::{Phone, wait_until_registered};
     const USER_HZ: u32 = 1000;
     const CALLED_HZ: u32 = 600;
@@ -591,12 +595,7 @@ fn click_to_dial_rings_the_user_then_calls_the_number_and_both_hear_each_other()
         "{seen:#?}"
     );
     assert!(seen.iter().all(|e| e["call_id"] == call_id.as_str()), "one call throughout");
-    let rivals = [440, 2000, USER_HZ, CALLED_HZ];
-    let others = |hz: u32| rivals.iter().copied().filter(|&r| r != hz).collect::<Vec<_>>();
-    let heard = analyse(&user.received_audio(), CALLED_HZ, &others(CALLED_HZ));
-    assert!(heard.tone >= 15, "the called party's tone at the user: {heard:?}");
-    let heard = analyse(&called.received_audio(), USER_HZ, &others(USER_HZ));
-    assert!(heard.tone >= 15, "the user's tone at the called party: {heard:?}");
+    assert_hear_each_other((&user, USER_HZ), (&called, CALLED_HZ));
     let cdr = newest_cdr(&server, "?status=answered");
     assert_eq!((cdr["caller"].as_str(), cdr["called"].as_str()), (Some("101"), Some("102")), "{cdr}");
     assert_eq!(cdr["status"], "answered", "{cdr}");
@@ -697,7 +696,6 @@ fn a_ringing_call_is_picked_up_through_the_api_by_a_member_of_the_pickup_group()
 
 #[test]
 fn the_calling_user_transfers_its_callee_to_an_extension_and_they_hear_each_other() {
-    use support::audio::analyse;
     use support::baresip::{Phone, wait_until_registered};
     const CALLEE_HZ: u32 = 600;
     const NEW_PARTY_HZ: u32 = 1000;
@@ -761,12 +759,7 @@ fn the_calling_user_transfers_its_callee_to_an_extension_and_they_hear_each_othe
         ]),
         "{seen:#?}"
     );
-    let rivals = [440, 2000, CALLEE_HZ, NEW_PARTY_HZ];
-    let others = |hz: u32| rivals.iter().copied().filter(|&r| r != hz).collect::<Vec<_>>();
-    let heard = analyse(&callee.received_audio(), NEW_PARTY_HZ, &others(NEW_PARTY_HZ));
-    assert!(heard.tone >= 15, "the new party's tone at the callee: {heard:?}");
-    let heard = analyse(&new_party.received_audio(), CALLEE_HZ, &others(CALLEE_HZ));
-    assert!(heard.tone >= 15, "the callee's tone at the new party: {heard:?}");
+    assert_hear_each_other((&callee, CALLEE_HZ), (&new_party, NEW_PARTY_HZ));
     let cdr = newest_cdr(&server, "");
     assert_eq!(cdr["destination"], "extension 102 (transferred)", "{cdr}");
 }

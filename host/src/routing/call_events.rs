@@ -47,18 +47,7 @@ pub struct EndedOutcome {
 /// `call` ended as `cdr` says: tell the company's call-events module, off the caller's
 /// thread. Returns at once.
 pub fn call_ended(app: &App, call: CallInput, cdr: &Cdr) {
-    let found = app.store.read(|r| {
-        let Some(settings) = r.get(&CALL_EVENTS, &cdr.company)? else { return Ok(None) };
-        Ok::<_, StoreError>(r.get(&COMPANIES, &cdr.company)?.map(|company| (company, settings)))
-    });
-    let (company, settings) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => return,
-        Err(error) => {
-            tracing::error!(company = %cdr.company, call = %cdr.call_id, %error, "cannot read the call-events settings; the module is not told");
-            return;
-        }
-    };
+    let Some((company, settings)) = settings_of(app, &cdr.company) else { return };
     let Some(slot) = RunningSlot::take() else {
         tracing::warn!(company = %company.id, call = %cdr.call_id, module = %settings.module, "too many call-events modules running; this call's end is not told");
         app.counters.record(&company.id, &settings.module, Some("too many running at once; skipped".into()));
@@ -108,17 +97,9 @@ pub fn tell_ended(
     match answer {
         Ok(()) => app.counters.record(&company.id, &settings.module, None),
         Err(failure) => {
-            let version = version_label(outcome.module_version);
-            tracing::warn!(company = %company.id, call = %cdr.call_id, module = %settings.module, %version, %failure, "call-events module failed at the call's end");
-            record_failure(
-                app,
-                &company.id,
-                &settings.module,
-                &version,
-                &failure,
-                format!("{}/call-events", company.id),
-                format!("{version} for the end of call {}: {failure}", cdr.call_id),
-            );
+            tracing::warn!(company = %company.id, call = %cdr.call_id, module = %settings.module, %failure, "call-events module failed at the call's end");
+            let what = format!("for the end of call {}", cdr.call_id);
+            record_module_failure(app, company, settings, outcome.module_version, &failure, &what);
             outcome.failure = Some(failure);
         }
     }
@@ -130,18 +111,7 @@ pub fn tell_ended(
 /// nobody, or it failed (logged, counted and audited like any decision). Blocks: run it
 /// off the call's task.
 pub fn identify_caller(app: &App, call: &CallInput) -> Option<Contact> {
-    let found = app.store.read(|r| {
-        let Some(settings) = r.get(&CALL_EVENTS, &call.company)? else { return Ok(None) };
-        Ok::<_, StoreError>(r.get(&COMPANIES, &call.company)?.map(|company| (company, settings)))
-    });
-    let (company, settings) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => return None,
-        Err(error) => {
-            tracing::error!(company = %call.company, call = %call.call_id, %error, "cannot read the call-events settings; the caller is not looked up");
-            return None;
-        }
-    };
+    let (company, settings) = settings_of(app, &call.company)?;
     let module = match app.sandbox.resolve(&app.store, &company.id, &settings.module) {
         Ok(module) => with_standard_grants(module, &settings.config),
         Err(error) => {
@@ -157,21 +127,48 @@ pub fn identify_caller(app: &App, call: &CallInput) -> Option<Contact> {
             contact
         }
         Err(error) => {
-            let version = version_label(module.version);
             let failure = error.to_string();
-            tracing::warn!(company = %company.id, call = %call.call_id, module = %settings.module, %version, %failure, "caller lookup failed; the call goes on without a contact");
-            record_failure(
-                app,
-                &company.id,
-                &settings.module,
-                &version,
-                &failure,
-                format!("{}/call-events", company.id),
-                format!("{version} looking up the caller of {}: {failure}", call.call_id),
-            );
+            tracing::warn!(company = %company.id, call = %call.call_id, module = %settings.module, %failure, "caller lookup failed; the call goes on without a contact");
+            let what = format!("looking up the caller of {}", call.call_id);
+            record_module_failure(app, &company, &settings, module.version, &failure, &what);
             None
         }
     }
+}
+
+/// The company's call-events settings with the company; none when it has none (or the
+/// store cannot be read: logged).
+pub(crate) fn settings_of(app: &App, company: &str) -> Option<(Company, CallEventsSettings)> {
+    let found = app.store.read(|r| {
+        let Some(settings) = r.get(&CALL_EVENTS, company)? else { return Ok(None) };
+        Ok::<_, StoreError>(r.get(&COMPANIES, company)?.map(|owner| (owner, settings)))
+    });
+    found.unwrap_or_else(|error| {
+        tracing::error!(%company, %error, "cannot read the call-events settings; the module is not asked");
+        None
+    })
+}
+
+/// Count and audit a failure of the company's call-events module (version `version`)
+/// while doing `what`.
+pub(crate) fn record_module_failure(
+    app: &App,
+    company: &Company,
+    settings: &CallEventsSettings,
+    version: Option<u32>,
+    failure: &str,
+    what: &str,
+) {
+    let version = version_label(version);
+    record_failure(
+        app,
+        &company.id,
+        &settings.module,
+        &version,
+        failure,
+        format!("{}/call-events", company.id),
+        format!("{version} {what}: {failure}"),
+    );
 }
 
 /// The standard call-events module sends the missed-call mail and posts the webhooks of

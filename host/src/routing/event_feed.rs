@@ -15,13 +15,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::call_events::{DEFAULT_MODULE, with_standard_grants};
-use super::failure::{decision_scope, record_failure, version_label};
+use super::call_events::{DEFAULT_MODULE, record_module_failure, settings_of, with_standard_grants};
+use super::failure::decision_scope;
 use crate::app::App;
 use crate::events::CallStateEvent;
 use crate::sandbox::limits::MIN_CALL_EVENTS_DEADLINE;
 use crate::store::records::{CallEventsSettings, Company};
-use crate::store::{CALL_EVENTS, COMPANIES, Read, StoreError};
 
 /// Events waiting per company; more are dropped.
 pub const QUEUE_PER_COMPANY: usize = 1024;
@@ -65,17 +64,6 @@ async fn company_worker(app: App, company: String, mut events: mpsc::Receiver<Ca
     }
 }
 
-fn settings_of(app: &App, company: &str) -> Option<(Company, CallEventsSettings)> {
-    let found = app.store.read(|r| {
-        let Some(settings) = r.get(&CALL_EVENTS, company)? else { return Ok(None) };
-        Ok::<_, StoreError>(r.get(&COMPANIES, company)?.map(|owner| (owner, settings)))
-    });
-    found.unwrap_or_else(|error| {
-        tracing::error!(%company, %error, "cannot read the call-events settings; event not told");
-        None
-    })
-}
-
 /// The standard module does something with events only when it has webhooks to post to.
 fn wants_events(settings: &CallEventsSettings) -> bool {
     settings.module != DEFAULT_MODULE || settings.config.get("webhooks").is_some()
@@ -103,23 +91,12 @@ fn tell(
         app.counters.record(&company.id, &settings.module, None);
         return true;
     };
-    let version = version_label(module.version);
     let failure = error.to_string();
     let last = attempt == RETRY_DELAYS.len();
-    tracing::warn!(company = %company.id, call = %event.call_id, module = %settings.module, %version, %failure, attempt, last, "call-events module failed on an event");
+    tracing::warn!(company = %company.id, call = %event.call_id, module = %settings.module, %failure, attempt, last, "call-events module failed on an event");
     if last {
-        record_failure(
-            app,
-            &company.id,
-            &settings.module,
-            &version,
-            &failure,
-            format!("{}/call-events", company.id),
-            format!(
-                "{version} on the {:?} event of call {}, given up: {failure}",
-                event.event, event.call_id
-            ),
-        );
+        let what = format!("on the {:?} event of call {}, given up", event.event, event.call_id);
+        record_module_failure(app, company, settings, module.version, &failure, &what);
     } else {
         app.counters.record(&company.id, &settings.module, Some(failure));
     }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::bindings::exports::centralita::router::call_events as wit;
+use super::bindings::types::CallContext;
 use super::decision::{DecisionError, Outcome};
 use super::{DecisionKind, DecisionScope, LoadedModule, Sandbox, convert};
 use crate::events::{CallStateEvent, Contact, EventKind};
@@ -21,21 +22,10 @@ impl Sandbox {
         cdr: &Cdr,
         config: &serde_json::Value,
     ) -> Outcome<()> {
-        if !module.info.decisions.contains(&DecisionKind::CallEvents) {
-            return Outcome::refused(DecisionError::NotExported(DecisionKind::CallEvents.export_name()));
-        }
-        // Looked up per call (a few name lookups): a call's end is off the call path, and
-        // modules linked before this decision point existed need no new field.
-        let indices = match wit::GuestIndices::new(&module.pre) {
-            Ok(indices) => indices,
-            Err(error) => return Outcome::refused(DecisionError::InvalidAnswer(format!("{error:#}"))),
+        let (indices, context, seed) = match prepare(module, call) {
+            Ok(prepared) => prepared,
+            Err(error) => return Outcome::refused(error),
         };
-        let seed = call.random_seed.unwrap_or_else(rand::random);
-        let zone = match parse_time_zone(&call.time_zone) {
-            Ok(zone) => zone,
-            Err(e) => return Outcome::refused(DecisionError::InvalidAnswer(e.to_string())),
-        };
-        let context = convert::call_to_wit(call, local_time(call.at, zone), seed);
         let wit_cdr = cdr_to_wit(cdr);
         let config = config.to_string();
         self.run(module, scope, call.at.timestamp_millis(), seed, |store, instance| {
@@ -54,19 +44,10 @@ impl Sandbox {
         call: &CallInput,
         config: &serde_json::Value,
     ) -> Outcome<Option<Contact>> {
-        if !module.info.decisions.contains(&DecisionKind::CallEvents) {
-            return Outcome::refused(DecisionError::NotExported(DecisionKind::CallEvents.export_name()));
-        }
-        let indices = match wit::GuestIndices::new(&module.pre) {
-            Ok(indices) => indices,
-            Err(error) => return Outcome::refused(DecisionError::InvalidAnswer(format!("{error:#}"))),
+        let (indices, context, seed) = match prepare(module, call) {
+            Ok(prepared) => prepared,
+            Err(error) => return Outcome::refused(error),
         };
-        let seed = call.random_seed.unwrap_or_else(rand::random);
-        let zone = match parse_time_zone(&call.time_zone) {
-            Ok(zone) => zone,
-            Err(e) => return Outcome::refused(DecisionError::InvalidAnswer(e.to_string())),
-        };
-        let context = convert::call_to_wit(call, local_time(call.at, zone), seed);
         let config = config.to_string();
         self.run(module, scope, call.at.timestamp_millis(), seed, |store, instance| {
             let guest = indices.load(&mut *store, instance)?;
@@ -85,12 +66,9 @@ impl Sandbox {
         event: &CallStateEvent,
         config: &serde_json::Value,
     ) -> Outcome<()> {
-        if !module.info.decisions.contains(&DecisionKind::CallEvents) {
-            return Outcome::refused(DecisionError::NotExported(DecisionKind::CallEvents.export_name()));
-        }
-        let indices = match wit::GuestIndices::new(&module.pre) {
+        let indices = match guest_indices(module) {
             Ok(indices) => indices,
-            Err(error) => return Outcome::refused(DecisionError::InvalidAnswer(format!("{error:#}"))),
+            Err(error) => return Outcome::refused(error),
         };
         let wit_event = event_to_wit(event);
         let config = config.to_string();
@@ -100,6 +78,27 @@ impl Sandbox {
             guest.call_on_event(&mut *store, &wit_event, &config)
         })
     }
+}
+
+/// The module's call-events export. Looked up per call (a few name lookups): every
+/// entry point runs off the call's path or once per call, and modules linked before this
+/// decision point existed need no new field.
+fn guest_indices(module: &LoadedModule) -> Result<wit::GuestIndices, DecisionError> {
+    if !module.info.decisions.contains(&DecisionKind::CallEvents) {
+        return Err(DecisionError::NotExported(DecisionKind::CallEvents.export_name()));
+    }
+    wit::GuestIndices::new(&module.pre).map_err(|error| DecisionError::InvalidAnswer(format!("{error:#}")))
+}
+
+/// The export, `call` as the contract shows it, and the seed of its randomness.
+fn prepare(
+    module: &LoadedModule,
+    call: &CallInput,
+) -> Result<(wit::GuestIndices, CallContext, u64), DecisionError> {
+    let indices = guest_indices(module)?;
+    let seed = call.random_seed.unwrap_or_else(rand::random);
+    let zone = parse_time_zone(&call.time_zone).map_err(|e| DecisionError::InvalidAnswer(e.to_string()))?;
+    Ok((indices, convert::call_to_wit(call, local_time(call.at, zone), seed), seed))
 }
 
 fn event_to_wit(event: &CallStateEvent) -> wit::CallEvent {

@@ -54,14 +54,7 @@ impl Call {
         if self.caller_user.as_deref() == Some(user) {
             return Err(ControlError::WrongState(format!("{user} placed the call")));
         }
-        let company = self
-            .engine
-            .app
-            .store
-            .read(|r| r.get(&COMPANIES, &self.record.company))
-            .ok()
-            .flatten()
-            .ok_or_else(|| ControlError::WrongState("the company no longer exists".into()))?;
+        let company = self.company_now()?;
         let devices: Vec<_> = self
             .device_groups(&company, user)
             .map_err(ControlError::WrongState)?
@@ -82,6 +75,12 @@ impl Call {
         self.leg_headers = usual;
         self.picker = Some(user.to_string());
         Ok(())
+    }
+
+    /// The call's company as stored now (commands may come long after the call began).
+    pub(super) fn company_now(&self) -> Result<Company, ControlError> {
+        let found = self.engine.app.store.read(|r| r.get(&COMPANIES, &self.record.company));
+        found.ok().flatten().ok_or_else(|| ControlError::WrongState("the company no longer exists".into()))
     }
 
     /// The CDR names who picked the call up when the picker's device answered.

@@ -41,12 +41,7 @@ impl Call {
             }
         }
         let app = &self.engine.app;
-        let company = app
-            .store
-            .read(|r| r.get(&COMPANIES, &self.record.company))
-            .ok()
-            .flatten()
-            .ok_or_else(|| ControlError::WrongState("the company no longer exists".into()))?;
+        let company = self.company_now()?;
         let transferring = answerer.unwrap_or_default();
         let target = dial_plan::resolve(app, &company.id, transferring, to)
             .map_err(|e| ControlError::WrongState(format!("the transfer target cannot be looked up: {e}")))?;
@@ -75,12 +70,7 @@ impl Call {
     /// The calling `user` transfers the callee to `to`: an extension with devices.
     fn caller_transfer_target(&self, user: &str, to: &str) -> Result<(Company, TransferTo), ControlError> {
         let app = &self.engine.app;
-        let company = app
-            .store
-            .read(|r| r.get(&COMPANIES, &self.record.company))
-            .ok()
-            .flatten()
-            .ok_or_else(|| ControlError::WrongState("the company no longer exists".into()))?;
+        let company = self.company_now()?;
         let target = dial_plan::resolve(app, &company.id, user, to)
             .map_err(|e| ControlError::WrongState(format!("the transfer target cannot be looked up: {e}")))?;
         let Target::Extension(target) = target else {
