@@ -763,3 +763,40 @@ fn the_calling_user_transfers_its_callee_to_an_extension_and_they_hear_each_othe
     let cdr = newest_cdr(&server, "");
     assert_eq!(cdr["destination"], "extension 102 (transferred)", "{cdr}");
 }
+
+#[test]
+fn the_openapi_document_describes_the_cti_routes_and_the_event_schema() {
+    let server = Server::start();
+    let doc = server.anonymous().get("/api/v1/openapi.json").expect(200, "openapi");
+    for path in [
+        "/api/v1/companies/{company}/events",
+        "/api/v1/companies/{company}/calls",
+        "/api/v1/companies/{company}/calls/{call_id}",
+        "/api/v1/companies/{company}/calls/{call_id}/hangup",
+        "/api/v1/companies/{company}/calls/{call_id}/hold",
+        "/api/v1/companies/{company}/calls/{call_id}/resume",
+        "/api/v1/companies/{company}/calls/{call_id}/transfer",
+        "/api/v1/companies/{company}/calls/{call_id}/pickup",
+        "/api/v1/companies/{company}/dialling",
+        "/api/v1/companies/{company}/normalise",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+    for schema in ["CallStateEvent", "EventKind", "ActiveCall", "CallState", "Contact", "DiallingPlan"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
+    }
+    let kinds = &doc["components"]["schemas"]["EventKind"]["enum"];
+    for kind in [
+        "dialing",
+        "ringing",
+        "connected",
+        "held",
+        "resumed",
+        "transfer_pending",
+        "consulting",
+        "transferred",
+        "hung_up",
+    ] {
+        assert!(kinds.as_array().is_some_and(|k| k.contains(&json!(kind))), "{kind} not in {kinds}");
+    }
+}
