@@ -120,3 +120,27 @@ fn a_client_without_readers_costs_nothing_and_the_channel_goes() {
     assert_eq!(hub.listeners("acme"), 0);
     assert!(lock(&hub.channels).is_empty());
 }
+
+#[test]
+fn a_transfer_tells_everyone_then_leaves_the_transferring_user_out() {
+    let hub = Arc::new(EventHub::default());
+    let mut events = hub.subscribe("acme");
+    let (mut call, _commands) = CallReporter::open(hub.clone(), "acme", "c1", "+34600", "101");
+    call.ringing("101");
+    call.connected(None, Some("101"));
+    kinds(&mut events);
+    call.transfer_pending();
+    call.transferred("101");
+    assert_eq!(hub.active_calls("acme", &Scope::Company)[0].users, Vec::<String>::new());
+    assert_eq!(hub.active_calls("acme", &Scope::Company)[0].state, CallState::Ringing);
+    call.ringing("102");
+    call.connected(None, Some("102"));
+    use EventKind::*;
+    let expected: Vec<(EventKind, String)> =
+        [(TransferPending, "101"), (Transferred, "101"), (Ringing, "102"), (Connected, "102")]
+            .into_iter()
+            .map(|(k, u)| (k, u.to_string()))
+            .collect();
+    assert_eq!(kinds(&mut events), expected);
+    assert!(hub.active_calls("acme", &Scope::User("101".into())).is_empty(), "101 no longer sees the call");
+}

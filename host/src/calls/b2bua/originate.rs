@@ -83,10 +83,14 @@ pub(in crate::calls) async fn run(engine: Arc<CallEngine>, request: ClickToDial)
     let ending = match call.ring_user(&company, &user, &dialled, reply).await {
         Some(ending) => ending,
         None => match call.extension_call(&company, &user.extension, &dialled) {
-            Ok(Ok(ringing)) => call.serve(&company, ringing, None).await.unwrap_or_else(|error| {
-                tracing::error!(%error, "click-to-dial failed inside the host");
-                Ending::new(CallStatus::Failed, error, None)
-            }),
+            Ok(Ok(ringing)) => {
+                // The dialled number decided the direction (internal or outbound).
+                call.report.describe(call.record.caller_name.as_deref(), call.record.direction);
+                call.serve(&company, ringing, None).await.unwrap_or_else(|error| {
+                    tracing::error!(%error, "click-to-dial failed inside the host");
+                    Ending::new(CallStatus::Failed, error, None)
+                })
+            }
             Ok(Err(ending)) => ending,
             Err(error) => Ending::new(CallStatus::Failed, error, None),
         },
