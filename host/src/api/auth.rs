@@ -185,3 +185,39 @@ fn percent_decode(value: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::*;
+
+    fn parts(uri: &str, upgrade: Option<&str>) -> Parts {
+        let mut request = Request::builder().uri(uri);
+        if let Some(upgrade) = upgrade {
+            request = request.header(header::UPGRADE, upgrade);
+        }
+        request.body(()).expect("a request").into_parts().0
+    }
+
+    #[test]
+    fn a_websocket_upgrade_may_carry_its_token_in_the_query() {
+        let upgrade = parts("/api/v1/companies/acme/events?x=1&access_token=ck_ab%2Bc+d", Some("websocket"));
+        assert_eq!(websocket_query_token(&upgrade).as_deref(), Some("ck_ab+c d"));
+    }
+
+    #[test]
+    fn other_requests_never_take_a_token_from_the_url() {
+        let plain = parts("/api/v1/companies/acme/calls?access_token=ck_abc", None);
+        assert_eq!(websocket_query_token(&plain), None);
+        let other_upgrade = parts("/api/v1/companies/acme/calls?access_token=ck_abc", Some("h2c"));
+        assert_eq!(websocket_query_token(&other_upgrade), None);
+    }
+
+    #[test]
+    fn broken_escapes_are_kept_as_written() {
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+        assert_eq!(percent_decode("%E2%82%AC"), "€");
+    }
+}
