@@ -800,3 +800,45 @@ fn the_openapi_document_describes_the_cti_routes_and_the_event_schema() {
         assert!(kinds.as_array().is_some_and(|k| k.contains(&json!(kind))), "{kind} not in {kinds}");
     }
 }
+
+#[test]
+fn a_call_picked_up_by_phone_with_star_95_is_connected_to_the_picker_in_the_events() {
+    let server = Server::start();
+    let (caller, rung_password) = acme(&server);
+    let rotated = server.operator().post_empty(&format!("{ACME}/users/102/rotate-sip-password"));
+    let picker_password = password(&rotated.expect(200, "102's password"));
+    let company_key = key(&server, "acme", None);
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+    let rung = Device::start(&server, "101", &rung_password, "ring", 1);
+    let (server_ref, caller_password) = (&server, caller.clone());
+    let call_id = thread::scope(|scope| {
+        // 100 calls 101 and stays until the host hangs up; 102 dials *95101 and talks.
+        let phone = scope.spawn(move || {
+            let values = [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", "")];
+            call(server_ref, "100", &caller_password, "101", "keys_hung_up", &values, 1)
+        });
+        let ringing = company.events_until(|e| e["event"] == "ringing" && e["user"] == "101");
+        let call_id = ringing[0]["call_id"].as_str().expect("a call id").to_string();
+        let (ok, log) =
+            call(&server, "102", &picker_password, "*95101", "answered", &[("TALK_MS", "1000")], 1);
+        assert!(ok, "102's pickup failed:\n{log}\n{}", server.log());
+        let (ok, log) = phone.join().expect("the caller");
+        assert!(ok, "the caller was not hung up after the picker left:\n{log}");
+        call_id
+    });
+    assert!(rung.finish().0, "101 was cancelled by the pickup");
+    let seen = company
+        .events_until(|e| e["event"] == "hung_up" && e["user"] == "102" && e["call_id"] == call_id.as_str());
+    let picked: Vec<Value> = seen.into_iter().filter(|e| e["call_id"] == call_id.as_str()).collect();
+    assert_eq!(
+        kinds(&picked),
+        pairs(&[
+            ("hung_up", "101"),
+            ("connected", "100"),
+            ("connected", "102"),
+            ("hung_up", "100"),
+            ("hung_up", "102"),
+        ]),
+        "{picked:#?}"
+    );
+}

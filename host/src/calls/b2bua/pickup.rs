@@ -95,6 +95,7 @@ impl Call {
             self.answer = Some(ok);
         }
         self.record.answered();
+        self.report.connected(self.caller_user.as_deref(), Some(&picker));
         let rung = self.record.destination.take().unwrap_or_default();
         self.record.destination = Some(format!("{rung} (picked up by {picker})"));
         let id = self.legs.len() as LegId + 1;
