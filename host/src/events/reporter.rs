@@ -14,6 +14,8 @@ use crate::routing::call::Direction;
 pub struct CallReporter {
     hub: Arc<EventHub>,
     call: ActiveCall,
+    /// The users whose devices rang, each told once.
+    rung: Vec<String>,
     ended: bool,
 }
 
@@ -47,7 +49,7 @@ impl CallReporter {
         };
         let (control, commands) = mpsc::unbounded_channel();
         hub.register(call.clone(), control);
-        (CallReporter { hub, call, ended: false }, commands)
+        (CallReporter { hub, call, rung: Vec::new(), ended: false }, commands)
     }
 
     /// The call as clients see it now.
@@ -74,11 +76,13 @@ impl CallReporter {
         self.emit(EventKind::Dialing, user, None);
     }
 
-    /// `user`'s devices ring (once per user: later provisional responses say nothing new).
+    /// `user`'s devices ring (once per user and call: later provisional responses, or
+    /// another round of a queue, say nothing new).
     pub fn ringing(&mut self, user: &str) {
-        if self.call.users.iter().any(|u| u == user) && self.call.state != CallState::Dialing {
+        if self.rung.iter().any(|u| u == user) {
             return;
         }
+        self.rung.push(user.to_string());
         self.concern(user);
         if self.call.state == CallState::Dialing {
             self.call.state = CallState::Ringing;
