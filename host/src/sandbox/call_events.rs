@@ -10,7 +10,7 @@ use super::decision::{DecisionError, Outcome};
 use super::{DecisionKind, DecisionScope, LoadedModule, Sandbox, convert};
 use crate::events::{CallStateEvent, Contact, EventKind};
 use crate::routing::call::{CallInput, Direction, local_time, parse_time_zone};
-use crate::store::records::{CallStatus, Cdr};
+use crate::store::records::Cdr;
 
 impl Sandbox {
     /// Tell `module` that `call` ended as `cdr` says, with the company's `config`.
@@ -123,18 +123,6 @@ fn event_to_wit(event: &CallStateEvent) -> wit::CallEvent {
     }
 }
 
-/// Why a call ended, in the contract's words ("normal", "busy", "no-answer", ...).
-fn cause_of(status: CallStatus) -> &'static str {
-    match status {
-        CallStatus::Answered => "normal",
-        CallStatus::NoAnswer => "no-answer",
-        CallStatus::Busy => "busy",
-        CallStatus::Cancelled => "caller-cancel",
-        CallStatus::Failed => "failed",
-        CallStatus::Refused => "refused",
-    }
-}
-
 fn cdr_to_wit(cdr: &Cdr) -> wit::Cdr {
     let answered = cdr.answered_at.is_some();
     wit::Cdr {
@@ -149,7 +137,7 @@ fn cdr_to_wit(cdr: &Cdr) -> wit::Cdr {
         started_ms: cdr.started_at.timestamp_millis(),
         answered_ms: cdr.answered_at.map(|at| at.timestamp_millis()),
         ended_ms: cdr.ended_at.timestamp_millis(),
-        cause: cause_of(cdr.status).to_string(),
+        cause: cdr.status.cause().to_string(),
         // The CDR names who took the call as "extension 101"; the contract wants "101".
         answered_by: cdr
             .destination
@@ -165,6 +153,8 @@ fn cdr_to_wit(cdr: &Cdr) -> wit::Cdr {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+
+    use crate::store::records::CallStatus;
 
     use super::*;
 

@@ -389,6 +389,21 @@ pub enum CallStatus {
     Refused,
 }
 
+impl CallStatus {
+    /// Why a call so ended, in the words of the module contract and the CTI events
+    /// ("normal", "busy", "no-answer", ...).
+    pub fn cause(self) -> &'static str {
+        match self {
+            CallStatus::Answered => "normal",
+            CallStatus::NoAnswer => "no-answer",
+            CallStatus::Busy => "busy",
+            CallStatus::Cancelled => "caller-cancel",
+            CallStatus::Failed => "failed",
+            CallStatus::Refused => "refused",
+        }
+    }
+}
+
 /// A call detail record: one per call, answered or not, written when it ends (SPEC.md §9).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Cdr {

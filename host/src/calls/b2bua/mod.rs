@@ -314,7 +314,7 @@ impl Call {
         if let Some((agent, wrap_up)) = self.rest_after.take() {
             self.engine.presence.rest(&self.record.company, &agent, Instant::now() + wrap_up);
         }
-        self.report.hung_up(event_cause(&ending));
+        self.report.hung_up(ending.status.cause());
         let recording = self.save_recording().await;
         let mut cdr = self.record.finish(ending.status, &ending.cause, ending.sip_status);
         cdr.recording = recording;
@@ -362,18 +362,6 @@ impl Call {
         let mut call_ids = vec![self.caller.call_id.clone()];
         call_ids.extend(self.legs.iter().map(|l| l.dialog.call_id.clone()));
         self.send(Command::Finished { call_ids });
-    }
-}
-
-/// Why the call ended, in the words of the Hung up event (SPEC §12).
-fn event_cause(ending: &Ending) -> &'static str {
-    match ending.status {
-        CallStatus::Answered => "normal",
-        CallStatus::NoAnswer => "no-answer",
-        CallStatus::Busy => "busy",
-        CallStatus::Cancelled => "caller-cancel",
-        CallStatus::Failed => "failed",
-        CallStatus::Refused => "refused",
     }
 }
 
