@@ -23,13 +23,10 @@ fn password(user: &Value) -> String {
     user["sip_password"].as_str().expect("a user has a SIP password").to_string()
 }
 
-/// Company acme with extensions 100, 101 and 102; 100's and 101's SIP passwords.
-fn acme(server: &Server) -> (String, String) {
+/// Company acme with extensions 100, 101 and 102; their SIP passwords.
+fn acme(server: &Server) -> [String; 3] {
     server.create_company("acme", json!({"sip_domain": DOMAIN, "decision_deadline_ms": 1000}));
-    let passwords =
-        (password(&server.create_user("acme", "100")), password(&server.create_user("acme", "101")));
-    server.create_user("acme", "102");
-    passwords
+    ["100", "101", "102"].map(|extension| password(&server.create_user("acme", extension)))
 }
 
 /// A new key of acme, for `user` (none: the company's).
@@ -56,6 +53,19 @@ fn newest_cdr(server: &Server, query: &str) -> Value {
     }
 }
 
+/// Let two connected baresip phones talk for 3 s, then `hanging_up` hangs up and the
+/// BYE must reach `other`; both phones quit (closing their audio dumps).
+fn talk_then_hang_up(hanging_up: &mut support::baresip::Phone, other: &mut support::baresip::Phone) {
+    thread::sleep(Duration::from_secs(3));
+    hanging_up.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    other
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("the BYE did not reach the other phone: {why}"));
+    hanging_up.quit();
+    other.quit();
+}
+
 /// Each baresip phone, playing its own tone, heard the other's (Goertzel over what it
 /// received, 100 ms blocks: at least 1.5 s of it).
 fn assert_hear_each_other(a: (&support::baresip::Phone, u32), b: (&support::baresip::Phone, u32)) {
@@ -78,7 +88,7 @@ fn is_hung_up_for(user: &'static str) -> impl Fn(&Value) -> bool {
 #[test]
 fn the_event_stream_follows_a_call_and_each_user_sees_only_its_own_events() {
     let server = Server::start();
-    let (caller, callee) = acme(&server);
+    let [caller, callee, _] = acme(&server);
     let company_key = key(&server, "acme", None);
     let key_101 = key(&server, "acme", Some("101"));
     let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
@@ -139,7 +149,7 @@ fn receive_pcmu(socket: &UdpSocket, seconds: u64) -> Vec<i16> {
 #[test]
 fn a_call_is_held_resumed_and_hung_up_through_the_api_and_a_reconnecting_client_gets_its_state() {
     let server = Server::start();
-    let (caller, callee) = acme(&server);
+    let [caller, callee, _] = acme(&server);
     let wav = tone_wav(8000, 1, 2.0, f64::from(MUSIC_HZ));
     server
         .operator()
@@ -422,7 +432,7 @@ fn an_outside_caller_found_in_the_crm_rings_with_the_contact_and_a_slow_or_forbi
 fn every_event_is_posted_to_the_companys_webhook_and_a_refused_post_is_tried_again() {
     let crm = Crm::start();
     let server = Server::start();
-    let (caller, callee) = acme(&server);
+    let [caller, callee, _] = acme(&server);
     // Only the operator may point a webhook at the host's own network.
     let settings = json!({"config": {"webhooks": [crm.url("/events")]}});
     let company_key = key(&server, "acme", None);
@@ -466,9 +476,7 @@ fn a_call_transferred_by_the_answering_user_connects_the_caller_and_the_new_part
     const CALLER_HZ: u32 = 1000;
     const NEW_PARTY_HZ: u32 = 600;
     let server = Server::start();
-    let (caller_password, callee) = acme(&server);
-    let rotated = server.operator().post_empty(&format!("{ACME}/users/102/rotate-sip-password"));
-    let new_party_password = password(&rotated.expect(200, "102's password"));
+    let [caller_password, callee, new_party_password] = acme(&server);
     let company_key = key(&server, "acme", None);
     let key_101 = key(&server, "acme", Some("101"));
     let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
@@ -499,14 +507,7 @@ fn a_call_transferred_by_the_answering_user_connects_the_caller_and_the_new_part
         .wait_event("CALL_ESTABLISHED")
         .unwrap_or_else(|why| panic!("102 did not answer: {why}"));
     assert!(device.finish().0, "101 was hung up when it transferred");
-    thread::sleep(Duration::from_secs(3));
-    caller.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
-    new_party
-        .control
-        .wait_event("CALL_CLOSED")
-        .unwrap_or_else(|why| panic!("the BYE did not reach 102: {why}"));
-    caller.quit();
-    new_party.quit();
+    talk_then_hang_up(&mut caller, &mut new_party);
 
     let seen = company.events_until(is_hung_up_for("102"));
     assert_eq!(
@@ -539,9 +540,7 @@ fn click_to_dial_rings_the_user_then_calls_the_number_and_both_hear_each_other()
     const USER_HZ: u32 = 1000;
     const CALLED_HZ: u32 = 600;
     let server = Server::start();
-    let (_, user_password) = acme(&server);
-    let rotated = server.operator().post_empty(&format!("{ACME}/users/102/rotate-sip-password"));
-    let called_password = password(&rotated.expect(200, "102's password"));
+    let [_, user_password, called_password] = acme(&server);
     let plan = json!({"internal_length": 3});
     server.operator().put(&format!("{ACME}/dialling"), &plan).expect(200, "three-digit extensions");
     let company_key = key(&server, "acme", None);
@@ -604,7 +603,7 @@ fn click_to_dial_rings_the_user_then_calls_the_number_and_both_hear_each_other()
 #[test]
 fn a_call_in_a_menu_is_listed_and_hung_up_by_the_company_but_not_held() {
     let server = Server::start();
-    let (caller, _) = acme(&server);
+    let [caller, _, _] = acme(&server);
     let menu = json!({"name": "main", "number": "800", "timeout_seconds": 30, "repeats": 0,
                       "options": [{"key": "2", "destination": {"extension": "101"}}]});
     server.operator().post(&format!("{ACME}/ivr-menus"), &menu).expect(201, "create the menu");
@@ -648,9 +647,7 @@ fn a_call_in_a_menu_is_listed_and_hung_up_by_the_company_but_not_held() {
 #[test]
 fn a_ringing_call_is_picked_up_through_the_api_by_a_member_of_the_pickup_group() {
     let server = Server::start();
-    let (caller, rung_password) = acme(&server);
-    let rotated = server.operator().post_empty(&format!("{ACME}/users/102/rotate-sip-password"));
-    let picker_password = password(&rotated.expect(200, "102's password"));
+    let [caller, rung_password, picker_password] = acme(&server);
     let group = json!({"name": "front", "members": ["101", "102"]});
     server.operator().post(&format!("{ACME}/pickup-groups"), &group).expect(201, "a pickup group");
     let company_key = key(&server, "acme", None);
@@ -700,9 +697,7 @@ fn the_calling_user_transfers_its_callee_to_an_extension_and_they_hear_each_othe
     const CALLEE_HZ: u32 = 600;
     const NEW_PARTY_HZ: u32 = 1000;
     let server = Server::start();
-    let (caller_password, callee_password) = acme(&server);
-    let rotated = server.operator().post_empty(&format!("{ACME}/users/102/rotate-sip-password"));
-    let new_party_password = password(&rotated.expect(200, "102's password"));
+    let [caller_password, callee_password, new_party_password] = acme(&server);
     let company_key = key(&server, "acme", None);
     let key_100 = key(&server, "acme", Some("100"));
     let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
@@ -735,14 +730,7 @@ fn the_calling_user_transfers_its_callee_to_an_extension_and_they_hear_each_othe
         .control
         .wait_event("CALL_ESTABLISHED")
         .unwrap_or_else(|why| panic!("102 did not answer: {why}"));
-    thread::sleep(Duration::from_secs(3));
-    callee.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
-    new_party
-        .control
-        .wait_event("CALL_CLOSED")
-        .unwrap_or_else(|why| panic!("the BYE did not reach 102: {why}"));
-    callee.quit();
-    new_party.quit();
+    talk_then_hang_up(&mut callee, &mut new_party);
 
     let seen = company.events_until(is_hung_up_for("102"));
     assert_eq!(
@@ -804,9 +792,7 @@ fn the_openapi_document_describes_the_cti_routes_and_the_event_schema() {
 #[test]
 fn a_call_picked_up_by_phone_with_star_95_is_connected_to_the_picker_in_the_events() {
     let server = Server::start();
-    let (caller, rung_password) = acme(&server);
-    let rotated = server.operator().post_empty(&format!("{ACME}/users/102/rotate-sip-password"));
-    let picker_password = password(&rotated.expect(200, "102's password"));
+    let [caller, rung_password, picker_password] = acme(&server);
     let company_key = key(&server, "acme", None);
     let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
     let rung = Device::start(&server, "101", &rung_password, "ring", 1);
