@@ -52,30 +52,12 @@ echo "server CPU during the calls: $(( (server_cpu_after - server_cpu_before) * 
 cat "$work/clients.log"
 
 python3 - "$work" "$CLIENTS" <<'PY'
-import re, sys
+import sys
 from collections import defaultdict
-from datetime import datetime
 work, clients = sys.argv[1], int(sys.argv[2])
-# The device's trace: "----- <date> <time.micros>\nUDP message sent ...\n\n<message>".
-stamp = re.compile(r"^-+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)$")
-sent_180 = {}
-when = direction = first = None
-for line in open(f"{work}/uas_messages.log", errors="replace"):
-    line = line.rstrip("\r\n")
-    m = stamp.match(line)
-    if m:
-        when, direction, first = datetime.fromisoformat(m.group(1)).timestamp(), None, None
-        continue
-    if direction is None and line.startswith("UDP message"):
-        direction = "sent" if " sent" in line else "received"
-        continue
-    if direction and first is None and line:
-        first = line
-        continue
-    if first and line.lower().startswith("call-id:"):
-        if direction == "sent" and first.startswith("SIP/2.0 180"):
-            sent_180.setdefault(line.split(":", 1)[1].strip(), when)
-        first = ""
+sys.path.insert(0, "bench/sipp")
+from sipp_trace import first_stamps
+sent_180 = first_stamps(f"{work}/uas_messages.log", {"180": ("sent", "SIP/2.0 180")})["180"]
 received = defaultdict(list)
 for line in open(f"{work}/events.tsv"):
     call_id, client, at_us = line.split("\t")

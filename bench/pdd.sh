@@ -33,35 +33,15 @@ scenario=$PWD/bench/sipp/uac.xml
     -trace_stat -stf stat.csv -trace_msg -message_file messages.log > uac.log 2>&1) || true
 
 python3 - "$work" <<'PY'
-import csv, re, sys
-from datetime import datetime
+import csv, sys
 work = sys.argv[1]
 rows = list(csv.reader(open(f"{work}/stat.csv"), delimiter=";"))
 header, last = rows[0], rows[-1]
 ok, failed = (int(last[header.index(k)]) for k in ("SuccessfulCall(C)", "FailedCall(C)"))
-# The trace: "----- <date> <time.micros>\nUDP message sent|received ...\n\n<message>".
-stamp = re.compile(r"^-+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)$")
-sent, ringing = {}, {}
-when = direction = first = None
-for line in open(f"{work}/messages.log", errors="replace"):
-    line = line.rstrip("\r\n")
-    m = stamp.match(line)
-    if m:
-        when, direction, first = datetime.fromisoformat(m.group(1)).timestamp(), None, None
-        continue
-    if direction is None and line.startswith("UDP message"):
-        direction = "sent" if " sent" in line else "received"
-        continue
-    if direction and first is None and line:
-        first = line
-        continue
-    if first and line.lower().startswith("call-id:"):
-        call_id = line.split(":", 1)[1].strip()
-        if direction == "sent" and first.startswith("INVITE "):
-            sent.setdefault(call_id, when)  # the first INVITE, not a retransmission
-        elif direction == "received" and first.startswith("SIP/2.0 180"):
-            ringing.setdefault(call_id, when)
-        first = ""
+sys.path.insert(0, "bench/sipp")
+from sipp_trace import first_stamps
+stamps = first_stamps(f"{work}/messages.log", {"sent": ("sent", "INVITE "), "ringing": ("received", "SIP/2.0 180")})
+sent, ringing = stamps["sent"], stamps["ringing"]
 delays = sorted(1000 * (ringing[c] - sent[c]) for c in ringing if c in sent)
 if not delays:
     sys.exit("no 180 seen in the message trace")
