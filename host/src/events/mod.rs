@@ -251,12 +251,23 @@ impl EventHub {
         call_id: &str,
         scope: &Scope,
     ) -> Result<ActiveCall, ControlError> {
+        self.with_entry(company, call_id, scope, |entry| entry.call.clone())
+    }
+
+    /// `what` of `company`'s call `call_id`, once `scope` may see it.
+    fn with_entry<T>(
+        &self,
+        company: &str,
+        call_id: &str,
+        scope: &Scope,
+        what: impl FnOnce(&Entry) -> T,
+    ) -> Result<T, ControlError> {
         let calls = lock(&self.calls);
         let entry = calls.get(&(company.to_string(), call_id.to_string())).ok_or(ControlError::NoSuchCall)?;
         if !scope.sees_call(&entry.call) {
             return Err(ControlError::NotYours);
         }
-        Ok(entry.call.clone())
+        Ok(what(entry))
     }
 
     fn register(&self, call: ActiveCall, control: mpsc::UnboundedSender<Control>) {
@@ -281,12 +292,7 @@ impl EventHub {
         call_id: &str,
         scope: &Scope,
     ) -> Result<mpsc::UnboundedSender<Control>, ControlError> {
-        let calls = lock(&self.calls);
-        let entry = calls.get(&(company.to_string(), call_id.to_string())).ok_or(ControlError::NoSuchCall)?;
-        if !scope.sees_call(&entry.call) {
-            return Err(ControlError::NotYours);
-        }
-        Ok(entry.control.clone())
+        self.with_entry(company, call_id, scope, |entry| entry.control.clone())
     }
 }
 

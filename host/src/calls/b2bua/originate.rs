@@ -11,7 +11,6 @@
 //! anyone else is rung.
 
 use super::*;
-use crate::dialling::Normalised;
 use crate::events::{ClickToDial, ControlError};
 use crate::media::sdp::HostCodec;
 
@@ -38,10 +37,8 @@ pub(in crate::calls) async fn run(engine: Arc<CallEngine>, request: ClickToDial)
         }
     };
     let dialled = match company.dialling.normalise(&number) {
-        Ok(normalised @ (Normalised::Internal(_) | Normalised::National(_))) => {
-            normalised.as_str().to_string()
-        }
-        Ok(Normalised::E164(e164)) => e164,
+        // Internal and national numbers dial as they are; E.164 ones with their "+".
+        Ok(normalised) => normalised.as_str().to_string(),
         Err(error) => {
             let _ = reply.send(Err(ControlError::WrongState(error.to_string())));
             return;
