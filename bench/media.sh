@@ -21,7 +21,7 @@ CALLEE_PORT=16062
 NG_PORT=22223
 GENERATOR=$PWD/bench/sipp/media_load.py
 
-require_tools bench/media.sh sipp curl python3 rtpengine
+require_tools bench/media.sh sipp curl python3 rtpengine  # rtpengine: Debian package rtpengine-daemon
 echo "$(rtpengine --version 2>&1 | head -n 1)"
 machine_and_build
 start_work

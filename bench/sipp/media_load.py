@@ -14,8 +14,9 @@ Two relays, by the first argument:
 
 All callers' media comes from one socket and all callees' from another; the relays latch
 onto those sources. Each stream has its own SSRC and carries its send time (monotonic
-ns) in the payload, so the receiver counts every stream's packets and their latency end
-to end. A sender and a receiver process share the two sockets, one core each at most.
+ns) and its index in the payload, so the receiver counts every stream's packets and their
+latency end to end. The index is read from the payload, not the SSRC: a relay may
+renumber the header (Centralita gives each phone one continuous stream, RFC 3550 §7). A sender and a receiver process share the two sockets, one core each at most.
 """
 
 import json
@@ -36,7 +37,9 @@ CALLER_MEDIA = ("127.0.0.1", int(os.environ.get("CALLER_MEDIA_PORT", "40000")))
 CALLEE_MEDIA = ("127.0.0.1", int(os.environ.get("CALLEE_MEDIA_PORT", "40002")))
 PACKET_NS = 20_000_000  # 20 ms of G.711: 160 bytes at 8 kHz
 PAYLOAD = 160
-STOP_SSRC = 0xFFFFFFFF
+STOP_STREAM = 0xFFFFFFFF
+# The payload starts with the send time and the stream's index.
+MARK = struct.Struct("!QI")
 
 
 def sdp(user, address):
@@ -321,7 +324,7 @@ class NgCalls:
 
 
 def receive(sockets, streams, out_path):
-    """The receiver process: counts packets per SSRC and their latency, until a stop
+    """The receiver process: counts packets per stream and their latency, until a stop
     packet has come on every socket; writes {received, histogram} to out_path."""
     received = [0] * streams
     histogram = [0] * 20001  # 0.1 ms buckets up to 2 s
@@ -332,7 +335,7 @@ def receive(sockets, streams, out_path):
         sock.setblocking(False)
         poller.register(sock, select.POLLIN)
     stops = 0
-    unpack = struct.unpack_from
+    unpack = MARK.unpack_from
     while stops < len(sockets):
         for fd, _ in poller.poll(1000):
             sock = next(s for s in sockets if s.fileno() == fd)
@@ -343,13 +346,13 @@ def receive(sockets, streams, out_path):
                     break
                 if size < 20:
                     continue
-                ssrc, sent_ns = unpack("!IQ", buffer, 8)
-                if ssrc == STOP_SSRC:
+                sent_ns, index = unpack(buffer, 12)
+                if index == STOP_STREAM:
                     stops += 1
                     continue
                 now = time.monotonic_ns()
-                if ssrc < streams:
-                    received[ssrc] += 1
+                if index < streams:
+                    received[index] += 1
                     histogram[min(20000, (now - sent_ns) // 100_000)] += 1
     with open(out_path, "w") as out:
         json.dump({"received": received, "histogram": histogram}, out)
@@ -357,10 +360,11 @@ def receive(sockets, streams, out_path):
 
 def send(streams):
     """Plays every stream at 50 packets/s for SECONDS, spread evenly over each 20 ms.
-    streams: [(socket, (ip, port))]; the stream's index is its SSRC. Returns packets sent."""
+    streams: [(socket, (ip, port))]; the stream's index is its SSRC and follows its send
+    time in the payload. Returns packets sent."""
     count = len(streams)
     packet = bytearray(12 + PAYLOAD)
-    packet[20:] = b"\xff" * (PAYLOAD - 8)  # PCMU silence after the send time
+    packet[12 + MARK.size:] = b"\xff" * (PAYLOAD - MARK.size)  # PCMU silence after the mark
     pack = struct.pack_into
     ticks = SECONDS * 1_000_000_000 // PACKET_NS
     start = time.monotonic_ns() + 10_000_000
@@ -373,7 +377,7 @@ def send(streams):
             if due - now > 1_000_000:
                 time.sleep((due - now) / 1e9)
                 now = time.monotonic_ns()
-            pack("!BBHIIQ", packet, 0, 0x80, 0, tick & 0xFFFF, tick * 160, ssrc, now)
+            pack("!BBHIIQI", packet, 0, 0x80, 0, tick & 0xFFFF, tick * 160, ssrc, now, ssrc)
             try:
                 sock.sendto(packet, target)
                 sent += 1
@@ -415,7 +419,8 @@ def main():
     time.sleep(1)  # packets still in the relay
     stopper = udp(0)
     for address in (CALLER_MEDIA, CALLEE_MEDIA):
-        stopper.sendto(struct.pack("!BBHIIQ", 0x80, 0, 0, 0, STOP_SSRC, 0) + bytes(PAYLOAD - 8), address)
+        stop = struct.pack("!BBHII", 0x80, 0, 0, 0, STOP_STREAM) + MARK.pack(0, STOP_STREAM)
+        stopper.sendto(stop + bytes(PAYLOAD - MARK.size), address)
     os.waitpid(receiver, 0)
     result = json.load(open(out_path))
     received = sum(result["received"])
