@@ -22,7 +22,7 @@
 //!   while it plays, what the other side sends is not relayed to that side.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tokio::net::UdpSocket;
@@ -35,6 +35,7 @@ use super::dtmf::EventDetector;
 use super::ports::{BoundPair, PortLease, PortPool, PortRange};
 use super::track::Track;
 
+mod consult;
 mod continuity;
 mod playback;
 
@@ -220,9 +221,6 @@ struct Counters {
     packets: AtomicU64,
     bytes: AtomicU64,
     dropped: AtomicU64,
-    /// Frames the host played instead (counted on the side whose phone is played to's
-    /// other side, so they show in the direction they travel).
-    played: AtomicU64,
 }
 
 impl Counters {
@@ -231,7 +229,7 @@ impl Counters {
             packets: self.packets.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
-            played: self.played.load(Ordering::Relaxed),
+            played: 0,
         }
     }
 }
@@ -276,10 +274,10 @@ impl RelayStats {
     }
 }
 
-/// One side's sockets. The sockets are declared before the lease, so they are closed
+/// One end's sockets. The sockets are declared before the lease, so they are closed
 /// before the lease gives their ports back to the pool.
 #[derive(Debug)]
-struct SideSockets {
+struct EndSockets {
     streams: [UdpSocket; 2],
     /// The RTP socket again (a duplicate descriptor), for the media clock thread, which
     /// sends without an async runtime.
@@ -287,40 +285,106 @@ struct SideSockets {
     lease: PortLease,
 }
 
-/// What a session's four tasks (and the media clock, while it plays to the session) share;
+/// Ends a session can have: one per side of the call, and a spare for the party a user
+/// consults before an attended transfer (bound at the first consult, see [`consult`]).
+const ENDS: usize = 3;
+/// The route of an end whose packets go nowhere.
+const NOWHERE: u8 = u8::MAX;
+
+/// One end of a session: a port pair facing one phone, and what the host does there.
+#[derive(Debug)]
+struct End {
+    sockets: EndSockets,
+    /// `[stream]`: where this end's phone receives.
+    remotes: [Remote; 2],
+    /// `[stream]`: packets that arrived at this end.
+    counters: [Counters; 2],
+    /// RTP frames the host played to this end, and those whose send failed.
+    played: AtomicU64,
+    played_dropped: AtomicU64,
+    /// What the host listens for here.
+    listening: Slot<Listening>,
+    /// The host plays to this end, so no other end is relayed to it.
+    host_playing: AtomicBool,
+    /// Bumped whenever what plays here changes or stops; the media clock drops a playback
+    /// whose generation is no longer current.
+    playback_generation: AtomicU64,
+    /// The one RTP stream this end's phone receives, whoever feeds it.
+    outgoing: OutStream,
+}
+
+impl End {
+    fn new(sockets: EndSockets) -> End {
+        End {
+            sockets,
+            remotes: [Remote::new(), Remote::new()],
+            counters: Default::default(),
+            played: AtomicU64::new(0),
+            played_dropped: AtomicU64::new(0),
+            listening: Slot::default(),
+            host_playing: AtomicBool::new(false),
+            playback_generation: AtomicU64::new(0),
+            outgoing: OutStream::new(),
+        }
+    }
+
+    fn socket(&self, stream: Stream) -> &UdpSocket {
+        &self.sockets.streams[stream.index()]
+    }
+
+    fn remote(&self, stream: Stream) -> &Remote {
+        &self.remotes[stream.index()]
+    }
+
+    /// Nothing plays here any more; relaying to it resumes.
+    fn stop_playing(&self) {
+        self.playback_generation.fetch_add(1, Ordering::AcqRel);
+        self.host_playing.store(false, Ordering::Relaxed);
+    }
+}
+
+/// What a session's tasks (and the media clock, while it plays to the session) share;
 /// dropped (ports returned) when the last of them lets go.
 #[derive(Debug)]
 struct Shared {
-    sides: [SideSockets; 2],
-    /// `[side][stream]`: where that side's phone receives.
-    remotes: [[Remote; 2]; 2],
-    /// `[side][stream]`: packets that arrived on that side.
-    counters: [[Counters; 2]; 2],
-    /// `[side]`: what the host listens for on that side.
-    listening: [Slot<Listening>; 2],
-    /// `[side]`: the host plays to that side, so the other side is not relayed to it.
-    host_playing: [AtomicBool; 2],
-    /// `[side]`: bumped whenever what plays to the side changes or stops; the media clock
-    /// drops a playback whose generation is no longer current.
-    playback_generation: [AtomicU64; 2],
+    /// Ends 0 and 1 are bound when the session opens; the spare on demand.
+    ends: [OnceLock<End>; ENDS],
+    /// `[end]`: the end what arrives at this end is relayed to, or [`NOWHERE`].
+    routes: [AtomicU8; ENDS],
+    /// `[side]`: the end that is this side of the call (a consulted party takes the place
+    /// of the side that transferred it the call).
+    sides: [AtomicU8; 2],
     events: UnboundedSender<MediaEvent>,
-    /// `[side]`: the one RTP stream that side's phone receives, whoever feeds it.
-    outgoing: [OutStream; 2],
     /// The session's clock for [`OutStream`]'s gaps.
     born: std::time::Instant,
 }
 
 impl Shared {
-    fn socket(&self, side: Side, stream: Stream) -> &UdpSocket {
-        &self.sides[side.index()].streams[stream.index()]
+    fn end(&self, index: usize) -> Option<&End> {
+        self.ends.get(index).and_then(OnceLock::get)
     }
 
-    fn remote(&self, side: Side, stream: Stream) -> &Remote {
-        &self.remotes[side.index()][stream.index()]
+    fn end_index(&self, side: Side) -> usize {
+        usize::from(self.sides[side.index()].load(Ordering::Acquire))
     }
 
-    fn counters(&self, side: Side, stream: Stream) -> &Counters {
-        &self.counters[side.index()][stream.index()]
+    /// The end that is `side` now.
+    fn side(&self, side: Side) -> &End {
+        // Sides are only ever pointed at bound ends (at the open, or by a consult that
+        // bound its end first).
+        self.end(self.end_index(side)).expect("a side's end is bound")
+    }
+
+    /// The side of the call `end` is now; none for a consult's end.
+    fn side_of(&self, end: usize) -> Option<Side> {
+        [Side::A, Side::B].into_iter().find(|&side| self.end_index(side) == end)
+    }
+
+    /// Relay `a` and `b` to each other.
+    fn connect(&self, a: usize, b: usize) {
+        // Ends are fewer than NOWHERE, so their indexes fit in a u8.
+        self.routes[a].store(b as u8, Ordering::Release);
+        self.routes[b].store(a as u8, Ordering::Release);
     }
 
     /// Microseconds since the session opened.
@@ -328,11 +392,16 @@ impl Shared {
         u64::try_from(self.born.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
+    /// What arrived on `side` and went to the other side.
     fn stats(&self, side: Side) -> DirectionStats {
-        DirectionStats {
-            rtp: self.counters(side, Stream::Rtp).read(),
-            rtcp: self.counters(side, Stream::Rtcp).read(),
-        }
+        let (from, to) = (self.side(side), self.side(side.other()));
+        let flow = |stream: Stream| FlowStats {
+            dropped: from.counters[stream.index()].dropped.load(Ordering::Relaxed)
+                + if stream == Stream::Rtp { to.played_dropped.load(Ordering::Relaxed) } else { 0 },
+            played: if stream == Stream::Rtp { to.played.load(Ordering::Relaxed) } else { 0 },
+            ..from.counters[stream.index()].read()
+        };
+        DirectionStats { rtp: flow(Stream::Rtp), rtcp: flow(Stream::Rtcp) }
     }
 }
 
@@ -379,87 +448,98 @@ impl MediaRelay {
     /// sent until a side's remote is known (given by [`RelaySession::set_remote`] or
     /// latched from its first packet).
     pub async fn open(&self) -> Result<RelaySession, MediaError> {
-        let a = self.inner.pool.bind_pair(self.inner.bind_ip)?;
-        let b = self.inner.pool.bind_pair(self.inner.bind_ip)?;
+        let a = self.bind_end()?;
+        let b = self.bind_end()?;
         let (events, events_receiver) = unbounded_channel();
         let shared = Arc::new(Shared {
-            sides: [side_sockets(a)?, side_sockets(b)?],
-            remotes: [[Remote::new(), Remote::new()], [Remote::new(), Remote::new()]],
-            counters: Default::default(),
-            listening: Default::default(),
-            host_playing: Default::default(),
-            playback_generation: Default::default(),
+            ends: [OnceLock::from(a), OnceLock::from(b), OnceLock::new()],
+            routes: [AtomicU8::new(1), AtomicU8::new(0), AtomicU8::new(NOWHERE)],
+            sides: [AtomicU8::new(0), AtomicU8::new(1)],
             events,
-            outgoing: [OutStream::new(), OutStream::new()],
             born: std::time::Instant::now(),
         });
-        let tasks = [Side::A, Side::B]
-            .into_iter()
-            .flat_map(|side| [(side, Stream::Rtp), (side, Stream::Rtcp)])
-            .map(|(side, stream)| tokio::spawn(forward(Arc::clone(&shared), side, stream)))
-            .collect();
-        Ok(RelaySession {
+        let mut session = RelaySession {
             shared,
-            tasks,
+            tasks: Vec::new(),
             advertise_ip: self.inner.advertise_ip,
             relay: self.clone(),
             events: Some(events_receiver),
-        })
+        };
+        session.start_relaying(0);
+        session.start_relaying(1);
+        Ok(session)
+    }
+
+    /// Bind a port pair for one end of a session.
+    fn bind_end(&self) -> Result<End, MediaError> {
+        let BoundPair { rtp, rtcp, lease } = self.inner.pool.bind_pair(self.inner.bind_ip)?;
+        let nonblocking = |socket: std::net::UdpSocket| {
+            socket
+                .set_nonblocking(true)
+                .and_then(|()| UdpSocket::from_std(socket))
+                .map_err(MediaError::Socket)
+        };
+        // Cloned after set_nonblocking: the flag belongs to the shared open socket, so the
+        // clock's sends never block either.
+        let rtp_sender = rtp.try_clone().map_err(MediaError::Socket);
+        let streams = [nonblocking(rtp)?, nonblocking(rtcp)?];
+        Ok(End::new(EndSockets { streams, rtp_sender: rtp_sender?, lease }))
     }
 }
 
-fn side_sockets(pair: BoundPair) -> Result<SideSockets, MediaError> {
-    let BoundPair { rtp, rtcp, lease } = pair;
-    let nonblocking = |socket: std::net::UdpSocket| {
-        socket.set_nonblocking(true).and_then(|()| UdpSocket::from_std(socket)).map_err(MediaError::Socket)
-    };
-    // Cloned after set_nonblocking: the flag belongs to the shared open socket, so the
-    // clock's sends never block either.
-    let rtp_sender = rtp.try_clone().map_err(MediaError::Socket);
-    let streams = [nonblocking(rtp)?, nonblocking(rtcp)?];
-    Ok(SideSockets { streams, rtp_sender: rtp_sender?, lease })
-}
-
-/// Relay what arrives on `from`'s `stream` socket to the other side's remote, forever
-/// (the task is aborted when its session ends).
-async fn forward(shared: Arc<Shared>, from: Side, stream: Stream) {
-    let to = from.other();
-    let (receiver, sender) = (shared.socket(from, stream), shared.socket(to, stream));
-    let (source_remote, destination) = (shared.remote(from, stream), shared.remote(to, stream));
-    let counters = shared.counters(from, stream);
-    let mut destination_cache = CachedRemote::new();
+/// Relay what arrives on end `from`'s `stream` socket to the remote of the end its route
+/// names, forever (the task is aborted when its session ends).
+async fn forward(shared: Arc<Shared>, from: usize, stream: Stream) {
+    // Tasks are started for bound ends only.
+    let this = shared.end(from).expect("a relaying end is bound");
+    let receiver = this.socket(stream);
+    let source_remote = this.remote(stream);
+    let counters = &this.counters[stream.index()];
     let mut listening = CachedSlot::new();
     let mut digits = EventDetector::default();
     let mut buffer = vec![0u8; MAX_PACKET];
+    // Where the last packet went, with that end's remote and stream numbering.
+    let mut routed = NOWHERE;
+    let mut destination_cache = CachedRemote::new();
     let mut renumbering = Renumbering::default();
     loop {
         let (length, source) = match receiver.recv_from(&mut buffer).await {
             Ok(received) => received,
             Err(error) => {
                 // Transient (an ICMP error reported on some systems): the socket stays usable.
-                tracing::debug!(%error, ?from, ?stream, "media receive error");
+                tracing::debug!(%error, from, ?stream, "media receive error");
                 tokio::task::yield_now().await;
                 continue;
             }
         };
         source_remote.latch(source);
         if stream == Stream::Rtp
-            && let Some(listening) = listening.current(&shared.listening[from.index()])
+            && let Some(listening) = listening.current(&this.listening)
         {
             listen(&shared, from, listening, &mut digits, &buffer[..length]);
         }
-        if shared.host_playing[to.index()].load(Ordering::Relaxed) {
+        let route = shared.routes[from].load(Ordering::Acquire);
+        let Some(to) = shared.end(usize::from(route)) else {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        if route != routed {
+            routed = route;
+            destination_cache = CachedRemote::new();
+            renumbering = Renumbering::default();
+        }
+        if to.host_playing.load(Ordering::Relaxed) {
             counters.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let Some(address) = destination_cache.current(destination) else {
+        let Some(address) = destination_cache.current(to.remote(stream)) else {
             counters.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         };
         if stream == Stream::Rtp {
-            renumbering.rewrite(&shared.outgoing[to.index()], &mut buffer[..length], shared.now_us());
+            renumbering.rewrite(&to.outgoing, &mut buffer[..length], shared.now_us());
         }
-        match sender.send_to(&buffer[..length], address).await {
+        match to.socket(stream).send_to(&buffer[..length], address).await {
             Ok(_) => {
                 counters.packets.fetch_add(1, Ordering::Relaxed);
                 counters.bytes.fetch_add(length as u64, Ordering::Relaxed);
@@ -472,11 +552,13 @@ async fn forward(shared: Arc<Shared>, from: Side, stream: Stream) {
     }
 }
 
-/// Hand an RTP packet that arrived on `side` to what the host listens with.
-fn listen(shared: &Shared, side: Side, listening: &Listening, digits: &mut EventDetector, packet: &[u8]) {
+/// Hand an RTP packet that arrived at end `from` to what the host listens with there.
+fn listen(shared: &Shared, from: usize, listening: &Listening, digits: &mut EventDetector, packet: &[u8]) {
     let Some(packet) = super::rtp::parse(packet) else { return };
     if Some(packet.payload_type) == listening.telephone_event {
-        if let Some(digit) = digits.on_event(packet.timestamp, packet.payload) {
+        if let Some(digit) = digits.on_event(packet.timestamp, packet.payload)
+            && let Some(side) = shared.side_of(from)
+        {
             // Fails only when the call no longer listens to its events.
             let _ = shared.events.send(MediaEvent::Digit { side, digit });
         }
@@ -497,35 +579,40 @@ pub struct RelaySession {
 }
 
 impl RelaySession {
+    /// Relay what arrives at `end` (bound) from now on.
+    fn start_relaying(&mut self, end: usize) {
+        for stream in [Stream::Rtp, Stream::Rtcp] {
+            self.tasks.push(tokio::spawn(forward(Arc::clone(&self.shared), end, stream)));
+        }
+    }
+
     /// Where phones send to this side's RTP: the advertised address and the RTP port
     /// (RTCP is the next port). What [`super::Sdp::relayed`] takes as `via`.
     pub fn local(&self, side: Side) -> SocketAddr {
-        SocketAddr::new(self.advertise_ip, self.shared.sides[side.index()].lease.rtp_port())
+        SocketAddr::new(self.advertise_ip, self.shared.side(side).sockets.lease.rtp_port())
     }
 
     /// Where this side's phone receives RTP, from its SDP: `None` when on hold or not known
     /// yet (nothing is sent to it then). RTCP goes to the next port; an address re-opens
     /// latching on both.
     pub fn set_remote(&self, side: Side, rtp: Option<SocketAddr>) {
-        self.shared.remote(side, Stream::Rtp).set(rtp);
-        let rtcp = rtp.and_then(|rtp| Some(SocketAddr::new(rtp.ip(), rtp.port().checked_add(1)?)));
-        self.shared.remote(side, Stream::Rtcp).set(rtcp);
+        set_remotes(self.shared.side(side), rtp);
     }
 
     /// Where this side's phone receives RTCP when its SDP says otherwise (`a=rtcp:`,
     /// RFC 3605); call after [`RelaySession::set_remote`], which resets it to RTP + 1.
     pub fn set_remote_rtcp(&self, side: Side, rtcp: Option<SocketAddr>) {
-        self.shared.remote(side, Stream::Rtcp).set(rtcp);
+        self.shared.side(side).remote(Stream::Rtcp).set(rtcp);
     }
 
     /// Where this side's RTP goes now (given, or latched).
     pub fn remote(&self, side: Side) -> Option<SocketAddr> {
-        self.shared.remote(side, Stream::Rtp).get()
+        self.shared.side(side).remote(Stream::Rtp).get()
     }
 
     /// Where this side's RTCP goes now (given, or latched).
     pub fn remote_rtcp(&self, side: Side) -> Option<SocketAddr> {
-        self.shared.remote(side, Stream::Rtcp).get()
+        self.shared.side(side).remote(Stream::Rtcp).get()
     }
 
     /// The session's [`MediaEvent`]s (digits, playbacks done); there is one receiver, taken
@@ -536,12 +623,12 @@ impl RelaySession {
 
     /// Listen to `side` with `listening` from now on (replacing what listened before).
     pub fn listen(&self, side: Side, listening: Listening) {
-        self.shared.listening[side.index()].set(Some(listening));
+        self.shared.side(side).listening.set(Some(listening));
     }
 
     /// Stop listening to `side`.
     pub fn stop_listening(&self, side: Side) {
-        self.shared.listening[side.index()].set(None);
+        self.shared.side(side).listening.set(None);
     }
 
     /// Play `items` one after the other to `side`, encoded as `payload_type` (PCMU or
@@ -550,11 +637,14 @@ impl RelaySession {
     /// `repeat`) a [`MediaEvent::PlaybackDone`] with `token` is sent and silence follows
     /// until [`RelaySession::stop_playing`]. Relaying to `side` is paused meanwhile.
     pub fn play(&self, side: Side, payload_type: u8, items: Vec<Audio>, repeat: bool, token: u64) {
-        let generation = self.shared.playback_generation[side.index()].fetch_add(1, Ordering::AcqRel) + 1;
-        self.shared.host_playing[side.index()].store(true, Ordering::Relaxed);
+        let end = self.shared.end_index(side);
+        let playing = self.shared.side(side);
+        let generation = playing.playback_generation.fetch_add(1, Ordering::AcqRel) + 1;
+        playing.host_playing.store(true, Ordering::Relaxed);
         let clock = self.relay.inner.clock.get_or_init(playback::Clock::start);
         clock.start_playing(playback::Start {
             shared: Arc::clone(&self.shared),
+            end,
             side,
             generation,
             payload_type,
@@ -566,28 +656,32 @@ impl RelaySession {
 
     /// Stop playing to `side` and relay the other side to it again.
     pub fn stop_playing(&self, side: Side) {
-        self.shared.playback_generation[side.index()].fetch_add(1, Ordering::AcqRel);
-        self.shared.host_playing[side.index()].store(false, Ordering::Relaxed);
+        self.shared.side(side).stop_playing();
     }
 
     /// Whether the host is playing to `side`.
     pub fn is_playing(&self, side: Side) -> bool {
-        self.shared.host_playing[side.index()].load(Ordering::Relaxed)
+        self.shared.side(side).host_playing.load(Ordering::Relaxed)
     }
 
     pub fn stats(&self) -> RelayStats {
         RelayStats { a_to_b: self.shared.stats(Side::A), b_to_a: self.shared.stats(Side::B) }
     }
 
-    /// Stop relaying and wait until the ports are back in the pool.
-    pub async fn close(mut self) {
-        self.stop_playing(Side::A);
-        self.stop_playing(Side::B);
-        let tasks = std::mem::take(&mut self.tasks);
-        for task in &tasks {
+    /// Stop playing anywhere and relaying (the clock lets go at its next tick).
+    fn stop(&mut self) {
+        for end in self.shared.ends.iter().filter_map(OnceLock::get) {
+            end.stop_playing();
+        }
+        for task in &self.tasks {
             task.abort();
         }
-        for task in tasks {
+    }
+
+    /// Stop relaying and wait until the ports are back in the pool.
+    pub async fn close(mut self) {
+        self.stop();
+        for task in std::mem::take(&mut self.tasks) {
             // An aborted task ends with a cancellation error; its future, and its share of
             // the sockets, is dropped by then.
             let _ = task.await;
@@ -600,14 +694,16 @@ impl RelaySession {
     }
 }
 
+/// `end`'s phone receives RTP at `rtp` (none: send it nothing) and RTCP at the next port.
+fn set_remotes(end: &End, rtp: Option<SocketAddr>) {
+    end.remote(Stream::Rtp).set(rtp);
+    let rtcp = rtp.and_then(|rtp| Some(SocketAddr::new(rtp.ip(), rtp.port().checked_add(1)?)));
+    end.remote(Stream::Rtcp).set(rtcp);
+}
+
 impl Drop for RelaySession {
     fn drop(&mut self) {
-        // The clock lets go of the sockets at its next tick.
-        self.stop_playing(Side::A);
-        self.stop_playing(Side::B);
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.stop();
     }
 }
 

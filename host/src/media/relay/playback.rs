@@ -36,8 +36,11 @@ const CLOCK_THREAD_NICE: i32 = -5;
 /// Start playing to one side of a session.
 pub(super) struct Start {
     pub(super) shared: std::sync::Arc<Shared>,
+    /// The end played to.
+    pub(super) end: usize,
+    /// The side of the call that end was when it started (named in `PlaybackDone`).
     pub(super) side: Side,
-    /// The side's playback generation this belongs to.
+    /// The end's playback generation this belongs to.
     pub(super) generation: u64,
     pub(super) payload_type: u8,
     pub(super) items: Vec<Audio>,
@@ -83,8 +86,8 @@ struct Playing {
 
 impl Playing {
     fn new(start: Start) -> Playing {
-        let out = &start.shared.outgoing[start.side.index()];
-        // The side's stream goes on from whatever it carried before (see `continuity`).
+        let out = &start.end().outgoing;
+        // The end's stream goes on from whatever it carried before (see `continuity`).
         let (sequence, timestamp) = out.next_after_gap(start.shared.now_us());
         let ssrc = out.ssrc();
         Playing {
@@ -109,8 +112,7 @@ impl Playing {
     }
 
     fn is_current(&self) -> bool {
-        let side = self.start.side.index();
-        self.start.shared.playback_generation[side].load(std::sync::atomic::Ordering::Acquire)
+        self.start.end().playback_generation.load(std::sync::atomic::Ordering::Acquire)
             == self.start.generation
     }
 
@@ -145,11 +147,11 @@ impl Playing {
     }
 
     fn send(&mut self, frame: &[i16; FRAME_SAMPLES], packet: &mut [u8; HEADER_LEN + FRAME_SAMPLES]) {
-        let shared = &self.start.shared;
-        let Some(address) = self.remote.current(shared.remote(self.start.side, Stream::Rtp)) else {
+        let (shared, end) = (&self.start.shared, self.start.end());
+        let Some(address) = self.remote.current(end.remote(Stream::Rtp)) else {
             return;
         };
-        let out = &shared.outgoing[self.start.side.index()];
+        let out = &end.outgoing;
         let now_us = shared.now_us();
         if out.last_seq() != self.sequence.wrapping_sub(1) {
             // Relayed packets went out since this playback's last: go on after them.
@@ -164,12 +166,11 @@ impl Playing {
         for (byte, &sample) in payload.iter_mut().zip(frame.iter()) {
             *byte = encode(sample);
         }
-        let socket = &shared.sides[self.start.side.index()].rtp_sender;
-        let counters = shared.counters(self.start.side.other(), Stream::Rtp);
-        match socket.send_to(packet, address) {
-            Ok(_) => counters.played.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            Err(_) => counters.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        let counter = match end.sockets.rtp_sender.send_to(packet, address) {
+            Ok(_) => &end.played,
+            Err(_) => &end.played_dropped,
         };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         out.sent(self.sequence, self.timestamp, now_us);
         self.marker = false;
         self.sequence = self.sequence.wrapping_add(1);
@@ -177,14 +178,21 @@ impl Playing {
     }
 }
 
-/// A stream's key: the session (by its shared state's address) and the side.
-fn key(start: &Start) -> (usize, Side) {
-    (std::sync::Arc::as_ptr(&start.shared) as usize, start.side)
+/// A stream's key: the session (by its shared state's address) and the end.
+fn key(start: &Start) -> (usize, usize) {
+    (std::sync::Arc::as_ptr(&start.shared) as usize, start.end)
+}
+
+impl Start {
+    fn end(&self) -> &super::End {
+        // Playback starts only on a side's end, which is bound.
+        self.shared.end(self.end).expect("a played end is bound")
+    }
 }
 
 fn run(starts: Receiver<Start>) {
     crate::thread_priority::raise_realtime(CLOCK_REALTIME_PRIORITY, CLOCK_THREAD_NICE, "media-clock");
-    let mut slots: Vec<HashMap<(usize, Side), Playing>> = (0..SLOTS).map(|_| HashMap::new()).collect();
+    let mut slots: Vec<HashMap<(usize, usize), Playing>> = (0..SLOTS).map(|_| HashMap::new()).collect();
     let mut slot = 0;
     let mut frame = [0i16; FRAME_SAMPLES];
     let mut packet = [0u8; HEADER_LEN + FRAME_SAMPLES];
@@ -224,7 +232,7 @@ fn run(starts: Receiver<Start>) {
 
 /// Play `start`: in place of what its stream plays now (keeping the stream's slot, so its
 /// packets stay 20 ms apart), or as a new stream in the least busy slot.
-fn add(slots: &mut [HashMap<(usize, Side), Playing>], start: Start) {
+fn add(slots: &mut [HashMap<(usize, usize), Playing>], start: Start) {
     let key = key(&start);
     if let Some(stream) = slots.iter_mut().find_map(|slot| slot.get_mut(&key)) {
         stream.replace(start);

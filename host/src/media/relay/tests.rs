@@ -347,3 +347,64 @@ async fn the_host_plays_paced_frames_and_mutes_the_other_side_meanwhile() {
         ));
     }
 }
+
+#[tokio::test]
+async fn a_consult_talks_to_the_consulting_side_then_takes_its_place_on_completion() {
+    let relay = relay(3);
+    let mut session = relay.open().await.unwrap();
+    let (caller, agent, colleague) = (phone().await, phone().await, phone().await);
+    session.set_remote(Side::A, Some(address(&caller)));
+    session.set_remote(Side::B, Some(address(&agent)));
+    let consult = session.open_consult().unwrap();
+    assert_eq!(relay.pairs_in_use(), 3, "the consult binds the spare end");
+    session.set_consult_remote(Some(address(&colleague)));
+    session.consult_with(Side::B);
+
+    let question = rtp(0, 1, b"can you take a call?");
+    agent.send_to(&question, session.local(Side::B)).await.unwrap();
+    let (received, source) = receive(&colleague).await;
+    assert_same_media(&received, &question);
+    assert_eq!(source, consult, "the colleague hears the consult end");
+    let answer = rtp(0, 1, b"yes");
+    colleague.send_to(&answer, consult).await.unwrap();
+    assert_same_media(&receive(&agent).await.0, &answer);
+    caller.send_to(&rtp(0, 1, b"hello?"), session.local(Side::A)).await.unwrap();
+    until(&session, |s| s.a_to_b.rtp.dropped == 1).await;
+    assert!(nothing_waiting(&agent) && nothing_waiting(&colleague), "the held caller reaches nobody");
+
+    session.complete_consult(Side::B);
+    assert_eq!(session.local(Side::B), consult, "the colleague is side B now");
+    let greeting = rtp(0, 2, b"hello, how can I help");
+    colleague.send_to(&greeting, consult).await.unwrap();
+    let (received, source) = receive(&caller).await;
+    assert_same_media(&received, &greeting);
+    assert_eq!(source, session.local(Side::A));
+    let reply = rtp(0, 2, b"thanks");
+    caller.send_to(&reply, session.local(Side::A)).await.unwrap();
+    assert_same_media(&receive(&colleague).await.0, &reply);
+    assert!(nothing_waiting(&agent), "the agent left the call");
+}
+
+#[tokio::test]
+async fn a_cancelled_consult_gives_the_call_back_and_the_spare_end_serves_the_next() {
+    let relay = relay(3);
+    let mut session = relay.open().await.unwrap();
+    let (caller, agent, colleague) = (phone().await, phone().await, phone().await);
+    session.set_remote(Side::A, Some(address(&caller)));
+    session.set_remote(Side::B, Some(address(&agent)));
+    let consult = session.open_consult().unwrap();
+    session.set_consult_remote(Some(address(&colleague)));
+    session.consult_with(Side::B);
+    session.end_consult();
+
+    let back = rtp(0, 3, b"sorry for the wait");
+    agent.send_to(&back, session.local(Side::B)).await.unwrap();
+    assert_same_media(&receive(&caller).await.0, &back);
+    colleague.send_to(&rtp(0, 3, b"hello?"), consult).await.unwrap();
+    until(&session, |_| true).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(nothing_waiting(&agent) && nothing_waiting(&caller), "the colleague reaches nobody");
+
+    assert_eq!(session.open_consult().unwrap(), consult, "the next consult reuses the spare end");
+    assert_eq!(relay.pairs_in_use(), 3);
+}
