@@ -765,6 +765,9 @@ fn the_openapi_document_describes_the_cti_routes_and_the_event_schema() {
         "/api/v1/companies/{company}/calls/{call_id}/resume",
         "/api/v1/companies/{company}/calls/{call_id}/transfer",
         "/api/v1/companies/{company}/calls/{call_id}/pickup",
+        "/api/v1/companies/{company}/calls/{call_id}/consult",
+        "/api/v1/companies/{company}/calls/{call_id}/consult/complete",
+        "/api/v1/companies/{company}/calls/{call_id}/consult/cancel",
         "/api/v1/companies/{company}/dialling",
         "/api/v1/companies/{company}/normalise",
     ] {
@@ -827,4 +830,209 @@ fn a_call_picked_up_by_phone_with_star_95_is_connected_to_the_picker_in_the_even
         ]),
         "{picked:#?}"
     );
+}
+
+/// The last `seconds` of what `listener` received hold `heard_hz` in most 100 ms blocks.
+fn assert_heard_at_the_end(listener: &support::baresip::Phone, heard_hz: u32, seconds: usize) {
+    let (rate, samples) = support::audio::read_wav(&listener.received_audio());
+    let tail = &samples[samples.len().saturating_sub(rate as usize * seconds)..];
+    let rivals: Vec<u32> = [440, 600, 1000, 2000].into_iter().filter(|&r| r != heard_hz).collect();
+    let heard = tone_blocks(rate, tail, heard_hz, &rivals);
+    assert!(heard.tone >= seconds * 5, "{heard_hz} Hz in the last {seconds} s: {heard:?}");
+}
+
+#[test]
+fn an_attended_transfer_consults_while_the_caller_hears_music_then_hands_the_caller_over() {
+    use support::baresip::{Phone, wait_until_registered};
+    const CALLER_HZ: u32 = 1000;
+    const CONSULTED_HZ: u32 = 600;
+    let server = Server::start();
+    let [caller_password, agent_password, consulted_password] = acme(&server);
+    let company_key = key(&server, "acme", None);
+    let key_101 = key(&server, "acme", Some("101"));
+    let music = tone_wav(8000, 1, 2.0, f64::from(MUSIC_HZ));
+    let operator = server.operator();
+    operator.put_bytes(&format!("{ACME}/prompts/music-on-hold"), "audio/wav", music).expect(201, "music");
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+    // 101 (sipp) answers, consults 102 and is hung up when the transfer completes; 100
+    // and 102 are baresip phones, each playing its own tone and keeping what it hears.
+    let agent = Device::start(&server, "101", &agent_password, "answer", 1);
+    let mut caller = Phone::start(&server, "100", &caller_password, CALLER_HZ);
+    let mut consulted = Phone::start(&server, "102", &consulted_password, CONSULTED_HZ);
+    wait_until_registered(&server, &mut caller);
+    wait_until_registered(&server, &mut consulted);
+
+    caller.control.command("dial", "101").unwrap_or_else(|why| panic!("dial 101: {why}"));
+    caller.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("101 did not answer: {why}"));
+    let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
+    let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
+    let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+    let as_101 = server.with_token(&key_101);
+    as_101.post(&format!("{path}/consult/complete"), &json!({})).expect(409, "no consult to complete");
+    as_101.post(&format!("{path}/consult"), &json!({"to": "100"})).expect(409, "100 is in the call");
+
+    let consulting = as_101.post(&format!("{path}/consult"), &json!({"to": "102"})).expect(200, "consult");
+    assert_eq!(
+        (consulting["state"].as_str(), consulting["consulting"].as_str()),
+        (Some("consulting"), Some("102"))
+    );
+    consulted
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("102 did not answer: {why}"));
+    let mut seen = company.events_until(|e| e["event"] == "connected" && e["user"] == "102");
+    // The caller waits on hold meanwhile: music, not the consult.
+    thread::sleep(Duration::from_secs(2));
+    let done = as_101.post(&format!("{path}/consult/complete"), &json!({})).expect(200, "complete");
+    assert_eq!((done["state"].as_str(), done["users"].clone()), (Some("connected"), json!(["100", "102"])));
+    assert!(agent.finish().0, "101 was hung up when the transfer completed");
+    talk_then_hang_up(&mut caller, &mut consulted);
+
+    seen.extend(company.events_until(is_hung_up_for("102")));
+    assert_eq!(
+        kinds(&seen),
+        pairs(&[
+            ("consulting", "100"),
+            ("consulting", "101"),
+            ("ringing", "102"),
+            ("connected", "102"),
+            ("transfer_pending", "100"),
+            ("transfer_pending", "101"),
+            ("transfer_pending", "102"),
+            ("transferred", "101"),
+            ("connected", "100"),
+            ("connected", "102"),
+            ("hung_up", "100"),
+            ("hung_up", "102"),
+        ]),
+        "{seen:#?}"
+    );
+    assert!(seen.iter().all(|e| e["call_id"] == call_id.as_str()), "one call throughout");
+    let (rate, heard_by_caller) = support::audio::read_wav(&caller.received_audio());
+    let music = tone_blocks(rate, &heard_by_caller, MUSIC_HZ, &[CONSULTED_HZ, CALLER_HZ]);
+    assert!(music.tone >= 10, "the caller heard music on hold during the consult: {music:?}");
+    assert_heard_at_the_end(&caller, CONSULTED_HZ, 2);
+    assert_heard_at_the_end(&consulted, CALLER_HZ, 2);
+    let cdr = newest_cdr(&server, "");
+    assert_eq!(cdr["destination"], "extension 102 (transferred)", "{cdr}");
+}
+
+#[test]
+fn a_cancelled_consult_hangs_up_the_consulted_party_and_gives_the_call_back() {
+    use support::baresip::{Phone, wait_until_registered};
+    const CALLER_HZ: u32 = 1000;
+    const AGENT_HZ: u32 = 600;
+    let server = Server::start();
+    let [caller_password, agent_password, consulted_password] = acme(&server);
+    let company_key = key(&server, "acme", None);
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+    // 102 (sipp) answers the consult and is hung up when it is cancelled.
+    let consulted = Device::start(&server, "102", &consulted_password, "answer", 1);
+    let mut caller = Phone::start(&server, "100", &caller_password, CALLER_HZ);
+    let mut agent = Phone::start(&server, "101", &agent_password, AGENT_HZ);
+    wait_until_registered(&server, &mut caller);
+    wait_until_registered(&server, &mut agent);
+
+    caller.control.command("dial", "101").unwrap_or_else(|why| panic!("dial 101: {why}"));
+    caller.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("101 did not answer: {why}"));
+    let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
+    let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
+    let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+    let as_company = server.with_token(&company_key);
+    // No user named: the answering user consults.
+    as_company.post(&format!("{path}/consult"), &json!({"to": "102"})).expect(200, "consult");
+    let mut seen = company.events_until(|e| e["event"] == "connected" && e["user"] == "102");
+    // sipp must have reached its "wait for BYE" step (a BYE during its ACK aborts it).
+    thread::sleep(Duration::from_millis(500));
+    as_company.post(&format!("{path}/transfer"), &json!({"to": "102"})).expect(409, "blind during a consult");
+    let back = as_company.post(&format!("{path}/consult/cancel"), &json!({})).expect(200, "cancel");
+    assert_eq!((back["state"].as_str(), back["users"].clone()), (Some("connected"), json!(["100", "101"])));
+    assert!(consulted.finish().0, "102 was hung up when the consult was cancelled");
+    as_company.post(&format!("{path}/consult/cancel"), &json!({})).expect(409, "nothing left to cancel");
+    talk_then_hang_up(&mut caller, &mut agent);
+
+    seen.extend(company.events_until(is_hung_up_for("101")));
+    assert_eq!(
+        kinds(&seen),
+        pairs(&[
+            ("consulting", "100"),
+            ("consulting", "101"),
+            ("ringing", "102"),
+            ("connected", "102"),
+            ("hung_up", "102"),
+            ("resumed", "100"),
+            ("resumed", "101"),
+            ("hung_up", "100"),
+            ("hung_up", "101"),
+        ]),
+        "{seen:#?}"
+    );
+    assert_eq!(seen[4]["cause"], "consult-cancelled");
+    assert_heard_at_the_end(&caller, AGENT_HZ, 2);
+    assert_heard_at_the_end(&agent, CALLER_HZ, 2);
+}
+
+#[test]
+fn the_calling_user_hanging_up_during_a_consult_hands_its_callee_to_the_consulted_party() {
+    use support::baresip::{Phone, wait_until_registered};
+    const CALLER_HZ: u32 = 1000;
+    const CALLEE_HZ: u32 = 600;
+    const CONSULTED_HZ: u32 = 2000;
+    let server = Server::start();
+    let [caller_password, callee_password, consulted_password] = acme(&server);
+    let company_key = key(&server, "acme", None);
+    let key_100 = key(&server, "acme", Some("100"));
+    let mut company = EventClient::connect(&server, "acme", Token::Header(&company_key));
+    let mut caller = Phone::start(&server, "100", &caller_password, CALLER_HZ);
+    let mut callee = Phone::start(&server, "101", &callee_password, CALLEE_HZ);
+    let mut consulted = Phone::start(&server, "102", &consulted_password, CONSULTED_HZ);
+    for phone in [&mut caller, &mut callee, &mut consulted] {
+        wait_until_registered(&server, phone);
+    }
+
+    caller.control.command("dial", "101").unwrap_or_else(|why| panic!("dial 101: {why}"));
+    caller.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("101 did not answer: {why}"));
+    let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
+    let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
+    let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+    server
+        .with_token(&key_100)
+        .post(&format!("{path}/consult"), &json!({"to": "102"}))
+        .expect(200, "consult");
+    consulted
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("102 did not answer: {why}"));
+    let mut seen = company.events_until(|e| e["event"] == "connected" && e["user"] == "102");
+    thread::sleep(Duration::from_secs(1));
+    // 100 hangs up its phone with 102 on the line: the transfer completes.
+    caller.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    seen.extend(company.events_until(|e| e["event"] == "transferred"));
+    caller.quit();
+    // 102's phone now holds the call's caller side: its hang-up ends the call for 101.
+    talk_then_hang_up(&mut consulted, &mut callee);
+
+    seen.extend(company.events_until(is_hung_up_for("102")));
+    assert_eq!(
+        kinds(&seen),
+        pairs(&[
+            ("consulting", "100"),
+            ("consulting", "101"),
+            ("ringing", "102"),
+            ("connected", "102"),
+            ("transfer_pending", "100"),
+            ("transfer_pending", "101"),
+            ("transfer_pending", "102"),
+            ("transferred", "100"),
+            ("connected", "101"),
+            ("connected", "102"),
+            ("hung_up", "101"),
+            ("hung_up", "102"),
+        ]),
+        "{seen:#?}"
+    );
+    assert_heard_at_the_end(&callee, CONSULTED_HZ, 2);
+    assert_heard_at_the_end(&consulted, CALLEE_HZ, 2);
+    let cdr = newest_cdr(&server, "");
+    assert_eq!(cdr["destination"], "extension 102 (transferred)", "{cdr}");
 }

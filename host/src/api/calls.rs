@@ -1,5 +1,6 @@
 //! Call control (SPEC.md §12): the company's calls in progress, and commands on them —
-//! click-to-dial, hang up, hold, resume, blind transfer, pickup. A user's key sees and controls that user's calls only; a
+//! click-to-dial, hang up, hold, resume, blind transfer, attended transfer (consult,
+//! complete, cancel), pickup. A user's key sees and controls that user's calls only; a
 //! company key all of the company's. Every command answers with the call's state after
 //! it, or a clear error: no such call (404), not yours (403), wrong state (409).
 
@@ -28,6 +29,9 @@ pub fn routes() -> Router<ApiState> {
         .route(&format!("{calls}/{{call_id}}/resume"), post(resume))
         .route(&format!("{calls}/{{call_id}}/transfer"), post(transfer))
         .route(&format!("{calls}/{{call_id}}/pickup"), post(pick_up))
+        .route(&format!("{calls}/{{call_id}}/consult"), post(consult))
+        .route(&format!("{calls}/{{call_id}}/consult/complete"), post(complete_transfer))
+        .route(&format!("{calls}/{{call_id}}/consult/cancel"), post(cancel_consult))
 }
 
 impl From<ControlError> for ApiError {
@@ -150,6 +154,65 @@ pub async fn transfer(
     }
     let command = CallCommand::Transfer { user, to: body.to.trim().to_string() };
     Ok(Json(s.app.events.command(&company, &call_id, &scope, command).await?))
+}
+
+/// Whom an attended transfer consults.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultBody {
+    /// The extension to consult (and transfer the call to).
+    pub to: String,
+    /// The user who consults: the answering or the calling user of the call (default: the
+    /// user of a user's key, else the answering user, else the calling one).
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// Attended transfer, first step: the user consults an extension while the other party
+/// waits on hold (music). The consulted devices ring; once one answers, the user talks
+/// to it. Then `consult/complete` hands the call over or `consult/cancel` goes back.
+/// The consult ends by itself if the extension does not answer, declines or hangs up.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/calls/{call_id}/consult", tag = "calls", request_body = ConsultBody,
+    responses((status = 200, body = ActiveCall), (status = 409, body = super::error::ErrorBody)))]
+pub async fn consult(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, call_id)): Path<(String, String)>,
+    Body(body): Body<ConsultBody>,
+) -> ApiResult<Json<ActiveCall>> {
+    let scope = access.call_scope(&company)?;
+    let user = acting_user(&scope, body.user)?;
+    if body.to.trim().is_empty() {
+        return Err(ApiError::field("to", "missing"));
+    }
+    let command = CallCommand::Consult { user, to: body.to.trim().to_string() };
+    Ok(Json(s.app.events.command(&company, &call_id, &scope, command).await?))
+}
+
+/// Attended transfer, completed: the consulted party (who answered) takes the consulting
+/// user's place, and the consulting user leaves the call.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/calls/{call_id}/consult/complete", tag = "calls",
+    responses((status = 200, body = ActiveCall), (status = 409, body = super::error::ErrorBody)))]
+pub async fn complete_transfer(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, call_id)): Path<(String, String)>,
+) -> ApiResult<Json<ActiveCall>> {
+    let scope = access.call_scope(&company)?;
+    Ok(Json(s.app.events.command(&company, &call_id, &scope, CallCommand::CompleteTransfer).await?))
+}
+
+/// Attended transfer, cancelled: the consulted party is hung up (or stops ringing) and
+/// the call is as before, off hold.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/calls/{call_id}/consult/cancel", tag = "calls",
+    responses((status = 200, body = ActiveCall), (status = 409, body = super::error::ErrorBody)))]
+pub async fn cancel_consult(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, call_id)): Path<(String, String)>,
+) -> ApiResult<Json<ActiveCall>> {
+    let scope = access.call_scope(&company)?;
+    Ok(Json(s.app.events.command(&company, &call_id, &scope, CallCommand::CancelConsult).await?))
 }
 
 /// Who picks a ringing call up.

@@ -102,7 +102,7 @@ async fn health() -> Json<Health> {
         voicemail::create, voicemail::list, voicemail::get_box, voicemail::update, voicemail::delete,
         voicemail::list_messages, voicemail::get_message, voicemail::message_audio, voicemail::update_message, voicemail::delete_message,
         service_codes::get_operator, service_codes::put_operator, service_codes::get_company, service_codes::put_company,
-        calls::list, calls::click_to_dial, calls::get_call, calls::hang_up, calls::hold, calls::resume, calls::transfer, calls::pick_up, events::stream,
+        calls::list, calls::click_to_dial, calls::get_call, calls::hang_up, calls::hold, calls::resume, calls::transfer, calls::consult, calls::complete_transfer, calls::cancel_consult, calls::pick_up, events::stream,
         dialling::get_plan, dialling::put_plan, dialling::normalise,
         pickup_groups::create, pickup_groups::list, pickup_groups::get_group, pickup_groups::update, pickup_groups::delete,
     ),

@@ -24,6 +24,13 @@ pub enum CallCommand {
     Resume,
     /// `user` (none: the answering user) hands the call to the number `to` and leaves.
     Transfer { user: Option<String>, to: String },
+    /// `user` (none: the answering user, else the calling one) consults the extension `to`
+    /// before transferring the call to it; the other party waits on hold.
+    Consult { user: Option<String>, to: String },
+    /// Hand the call to the consulted party, who answered; the consulting user leaves.
+    CompleteTransfer,
+    /// End the consult and go back to the call.
+    CancelConsult,
     /// `user` takes the still-ringing call: its devices ring too, answering by themselves
     /// where they can, and the first answer wins as usual.
     PickUp { user: String },

@@ -116,6 +116,9 @@ pub enum CallState {
     Connected,
     /// Answered and on hold.
     Held,
+    /// Answered; a user consults another party (attended transfer) while the other waits
+    /// on hold.
+    Consulting,
 }
 
 /// A call in progress, as the API lists it and a reconnecting client receives it.
@@ -135,6 +138,8 @@ pub struct ActiveCall {
     pub started_ms: i64,
     pub answered_ms: Option<i64>,
     pub contact: Option<Contact>,
+    /// The extension being consulted for an attended transfer, while it is.
+    pub consulting: Option<String>,
 }
 
 /// Which calls a client may see and control.

@@ -46,6 +46,7 @@ impl CallReporter {
             started_ms: now_ms(),
             answered_ms: None,
             contact: None,
+            consulting: None,
         };
         let (control, commands) = mpsc::unbounded_channel();
         hub.register(call.clone(), control);
@@ -133,6 +134,48 @@ impl CallReporter {
     /// A transfer was asked for: every user hears it is being set up.
     pub fn transfer_pending(&mut self) {
         self.emit_all(EventKind::TransferPending, None);
+    }
+
+    /// `by` consults `target` before transferring the call to it: the other party waits
+    /// on hold. `target`'s Ringing follows when its devices ring.
+    pub fn consulting(&mut self, by: &str, target: &str) {
+        self.call.state = CallState::Consulting;
+        self.call.held_by = Some(by.to_string());
+        self.call.consulting = Some(target.to_string());
+        self.emit_all(EventKind::Consulting, None);
+    }
+
+    /// The consulted `user` answered: it talks with the consulting user.
+    pub fn consult_connected(&mut self, user: &str) {
+        self.concern(user);
+        self.emit(EventKind::Connected, user, None);
+    }
+
+    /// The consult with `target` ended without a transfer (`cause`): the call is back as
+    /// it was, taken off hold.
+    pub fn consult_ended(&mut self, target: &str, cause: &str) {
+        self.call.consulting = None;
+        self.rung.retain(|u| u != target);
+        if self.call.users.iter().any(|u| u == target) {
+            self.emit(EventKind::HungUp, target, Some(cause));
+            self.call.users.retain(|u| u != target);
+        }
+        self.call.state = CallState::Held;
+        self.resumed();
+    }
+
+    /// The consulted `target` took the place of `leaving` (a user, or none), who left: the
+    /// remaining parties are connected.
+    pub fn consult_completed(&mut self, leaving: Option<&str>, target: &str) {
+        if let Some(leaving) = leaving {
+            self.emit(EventKind::Transferred, leaving, None);
+            self.call.users.retain(|u| u != leaving);
+        }
+        self.concern(target);
+        self.call.consulting = None;
+        self.call.held_by = None;
+        self.call.state = CallState::Connected;
+        self.emit_all(EventKind::Connected, None);
     }
 
     /// `user` handed the call on and left it.

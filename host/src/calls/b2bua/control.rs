@@ -14,6 +14,8 @@ pub(super) enum Controlled {
     End(Ending),
     /// Goes where the transfer says.
     Transfer(Box<Company>, super::transfer::TransferTo),
+    /// Goes on with the answering leg at this index (an attended transfer completed).
+    Completed(usize),
 }
 
 /// Why the CDR says the call ended when a client hung it up.
@@ -37,7 +39,12 @@ impl Call {
                 let _ = control.reply.send(answer);
                 None
             }
-            CallCommand::Hold { .. } | CallCommand::Resume | CallCommand::Transfer { .. } => {
+            CallCommand::Hold { .. }
+            | CallCommand::Resume
+            | CallCommand::Transfer { .. }
+            | CallCommand::Consult { .. }
+            | CallCommand::CompleteTransfer
+            | CallCommand::CancelConsult => {
                 let _ =
                     control.reply.send(Err(ControlError::WrongState("the call is not answered yet".into())));
                 None
@@ -106,6 +113,9 @@ impl Call {
             CallCommand::Hold { .. }
             | CallCommand::Resume
             | CallCommand::Transfer { .. }
+            | CallCommand::Consult { .. }
+            | CallCommand::CompleteTransfer
+            | CallCommand::CancelConsult
             | CallCommand::PickUp { .. } => {
                 let busy = "the host is serving the call (a menu, a queue or voicemail)";
                 let _ = control.reply.send(Err(ControlError::WrongState(busy.into())));
@@ -127,8 +137,20 @@ impl Call {
             }
             CallCommand::Hold { user } => self.hold(winner, user),
             CallCommand::Resume => self.resume(),
+            CallCommand::Consult { user, to } => self.start_consult(winner, user, &to),
+            CallCommand::CancelConsult => self.cancel_consult_command(),
+            CallCommand::CompleteTransfer => match self.complete_consult(winner) {
+                Ok(now) => {
+                    let _ = control.reply.send(Ok(self.report.call().clone()));
+                    return Controlled::Completed(now);
+                }
+                Err(error) => Err(error),
+            },
             CallCommand::PickUp { .. } => {
                 Err(ControlError::WrongState("the call was answered already".into()))
+            }
+            CallCommand::Transfer { .. } if self.consult.is_some() => {
+                Err(ControlError::WrongState("a consult is in progress: complete or cancel it".into()))
             }
             CallCommand::Transfer { user, to } => match self.transfer_target(winner, user.as_deref(), &to) {
                 Ok((company, to)) => {
@@ -146,6 +168,9 @@ impl Call {
     /// the other party hears music on hold, the holder silence. Media stays anchored, so
     /// no phone is asked to change anything.
     fn hold(&mut self, winner: usize, user: Option<String>) -> Result<(), ControlError> {
+        if self.consult.is_some() {
+            return Err(ControlError::WrongState("a consult is in progress: the call is on hold".into()));
+        }
         if self.report.call().state != crate::events::CallState::Connected {
             return Err(ControlError::WrongState("the call is not connected (already on hold?)".into()));
         }

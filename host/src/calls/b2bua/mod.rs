@@ -15,6 +15,7 @@
 //! Destinations the host serves itself — IVR menus, voicemail — are answered by the host
 //! ([`host`]); where they send the caller next is rung with the caller already answered.
 
+mod consult;
 mod control;
 mod host;
 mod ivr;
@@ -148,6 +149,8 @@ struct Call {
     ring_group: usize,
     /// The user who asked to pick the ringing call up through the API.
     picker: Option<String>,
+    /// An attended transfer's consult, while it goes on.
+    consult: Option<consult::Consult>,
 }
 
 /// Run the call `new_call` to its end.
@@ -249,6 +252,7 @@ impl Call {
             ring_from: String::new(),
             ring_group: 0,
             picker: None,
+            consult: None,
         }
     }
 

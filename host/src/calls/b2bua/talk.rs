@@ -16,10 +16,17 @@ pub(super) struct PendingReinvite {
 }
 
 impl Call {
-    /// The connected call, until a BYE or a lost ACK ends it.
+    /// The connected call, until a BYE or a lost ACK ends it; a consult still going on
+    /// then ends with it.
     pub(super) async fn talk(&mut self) -> Ending {
+        let ending = self.talk_until_the_end().await;
+        self.drop_consult();
+        ending
+    }
+
+    async fn talk_until_the_end(&mut self) -> Ending {
         let timers = TimerConfig::default();
-        let Some(winner) = self.winner else {
+        let Some(mut winner) = self.winner else {
             return Ending::new(CallStatus::Failed, "no answer to connect", None);
         };
         self.enter_call(winner);
@@ -31,15 +38,25 @@ impl Call {
         let mut pending: Option<PendingReinvite> = None;
         loop {
             let wake = retransmit.map(|(at, _)| at);
+            let consult_deadline = self.consult_deadline();
             let event = tokio::select! {
                 event = self.events.recv() => event,
                 Some(media) = next_media_event(&mut self.media_events) => {
                     self.on_talk_media(media);
                     continue;
                 }
+                () = sleep_until_opt(consult_deadline) => {
+                    self.consult_timed_out();
+                    continue;
+                }
                 Some(control) = self.control.recv() => {
                     match self.control_while_talking(control, winner) {
                         Controlled::Go => continue,
+                        Controlled::Completed(now) => {
+                            (winner, retransmit) = (now, None);
+                            self.winner = Some(now);
+                            continue;
+                        }
                         Controlled::End(ending) => return ending,
                         Controlled::Transfer(company, TransferTo::Destination(callee)) => {
                             return self.blind_transfer(winner, *company, callee).await;
@@ -65,9 +82,20 @@ impl Call {
                 return Ending::new(CallStatus::Answered, "SIP endpoint stopped", None);
             };
             match event {
+                CallEvent::Request { tx, request, .. } if self.is_from_consulted(&request) => {
+                    self.on_consulted_request(tx, &request);
+                }
                 CallEvent::Request { tx, request, .. } => {
                     let from_caller = self.is_from_caller(&request);
                     match (request.method, tx) {
+                        (Method::Bye, Some(tx)) if self.hang_up_completes(from_caller) => {
+                            // The consulting user hung up with the consulted party on the line.
+                            self.respond_in_dialog(from_caller, winner, tx, &request, 200, None);
+                            if let Some(now) = self.complete_on_hang_up(from_caller, winner) {
+                                (winner, retransmit) = (now, None);
+                                self.winner = Some(now);
+                            }
+                        }
                         (Method::Ack, _) => {
                             if from_caller && retransmit.take().is_some() && self.offer.is_empty() {
                                 // A delayed offer: the caller's answer is in its ACK.
@@ -137,6 +165,12 @@ impl Call {
                         (_, None) => {}
                     }
                 }
+                CallEvent::Response { leg, response } if self.is_consult_leg(leg) => {
+                    if cseq_method_is(&response, "INVITE") {
+                        self.on_consult_response(leg, &response);
+                    }
+                }
+                CallEvent::Timeout { leg } if self.is_consult_leg(leg) => self.on_consult_timeout(leg),
                 CallEvent::Response { leg, response } => {
                     let is_invite = cseq_method_is(&response, "INVITE");
                     let cseq = cseq_number(&response.headers);

@@ -142,7 +142,7 @@ impl Call {
     }
 
     /// Hang up the connected leg `index`.
-    fn hang_up_leg(&mut self, index: usize) {
+    pub(super) fn hang_up_leg(&mut self, index: usize) {
         let leg = &mut self.legs[index];
         let bye = leg.dialog.request(Method::Bye, &[], None);
         leg.state = LegState::Done;
