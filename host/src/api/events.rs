@@ -80,7 +80,7 @@ impl ToClient {
 
 async fn serve(mut socket: WebSocket, hub: Arc<EventHub>, company: String, scope: Scope) {
     // Subscribe before the snapshot: an event between the two is sent, not lost.
-    let mut events = hub.subscribe(&company);
+    let mut events = hub.subscribe(&company, &scope);
     let snapshot =
         |hub: &EventHub| ToClient::Snapshot { calls: hub.active_calls(&company, &scope) }.message();
     if socket.send(snapshot(&hub)).await.is_err() {

@@ -4,7 +4,7 @@
 //!
 //! - The call task reports through its [`CallReporter`] ([`reporter`]): the hub keeps the
 //!   call's current state ([`ActiveCall`]) and publishes each event on the company's
-//!   channel. Publishing never waits: a client that falls behind loses events and is told
+//!   channel and on the channel of the user it concerns. Publishing never waits: a client that falls behind loses events and is told
 //!   how many ([`tokio::sync::broadcast`]'s lag).
 //! - Commands (hang up, hold, ...) reach the call task through the hub ([`control`]); the
 //!   task answers with the state they led to.
@@ -29,6 +29,9 @@ pub use reporter::CallReporter;
 /// Events a company's channel holds for clients that have not read them yet; a client
 /// further behind is told it lagged.
 pub const CHANNEL_CAPACITY: usize = 4096;
+/// The same for a user's channel: one user's calls make few events, and a channel's
+/// slots are allocated up front for each user with a client.
+pub const USER_CHANNEL_CAPACITY: usize = 256;
 
 /// What happened to a call (SPEC.md §12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -167,6 +170,17 @@ impl Scope {
     }
 }
 
+/// A channel's company and, for a user's channel, its user.
+type ChannelKey = (String, Option<String>);
+
+fn channel_key(company: &str, scope: &Scope) -> ChannelKey {
+    let user = match scope {
+        Scope::Company => None,
+        Scope::User(user) => Some(user.clone()),
+    };
+    (company.to_string(), user)
+}
+
 /// A call in the registry: its state and the way to its task.
 struct Entry {
     call: ActiveCall,
@@ -176,7 +190,8 @@ struct Entry {
 /// The host's call-state events: one channel per company, and the active calls.
 #[derive(Default)]
 pub struct EventHub {
-    channels: Mutex<HashMap<String, broadcast::Sender<Arc<Published>>>>,
+    /// By (company, user): a company-wide channel (no user) and one per user with clients.
+    channels: Mutex<HashMap<ChannelKey, broadcast::Sender<Arc<Published>>>>,
     /// By (company, call id): two companies' calls never meet, even on equal Call-IDs.
     calls: Mutex<HashMap<(String, String), Entry>>,
     /// Where every event also goes: the companies' call-events modules (webhooks).
@@ -195,18 +210,25 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl EventHub {
-    /// The company's events from now on.
-    pub fn subscribe(&self, company: &str) -> broadcast::Receiver<Arc<Published>> {
+    /// The events `scope` sees in `company` from now on: a company client's channel
+    /// carries all of them, a user client's only that user's (so an event wakes only the
+    /// clients it is for, however many other users' panels are connected).
+    pub fn subscribe(&self, company: &str, scope: &Scope) -> broadcast::Receiver<Arc<Published>> {
         let mut channels = lock(&self.channels);
+        let capacity = match scope {
+            Scope::Company => CHANNEL_CAPACITY,
+            Scope::User(_) => USER_CHANNEL_CAPACITY,
+        };
         channels
-            .entry(company.to_string())
-            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
+            .entry(channel_key(company, scope))
+            .or_insert_with(|| broadcast::channel(capacity).0)
             .subscribe()
     }
 
-    /// How many clients listen to `company`'s events.
+    /// How many clients listen to `company`'s events, company-wide or a user's.
     pub fn listeners(&self, company: &str) -> usize {
-        lock(&self.channels).get(company).map_or(0, broadcast::Sender::receiver_count)
+        let channels = lock(&self.channels);
+        channels.iter().filter(|((owner, _), _)| owner == company).map(|(_, c)| c.receiver_count()).sum()
     }
 
     /// Every event from now on, also those of companies without clients, on a queue of
@@ -224,16 +246,30 @@ impl EventHub {
             tracing::warn!(company = %event.company, call = %event.call_id, "event feed full; the module is not told of this event");
         }
         let mut channels = lock(&self.channels);
-        if let Some(channel) = channels.get(&event.company) {
-            if channel.receiver_count() == 0 {
-                channels.remove(&event.company);
-            } else {
-                let message = serde_json::to_string(&EventMessage { r#type: "event", event: &event })
-                    // A struct of strings and numbers always serialises.
-                    .expect("event serialises");
-                // Fails only without receivers, just checked under the lock.
-                let _ = channel.send(Arc::new(Published { event, message: message.into() }));
+        let keys = [
+            channel_key(&event.company, &Scope::Company),
+            channel_key(&event.company, &Scope::User(event.user.clone())),
+        ];
+        let mut listened = Vec::new();
+        for key in keys {
+            match channels.get(&key) {
+                Some(channel) if channel.receiver_count() > 0 => listened.push(channel.clone()),
+                Some(_) => {
+                    channels.remove(&key);
+                }
+                None => {}
             }
+        }
+        if listened.is_empty() {
+            return;
+        }
+        let message = serde_json::to_string(&EventMessage { r#type: "event", event: &event })
+            // A struct of strings and numbers always serialises.
+            .expect("event serialises");
+        let published = Arc::new(Published { event, message: message.into() });
+        for channel in listened {
+            // Fails only without receivers, just checked under the lock.
+            let _ = channel.send(Arc::clone(&published));
         }
     }
 

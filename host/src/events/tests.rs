@@ -13,7 +13,7 @@ fn kinds(receiver: &mut broadcast::Receiver<Arc<Published>>) -> Vec<(EventKind, 
 #[test]
 fn an_internal_call_tells_each_user_its_own_events() {
     let hub = Arc::new(EventHub::default());
-    let mut events = hub.subscribe("acme");
+    let mut events = hub.subscribe("acme", &Scope::Company);
     let (mut call, _commands) = CallReporter::open(hub.clone(), "acme", "c1", "101", "102");
     call.dialing("101");
     call.ringing("102");
@@ -45,7 +45,7 @@ fn an_internal_call_tells_each_user_its_own_events() {
 #[test]
 fn users_who_rang_and_did_not_answer_hear_the_call_is_over_for_them() {
     let hub = Arc::new(EventHub::default());
-    let mut events = hub.subscribe("acme");
+    let mut events = hub.subscribe("acme", &Scope::Company);
     let (mut call, _commands) = CallReporter::open(hub.clone(), "acme", "c1", "+34600", "queue");
     call.ringing("201");
     call.ringing("202");
@@ -79,7 +79,7 @@ fn the_registry_shows_each_scope_its_own_calls_only() {
 #[test]
 fn a_dropped_reporter_ends_the_call_for_its_users() {
     let hub = Arc::new(EventHub::default());
-    let mut events = hub.subscribe("acme");
+    let mut events = hub.subscribe("acme", &Scope::Company);
     let (mut call, _commands) = CallReporter::open(hub.clone(), "acme", "c1", "101", "102");
     call.dialing("101");
     drop(call);
@@ -114,7 +114,7 @@ async fn a_command_is_answered_by_the_call_task() {
 #[test]
 fn a_client_without_readers_costs_nothing_and_the_channel_goes() {
     let hub = Arc::new(EventHub::default());
-    drop(hub.subscribe("acme"));
+    drop(hub.subscribe("acme", &Scope::Company));
     let (mut call, _commands) = CallReporter::open(hub.clone(), "acme", "c1", "101", "102");
     call.dialing("101");
     assert_eq!(hub.listeners("acme"), 0);
@@ -124,7 +124,7 @@ fn a_client_without_readers_costs_nothing_and_the_channel_goes() {
 #[test]
 fn a_transfer_tells_everyone_then_leaves_the_transferring_user_out() {
     let hub = Arc::new(EventHub::default());
-    let mut events = hub.subscribe("acme");
+    let mut events = hub.subscribe("acme", &Scope::Company);
     let (mut call, _commands) = CallReporter::open(hub.clone(), "acme", "c1", "+34600", "101");
     call.ringing("101");
     call.connected(None, Some("101"));
@@ -143,4 +143,22 @@ fn a_transfer_tells_everyone_then_leaves_the_transferring_user_out() {
             .collect();
     assert_eq!(kinds(&mut events), expected);
     assert!(hub.active_calls("acme", &Scope::User("101".into())).is_empty(), "101 no longer sees the call");
+}
+
+#[test]
+fn a_users_channel_carries_only_that_users_events_and_the_company_channel_all() {
+    let hub = Arc::new(EventHub::default());
+    let mut company = hub.subscribe("acme", &Scope::Company);
+    let mut callee = hub.subscribe("acme", &Scope::User("102".into()));
+    let mut bystander = hub.subscribe("acme", &Scope::User("103".into()));
+    let mut other_company = hub.subscribe("globex", &Scope::User("102".into()));
+    let (mut call, _commands) = CallReporter::open(hub.clone(), "acme", "c1", "101", "102");
+    call.dialing("101");
+    call.ringing("102");
+    use EventKind::*;
+    assert_eq!(kinds(&mut company), [(Dialing, "101".to_string()), (Ringing, "102".to_string())]);
+    assert_eq!(kinds(&mut callee), [(Ringing, "102".to_string())]);
+    assert!(kinds(&mut bystander).is_empty(), "103's clients are not even woken");
+    assert!(kinds(&mut other_company).is_empty());
+    assert_eq!(hub.listeners("acme"), 3);
 }
