@@ -40,11 +40,12 @@ start_server() {
 
 api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "$@"; }
 
-# one_did_to_101 HTTP SIP_PORT DEVICE_PORT: company bench (trunk at 127.0.0.1), extension
-# 101 and DID 34910000001 routed to it; 101 registered from DEVICE_PORT, since Centralita
-# rings the address a REGISTER came from.
+# one_did_to_101 HTTP SIP_PORT DEVICE_PORT [MAX_EXTENSIONS]: company bench (trunk at
+# 127.0.0.1, room for MAX_EXTENSIONS users, 10 by default), extension 101 and DID
+# 34910000001 routed to it; 101 registered from DEVICE_PORT, since Centralita rings the
+# address a REGISTER came from.
 one_did_to_101() {
-    api -X POST "http://$1/api/v1/companies" -d '{"id":"bench","name":"Bench","max_extensions":10,
+    api -X POST "http://$1/api/v1/companies" -d '{"id":"bench","name":"Bench","max_extensions":'"${4:-10}"',
         "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
     local password
     password=$(api -X POST "http://$1/api/v1/companies/bench/users" \

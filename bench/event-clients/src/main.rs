@@ -1,14 +1,18 @@
-//! The clients of `bench/events.sh`: CLIENTS WebSocket connections to a company's call-event
-//! stream, each stamping (wall clock, µs) every Ringing event it receives.
+//! The clients of `bench/events.sh`: WebSocket connections to a company's call-event
+//! stream, one per line of TOKENS, each stamping (wall clock, µs) every Ringing event it
+//! receives.
 //!
 //! ```sh
-//! event-clients URL TOKEN CLIENTS EXPECTED OUT
+//! event-clients URL TOKENS EXPECTED OUT
 //! ```
 //!
-//! Connects every client (a few at a time), prints `connected N` once all have their first
-//! snapshot, then waits until every client saw EXPECTED Ringing events (or 10 s pass with
-//! nothing new) and writes `call_id<TAB>client<TAB>unix_us` lines to OUT. The stamp is
-//! taken when the frame is read, before parsing it.
+//! TOKENS has one line per client: its key, and `<TAB>watch` for the clients expected to
+//! see the calls (a company key, or the key of the user the calls ring); the others (other
+//! users' panels) only stay connected. Connects every client (a few at a time), prints
+//! `connected N` once all have their first snapshot, then waits until every watching
+//! client saw EXPECTED Ringing events (or 10 s pass with nothing new) and writes
+//! `call_id<TAB>client<TAB>unix_us` lines to OUT. The stamp is taken when the frame is
+//! read, before parsing it.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,21 +39,34 @@ fn now_us() -> u128 {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, url, token, clients, expected, out] = args.as_slice() else {
-        return Err("usage: event-clients URL TOKEN CLIENTS EXPECTED OUT".into());
+    let [_, url, tokens, expected, out] = args.as_slice() else {
+        return Err("usage: event-clients URL TOKENS EXPECTED OUT".into());
     };
-    let clients: usize = clients.parse().map_err(|e| format!("CLIENTS: {e}"))?;
+    let tokens = std::fs::read_to_string(tokens).map_err(|e| format!("{tokens}: {e}"))?;
+    let tokens: Vec<(String, bool)> = tokens
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| match line.split_once('\t') {
+            Some((token, role)) => (token.to_string(), role == "watch"),
+            None => (line.to_string(), false),
+        })
+        .collect();
+    let clients = tokens.len();
     let expected: usize = expected.parse().map_err(|e| format!("EXPECTED: {e}"))?;
+    // The others stay connected until every watching client is done.
+    let (all_done, done) = tokio::sync::watch::channel(false);
     let stamps: Stamps = Arc::default();
     let connecting = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut tasks = Vec::new();
-    for client in 0..clients {
+    let mut watchers = Vec::new();
+    let mut bystanders = Vec::new();
+    for (client, (token, watching)) in tokens.into_iter().enumerate() {
         let mut request = url.as_str().into_client_request().map_err(|e| e.to_string())?;
         let bearer = format!("Bearer {token}").parse().map_err(|e| format!("token: {e}"))?;
         request.headers_mut().insert("authorization", bearer);
         let (stamps, connecting, ready) = (stamps.clone(), connecting.clone(), ready_tx.clone());
-        tasks.push(tokio::spawn(async move {
+        let mut done = done.clone();
+        let task = tokio::spawn(async move {
             let permit = connecting.acquire().await.map_err(|e| e.to_string())?;
             // A small read buffer: tungstenite zeroes all of it on every read.
             let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
@@ -60,6 +77,11 @@ async fn main() -> Result<(), String> {
             socket.next().await.ok_or("closed before the snapshot")?.map_err(|e| e.to_string())?;
             drop(permit);
             let _ = ready.send(());
+            if !watching {
+                // Another user's panel: connected, reading nothing, until the end.
+                let _ = done.wait_for(|done| *done).await;
+                return Ok(expected);
+            }
             let mut seen = 0;
             while seen < expected {
                 let message = match tokio::time::timeout(IDLE, socket.next()).await {
@@ -81,7 +103,8 @@ async fn main() -> Result<(), String> {
                 }
             }
             Ok::<usize, String>(seen)
-        }));
+        });
+        if watching { watchers.push(task) } else { bystanders.push(task) }
     }
     drop(ready_tx);
     for connected in 1..=clients {
@@ -91,13 +114,19 @@ async fn main() -> Result<(), String> {
     }
     println!("connected {clients}");
     let mut short = 0;
-    for task in tasks {
+    let watching = watchers.len();
+    for task in watchers {
         match task.await.map_err(|e| e.to_string())? {
             Ok(seen) if seen < expected => short += 1,
             Ok(_) => {}
             Err(error) => return Err(format!("a client failed: {error}")),
         }
     }
+    let _ = all_done.send(true);
+    for task in bystanders {
+        task.await.map_err(|e| e.to_string())??;
+    }
+    println!("{watching} of {clients} clients watched the calls");
     if short > 0 {
         eprintln!("{short} clients saw fewer than {expected} Ringing events");
     }
