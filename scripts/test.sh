@@ -8,8 +8,8 @@ step() { printf '\n==== %s ====\n' "$*"; }
 die() { printf '\nscripts/test.sh: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the black-box tests drive: sipp (package sip-tester) registers phones.
-# Later work adds baresip, python3-aiosmtpd, kamailio (see ../shared/TESTING.md).
-APT_PACKAGES=(sip-tester baresip python3-aiosmtpd)
+# baresip phones, python3-aiosmtpd mail, chromium browsers (see ../shared/TESTING.md).
+APT_PACKAGES=(sip-tester baresip python3-aiosmtpd chromium)
 
 step "Rust toolchain (rust-toolchain.toml)"
 channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)

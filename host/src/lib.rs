@@ -33,6 +33,7 @@ pub mod module_cli;
 pub mod operator_token;
 pub mod prompts;
 pub mod recordings;
+pub mod rooms;
 pub mod routing;
 pub mod sandbox;
 pub mod security;

@@ -84,7 +84,12 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
+                // The WebRTC stack logs every state change at info and a browser's usual
+                // DTLS extensions and the packets before the handshake at warn.
+                .unwrap_or_else(|_| {
+                    "info,wasmtime=warn,cranelift=warn,rtc=error,rtc_ice=error,rtc_dtls=error,webrtc=warn"
+                        .into()
+                }),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -239,7 +244,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             });
         tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "API listening on /api/v1");
-        let router = api::router(app, Auth::new(token), trunks);
+        let rooms = centralita::rooms::Rooms::new(config.sip_listen.ip());
+        let router = api::router(app, Auth::new(token), trunks, rooms);
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(until_stopped(stopped))
             .await

@@ -22,6 +22,7 @@ use tempfile::TempDir;
 
 pub mod audio;
 pub mod baresip;
+pub mod chromium;
 pub mod events;
 pub mod sipp;
 pub mod smtp;

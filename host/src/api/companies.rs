@@ -295,6 +295,7 @@ pub async fn delete(
         tx.delete_prefix(&VOICEMAIL_BOXES, &prefix)?;
         tx.delete_prefix(&VOICEMAIL_MESSAGES, &prefix)?;
         tx.delete_prefix(&PICKUP_GROUPS, &prefix)?;
+        tx.delete_prefix(&ROOMS, &prefix)?;
         tx.delete(&SERVICE_CODE_OVERRIDES, &id)?;
         tx.put(&RETIRED_COMPANIES, &id, &Utc::now().to_rfc3339())?;
         let keys: Vec<_> = tx.scan(&API_KEYS, "")?;

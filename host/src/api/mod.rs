@@ -25,6 +25,7 @@ pub mod prompts;
 pub mod queues;
 pub mod recordings;
 pub mod registrations;
+pub mod rooms;
 pub mod security;
 pub mod service_codes;
 pub mod trunk_status;
@@ -57,6 +58,8 @@ pub struct ApiState {
     pub auth: Auth,
     /// The trunk registrations' status (kept out of [`App`]: only the API reads it).
     pub trunks: Arc<Trunks>,
+    /// The conference rooms with browsers in them.
+    pub rooms: Arc<crate::rooms::Rooms>,
 }
 
 /// The company `id`, or 404.
@@ -102,7 +105,7 @@ async fn health() -> Json<Health> {
         voicemail::create, voicemail::list, voicemail::get_box, voicemail::update, voicemail::delete,
         voicemail::list_messages, voicemail::get_message, voicemail::message_audio, voicemail::update_message, voicemail::delete_message,
         service_codes::get_operator, service_codes::put_operator, service_codes::get_company, service_codes::put_company,
-        calls::list, calls::click_to_dial, calls::get_call, calls::hang_up, calls::hold, calls::resume, calls::transfer, calls::consult, calls::complete_transfer, calls::cancel_consult, calls::pick_up, events::stream,
+        calls::list, calls::click_to_dial, calls::get_call, calls::hang_up, calls::hold, calls::resume, calls::transfer, calls::consult, calls::complete_transfer, calls::cancel_consult, calls::pick_up, events::stream, rooms::create, rooms::list, rooms::get_room, rooms::delete,
         dialling::get_plan, dialling::put_plan, dialling::normalise,
         pickup_groups::create, pickup_groups::list, pickup_groups::get_group, pickup_groups::update, pickup_groups::delete,
     ),
@@ -134,7 +137,7 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// The API's routes; `trunks` is where the trunk registrations publish their status.
-pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>) -> Router {
+pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>, rooms: Arc<crate::rooms::Rooms>) -> Router {
     let company = "/api/v1/companies/{company}";
     Router::new()
         .route("/api/v1/health", get(health))
@@ -206,6 +209,7 @@ pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>) -> Router {
         .merge(dialling::routes())
         .merge(calls::routes())
         .merge(events::routes())
+        .merge(rooms::routes())
         .fallback(|| async { ApiError::not_found("route") })
-        .with_state(ApiState { app, auth, trunks })
+        .with_state(ApiState { app, auth, trunks, rooms })
 }

@@ -439,7 +439,8 @@ mod tests {
         }))
         .unwrap();
         app.store.write(|tx| tx.put(&COMPANIES, "acme", &company)).unwrap();
-        ApiState { app, auth: Auth::new("token".into()), trunks: Arc::new(Default::default()) }
+        let rooms = crate::rooms::Rooms::new(std::net::Ipv4Addr::LOCALHOST.into());
+        ApiState { app, auth: Auth::new("token".into()), trunks: Arc::new(Default::default()), rooms }
     }
 
     fn path(name: &str) -> Path<(String, String)> {

@@ -72,12 +72,12 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(target.uri, "sip:0034911234567@voip.example");
-        assert_eq!(target.dest, "192.0.2.5:5080".parse().unwrap());
+        assert_eq!(target.dest, "192.0.2.5:5080".parse::<std::net::SocketAddr>().unwrap());
         assert_eq!(target.credentials, Some(("acme".into(), "pw".into())));
         let direct = RingTarget::through_trunk("600", &trunk("192.0.2.9", None)).await.unwrap();
-        assert_eq!(direct.dest, "192.0.2.9:5060".parse().unwrap());
+        assert_eq!(direct.dest, "192.0.2.9:5060".parse::<std::net::SocketAddr>().unwrap());
         let v6 = RingTarget::through_trunk("600", &trunk("[2001:db8::1]:5070", None)).await.unwrap();
-        assert_eq!(v6.dest, "[2001:db8::1]:5070".parse().unwrap());
+        assert_eq!(v6.dest, "[2001:db8::1]:5070".parse::<std::net::SocketAddr>().unwrap());
         assert!(RingTarget::through_trunk("600", &trunk("no-such-host.invalid", None)).await.is_err());
     }
 }

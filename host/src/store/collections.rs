@@ -48,6 +48,8 @@ pub const SERVICE_CODE_OVERRIDES: Collection<ServiceCodeOverrides> =
     Collection::new("service_code_overrides");
 /// Pickup groups, keyed by `company NUL name`.
 pub const PICKUP_GROUPS: Collection<PickupGroup> = Collection::new("pickup_groups");
+/// Conference rooms, keyed by `company NUL id`.
+pub const ROOMS: Collection<Room> = Collection::new("rooms");
 
 /// Call recordings' metadata, keyed by `company NUL id` (ids start with the start time).
 pub const RECORDINGS: Collection<Recording> = Collection::new("recordings");
@@ -90,6 +92,7 @@ pub(super) const ALL_TABLES: &[&str] = &[
     "service_codes",
     "service_code_overrides",
     "pickup_groups",
+    "rooms",
     "recordings",
     "recording_usage",
     "queues",

@@ -18,10 +18,12 @@ pub use prompts::*;
 
 mod pickup;
 mod queue;
+mod room;
 mod service_codes;
 mod voicemail;
 pub use pickup::*;
 pub use queue::*;
+pub use room::*;
 pub use service_codes::*;
 pub use voicemail::*;
 

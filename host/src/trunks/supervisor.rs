@@ -207,7 +207,7 @@ mod tests {
         let Some(Command::Send { request, .. }) = sent.recv().await else {
             panic!("the new trunk registers")
         };
-        assert_eq!(request.dest, "192.0.2.1:5060".parse().unwrap());
+        assert_eq!(request.dest, "192.0.2.1:5060".parse::<std::net::SocketAddr>().unwrap());
         assert_eq!(domain(&trunks).as_deref(), Some("192.0.2.1"));
 
         let changed = configured(&[company("acme", Some("192.0.2.9"), None)]);
@@ -225,7 +225,7 @@ mod tests {
         let Some(Command::Send { request, .. }) = sent.recv().await else {
             panic!("the changed trunk registers")
         };
-        assert_eq!(request.dest, "192.0.2.9:5060".parse().unwrap());
+        assert_eq!(request.dest, "192.0.2.9:5060".parse::<std::net::SocketAddr>().unwrap());
         assert_eq!(domain(&trunks).as_deref(), Some("192.0.2.9"));
 
         supervisor.reconcile(HashMap::new());

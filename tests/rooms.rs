@@ -1,0 +1,99 @@
+//! Black-box tests of conference rooms (issue #5): the rooms API, and real browsers —
+//! headless Chromium with a fake camera and microphone — joining a room's link and
+//! receiving each other's audio and video through the host's forwarding.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::Server;
+use support::chromium::{Browser, artifacts_dir};
+
+const ROOMS: &str = "/api/v1/companies/acme/rooms";
+
+/// How long media may take to start flowing (ICE, DTLS, the first key frame): a bound.
+const MEDIA_PATIENCE: Duration = Duration::from_secs(30);
+
+fn acme_and_globex(server: &Server) {
+    server.create_company("acme", json!({}));
+    server.create_company("globex", json!({}));
+}
+
+#[test]
+fn rooms_are_created_with_a_shareable_link_listed_and_deleted_within_their_company() {
+    let server = Server::start();
+    acme_and_globex(&server);
+    let operator = server.operator();
+    operator
+        .post(ROOMS, &json!({"name": "Weekly", "pin": "12ab"}))
+        .expect_error_naming_field("pin", "a PIN of digits");
+    operator.post(ROOMS, &json!({"name": ""})).expect_error_naming_field("name", "a name");
+    let room = operator.post(ROOMS, &json!({"name": "Weekly", "pin": "2468"})).expect(201, "create");
+    let id = room["id"].as_str().expect("an id").to_string();
+    assert!(id.len() >= 32, "the link's id is unguessable: {id}");
+    let link = room["link"].as_str().expect("a link");
+    assert_eq!(link, server.url(&format!("/rooms/acme/{id}")), "the link is the room page on this host");
+    assert_eq!(room["participants"], 0);
+
+    let page = support::client().get(link).send().expect("the room page");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().expect("HTML").contains("Weekly"), "the page names the room");
+    let listed = operator.get(ROOMS).expect(200, "list");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+
+    let globex_key =
+        operator.post("/api/v1/companies/globex/api-keys", &json!({"name": "g"})).expect(201, "key");
+    let globex = server.with_token(globex_key["key"].as_str().expect("a key"));
+    globex.get(ROOMS).expect(403, "another company's rooms are not listed");
+    globex.delete(&format!("{ROOMS}/{id}")).expect(403, "nor deleted");
+    assert_eq!(
+        globex.get("/api/v1/companies/globex/rooms").expect(200, "globex's own").as_array().map(Vec::len),
+        Some(0)
+    );
+    let wrong_company =
+        support::client().get(server.url(&format!("/rooms/globex/{id}"))).send().expect("page");
+    assert_eq!(wrong_company.status(), 404, "a room is found under its own company only");
+
+    operator.delete(&format!("{ROOMS}/{id}")).expect(204, "delete");
+    let gone = support::client().get(link).send().expect("the room page");
+    assert_eq!(gone.status(), 404, "a deleted room's link leads nowhere");
+    let audit = server.audit("acme");
+    assert!(
+        audit.iter().any(|e| e["action"] == "room.create")
+            && audit.iter().any(|e| e["action"] == "room.delete")
+    );
+}
+
+/// Whether the page receives `kind` bytes now (from `window.roomStats()`, once the page's
+/// script has loaded).
+fn receiving(kind: &str) -> String {
+    format!("(window.roomStats ? window.roomStats() : Promise.resolve({{}})).then(s => s.{kind} > 0)")
+}
+
+#[test]
+fn two_browsers_in_a_room_receive_each_others_audio_and_video() {
+    let server = Server::start();
+    acme_and_globex(&server);
+    let room = server.operator().post(ROOMS, &json!({"name": "Stand-up"})).expect(201, "create");
+    let link = room["link"].as_str().expect("a link").to_string();
+    let browser = Browser::start();
+    let mut first = browser.open(&link);
+    let mut second = browser.open(&link);
+
+    for page in [&mut first, &mut second] {
+        for kind in ["audio", "video"] {
+            page.wait_for(&receiving(kind), MEDIA_PATIENCE);
+        }
+    }
+    let before = first.eval("window.roomStats()");
+    std::thread::sleep(Duration::from_secs(1));
+    let after = first.eval("window.roomStats()");
+    for kind in ["audio", "video"] {
+        assert!(after[kind].as_f64() > before[kind].as_f64(), "{kind} keeps arriving: {before} then {after}");
+    }
+    assert_eq!(first.eval("document.querySelectorAll('figure').length"), json!(2), "me and the other");
+    let listed = server.operator().get(ROOMS).expect(200, "list");
+    assert_eq!(listed[0]["participants"], 2, "the API counts who is in the room");
+    first.screenshot(&artifacts_dir().join("room.png"));
+}
