@@ -97,3 +97,63 @@ fn two_browsers_in_a_room_receive_each_others_audio_and_video() {
     assert_eq!(listed[0]["participants"], 2, "the API counts who is in the room");
     first.screenshot(&artifacts_dir().join("room.png"));
 }
+
+#[test]
+fn a_room_with_a_pin_admits_only_who_gives_it_and_offers_media_to_who_does() {
+    let server = Server::start();
+    acme_and_globex(&server);
+    let room = server.operator().post(ROOMS, &json!({"name": "Board", "pin": "2468"})).expect(201, "create");
+    let id = room["id"].as_str().expect("an id");
+    let signal = server.url(&format!("/rooms/acme/{id}/signal")).replace("http://", "ws://");
+    for wrong in ["", "?pin=1357"] {
+        match tungstenite::connect(format!("{signal}{wrong}")) {
+            Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403, "pin {wrong:?}"),
+            other => panic!("a wrong PIN ({wrong:?}) was not refused: {:?}", other.map(|_| ())),
+        }
+    }
+    let (mut socket, _) = tungstenite::connect(format!("{signal}?pin=2468")).expect("the right PIN admits");
+    let first = socket.read().expect("a first message");
+    let offer: serde_json::Value = serde_json::from_str(first.to_text().expect("text")).expect("JSON");
+    assert_eq!(offer["type"], "offer", "{offer}");
+    let sdp = offer["sdp"].as_str().expect("an SDP offer");
+    for needed in ["m=audio", "m=video", "a=fingerprint:", "a=ice-ufrag:", "a=rtcp-mux", "a=group:BUNDLE"] {
+        assert!(sdp.contains(needed), "the offer lacks {needed}:\n{sdp}");
+    }
+    socket.send(tungstenite::Message::text(r#"{"type": "nonsense"}"#)).expect("send");
+    let error: serde_json::Value = loop {
+        let message = socket.read().expect("an answer to nonsense");
+        let value: serde_json::Value = serde_json::from_str(message.to_text().expect("text")).expect("JSON");
+        if value["type"] != "candidate" {
+            break value;
+        }
+    };
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(server.operator().get(&format!("{ROOMS}/{id}")).expect(200, "room")["participants"], 1);
+}
+
+#[test]
+fn a_third_browser_receives_both_others_and_its_leaving_removes_it_from_their_pages() {
+    let server = Server::start();
+    acme_and_globex(&server);
+    let room = server.operator().post(ROOMS, &json!({"name": "Three"})).expect(201, "create");
+    let link = room["link"].as_str().expect("a link").to_string();
+    let browser = Browser::start();
+    let mut pages: Vec<_> = (0..3).map(|_| browser.open(&link)).collect();
+    let tiles = "document.querySelectorAll('figure').length";
+    for page in pages.iter_mut() {
+        page.wait_for(&format!("{tiles} === 3"), MEDIA_PATIENCE);
+        page.wait_for(&receiving("video"), MEDIA_PATIENCE);
+    }
+    // Each page receives two participants' audio and video: four inbound streams.
+    let streams = "window.roomConnection.getStats().then(r => [...r.values()].filter(s => s.type === 'inbound-rtp' && s.bytesReceived > 0).length)";
+    for page in pages.iter_mut() {
+        page.wait_for(&format!("{streams}.then(n => n === 4)"), MEDIA_PATIENCE);
+    }
+    let mut leaving = pages.pop().expect("a third page");
+    leaving.eval("document.getElementById('leave').click()");
+    for page in pages.iter_mut() {
+        page.wait_for(&format!("{tiles} === 2"), MEDIA_PATIENCE);
+    }
+    let id = room["id"].as_str().expect("an id");
+    assert_eq!(server.operator().get(&format!("{ROOMS}/{id}")).expect(200, "room")["participants"], 2);
+}
