@@ -30,4 +30,6 @@ pub struct App {
     pub queue_stats: crate::routing::queue::stats::QueueStats,
     /// Call-state events and the active calls, for CTI clients (SPEC §12).
     pub events: Arc<crate::events::EventHub>,
+    /// The conference rooms with someone in them (SPEC §11).
+    pub rooms: Arc<crate::rooms::Rooms>,
 }

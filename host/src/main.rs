@@ -155,6 +155,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = App {
         queue_stats: centralita::routing::queue::stats::QueueStats::new(store.clone()),
         events: Default::default(),
+        // Browsers' media sockets bind where SIP listens, or the public address when SIP
+        // listens on every address (an ICE candidate must name one browsers can reach).
+        rooms: centralita::rooms::Rooms::new(if config.sip_listen.ip().is_unspecified() {
+            config.public_ip
+        } else {
+            config.sip_listen.ip()
+        }),
         store,
         sandbox: Arc::new(sandbox),
         counters: Arc::new(Counters::default()),
@@ -244,8 +251,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             });
         tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "API listening on /api/v1");
-        let rooms = centralita::rooms::Rooms::new(config.sip_listen.ip());
-        let router = api::router(app, Auth::new(token), trunks, rooms);
+        let router = api::router(app, Auth::new(token), trunks);
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(until_stopped(stopped))
             .await

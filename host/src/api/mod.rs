@@ -58,8 +58,6 @@ pub struct ApiState {
     pub auth: Auth,
     /// The trunk registrations' status (kept out of [`App`]: only the API reads it).
     pub trunks: Arc<Trunks>,
-    /// The conference rooms with browsers in them.
-    pub rooms: Arc<crate::rooms::Rooms>,
 }
 
 /// The company `id`, or 404.
@@ -137,7 +135,7 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// The API's routes; `trunks` is where the trunk registrations publish their status.
-pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>, rooms: Arc<crate::rooms::Rooms>) -> Router {
+pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>) -> Router {
     let company = "/api/v1/companies/{company}";
     Router::new()
         .route("/api/v1/health", get(health))
@@ -211,5 +209,5 @@ pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>, rooms: Arc<crate::rooms
         .merge(events::routes())
         .merge(rooms::routes())
         .fallback(|| async { ApiError::not_found("route") })
-        .with_state(ApiState { app, auth, trunks, rooms })
+        .with_state(ApiState { app, auth, trunks })
 }

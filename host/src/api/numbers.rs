@@ -1,12 +1,13 @@
-//! One number space per company (SPEC §1): extensions, aliases, IVR menus, queues and
-//! voicemail boxes are all reached by dialling their number, so no two of them may share
+//! One number space per company (SPEC §1): extensions, aliases, IVR menus, queues,
+//! voicemail boxes and conference rooms are all reached by dialling their number, so no two of them may share
 //! one. Every create and replace of those asks [`check_free`] in its write transaction.
 
 use axum::http::StatusCode;
 
 use super::error::{ApiError, ApiResult};
 use crate::store::{
-    ALIASES, IVR_MENUS, QUEUES, Read, StoreError, USERS, VOICEMAIL_BOXES, company_key, company_prefix,
+    ALIASES, IVR_MENUS, QUEUES, ROOMS, Read, StoreError, USERS, VOICEMAIL_BOXES, company_key,
+    company_prefix,
 };
 
 /// What is being saved with the number: it may keep its own number.
@@ -17,6 +18,7 @@ pub enum Own<'a> {
     IvrMenu(&'a str),
     Queue(&'a str),
     VoicemailBox(&'a str),
+    Room(&'a str),
 }
 
 /// What else in `company` is dialled as `number`, in words ("extension 101", "the number
@@ -50,6 +52,12 @@ pub fn taken_by(tx: &impl Read, company: &str, number: &str, own: Own) -> Result
         && let Some(taken) = other("voicemail box", &mailbox.name, own_box)
     {
         return Ok(Some(taken));
+    }
+    let own_room = if let Own::Room(id) = own { Some(id) } else { None };
+    if let Some(room) = tx.scan(&ROOMS, &prefix)?.into_iter().find(|r| r.number.as_deref() == Some(number))
+        && own_room != Some(room.id.as_str())
+    {
+        return Ok(Some(format!("the number of room {:?}", room.name)));
     }
     Ok(None)
 }

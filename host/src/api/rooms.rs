@@ -43,6 +43,10 @@ pub struct RoomBody {
     /// 4-12 digits everyone who joins must give; none: the link alone admits.
     #[serde(default)]
     pub pin: Option<String>,
+    /// An internal number SIP phones dial to join the room's audio (they are asked for
+    /// the PIN, when there is one); free in the company's number space.
+    #[serde(default)]
+    pub number: Option<String>,
 }
 
 /// A room as the API shows it.
@@ -51,6 +55,7 @@ pub struct RoomView {
     pub id: String,
     pub name: String,
     pub pin: Option<String>,
+    pub number: Option<String>,
     /// The shareable link (on the host and port this request came to).
     pub link: String,
     /// Browsers in the room now.
@@ -62,10 +67,11 @@ fn view(s: &ApiState, headers: &HeaderMap, room: Room) -> RoomView {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     RoomView {
         link: format!("http://{host}/rooms/{}/{}", room.company, room.id),
-        participants: s.rooms.participants(&room.company, &room.id),
+        participants: s.app.rooms.participants(&room.company, &room.id),
         id: room.id,
         name: room.name,
         pin: room.pin,
+        number: room.number,
         created_at: room.created_at,
     }
 }
@@ -95,15 +101,24 @@ pub async fn create(
     {
         return Err(ApiError::field("pin", "4-12 digits"));
     }
+    if let Some(number) = &body.number
+        && !((1..=12).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ApiError::field("number", "1-12 digits"));
+    }
     let room = Room {
         company: company.clone(),
         id: format!("{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>()),
         name: name.to_string(),
         pin: body.pin,
+        number: body.number,
         created_at: Utc::now(),
     };
     let actor = access.actor();
     s.app.store.write(|tx| {
+        if let Some(number) = &room.number {
+            super::numbers::check_free(tx, &company, number, super::numbers::Own::Room(&room.id), "number")?;
+        }
         tx.put(&ROOMS, &company_key(&company, &room.id), &room)?;
         tx.audit(actor.entry(Some(&company), "room.create", entity(&company, &room.id), None))?;
         Ok::<_, ApiError>(())
@@ -158,7 +173,7 @@ pub async fn delete(
         tx.audit(actor.entry(Some(&company), "room.delete", entity(&company, &id), None))?;
         Ok(())
     })?;
-    s.rooms.close(&company, &id);
+    s.app.rooms.close(&company, &id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -207,7 +222,7 @@ pub async fn signal(
             return Err(ApiError::forbidden("wrong or missing PIN"));
         }
     }
-    let rooms = s.rooms.clone();
+    let rooms = s.app.rooms.clone();
     Ok(upgrade.on_upgrade(move |socket| async move { rooms.join(&company, &id, socket).await }))
 }
 

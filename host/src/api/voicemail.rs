@@ -430,6 +430,7 @@ mod tests {
             data_dir: Some(data_dir.to_path_buf()),
             queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
             events: Default::default(),
+            rooms: Default::default(),
             store,
         };
         let company: Company = serde_json::from_value(serde_json::json!({
@@ -439,8 +440,7 @@ mod tests {
         }))
         .unwrap();
         app.store.write(|tx| tx.put(&COMPANIES, "acme", &company)).unwrap();
-        let rooms = crate::rooms::Rooms::new(std::net::Ipv4Addr::LOCALHOST.into());
-        ApiState { app, auth: Auth::new("token".into()), trunks: Arc::new(Default::default()), rooms }
+        ApiState { app, auth: Auth::new("token".into()), trunks: Arc::new(Default::default()) }
     }
 
     fn path(name: &str) -> Path<(String, String)> {

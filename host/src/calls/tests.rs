@@ -50,6 +50,7 @@ fn engine(devices: u16) -> (Arc<CallEngine>, UnboundedReceiver<Command>, Store) 
         data_dir: None,
         queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
         events: Default::default(),
+        rooms: Default::default(),
         store: store.clone(),
     };
     let company: Company = serde_json::from_value(serde_json::json!({

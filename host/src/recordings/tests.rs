@@ -29,6 +29,7 @@ fn app(data_dir: Option<&Path>) -> App {
         data_dir: data_dir.map(Path::to_path_buf),
         queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
         events: Default::default(),
+        rooms: Default::default(),
         store,
     }
 }

@@ -34,6 +34,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+impl Default for Rooms {
+    /// Rooms on loopback (tests; the server binds its SIP address's).
+    fn default() -> Rooms {
+        Rooms { live: Mutex::default(), bind_ip: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST) }
+    }
+}
+
 impl Rooms {
     /// Rooms whose media sockets bind `bind_ip`.
     pub fn new(bind_ip: IpAddr) -> Arc<Rooms> {

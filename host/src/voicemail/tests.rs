@@ -35,6 +35,7 @@ fn app_with(data_dir: Option<PathBuf>) -> (App, VoicemailBox) {
         data_dir,
         queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
         events: Default::default(),
+        rooms: Default::default(),
         store,
     };
     let company: Company = serde_json::from_value(serde_json::json!({

@@ -31,6 +31,7 @@ fn app(mail: Mailer) -> App {
         data_dir: None,
         queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
         events: Default::default(),
+        rooms: Default::default(),
         store,
     }
 }

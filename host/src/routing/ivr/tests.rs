@@ -26,6 +26,7 @@ fn app() -> App {
         data_dir: None,
         queue_stats: crate::routing::queue::stats::QueueStats::new(store.clone()),
         events: Default::default(),
+        rooms: Default::default(),
         store,
     }
 }

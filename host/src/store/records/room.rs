@@ -16,5 +16,8 @@ pub struct Room {
     pub name: String,
     /// Digits asked of everyone who joins, when set.
     pub pin: Option<String>,
+    /// The internal number SIP phones dial to join (audio only), when set.
+    #[serde(default)]
+    pub number: Option<String>,
     pub created_at: DateTime<Utc>,
 }
