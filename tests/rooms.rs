@@ -157,3 +157,53 @@ fn a_third_browser_receives_both_others_and_its_leaving_removes_it_from_their_pa
     let id = room["id"].as_str().expect("an id");
     assert_eq!(server.operator().get(&format!("{ROOMS}/{id}")).expect(200, "room")["participants"], 2);
 }
+
+#[test]
+fn a_phone_dialling_the_rooms_number_is_heard_by_the_browser_and_hears_it() {
+    use support::baresip::{Phone, wait_until_registered};
+    const PHONE_HZ: u32 = 600;
+    const BROWSER_HZ: u32 = 1000;
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": support::sipp::DOMAIN}));
+    let password =
+        server.create_user("acme", "100")["sip_password"].as_str().expect("a password").to_string();
+    let operator = server.operator();
+    operator.post(ROOMS, &json!({"name": "Taken", "number": "100"})).expect(409, "100 is an extension");
+    let room = operator.post(ROOMS, &json!({"name": "Dial-in", "number": "800"})).expect(201, "create");
+    // The browser's microphone plays a steady tone the phone must hear.
+    let microphone = tempfile::NamedTempFile::with_suffix(".wav").expect("a WAV file");
+    std::fs::write(microphone.path(), support::audio::tone_wav(48000, 1, 5.0, f64::from(BROWSER_HZ)))
+        .expect("write");
+    let browser = Browser::start_with_microphone(microphone.path());
+    let mut page = browser.open(room["link"].as_str().expect("a link"));
+    page.wait_for("document.getElementById('status')?.textContent === 'connected'", MEDIA_PATIENCE);
+
+    let mut phone = Phone::start(&server, "100", &password, PHONE_HZ);
+    wait_until_registered(&server, &mut phone);
+    phone.control.command("dial", "800").unwrap_or_else(|why| panic!("dial 800: {why}"));
+    phone
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("the room did not answer: {why}"));
+    page.wait_for(&receiving("audio"), MEDIA_PATIENCE);
+    let id = room["id"].as_str().expect("an id");
+    assert_eq!(operator.get(&format!("{ROOMS}/{id}")).expect(200, "room")["participants"], 2);
+    page.wait_for("document.querySelectorAll('figure').length === 2", MEDIA_PATIENCE);
+    let before = page.eval("window.roomStats()")["audio"].as_f64();
+    std::thread::sleep(Duration::from_secs(3));
+    let after = page.eval("window.roomStats()")["audio"].as_f64();
+    assert!(after > before, "the phone's audio keeps reaching the browser: {before:?} then {after:?}");
+    phone.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    phone.quit();
+    let (rate, heard) = support::audio::read_wav(&phone.received_audio());
+    let loud = support::audio::tone_blocks(rate, &heard, 1000, &[]).loud;
+    assert!(
+        loud >= 5,
+        "the phone heard the browser's microphone (the fake device's beeps): {loud} loud blocks"
+    );
+    let deadline = std::time::Instant::now() + MEDIA_PATIENCE;
+    while operator.get(&format!("{ROOMS}/{id}")).expect(200, "room")["participants"] != 1 {
+        assert!(std::time::Instant::now() < deadline, "the phone never left the room");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -35,6 +35,15 @@ fn free_port() -> u16 {
 impl Browser {
     /// Start a headless Chromium; panics with the reason if it cannot.
     pub fn start() -> Browser {
+        Browser::start_with(&[])
+    }
+
+    /// Start one whose fake microphone plays the WAV file `wav`, over and over.
+    pub fn start_with_microphone(wav: &Path) -> Browser {
+        Browser::start_with(&[format!("--use-file-for-fake-audio-capture={}", wav.display())])
+    }
+
+    fn start_with(extra: &[String]) -> Browser {
         let profile = tempfile::tempdir().expect("a profile directory");
         let port = free_port();
         let child = Command::new("chromium")
@@ -55,6 +64,7 @@ impl Browser {
                 "--autoplay-policy=no-user-gesture-required",
                 "--window-size=1024,768",
             ])
+            .args(extra)
             .arg(format!("--remote-debugging-port={port}"))
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")

@@ -6,8 +6,7 @@ use axum::http::StatusCode;
 
 use super::error::{ApiError, ApiResult};
 use crate::store::{
-    ALIASES, IVR_MENUS, QUEUES, ROOMS, Read, StoreError, USERS, VOICEMAIL_BOXES, company_key,
-    company_prefix,
+    ALIASES, IVR_MENUS, QUEUES, ROOMS, Read, StoreError, USERS, VOICEMAIL_BOXES, company_key, company_prefix,
 };
 
 /// What is being saved with the number: it may keep its own number.

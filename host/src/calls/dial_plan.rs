@@ -3,7 +3,7 @@
 //! voicemail box by its number, the pickup and voicemail service codes, or a number outside.
 
 use crate::app::App;
-use crate::store::records::{IvrMenu, Queue, User, VoicemailBox};
+use crate::store::records::{IvrMenu, Queue, Room, User, VoicemailBox};
 use crate::store::{ALIASES, Read, StoreError, USERS, company_key};
 
 /// Where a dialled number leads.
@@ -23,6 +23,8 @@ pub enum Target {
     /// Pickup: the call ringing at this extension (`*95` + extension), or at any member of
     /// the caller's pickup groups (`*96`, none).
     Pickup(Option<String>),
+    /// A conference room, by its number.
+    Room(Box<Room>),
     /// A number outside the company (dialled through the trunk).
     External(String),
     /// Nothing this company knows, and not a phone number either.
@@ -83,6 +85,9 @@ pub fn resolve(app: &App, company: &str, caller: &str, dialled: &str) -> Result<
     }
     if let Some(mailbox) = crate::voicemail::find_by_number(app, company, &number)? {
         return Ok(Target::Voicemail(Box::new(mailbox)));
+    }
+    if let Some(room) = crate::rooms::find_by_number(app, company, &number)? {
+        return Ok(Target::Room(Box::new(room)));
     }
     Ok(if is_phone_number(&number) { Target::External(number) } else { Target::Unknown })
 }

@@ -20,7 +20,7 @@ pub mod track;
 use std::net::SocketAddr;
 
 pub use ports::{DEFAULT_PORT_RANGE, PortPool, PortRange};
-pub use relay::{MediaRelay, RelaySession, RelayStats, Side};
+pub use relay::{LiveAudio, MediaRelay, RelaySession, RelayStats, Side};
 pub use sdp::{Direction, Sdp, SdpError};
 
 /// Why media could not be set up.

@@ -167,6 +167,14 @@ pub struct Listening {
     pub telephone_event: Option<u8>,
     /// Where that side's audio is recorded.
     pub track: Option<Arc<Track>>,
+    /// Where that side's RTP packets are copied, whole (a conference room hears them).
+    pub tap: Option<UnboundedSender<Vec<u8>>>,
+}
+
+/// Audio made as it plays (a conference's mix): the media clock asks for each frame.
+pub trait LiveAudio: Send + Sync {
+    /// The next 20 ms of 8 kHz samples.
+    fn next_frame(&self, frame: &mut [i16; super::audio::FRAME_SAMPLES]);
 }
 
 /// What the host's media tells the call.
@@ -553,8 +561,14 @@ async fn forward(shared: Arc<Shared>, from: usize, stream: Stream) {
 }
 
 /// Hand an RTP packet that arrived at end `from` to what the host listens with there.
-fn listen(shared: &Shared, from: usize, listening: &Listening, digits: &mut EventDetector, packet: &[u8]) {
-    let Some(packet) = super::rtp::parse(packet) else { return };
+fn listen(shared: &Shared, from: usize, listening: &Listening, digits: &mut EventDetector, bytes: &[u8]) {
+    let Some(packet) = super::rtp::parse(bytes) else { return };
+    if let Some(tap) = &listening.tap
+        && Some(packet.payload_type) != listening.telephone_event
+    {
+        // Fails only when what listened is gone.
+        let _ = tap.send(bytes.to_vec());
+    }
     if Some(packet.payload_type) == listening.telephone_event {
         if let Some(digit) = digits.on_event(packet.timestamp, packet.payload)
             && let Some(side) = shared.side_of(from)
@@ -649,8 +663,31 @@ impl RelaySession {
             generation,
             payload_type,
             items,
+            live: None,
             repeat,
             token,
+        });
+    }
+
+    /// Play what `live` makes, a frame at a time, to `side`, encoded as `payload_type`,
+    /// until [`RelaySession::stop_playing`] (or another playback). Relaying to `side` is
+    /// paused meanwhile.
+    pub fn play_live(&self, side: Side, payload_type: u8, live: Arc<dyn LiveAudio>) {
+        let end = self.shared.end_index(side);
+        let playing = self.shared.side(side);
+        let generation = playing.playback_generation.fetch_add(1, Ordering::AcqRel) + 1;
+        playing.host_playing.store(true, Ordering::Relaxed);
+        let clock = self.relay.inner.clock.get_or_init(playback::Clock::start);
+        clock.start_playing(playback::Start {
+            shared: Arc::clone(&self.shared),
+            end,
+            side,
+            generation,
+            payload_type,
+            items: Vec::new(),
+            live: Some(live),
+            repeat: false,
+            token: 0,
         });
     }
 

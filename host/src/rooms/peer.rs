@@ -18,10 +18,12 @@ use axum::extract::ws::{Message, WebSocket};
 use rtc::interceptor::Registry;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_RTX, MIME_TYPE_VP8, MediaEngine,
+};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -31,7 +33,8 @@ use webrtc::peer_connection::{
     RTCPeerConnectionState,
 };
 
-use super::room::{LiveRoom, Member};
+use super::room::{LiveRoom, Member, Reach};
+use crate::media::sdp::{PCMA, PCMU};
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -83,13 +86,48 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-/// The codecs a room forwards: what browsers send by default (Opus, VP8 ...), and G.711.
+/// The codecs a room speaks: G.711 audio, which phones speak too (a phone joins with no
+/// transcoding, and its mix is a table lookup away), and VP8 video, which every browser
+/// sends, with retransmission (RTX) and the usual feedback.
 fn media_engine() -> Result<(MediaEngine, Registry), String> {
     let mut engine = MediaEngine::default();
-    engine.register_default_codecs().map_err(|e| e.to_string())?;
+    let codec = |mime_type: &str, clock_rate, sdp_fmtp_line: &str, rtcp_feedback, payload_type| {
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: mime_type.to_string(),
+                clock_rate,
+                channels: 0,
+                sdp_fmtp_line: sdp_fmtp_line.to_string(),
+                rtcp_feedback,
+            },
+            payload_type,
+        }
+    };
+    let feedback = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.into(), parameter: parameter.into() };
+    let video_feedback = vec![
+        feedback("goog-remb", ""),
+        feedback("ccm", "fir"),
+        feedback("nack", ""),
+        feedback("nack", "pli"),
+    ];
+    let audio =
+        [codec(MIME_TYPE_PCMU, 8000, "", vec![], PCMU), codec(MIME_TYPE_PCMA, 8000, "", vec![], PCMA)];
+    for audio in audio {
+        engine.register_codec(audio, RtpCodecKind::Audio).map_err(|e| e.to_string())?;
+    }
+    let video = [
+        codec(MIME_TYPE_VP8, 90000, "", video_feedback, VP8),
+        codec(MIME_TYPE_RTX, 90000, &format!("apt={VP8}"), vec![], VP8 + 1),
+    ];
+    for video in video {
+        engine.register_codec(video, RtpCodecKind::Video).map_err(|e| e.to_string())?;
+    }
     let registry = register_default_interceptors(Registry::new(), &mut engine).map_err(|e| e.to_string())?;
     Ok((engine, registry))
 }
+
+/// VP8's payload type in a room's offers (its RTX is the next).
+const VP8: u8 = 96;
 
 /// A connection for participant `member` of `room`, its sockets on `bind_ip`, receiving
 /// the browser's audio and video.
@@ -141,7 +179,8 @@ pub(super) async fn run(room: &Arc<LiveRoom>, bind_ip: IpAddr, mut socket: WebSo
         }
     };
     let (renegotiate, mut renegotiations) = mpsc::unbounded_channel();
-    room.enter(Arc::new(Member { id, connection: Arc::clone(&connection), renegotiate })).await;
+    let reach = Reach::Browser { connection: Arc::clone(&connection), renegotiate };
+    room.enter(Arc::new(Member { id, reach })).await;
     let mut closed = room.closed();
     // The first offer is due at once.
     let (mut offer_due, mut awaiting_answer) = (true, false);

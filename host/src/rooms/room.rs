@@ -24,6 +24,7 @@ use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::lock;
+use super::mixer::Mixer;
 
 /// How often a video publisher is asked for a key frame (RTCP PLI), so that a participant
 /// who joined later, or lost packets, gets a picture soon.
@@ -32,21 +33,33 @@ const KEY_FRAME_INTERVAL: Duration = Duration::from_secs(2);
 /// A participant as the room sees it.
 pub(super) struct Member {
     pub(super) id: u64,
-    pub(super) connection: Arc<dyn PeerConnection>,
-    /// Asks the participant's signalling for a new offer (its tracks changed).
-    pub(super) renegotiate: tokio::sync::mpsc::UnboundedSender<()>,
+    pub(super) reach: Reach,
+}
+
+/// How a participant receives the others.
+pub(super) enum Reach {
+    /// A browser: a copy of each track on its connection, and a new offer when they
+    /// change (through its signalling).
+    Browser { connection: Arc<dyn PeerConnection>, renegotiate: tokio::sync::mpsc::UnboundedSender<()> },
+    /// A phone: the others' audio, mixed.
+    Phone(Arc<Mixer>),
 }
 
 /// One participant's copy of a published track.
-struct Copy {
+pub(super) struct Copy {
     subscriber: u64,
-    ssrc: u32,
-    track: Arc<TrackLocalStaticRTP>,
-    sender: Arc<dyn RtpSender>,
+    target: CopyTarget,
+}
+
+pub(super) enum CopyTarget {
+    /// A track on a browser's connection, with its own SSRC.
+    Track { ssrc: u32, track: Arc<TrackLocalStaticRTP>, sender: Arc<dyn RtpSender> },
+    /// A phone's mix.
+    Mix(Arc<Mixer>),
 }
 
 /// The copies of one published track, shared with the task forwarding it.
-type Copies = Arc<Mutex<Vec<Copy>>>;
+pub(super) type Copies = Arc<Mutex<Vec<Copy>>>;
 
 /// A track a participant publishes.
 struct Published {
@@ -122,11 +135,16 @@ impl LiveRoom {
         for published in gone {
             let copies = std::mem::take(&mut *lock(&published.copies));
             for copy in copies {
-                if let Some(subscriber) = members.iter().find(|m| m.id == copy.subscriber) {
-                    if let Err(error) = subscriber.connection.remove_track(&copy.sender).await {
-                        tracing::debug!(%error, "removing a departed participant's track");
+                let subscriber = members.iter().find(|m| m.id == copy.subscriber);
+                match (subscriber.map(|m| &m.reach), copy.target) {
+                    (Some(Reach::Browser { connection, renegotiate }), CopyTarget::Track { sender, .. }) => {
+                        if let Err(error) = connection.remove_track(&sender).await {
+                            tracing::debug!(%error, "removing a departed participant's track");
+                        }
+                        let _ = renegotiate.send(());
                     }
-                    let _ = subscriber.renegotiate.send(());
+                    (Some(Reach::Phone(mix)), _) => mix.forget(member),
+                    _ => {}
                 }
             }
         }
@@ -137,26 +155,52 @@ impl LiveRoom {
         let kind = track.kind().await;
         let Some(ssrc) = track.ssrcs().await.first().copied() else { return };
         let Some(codec) = track.codec(ssrc).await else { return };
+        let copies = self.published_by(publisher, kind, codec).await;
+        if kind == RtpCodecKind::Video {
+            tokio::spawn(ask_for_key_frames(Arc::clone(&track), ssrc));
+        }
+        while let Some(event) = track.poll().await {
+            if let TrackRemoteEvent::OnRtpPacket(packet) = event {
+                forward(publisher, &packet, &copies).await;
+            }
+        }
+    }
+
+    /// `publisher` sends a track of `kind` in `codec`: each other participant gets a copy
+    /// (browsers a new offer for it); the copies, for the packets to go to.
+    pub(super) async fn published_by(
+        &self,
+        publisher: u64,
+        kind: RtpCodecKind,
+        codec: RTCRtpCodec,
+    ) -> Copies {
         let copies: Copies = Arc::default();
         let others: Vec<Arc<Member>> =
             lock(&self.members).iter().filter(|m| m.id != publisher).cloned().collect();
         for member in &others {
             if let Some(copy) = copy_for(member, publisher, kind, codec.clone()).await {
                 lock(&copies).push(copy);
-                let _ = member.renegotiate.send(());
+                if let Reach::Browser { renegotiate, .. } = &member.reach {
+                    let _ = renegotiate.send(());
+                }
             }
         }
         lock(&self.published).push(Published { publisher, kind, codec, copies: Arc::clone(&copies) });
-        if kind == RtpCodecKind::Video {
-            tokio::spawn(ask_for_key_frames(Arc::clone(&track), ssrc));
-        }
-        forward(track, copies).await;
+        copies
     }
 }
 
-/// Add to `member`'s connection a copy of `publisher`'s track of `kind`: the stream id
-/// names the publisher, so a browser shows a participant's audio and video together.
+/// A copy of `publisher`'s track of `kind` for `member`: on a browser's connection a
+/// track whose stream id names the publisher (a browser shows a participant's audio and
+/// video together); into a phone's mix, audio only.
 async fn copy_for(member: &Member, publisher: u64, kind: RtpCodecKind, codec: RTCRtpCodec) -> Option<Copy> {
+    let connection = match &member.reach {
+        Reach::Phone(mix) if kind == RtpCodecKind::Audio => {
+            return Some(Copy { subscriber: member.id, target: CopyTarget::Mix(Arc::clone(mix)) });
+        }
+        Reach::Phone(_) => return None,
+        Reach::Browser { connection, .. } => connection,
+    };
     let ssrc = rand::random::<u32>();
     let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
         format!("participant-{publisher}"),
@@ -169,8 +213,8 @@ async fn copy_for(member: &Member, publisher: u64, kind: RtpCodecKind, codec: RT
             ..Default::default()
         }],
     )));
-    match member.connection.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await {
-        Ok(sender) => Some(Copy { subscriber: member.id, ssrc, track, sender }),
+    match connection.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await {
+        Ok(sender) => Some(Copy { subscriber: member.id, target: CopyTarget::Track { ssrc, track, sender } }),
         Err(error) => {
             tracing::warn!(%error, member = member.id, "cannot add a track for a participant");
             None
@@ -178,23 +222,34 @@ async fn copy_for(member: &Member, publisher: u64, kind: RtpCodecKind, codec: RT
     }
 }
 
-/// Write every RTP packet of `track` to each copy (with the copy's SSRC) until it ends.
-async fn forward(track: Arc<dyn TrackRemote>, copies: Copies) {
-    while let Some(event) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
-        let targets: Vec<(u32, Arc<TrackLocalStaticRTP>)> =
-            lock(&copies).iter().map(|c| (c.ssrc, Arc::clone(&c.track))).collect();
-        for (ssrc, target) in targets {
-            let mut copy = packet.clone();
-            copy.header.ssrc = ssrc;
-            // The publisher's header extensions name its own connection's streams (its
-            // MID, its transport-wide sequence): the subscriber's sender writes its own.
-            copy.header.extension = false;
-            copy.header.extensions.clear();
-            // Fails while the subscriber's connection has not bound the track yet (its
-            // answer is on the way): the packet is dropped, the next one tries again.
-            let _ = target.write_rtp(copy).await;
+/// Hand `publisher`'s RTP `packet` to each copy: a browser's track (with the copy's SSRC)
+/// or a phone's mix.
+pub(super) async fn forward(publisher: u64, packet: &rtc::rtp::Packet, copies: &Copies) {
+    let targets: Vec<(u32, Arc<TrackLocalStaticRTP>)> = {
+        let copies = lock(copies);
+        for copy in copies.iter() {
+            if let CopyTarget::Mix(mix) = &copy.target {
+                mix.push(publisher, packet.header.payload_type, &packet.payload);
+            }
         }
+        copies
+            .iter()
+            .filter_map(|copy| match &copy.target {
+                CopyTarget::Track { ssrc, track, .. } => Some((*ssrc, Arc::clone(track))),
+                CopyTarget::Mix(_) => None,
+            })
+            .collect()
+    };
+    for (ssrc, target) in targets {
+        let mut copy = packet.clone();
+        copy.header.ssrc = ssrc;
+        // The publisher's header extensions name its own connection's streams (its MID,
+        // its transport-wide sequence): the subscriber's sender writes its own.
+        copy.header.extension = false;
+        copy.header.extensions.clear();
+        // Fails while the subscriber's connection has not bound the track yet (its answer
+        // is on the way): the packet is dropped, the next one tries again.
+        let _ = target.write_rtp(copy).await;
     }
 }
 

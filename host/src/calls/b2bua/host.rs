@@ -122,7 +122,7 @@ impl Call {
         };
         session.set_remote(Side::A, offer.remote_rtp());
         self.media_events = session.take_events();
-        session.listen(Side::A, Listening { telephone_event: codec.telephone_event, track: None });
+        session.listen(Side::A, Listening { telephone_event: codec.telephone_event, track: None, tap: None });
         let answer = offer.host_answer(session.local(Side::A), codec).to_bytes();
         let ok = self.caller.response(&self.invite, 200, Some(&answer));
         self.send(Command::Respond { tx: self.invite_tx.clone(), status: 200, bytes: ok.clone() });
@@ -161,7 +161,7 @@ impl Call {
         let track = Arc::new(Track::new(Instant::now(), limit));
         media.listen(
             Side::A,
-            Listening { telephone_event: host.codec.telephone_event, track: Some(track.clone()) },
+            Listening { telephone_event: host.codec.telephone_event, track: Some(track.clone()), tap: None },
         );
         Some(track)
     }
@@ -169,7 +169,10 @@ impl Call {
     /// Stop recording the caller (digits are still heard).
     pub(super) fn stop_recording(&self) {
         if let (Some(host), Some(media)) = (self.host.as_ref(), self.media.as_ref()) {
-            media.listen(Side::A, Listening { telephone_event: host.codec.telephone_event, track: None });
+            media.listen(
+                Side::A,
+                Listening { telephone_event: host.codec.telephone_event, track: None, tap: None },
+            );
         }
     }
 

@@ -24,6 +24,7 @@ mod pickup;
 mod queue;
 mod record;
 mod ring;
+mod room;
 mod route;
 mod talk;
 mod transfer;

@@ -71,6 +71,7 @@ impl Call {
                 Listening {
                     telephone_event: self.recorder.telephone_events[index],
                     track: tracks.map(|tracks| tracks[index].clone()),
+                    tap: None,
                 },
             );
         }

@@ -92,6 +92,7 @@ impl Call {
             | Callee::Voicemail(_)
             | Callee::VoicemailAccess(_)
             | Callee::Pickup(_)
+            | Callee::Room(_)
             | Callee::HangUp => {
                 return Err(internal("a host service cannot be rung"));
             }

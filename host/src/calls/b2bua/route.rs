@@ -5,7 +5,7 @@
 
 use super::queue::QueueOutcome;
 use super::*;
-use crate::store::records::{IvrMenu, Queue, VoicemailBox};
+use crate::store::records::{IvrMenu, Queue, Room, VoicemailBox};
 
 /// Destinations one call may pass through (menu to menu to a box...): a loop of menus
 /// configured by mistake must end.
@@ -30,6 +30,8 @@ pub(super) enum Callee {
     VoicemailAccess(Box<VoicemailBox>),
     /// Take a call ringing elsewhere (the extension, or none = the caller's pickup groups).
     Pickup(Option<String>),
+    /// A conference room's audio.
+    Room(Box<Room>),
     /// End the call.
     HangUp,
 }
@@ -149,6 +151,12 @@ impl Call {
                         return Ok(ending);
                     }
                     return Ok(self.listen_to_voicemail(company, &mailbox).await);
+                }
+                Callee::Room(room) => {
+                    if let Err(ending) = self.answer_by_host(offer).await {
+                        return Ok(ending);
+                    }
+                    return Ok(self.join_room(company, &room).await);
                 }
                 Callee::Ivr(menu) => {
                     if let Err(ending) = self.answer_by_host(offer).await {
@@ -295,6 +303,9 @@ impl Call {
                 display,
                 caller_id: Some(caller.extension),
             },
+            Target::Room(room) => {
+                Ringing { callee: Callee::Room(room), display, caller_id: Some(caller.extension) }
+            }
             // Outside, the policy's caller id (a company DID, or anonymous) is shown.
             Target::External(number) => Ringing { callee: Callee::Outside(number), display, caller_id },
             Target::Unknown => return self.refuse(404, CallStatus::Failed, "no such number").map(Err),

@@ -53,6 +53,7 @@ impl Call {
             Target::Queue(queue) => Callee::Queue(queue),
             Target::Ivr(menu) => Callee::Ivr(menu),
             Target::Voicemail(mailbox) => Callee::Voicemail(mailbox),
+            Target::Room(room) => Callee::Room(room),
             Target::External(_) => {
                 return Err(ControlError::WrongState(format!(
                     "{to} is an outside number: transfers go to internal numbers"

@@ -44,6 +44,8 @@ pub(super) struct Start {
     pub(super) generation: u64,
     pub(super) payload_type: u8,
     pub(super) items: Vec<Audio>,
+    /// Made as it plays, instead of `items`.
+    pub(super) live: Option<std::sync::Arc<dyn super::LiveAudio>>,
     pub(super) repeat: bool,
     pub(super) token: u64,
 }
@@ -118,6 +120,10 @@ impl Playing {
 
     /// The next 20 ms of samples, silence once everything played.
     fn next_frame(&mut self, frame: &mut [i16; FRAME_SAMPLES]) {
+        if let Some(live) = &self.start.live {
+            live.next_frame(frame);
+            return;
+        }
         let mut filled = 0;
         while filled < FRAME_SAMPLES {
             let Some(item) = self.start.items.get(self.item) else {

@@ -264,7 +264,7 @@ async fn a_telephone_event_on_a_listened_side_becomes_one_digit() {
     let mut session = relay.open().await.unwrap();
     let mut events = session.take_events().unwrap();
     let caller = phone().await;
-    session.listen(Side::A, Listening { telephone_event: Some(101), track: None });
+    session.listen(Side::A, Listening { telephone_event: Some(101), track: None, tap: None });
     // Digit 7 as phones send it: start packets, then the end packet three times.
     for (sequence, flags) in [(1, 0x0a), (2, 0x0a), (3, 0x8a), (4, 0x8a), (5, 0x8a)] {
         caller.send_to(&rtp(101, sequence, &[7, flags, 0, 160]), session.local(Side::A)).await.unwrap();
@@ -281,7 +281,7 @@ async fn a_listened_side_is_recorded_as_samples() {
     let session = relay.open().await.unwrap();
     let caller = phone().await;
     let track = Arc::new(Track::new(std::time::Instant::now(), Duration::from_secs(5)));
-    session.listen(Side::A, Listening { telephone_event: None, track: Some(track.clone()) });
+    session.listen(Side::A, Listening { telephone_event: None, track: Some(track.clone()), tap: None });
     for sequence in 0..3 {
         caller.send_to(&rtp(0, sequence, &[0x80; 160]), session.local(Side::A)).await.unwrap();
     }
