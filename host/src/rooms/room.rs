@@ -16,6 +16,7 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::watch;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -213,13 +214,25 @@ async fn copy_for(member: &Member, publisher: u64, kind: RtpCodecKind, codec: RT
             ..Default::default()
         }],
     )));
-    match connection.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await {
-        Ok(sender) => Some(Copy { subscriber: member.id, target: CopyTarget::Track { ssrc, track, sender } }),
+    // A transceiver of its own, send-only: not the one the browser sends its own media on
+    // (`add_track` would reuse that, and some clients then never surface what arrives).
+    let send_only = RTCRtpTransceiverInit {
+        direction: RTCRtpTransceiverDirection::Sendonly,
+        streams: Vec::new(),
+        send_encodings: Vec::new(),
+    };
+    let added = connection
+        .add_transceiver_from_track(Arc::clone(&track) as Arc<dyn TrackLocal>, Some(send_only))
+        .await;
+    let sender = match added {
+        Ok(transceiver) => transceiver.sender().await.ok().flatten(),
         Err(error) => {
             tracing::warn!(%error, member = member.id, "cannot add a track for a participant");
-            None
+            return None;
         }
-    }
+    };
+    let sender = sender?;
+    Some(Copy { subscriber: member.id, target: CopyTarget::Track { ssrc, track, sender } })
 }
 
 /// Hand `publisher`'s RTP `packet` to each copy: a browser's track (with the copy's SSRC)

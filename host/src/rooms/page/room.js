@@ -46,8 +46,7 @@ async function join(pin) {
           const transceiver = pc.getTransceivers().find((t) => t.receiver.track.kind === kind);
           const track = local.getTracks().find((t) => t.kind === kind);
           if (transceiver && track) {
-            // sendrecv: the host may send another participant's media back on it too.
-            transceiver.direction = "sendrecv";
+            transceiver.direction = "sendonly";
             await transceiver.sender.replaceTrack(track);
           }
         }
