@@ -37,7 +37,7 @@ echo "== $ROOMS rooms × $PER_ROOM participants: $streams forwarded audio stream
 clients=$!
 pids+=("$clients")
 for _ in $(seq 1200); do grep -q '^ready' "$work/clients.log" && break; sleep 0.1; done
-grep '^ready' "$work/clients.log" || { echo "the clients never got ready:" >&2; cat "$work/clients.log" >&2; exit 1; }
+grep -q '^ready' "$work/clients.log" || { echo "the clients never got ready:" >&2; cat "$work/clients.log" >&2; exit 1; }
 ticks_before=$(awk '{print $14 + $15}' /proc/$server/stat)
 started=$(date +%s.%N)
 wait $clients || { echo "room clients failed:" >&2; cat "$work/clients.log" >&2; exit 1; }
