@@ -4,11 +4,12 @@
 //! of every other participant's stream that reach it.
 //!
 //! ```sh
-//! room-clients SECONDS PER_ROOM SIGNAL_URL...
+//! room-clients SECONDS PER_ROOM EXTRA_STREAMS SIGNAL_URL...
 //! ```
 //!
 //! PER_ROOM participants join each room (a few at a time). Once all are in and hear each
-//! other it prints `ready`; after SECONDS in all it prints, counted from `ready` on, the
+//! other — and EXTRA_STREAMS more streams from other participants (headless browsers in a
+//! room) have arrived — it prints `ready`; after SECONDS in all it prints, counted from `ready` on, the
 //! streams received, the packets received and expected (from sequence numbers), and the
 //! loss: `streams=N received=N expected=N loss_pct=N`.
 
@@ -228,9 +229,10 @@ async fn participant(
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, seconds, per_room, urls @ ..] = args.as_slice() else {
-        return Err("usage: room-clients SECONDS PER_ROOM SIGNAL_URL...".into());
+    let [_, seconds, per_room, extra, urls @ ..] = args.as_slice() else {
+        return Err("usage: room-clients SECONDS PER_ROOM EXTRA_STREAMS SIGNAL_URL...".into());
     };
+    let extra: usize = extra.parse().map_err(|e| format!("EXTRA_STREAMS: {e}"))?;
     let seconds: u64 = seconds.parse().map_err(|e| format!("SECONDS: {e}"))?;
     let per_room: usize = per_room.parse().map_err(|e| format!("PER_ROOM: {e}"))?;
     let totals = Arc::new(Totals::default());
@@ -254,7 +256,7 @@ async fn main() -> Result<(), String> {
         }
     }
     // Every participant hears every other one.
-    let streams = urls.len() * per_room * (per_room - 1);
+    let streams = urls.len() * per_room * (per_room - 1) + extra;
     let started = std::time::Instant::now();
     for heard_so_far in 0..streams {
         match tokio::time::timeout(Duration::from_secs(60), heard.recv()).await {
