@@ -129,6 +129,21 @@ fn a_room_with_a_pin_admits_only_who_gives_it_and_offers_media_to_who_does() {
     };
     assert_eq!(error["type"], "error", "{error}");
     assert_eq!(server.operator().get(&format!("{ROOMS}/{id}")).expect(200, "room")["participants"], 1);
+
+    // Deleting the room sends everyone in it away.
+    server.operator().delete(&format!("{ROOMS}/{id}")).expect(204, "delete");
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_ref() {
+        stream.set_read_timeout(Some(MEDIA_PATIENCE)).expect("a read timeout");
+    }
+    loop {
+        match socket.read() {
+            Ok(tungstenite::Message::Close(_)) => break,
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(error)) => panic!("the participant was not sent away: {error}"),
+            // Closed without a closing handshake: gone too.
+            Err(_) => break,
+        }
+    }
 }
 
 #[test]
