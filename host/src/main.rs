@@ -230,9 +230,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             },
         ));
         let guard = app.security.clone();
+        let streams = driver::Streams::new();
+        let websockets = streams.intake();
         let sip = driver::spawn_thread(
             sip_socket,
             sip_tcp,
+            streams,
             endpoint,
             command_queue,
             move |ip| guard.admits(ip),
@@ -251,7 +254,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             });
         tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "API listening on /api/v1");
-        let router = api::router(app, Auth::new(token), trunks);
+        let router = api::router(app, Auth::new(token), trunks, Some(websockets));
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(until_stopped(stopped))
             .await

@@ -58,6 +58,8 @@ pub struct ApiState {
     pub auth: Auth,
     /// The trunk registrations' status (kept out of [`App`]: only the API reads it).
     pub trunks: Arc<Trunks>,
+    /// Where SIP over WebSocket connections (`/sip`) hand their messages: the SIP driver.
+    pub sip_websockets: Option<crate::sip::transport::driver::StreamIntake>,
 }
 
 /// The company `id`, or 404.
@@ -135,7 +137,12 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// The API's routes; `trunks` is where the trunk registrations publish their status.
-pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>) -> Router {
+pub fn router(
+    app: App,
+    auth: Auth,
+    trunks: Arc<Trunks>,
+    sip_websockets: Option<crate::sip::transport::driver::StreamIntake>,
+) -> Router {
     let company = "/api/v1/companies/{company}";
     Router::new()
         .route("/api/v1/health", get(health))
@@ -208,6 +215,7 @@ pub fn router(app: App, auth: Auth, trunks: Arc<Trunks>) -> Router {
         .merge(calls::routes())
         .merge(events::routes())
         .merge(rooms::routes())
+        .route("/sip", get(crate::sip::transport::websocket::upgrade))
         .fallback(|| async { ApiError::not_found("route") })
-        .with_state(ApiState { app, auth, trunks })
+        .with_state(ApiState { app, auth, trunks, sip_websockets })
 }

@@ -440,7 +440,12 @@ mod tests {
         }))
         .unwrap();
         app.store.write(|tx| tx.put(&COMPANIES, "acme", &company)).unwrap();
-        ApiState { app, auth: Auth::new("token".into()), trunks: Arc::new(Default::default()) }
+        ApiState {
+            app,
+            auth: Auth::new("token".into()),
+            trunks: Arc::new(Default::default()),
+            sip_websockets: None,
+        }
     }
 
     fn path(name: &str) -> Path<(String, String)> {

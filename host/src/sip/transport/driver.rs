@@ -20,6 +20,7 @@ use crate::sip::wire::MAX_MESSAGE;
 pub fn spawn_thread(
     udp: std::net::UdpSocket,
     tcp: std::net::TcpListener,
+    streams: Streams,
     endpoint: Endpoint,
     commands: UnboundedReceiver<Command>,
     admits: impl Fn(IpAddr) -> bool + Clone + Send + 'static,
@@ -39,7 +40,7 @@ pub fn spawn_thread(
                     return;
                 }
             };
-            serve(udp, tcp, endpoint, commands, admits, shutdown).await;
+            serve(udp, tcp, streams, endpoint, commands, admits, shutdown).await;
         });
     })
 }
@@ -68,18 +69,52 @@ fn grow_buffers(udp: &std::net::UdpSocket) {
 /// The longest the task sleeps without looking at timers (registrations are purged then).
 const IDLE_WAKE: Duration = Duration::from_secs(1);
 
-/// Serve SIP on `udp` and `tcp` until `shutdown` resolves. `admits` is asked about each
-/// sender before its message is parsed (the ban list drops banned addresses cheaply).
+/// The connection-oriented transports' side of the driver: the live connections (TCP ones
+/// it accepts, WebSocket ones the HTTP listener accepts) and the messages they read.
+pub struct Streams {
+    intake: StreamIntake,
+    framed: mpsc::Receiver<tcp::Inbound>,
+}
+
+/// What a connection needs to take part: where its messages go and where it is listed for
+/// what is sent to its peer. Cheap to clone.
+#[derive(Clone)]
+pub struct StreamIntake {
+    pub connections: Connections,
+    pub inbound: mpsc::Sender<tcp::Inbound>,
+}
+
+impl Streams {
+    pub fn new() -> Streams {
+        let (inbound, framed) = mpsc::channel(tcp::INBOUND_QUEUE);
+        Streams { intake: StreamIntake { connections: Connections::default(), inbound }, framed }
+    }
+
+    /// For connections accepted elsewhere (WebSocket, by the HTTP listener).
+    pub fn intake(&self) -> StreamIntake {
+        self.intake.clone()
+    }
+}
+
+impl Default for Streams {
+    fn default() -> Streams {
+        Streams::new()
+    }
+}
+
+/// Serve SIP on `udp`, `tcp` and the `streams` until `shutdown` resolves. `admits` is
+/// asked about each sender before its message is parsed (the ban list drops banned
+/// addresses cheaply).
 pub async fn serve(
     udp: UdpSocket,
     tcp: TcpListener,
+    streams: Streams,
     mut endpoint: Endpoint,
     mut commands: UnboundedReceiver<Command>,
     admits: impl Fn(IpAddr) -> bool + Clone + Send + 'static,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let connections = Connections::default();
-    let (inbound, mut framed) = mpsc::channel(tcp::INBOUND_QUEUE);
+    let Streams { intake: StreamIntake { connections, inbound }, mut framed } = streams;
     let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
     let acceptor = tokio::spawn(tcp::accept(tcp, connections.clone(), inbound, admits.clone(), async move {
         let _ = accepting_stopped.await;
@@ -135,12 +170,12 @@ async fn send_all(udp: &UdpSocket, connections: &Connections, packets: Vec<Packe
                     tracing::warn!(peer = %to.addr, %error, "UDP send failed");
                 }
             }
-            Transport::Tcp => {
+            Transport::Tcp | Transport::Ws => {
                 // Requests to a device go over the connection it registered on; there is
-                // no outgoing TCP connection yet, so a closed one is a lost message (the
+                // no outgoing connection yet, so a closed one is a lost message (the
                 // transaction then times out).
                 if !connections.send(to.addr, bytes) {
-                    tracing::warn!(peer = %to.addr, "no TCP connection to the peer; message dropped");
+                    tracing::warn!(peer = %to.addr, transport = ?to.transport, "no connection to the peer; message dropped");
                 }
             }
         }

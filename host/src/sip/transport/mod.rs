@@ -1,9 +1,12 @@
 //! SIP transports: thin tasks around the sans-IO [`Endpoint`](crate::sip::endpoint::Endpoint).
 //! One task ([`driver`]) owns the endpoint, the UDP socket and the timers; TCP connections
-//! ([`tcp`]) frame their byte streams with `wire::StreamFramer` and hand whole messages to it.
+//! ([`tcp`]) frame their byte streams with `wire::StreamFramer` and hand whole messages to it,
+//! and so do WebSocket connections ([`websocket`], RFC 7118: one message per frame), which
+//! the HTTP listener accepts.
 
 pub mod driver;
 pub mod tcp;
+pub mod websocket;
 
 use crate::sip::transaction::Reliability;
 
@@ -13,6 +16,8 @@ pub enum Transport {
     #[default]
     Udp,
     Tcp,
+    /// SIP over WebSocket (RFC 7118), `ws` or `wss` alike: a browser's connection.
+    Ws,
 }
 
 impl Transport {
@@ -21,6 +26,7 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Ws => "WS",
         }
     }
 
@@ -28,7 +34,7 @@ impl Transport {
     pub fn reliability(self) -> Reliability {
         match self {
             Transport::Udp => Reliability::Unreliable,
-            Transport::Tcp => Reliability::Reliable,
+            Transport::Tcp | Transport::Ws => Reliability::Reliable,
         }
     }
 
@@ -36,10 +42,10 @@ impl Transport {
     /// names another or none.
     pub fn of_via(via: &str) -> Transport {
         let protocol = via.split_whitespace().next().unwrap_or_default();
-        if protocol.rsplit('/').next().is_some_and(|t| t.eq_ignore_ascii_case("TCP")) {
-            Transport::Tcp
-        } else {
-            Transport::Udp
+        match protocol.rsplit('/').next().map(str::to_ascii_uppercase).as_deref() {
+            Some("TCP") => Transport::Tcp,
+            Some("WS" | "WSS") => Transport::Ws,
+            _ => Transport::Udp,
         }
     }
 }
@@ -54,5 +60,7 @@ mod tests {
         assert_eq!(Transport::of_via("SIP/2.0/udp 10.0.0.1"), Transport::Udp);
         assert_eq!(Transport::of_via("garbage"), Transport::Udp);
         assert!(Transport::Tcp.reliability().is_reliable());
+        assert_eq!(Transport::of_via("SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK2"), Transport::Ws);
+        assert!(Transport::Ws.reliability().is_reliable());
     }
 }

@@ -45,6 +45,26 @@ impl Connections {
         self.writers().get(&peer).is_some_and(|writer| writer.send(bytes).is_ok())
     }
 
+    /// A connection to `peer` opens: what is sent to the peer arrives on the receiver
+    /// (replacing an older connection from the same address).
+    pub fn attach(
+        &self,
+        peer: SocketAddr,
+    ) -> (mpsc::UnboundedSender<Vec<u8>>, mpsc::UnboundedReceiver<Vec<u8>>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.writers().insert(peer, sender.clone());
+        (sender, receiver)
+    }
+
+    /// The connection to `peer` whose writer is `sender` closed (a newer one from the same
+    /// address stays).
+    pub fn detach(&self, peer: SocketAddr, sender: &mpsc::UnboundedSender<Vec<u8>>) {
+        let mut writers = self.writers();
+        if writers.get(&peer).is_some_and(|w| w.same_channel(sender)) {
+            writers.remove(&peer);
+        }
+    }
+
     /// Live connections.
     pub fn len(&self) -> usize {
         self.writers().len()
