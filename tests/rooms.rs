@@ -222,3 +222,37 @@ fn a_phone_dialling_the_rooms_number_is_heard_by_the_browser_and_hears_it() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn a_full_room_turns_the_next_participant_away() {
+    let server = Server::start();
+    acme_and_globex(&server);
+    let operator = server.operator();
+    let tiny = json!({"name": "Tiny", "max_participants": 1});
+    operator.post(ROOMS, &tiny).expect_error_naming_field("max_participants", "a room for one");
+    let room = operator.post(ROOMS, &json!({"name": "Pair", "max_participants": 2})).expect(201, "create");
+    assert_eq!(room["max_participants"], 2);
+    let signal = server
+        .url(&format!("/rooms/acme/{}/signal", room["id"].as_str().expect("an id")))
+        .replace("http://", "ws://");
+    let mut inside = Vec::new();
+    for _ in 0..2 {
+        let (mut socket, _) = tungstenite::connect(signal.as_str()).expect("room for two");
+        // The host's offer comes once the participant is in.
+        let offer = socket.read().expect("an offer");
+        assert!(offer.to_text().expect("text").contains("\"offer\""), "{offer}");
+        inside.push(socket);
+    }
+    match tungstenite::connect(signal.as_str()) {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 409, "a third is turned away")
+        }
+        other => panic!("a third participant was let in: {:?}", other.map(|_| ())),
+    }
+    drop(inside.pop());
+    let deadline = std::time::Instant::now() + MEDIA_PATIENCE;
+    while tungstenite::connect(signal.as_str()).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the place of who left never freed up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

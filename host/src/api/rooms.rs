@@ -16,7 +16,7 @@ use super::ApiState;
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
-use crate::store::records::Room;
+use crate::store::records::{DEFAULT_MAX_PARTICIPANTS, MAX_PARTICIPANTS, Room};
 use crate::store::*;
 
 /// The room page: HTML and its script, served as they are (no build step).
@@ -47,6 +47,9 @@ pub struct RoomBody {
     /// the PIN, when there is one); free in the company's number space.
     #[serde(default)]
     pub number: Option<String>,
+    /// Most participants at once, 2-200 (default 25); more are turned away.
+    #[serde(default)]
+    pub max_participants: Option<u32>,
 }
 
 /// A room as the API shows it.
@@ -56,6 +59,7 @@ pub struct RoomView {
     pub name: String,
     pub pin: Option<String>,
     pub number: Option<String>,
+    pub max_participants: u32,
     /// The shareable link (on the host and port this request came to).
     pub link: String,
     /// Browsers in the room now.
@@ -72,6 +76,7 @@ fn view(s: &ApiState, headers: &HeaderMap, room: Room) -> RoomView {
         name: room.name,
         pin: room.pin,
         number: room.number,
+        max_participants: room.max_participants,
         created_at: room.created_at,
     }
 }
@@ -106,12 +111,17 @@ pub async fn create(
     {
         return Err(ApiError::field("number", "1-12 digits"));
     }
+    let max_participants = body.max_participants.unwrap_or(DEFAULT_MAX_PARTICIPANTS);
+    if !(2..=MAX_PARTICIPANTS).contains(&max_participants) {
+        return Err(ApiError::field("max_participants", format!("2-{MAX_PARTICIPANTS}")));
+    }
     let room = Room {
         company: company.clone(),
         id: format!("{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>()),
         name: name.to_string(),
         pin: body.pin,
         number: body.number,
+        max_participants,
         created_at: Utc::now(),
     };
     let actor = access.actor();
@@ -221,6 +231,9 @@ pub async fn signal(
         if !crate::constant_time::eq(given.as_bytes(), pin.as_bytes()) {
             return Err(ApiError::forbidden("wrong or missing PIN"));
         }
+    }
+    if s.app.rooms.participants(&company, &id) >= room.max_participants as usize {
+        return Err(ApiError::conflict(format!("the room is full ({} participants)", room.max_participants)));
     }
     let rooms = s.app.rooms.clone();
     Ok(upgrade.on_upgrade(move |socket| async move { rooms.join(&company, &id, socket).await }))

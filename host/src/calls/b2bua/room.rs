@@ -35,6 +35,9 @@ impl Call {
         };
         let codec = host.codec;
         let rooms = Arc::clone(&self.engine.app.rooms);
+        if rooms.participants(&company.id, &room.id) >= room.max_participants as usize {
+            return Ending::new(CallStatus::Failed, "the room is full", None);
+        }
         let phone = rooms.join_phone(&company.id, &room.id, codec.payload_type).await;
         if let Some(media) = &self.media {
             let listening = Listening {

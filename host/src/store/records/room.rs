@@ -5,6 +5,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// A room's participant limit when none is given: every browser costs the host a peer
+/// connection and a copy of every other participant's streams.
+pub const DEFAULT_MAX_PARTICIPANTS: u32 = 25;
+/// The largest limit a room may have.
+pub const MAX_PARTICIPANTS: u32 = 200;
+
+fn default_max_participants() -> u32 {
+    DEFAULT_MAX_PARTICIPANTS
+}
+
 /// A conference room of a company.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Room {
@@ -19,5 +29,8 @@ pub struct Room {
     /// The internal number SIP phones dial to join (audio only), when set.
     #[serde(default)]
     pub number: Option<String>,
+    /// Most participants (browsers and phones) at once; more are turned away.
+    #[serde(default = "default_max_participants")]
+    pub max_participants: u32,
     pub created_at: DateTime<Utc>,
 }
