@@ -488,11 +488,7 @@ fn a_call_transferred_by_the_answering_user_connects_the_caller_and_the_new_part
     wait_until_registered(&server, &mut caller);
     wait_until_registered(&server, &mut new_party);
 
-    caller.control.command("dial", "101").unwrap_or_else(|why| panic!("dial 101: {why}"));
-    caller.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("101 did not answer: {why}"));
-    let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
-    let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
-    let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+    let (call_id, path) = dial_101(&mut caller, &mut company);
 
     let to_self = json!({"to": "101"});
     server.with_token(&key_101).post(&format!("{path}/transfer"), &to_self).expect(409, "to oneself");
@@ -832,6 +828,17 @@ fn a_call_picked_up_by_phone_with_star_95_is_connected_to_the_picker_in_the_even
     );
 }
 
+/// The baresip phone `caller` dials 101; once 101 answered (its Connected event on the
+/// company's stream): the call's id and its path in the API.
+fn dial_101(caller: &mut support::baresip::Phone, company: &mut EventClient) -> (String, String) {
+    caller.control.command("dial", "101").unwrap_or_else(|why| panic!("dial 101: {why}"));
+    caller.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("101 did not answer: {why}"));
+    let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
+    let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
+    let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+    (call_id, path)
+}
+
 /// The last `seconds` of what `listener` received hold `heard_hz` in most 100 ms blocks.
 fn assert_heard_at_the_end(listener: &support::baresip::Phone, heard_hz: u32, seconds: usize) {
     let (rate, samples) = support::audio::read_wav(&listener.received_audio());
@@ -862,11 +869,7 @@ fn an_attended_transfer_consults_while_the_caller_hears_music_then_hands_the_cal
     wait_until_registered(&server, &mut caller);
     wait_until_registered(&server, &mut consulted);
 
-    caller.control.command("dial", "101").unwrap_or_else(|why| panic!("dial 101: {why}"));
-    caller.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("101 did not answer: {why}"));
-    let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
-    let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
-    let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+    let (call_id, path) = dial_101(&mut caller, &mut company);
     let as_101 = server.with_token(&key_101);
     as_101.post(&format!("{path}/consult/complete"), &json!({})).expect(409, "no consult to complete");
     as_101.post(&format!("{path}/consult"), &json!({"to": "100"})).expect(409, "100 is in the call");
@@ -933,11 +936,7 @@ fn a_cancelled_consult_hangs_up_the_consulted_party_and_gives_the_call_back() {
     wait_until_registered(&server, &mut caller);
     wait_until_registered(&server, &mut agent);
 
-    caller.control.command("dial", "101").unwrap_or_else(|why| panic!("dial 101: {why}"));
-    caller.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("101 did not answer: {why}"));
-    let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
-    let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
-    let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+    let (_, path) = dial_101(&mut caller, &mut company);
     let as_company = server.with_token(&company_key);
     // No user named: the answering user consults.
     as_company.post(&format!("{path}/consult"), &json!({"to": "102"})).expect(200, "consult");
@@ -990,11 +989,7 @@ fn the_calling_user_hanging_up_during_a_consult_hands_its_callee_to_the_consulte
         wait_until_registered(&server, phone);
     }
 
-    caller.control.command("dial", "101").unwrap_or_else(|why| panic!("dial 101: {why}"));
-    caller.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("101 did not answer: {why}"));
-    let connected = company.events_until(|e| e["event"] == "connected" && e["user"] == "101");
-    let call_id = connected[0]["call_id"].as_str().expect("a call id").to_string();
-    let path = format!("{ACME}/calls/{}", urlencode(&call_id));
+    let (_, path) = dial_101(&mut caller, &mut company);
     server
         .with_token(&key_100)
         .post(&format!("{path}/consult"), &json!({"to": "102"}))

@@ -651,43 +651,41 @@ impl RelaySession {
     /// `repeat`) a [`MediaEvent::PlaybackDone`] with `token` is sent and silence follows
     /// until [`RelaySession::stop_playing`]. Relaying to `side` is paused meanwhile.
     pub fn play(&self, side: Side, payload_type: u8, items: Vec<Audio>, repeat: bool, token: u64) {
-        let end = self.shared.end_index(side);
-        let playing = self.shared.side(side);
-        let generation = playing.playback_generation.fetch_add(1, Ordering::AcqRel) + 1;
-        playing.host_playing.store(true, Ordering::Relaxed);
-        let clock = self.relay.inner.clock.get_or_init(playback::Clock::start);
-        clock.start_playing(playback::Start {
-            shared: Arc::clone(&self.shared),
-            end,
-            side,
-            generation,
-            payload_type,
-            items,
-            live: None,
-            repeat,
-            token,
-        });
+        self.start_playback(side, payload_type, items, None, repeat, token);
     }
 
     /// Play what `live` makes, a frame at a time, to `side`, encoded as `payload_type`,
     /// until [`RelaySession::stop_playing`] (or another playback). Relaying to `side` is
     /// paused meanwhile.
     pub fn play_live(&self, side: Side, payload_type: u8, live: Arc<dyn LiveAudio>) {
+        self.start_playback(side, payload_type, Vec::new(), Some(live), false, 0);
+    }
+
+    fn start_playback(
+        &self,
+        side: Side,
+        payload_type: u8,
+        items: Vec<Audio>,
+        live: Option<Arc<dyn LiveAudio>>,
+        repeat: bool,
+        token: u64,
+    ) {
         let end = self.shared.end_index(side);
         let playing = self.shared.side(side);
         let generation = playing.playback_generation.fetch_add(1, Ordering::AcqRel) + 1;
         playing.host_playing.store(true, Ordering::Relaxed);
         let clock = self.relay.inner.clock.get_or_init(playback::Clock::start);
+        let shared = Arc::clone(&self.shared);
         clock.start_playing(playback::Start {
-            shared: Arc::clone(&self.shared),
+            shared,
             end,
             side,
             generation,
             payload_type,
-            items: Vec::new(),
-            live: Some(live),
-            repeat: false,
-            token: 0,
+            items,
+            live,
+            repeat,
+            token,
         });
     }
 
