@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::thread;
 use std::time::Duration;
 
 use serde_json::json;
@@ -255,4 +256,37 @@ fn a_full_room_turns_the_next_participant_away() {
         assert!(std::time::Instant::now() < deadline, "the place of who left never freed up");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn a_did_sends_outside_callers_into_a_room_which_then_cannot_be_deleted() {
+    let server = Server::start();
+    let trunk = json!({"username": "acme", "password": "p", "domain": "127.0.0.1"});
+    server.create_company("acme", json!({"sip_domain": support::sipp::DOMAIN, "trunk": trunk}));
+    let operator = server.operator();
+    let nowhere = json!({"number": "34910000000", "default_destination": {"conference": "nope"}});
+    operator
+        .post("/api/v1/companies/acme/dids", &nowhere)
+        .expect_error_naming_field("default_destination", "no such room");
+    let room = operator.post(ROOMS, &json!({"name": "Support bridge"})).expect(201, "create");
+    let id = room["id"].as_str().expect("an id").to_string();
+    server.create_did("acme", &json!({"number": "34910000000", "default_destination": {"conference": id}}));
+
+    thread::scope(|scope| {
+        let caller = scope.spawn(|| {
+            support::sipp::provider_call(&server, "34910000000", "answered", &[("TALK_MS", "3000")], 1)
+        });
+        let deadline = std::time::Instant::now() + MEDIA_PATIENCE;
+        while operator.get(&format!("{ROOMS}/{id}")).expect(200, "room")["participants"] != 1 {
+            assert!(std::time::Instant::now() < deadline, "the outside caller never joined the room");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (ok, log) = caller.join().expect("the caller");
+        assert!(ok, "the DID call into the room failed:\n{log}\n{}", server.log());
+    });
+    operator
+        .delete(&format!("{ROOMS}/{id}"))
+        .expect_error_mentioning("34910000000", "deleting a room a DID sends calls to");
+    operator.delete("/api/v1/companies/acme/dids/34910000000").expect(204, "delete the DID");
+    operator.delete(&format!("{ROOMS}/{id}")).expect(204, "now the room goes");
 }

@@ -16,7 +16,7 @@ use super::ApiState;
 use super::auth::Access;
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
-use crate::store::records::{DEFAULT_MAX_PARTICIPANTS, MAX_PARTICIPANTS, Room};
+use crate::store::records::{DEFAULT_MAX_PARTICIPANTS, Destination, MAX_PARTICIPANTS, Room};
 use crate::store::*;
 
 /// The room page: HTML and its script, served as they are (no build step).
@@ -166,7 +166,8 @@ pub async fn get_room(
     Ok(Json(view(&s, &headers, room)))
 }
 
-/// Delete a room: its link stops working and everyone in it is sent away.
+/// Delete a room: its link stops working and everyone in it is sent away. Refused while
+/// a DID, an IVR menu or a queue sends calls to it.
 #[utoipa::path(delete, path = "/api/v1/companies/{company}/rooms/{id}", tag = "rooms",
     responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
 pub async fn delete(
@@ -177,14 +178,50 @@ pub async fn delete(
     access.require_company(&company)?;
     let actor = access.actor();
     s.app.store.write(|tx| {
-        if !tx.delete(&ROOMS, &company_key(&company, &id))? {
+        if tx.get(&ROOMS, &company_key(&company, &id))?.is_none() {
             return Err(ApiError::not_found(format!("room {id:?}")));
         }
+        let users = users_of(tx, &company, &id)?;
+        if !users.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "room {id:?} is the destination of {}",
+                users.join(", ")
+            )));
+        }
+        tx.delete(&ROOMS, &company_key(&company, &id))?;
         tx.audit(actor.entry(Some(&company), "room.delete", entity(&company, &id), None))?;
         Ok(())
     })?;
     s.app.rooms.close(&company, &id);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Where the company still sends calls to room `id` (a conference destination names a
+/// room by its id), e.g. "DID 34910000000".
+fn users_of(tx: &Tx, company: &str, id: &str) -> ApiResult<Vec<String>> {
+    let target = Destination::Conference(id.to_string());
+    let mut users = Vec::new();
+    for did in tx.scan(&DIDS, &company_prefix(company))? {
+        let mut destinations =
+            [&did.forward, &did.fallback_destination].into_iter().flatten().chain([&did.default_destination]);
+        if destinations.any(|d| *d == target) || did.rules.iter().any(|rule| rule.destination == target) {
+            users.push(format!("DID {}", did.number));
+        }
+    }
+    for menu in tx.scan(&IVR_MENUS, &company_prefix(company))? {
+        let mut destinations = [&menu.no_input, &menu.invalid].into_iter().flatten();
+        if destinations.any(|d| *d == target) || menu.options.iter().any(|o| o.destination == target) {
+            users.push(format!("IVR menu {:?}", menu.name));
+        }
+    }
+    for queue in tx.scan(&QUEUES, &company_prefix(company))? {
+        let mut destinations =
+            [&queue.unanswered_destination, &queue.after_destination].into_iter().flatten();
+        if destinations.any(|d| *d == target) {
+            users.push(format!("queue {:?}", queue.name));
+        }
+    }
+    Ok(users)
 }
 
 /// The room, or 404 for a link that names none (a deleted room, a mistyped link).

@@ -136,3 +136,13 @@ pub fn find_by_number(
     let rooms = app.store.read(|r| r.scan(&crate::store::ROOMS, &crate::store::company_prefix(company)))?;
     Ok(rooms.into_iter().find(|room| room.number.as_deref() == Some(number)))
 }
+
+/// `company`'s room `id` (what a conference destination names), if it exists.
+pub fn find_by_id(
+    app: &crate::app::App,
+    company: &str,
+    id: &str,
+) -> Result<Option<crate::store::records::Room>, crate::store::StoreError> {
+    use crate::store::Read;
+    app.store.read(|r| r.get(&crate::store::ROOMS, &crate::store::company_key(company, id)))
+}

@@ -139,8 +139,6 @@ pub fn missing_destination(
         Destination::Module(name) => {
             exists(app.sandbox.module_exists(&app.store, company, name)?, "module", name)
         }
-        // Queues, IVRs, voicemail boxes and rooms arrive with the media services and
-        // WebRTC work; until then none exists.
         Destination::Queue(name) => {
             exists(super::queue::find_by_name(app, company, name)?.is_some(), "queue", name)
         }
@@ -150,6 +148,8 @@ pub fn missing_destination(
         Destination::Voicemail(name) => {
             exists(crate::voicemail::find_by_name(app, company, name)?.is_some(), "voicemail box", name)
         }
-        Destination::Conference(name) => exists(false, "conference room", name),
+        Destination::Conference(id) => {
+            exists(crate::rooms::find_by_id(app, company, id)?.is_some(), "conference room", id)
+        }
     })
 }

@@ -229,6 +229,10 @@ impl Call {
                 .map_err(internal)?
                 .map(|mailbox| Callee::Voicemail(Box::new(mailbox)))
                 .ok_or_else(|| gone("voicemail box")),
+            Destination::Conference(id) => crate::rooms::find_by_id(app, &company.id, id)
+                .map_err(internal)?
+                .map(|room| Callee::Room(Box::new(room)))
+                .ok_or_else(|| gone("conference room")),
             Destination::HangUp => Ok(Callee::HangUp),
             other => Err(format!("destination {other:?} is not available yet")),
         };
