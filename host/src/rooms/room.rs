@@ -71,6 +71,10 @@ struct Published {
 }
 
 pub(super) struct LiveRoom {
+    /// Held across a whole join, publication or leave: otherwise a participant joining
+    /// while another's track is being published could be missed by both (the join copies
+    /// the tracks published so far, the publication the participants in so far).
+    changing: tokio::sync::Mutex<()>,
     members: Mutex<Vec<Arc<Member>>>,
     published: Mutex<Vec<Published>>,
     next_id: AtomicU64,
@@ -81,6 +85,7 @@ pub(super) struct LiveRoom {
 impl LiveRoom {
     pub(super) fn new() -> LiveRoom {
         LiveRoom {
+            changing: tokio::sync::Mutex::new(()),
             members: Mutex::default(),
             published: Mutex::default(),
             next_id: AtomicU64::new(1),
@@ -108,6 +113,7 @@ impl LiveRoom {
     /// `member` joins: it gets a copy of every track published so far (its first offer
     /// carries them).
     pub(super) async fn enter(&self, member: Arc<Member>) {
+        let _changing = self.changing.lock().await;
         let published: Vec<(RtpCodecKind, RTCRtpCodec, u64, Copies)> = lock(&self.published)
             .iter()
             .map(|p| (p.kind, p.codec.clone(), p.publisher, Arc::clone(&p.copies)))
@@ -122,6 +128,7 @@ impl LiveRoom {
 
     /// `member` leaves: its tracks go from everyone, and everyone's copies from it.
     pub(super) async fn leave(&self, member: u64) {
+        let _changing = self.changing.lock().await;
         lock(&self.members).retain(|m| m.id != member);
         let gone: Vec<Published> = {
             let mut published = lock(&self.published);
@@ -175,6 +182,7 @@ impl LiveRoom {
         kind: RtpCodecKind,
         codec: RTCRtpCodec,
     ) -> Copies {
+        let _changing = self.changing.lock().await;
         let copies: Copies = Arc::default();
         let others: Vec<Arc<Member>> =
             lock(&self.members).iter().filter(|m| m.id != publisher).cloned().collect();
