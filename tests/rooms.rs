@@ -163,7 +163,17 @@ fn a_third_browser_receives_both_others_and_its_leaving_removes_it_from_their_pa
     // Each page receives two participants' audio and video: four inbound streams.
     let streams = "window.roomConnection.getStats().then(r => [...r.values()].filter(s => s.type === 'inbound-rtp' && s.bytesReceived > 0).length)";
     for page in pages.iter_mut() {
-        page.wait_for(&format!("{streams}.then(n => n === 4)"), MEDIA_PATIENCE);
+        let deadline = std::time::Instant::now() + MEDIA_PATIENCE;
+        while page.eval(&format!("{streams}.then(n => n === 4)")) != json!(true) {
+            let report = "window.roomConnection.getStats().then(r => JSON.stringify([...r.values()].filter(s => s.type === 'inbound-rtp').map(s => [s.kind, s.ssrc, s.bytesReceived, s.mid])) + ' ' + JSON.stringify(window.roomConnection.getTransceivers().map(t => [t.mid, t.direction, t.currentDirection])))";
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not 4 streams: {}\n{}",
+                page.eval(report),
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
     let mut leaving = pages.pop().expect("a third page");
     leaving.eval("document.getElementById('leave').click()");
