@@ -27,13 +27,14 @@ use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecPar
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCPeerConnectionIceEvent,
     RTCPeerConnectionState,
 };
 
-use super::room::{LiveRoom, Member, Reach};
+use super::room::{LiveRoom, Member, Reach, TrackChange};
 use crate::media::sdp::{PCMA, PCMU};
 
 #[derive(Serialize)]
@@ -178,14 +179,16 @@ pub(super) async fn run(room: &Arc<LiveRoom>, bind_ip: IpAddr, mut socket: WebSo
             return;
         }
     };
-    let (renegotiate, mut renegotiations) = mpsc::unbounded_channel();
-    let reach = Reach::Browser { connection: Arc::clone(&connection), renegotiate };
-    room.enter(Arc::new(Member { id, reach })).await;
+    let (changes, mut changes_asked) = mpsc::unbounded_channel();
+    room.enter(Arc::new(Member { id, reach: Reach::Browser(changes) })).await;
+    // Track changes wait here until no offer is out.
+    let mut pending: Vec<TrackChange> = Vec::new();
     let mut closed = room.closed();
     // The first offer is due at once.
     let (mut offer_due, mut awaiting_answer) = (true, false);
     loop {
-        if offer_due && !awaiting_answer {
+        if (offer_due || !pending.is_empty()) && !awaiting_answer {
+            apply(&connection, std::mem::take(&mut pending)).await;
             match offer(&connection).await {
                 Ok(sdp) => {
                     if socket.send(message(&ToBrowser::Offer { sdp })).await.is_err() {
@@ -208,7 +211,7 @@ pub(super) async fn run(room: &Arc<LiveRoom>, bind_ip: IpAddr, mut socket: WebSo
                 }
                 Happened::Ended => break,
             },
-            Some(()) = renegotiations.recv() => offer_due = true,
+            Some(change) = changes_asked.recv() => pending.push(change),
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<FromBrowser>(&text) {
                     Ok(FromBrowser::Answer { sdp }) => {
@@ -243,6 +246,40 @@ pub(super) async fn run(room: &Arc<LiveRoom>, bind_ip: IpAddr, mut socket: WebSo
     room.leave(id).await;
     if let Err(error) = connection.close().await {
         tracing::debug!(%error, member = id, "closing a room participant's connection");
+    }
+}
+
+/// Make the track changes asked for, before the next offer.
+async fn apply(connection: &Arc<dyn PeerConnection>, changes: Vec<TrackChange>) {
+    for change in changes {
+        match change {
+            TrackChange::Add(track, slot) => {
+                // A transceiver of its own, send-only: not the one the browser sends on.
+                let send_only = RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    streams: Vec::new(),
+                    send_encodings: Vec::new(),
+                };
+                match connection
+                    .add_transceiver_from_track(track as Arc<dyn TrackLocal>, Some(send_only))
+                    .await
+                {
+                    Ok(transceiver) => {
+                        if let Ok(Some(sender)) = transceiver.sender().await {
+                            let _ = slot.set(sender);
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot add a copy of a participant's track"),
+                }
+            }
+            TrackChange::Remove(slot) => {
+                if let Some(sender) = slot.get()
+                    && let Err(error) = connection.remove_track(sender).await
+                {
+                    tracing::debug!(%error, "removing a departed participant's track");
+                }
+            }
+        }
     }
 }
 

@@ -16,12 +16,10 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::watch;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::lock;
@@ -37,11 +35,23 @@ pub(super) struct Member {
     pub(super) reach: Reach,
 }
 
+/// A change to a browser's tracks, which its signalling makes between offers (a track
+/// added while an offer waits for its answer may never be sent).
+pub(super) enum TrackChange {
+    /// Send this copy, on a send-only transceiver of its own; its sender goes in the slot.
+    Add(Arc<TrackLocalStaticRTP>, SenderSlot),
+    /// Stop sending the copy whose sender is in the slot.
+    Remove(SenderSlot),
+}
+
+/// Where a copy's sender is kept once its transceiver exists.
+pub(super) type SenderSlot = Arc<std::sync::OnceLock<Arc<dyn RtpSender>>>;
+
 /// How a participant receives the others.
 pub(super) enum Reach {
     /// A browser: a copy of each track on its connection, and a new offer when they
     /// change (through its signalling).
-    Browser { connection: Arc<dyn PeerConnection>, renegotiate: tokio::sync::mpsc::UnboundedSender<()> },
+    Browser(tokio::sync::mpsc::UnboundedSender<TrackChange>),
     /// A phone: the others' audio, mixed.
     Phone(Arc<Mixer>),
 }
@@ -54,7 +64,7 @@ pub(super) struct Copy {
 
 pub(super) enum CopyTarget {
     /// A track on a browser's connection, with its own SSRC.
-    Track { ssrc: u32, track: Arc<TrackLocalStaticRTP>, sender: Arc<dyn RtpSender> },
+    Track { ssrc: u32, track: Arc<TrackLocalStaticRTP>, sender: SenderSlot },
     /// A phone's mix.
     Mix(Arc<Mixer>),
 }
@@ -119,7 +129,7 @@ impl LiveRoom {
             .map(|p| (p.kind, p.codec.clone(), p.publisher, Arc::clone(&p.copies)))
             .collect();
         for (kind, codec, publisher, copies) in published {
-            if let Some(copy) = copy_for(&member, publisher, kind, codec).await {
+            if let Some(copy) = copy_for(&member, publisher, kind, codec) {
                 lock(&copies).push(copy);
             }
         }
@@ -145,11 +155,8 @@ impl LiveRoom {
             for copy in copies {
                 let subscriber = members.iter().find(|m| m.id == copy.subscriber);
                 match (subscriber.map(|m| &m.reach), copy.target) {
-                    (Some(Reach::Browser { connection, renegotiate }), CopyTarget::Track { sender, .. }) => {
-                        if let Err(error) = connection.remove_track(&sender).await {
-                            tracing::debug!(%error, "removing a departed participant's track");
-                        }
-                        let _ = renegotiate.send(());
+                    (Some(Reach::Browser(changes)), CopyTarget::Track { sender, .. }) => {
+                        let _ = changes.send(TrackChange::Remove(sender));
                     }
                     (Some(Reach::Phone(mix)), _) => mix.forget(member),
                     _ => {}
@@ -187,11 +194,8 @@ impl LiveRoom {
         let others: Vec<Arc<Member>> =
             lock(&self.members).iter().filter(|m| m.id != publisher).cloned().collect();
         for member in &others {
-            if let Some(copy) = copy_for(member, publisher, kind, codec.clone()).await {
+            if let Some(copy) = copy_for(member, publisher, kind, codec.clone()) {
                 lock(&copies).push(copy);
-                if let Reach::Browser { renegotiate, .. } = &member.reach {
-                    let _ = renegotiate.send(());
-                }
             }
         }
         lock(&self.published).push(Published { publisher, kind, codec, copies: Arc::clone(&copies) });
@@ -202,13 +206,13 @@ impl LiveRoom {
 /// A copy of `publisher`'s track of `kind` for `member`: on a browser's connection a
 /// track whose stream id names the publisher (a browser shows a participant's audio and
 /// video together); into a phone's mix, audio only.
-async fn copy_for(member: &Member, publisher: u64, kind: RtpCodecKind, codec: RTCRtpCodec) -> Option<Copy> {
-    let connection = match &member.reach {
+fn copy_for(member: &Member, publisher: u64, kind: RtpCodecKind, codec: RTCRtpCodec) -> Option<Copy> {
+    let changes = match &member.reach {
         Reach::Phone(mix) if kind == RtpCodecKind::Audio => {
             return Some(Copy { subscriber: member.id, target: CopyTarget::Mix(Arc::clone(mix)) });
         }
         Reach::Phone(_) => return None,
-        Reach::Browser { connection, .. } => connection,
+        Reach::Browser(changes) => changes,
     };
     let ssrc = rand::random::<u32>();
     let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
@@ -222,24 +226,9 @@ async fn copy_for(member: &Member, publisher: u64, kind: RtpCodecKind, codec: RT
             ..Default::default()
         }],
     )));
-    // A transceiver of its own, send-only: not the one the browser sends its own media on
-    // (`add_track` would reuse that, and some clients then never surface what arrives).
-    let send_only = RTCRtpTransceiverInit {
-        direction: RTCRtpTransceiverDirection::Sendonly,
-        streams: Vec::new(),
-        send_encodings: Vec::new(),
-    };
-    let added = connection
-        .add_transceiver_from_track(Arc::clone(&track) as Arc<dyn TrackLocal>, Some(send_only))
-        .await;
-    let sender = match added {
-        Ok(transceiver) => transceiver.sender().await.ok().flatten(),
-        Err(error) => {
-            tracing::warn!(%error, member = member.id, "cannot add a track for a participant");
-            return None;
-        }
-    };
-    let sender = sender?;
+    let sender = SenderSlot::default();
+    // Fails only when the participant's signalling ended (it is leaving).
+    changes.send(TrackChange::Add(Arc::clone(&track), Arc::clone(&sender))).ok()?;
     Some(Copy { subscriber: member.id, target: CopyTarget::Track { ssrc, track, sender } })
 }
 
