@@ -19,8 +19,7 @@ use crate::routing::ivr::{self, DecidedBy, IvrInput, IvrStep, MAX_DIGITS, MAX_ME
 use crate::sandbox::DecisionKind;
 use crate::sandbox::registry::RegistryError;
 use crate::store::records::{
-    DEFAULT_IVR_MODULE, DEFAULT_IVR_REPEATS, DEFAULT_IVR_TIMEOUT_SECONDS, Destination, Did, IvrMenu,
-    IvrOption,
+    DEFAULT_IVR_MODULE, DEFAULT_IVR_REPEATS, DEFAULT_IVR_TIMEOUT_SECONDS, Destination, IvrMenu, IvrOption,
 };
 use crate::store::*;
 
@@ -352,21 +351,6 @@ pub async fn update(
     Ok(Json(menu))
 }
 
-/// Whether `did` sends calls to `destination` in any of its settings.
-fn did_uses(did: &Did, destination: &Destination) -> bool {
-    did.forward.as_ref() == Some(destination)
-        || did.default_destination == *destination
-        || did.fallback_destination.as_ref() == Some(destination)
-        || did.rules.iter().any(|rule| rule.destination == *destination)
-}
-
-/// Whether `menu` sends callers to `destination`.
-fn menu_uses(menu: &IvrMenu, destination: &Destination) -> bool {
-    menu.no_input.as_ref() == Some(destination)
-        || menu.invalid.as_ref() == Some(destination)
-        || menu.options.iter().any(|option| option.destination == *destination)
-}
-
 /// Delete an IVR menu; refused while a DID or another menu sends callers to it.
 #[utoipa::path(delete, path = "/api/v1/companies/{company}/ivr-menus/{name}", tag = "ivr",
     responses((status = 204)))]
@@ -386,13 +370,13 @@ pub async fn delete(
         let mut users: Vec<String> = tx
             .scan(&DIDS, &company_prefix(&company))?
             .iter()
-            .filter(|did| did_uses(did, &target))
+            .filter(|did| did.sends_to(&target))
             .map(|did| format!("DID {}", did.number))
             .collect();
         users.extend(
             tx.scan(&IVR_MENUS, &company_prefix(&company))?
                 .iter()
-                .filter(|menu| menu.name != name && menu_uses(menu, &target))
+                .filter(|menu| menu.name != name && menu.sends_to(&target))
                 .map(|menu| format!("IVR menu {:?}", menu.name)),
         );
         if !users.is_empty() {

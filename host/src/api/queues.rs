@@ -302,19 +302,12 @@ fn users_of(tx: &Tx, company: &str, name: &str) -> ApiResult<Vec<String>> {
     let target = Destination::Queue(name.to_string());
     let mut users = Vec::new();
     for did in tx.scan(&DIDS, &company_prefix(company))? {
-        let mut destinations =
-            [&did.forward, &did.fallback_destination].into_iter().flatten().chain([&did.default_destination]);
-        if destinations.any(|d| *d == target) || did.rules.iter().any(|rule| rule.destination == target) {
+        if did.sends_to(&target) {
             users.push(format!("DID {}", did.number));
         }
     }
     for queue in tx.scan(&QUEUES, &company_prefix(company))? {
-        if queue.name != name
-            && [&queue.unanswered_destination, &queue.after_destination]
-                .into_iter()
-                .flatten()
-                .any(|d| *d == target)
-        {
+        if queue.name != name && queue.sends_to(&target) {
             users.push(format!("queue {:?}", queue.name));
         }
     }

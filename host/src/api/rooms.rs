@@ -200,27 +200,13 @@ pub async fn delete(
 /// room by its id), e.g. "DID 34910000000".
 fn users_of(tx: &Tx, company: &str, id: &str) -> ApiResult<Vec<String>> {
     let target = Destination::Conference(id.to_string());
-    let mut users = Vec::new();
-    for did in tx.scan(&DIDS, &company_prefix(company))? {
-        let mut destinations =
-            [&did.forward, &did.fallback_destination].into_iter().flatten().chain([&did.default_destination]);
-        if destinations.any(|d| *d == target) || did.rules.iter().any(|rule| rule.destination == target) {
-            users.push(format!("DID {}", did.number));
-        }
-    }
-    for menu in tx.scan(&IVR_MENUS, &company_prefix(company))? {
-        let mut destinations = [&menu.no_input, &menu.invalid].into_iter().flatten();
-        if destinations.any(|d| *d == target) || menu.options.iter().any(|o| o.destination == target) {
-            users.push(format!("IVR menu {:?}", menu.name));
-        }
-    }
-    for queue in tx.scan(&QUEUES, &company_prefix(company))? {
-        let mut destinations =
-            [&queue.unanswered_destination, &queue.after_destination].into_iter().flatten();
-        if destinations.any(|d| *d == target) {
-            users.push(format!("queue {:?}", queue.name));
-        }
-    }
+    let prefix = company_prefix(company);
+    let dids = tx.scan(&DIDS, &prefix)?.into_iter().filter(|did| did.sends_to(&target));
+    let mut users: Vec<String> = dids.map(|did| format!("DID {}", did.number)).collect();
+    let menus = tx.scan(&IVR_MENUS, &prefix)?.into_iter().filter(|menu| menu.sends_to(&target));
+    users.extend(menus.map(|menu| format!("IVR menu {:?}", menu.name)));
+    let queues = tx.scan(&QUEUES, &prefix)?.into_iter().filter(|queue| queue.sends_to(&target));
+    users.extend(queues.map(|queue| format!("queue {:?}", queue.name)));
     Ok(users)
 }
 

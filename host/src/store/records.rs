@@ -218,6 +218,16 @@ pub struct Did {
     pub config: serde_json::Value,
 }
 
+impl Did {
+    /// Whether any of the DID's routes leads to `destination` (deleting that is refused).
+    pub fn sends_to(&self, destination: &Destination) -> bool {
+        self.forward.as_ref() == Some(destination)
+            || self.default_destination == *destination
+            || self.fallback_destination.as_ref() == Some(destination)
+            || self.rules.iter().any(|rule| rule.destination == *destination)
+    }
+}
+
 /// One rule of a DID (SPEC.md §2). Pattern fields match the whole zero-padded value;
 /// "." or "" matches anything.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -56,3 +56,12 @@ pub struct IvrMenu {
     /// When the menu was created.
     pub created_at: DateTime<Utc>,
 }
+
+impl IvrMenu {
+    /// Whether the menu sends callers to `destination` (a key, no input, invalid input).
+    pub fn sends_to(&self, destination: &Destination) -> bool {
+        self.no_input.as_ref() == Some(destination)
+            || self.invalid.as_ref() == Some(destination)
+            || self.options.iter().any(|option| option.destination == *destination)
+    }
+}

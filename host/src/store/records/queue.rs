@@ -91,6 +91,16 @@ pub struct Queue {
     pub created_at: DateTime<Utc>,
 }
 
+impl Queue {
+    /// Whether the queue sends callers on to `destination` (unanswered, or after an agent).
+    pub fn sends_to(&self, destination: &Destination) -> bool {
+        [&self.unanswered_destination, &self.after_destination]
+            .into_iter()
+            .flatten()
+            .any(|d| d == destination)
+    }
+}
+
 /// One queue's figures for one day (UTC), kept by `crate::routing::queue::stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueDay {
