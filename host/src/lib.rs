@@ -16,6 +16,7 @@
 //! - [`recordings`]: call recordings: stored, listed, quota, retention.
 //! - [`dialling`]: number normalisation by a company's dialling plan.
 //! - [`events`]: call-state events for CTI clients and webhooks.
+//! - [`rooms`]: WebRTC conference rooms; [`webphone`]: the browser as a phone.
 
 pub mod api;
 pub mod app;
@@ -45,3 +46,4 @@ mod test_rng;
 pub mod thread_priority;
 pub mod trunks;
 pub mod voicemail;
+pub mod webphone;

@@ -55,6 +55,11 @@ impl Rooms {
         Arc::new(Rooms { live: Mutex::default(), bind_ip })
     }
 
+    /// Where WebRTC sockets bind (the host's SIP address): rooms' and web phones'.
+    pub fn bind_ip(&self) -> IpAddr {
+        self.bind_ip
+    }
+
     /// How many browsers are in `company`'s room `id` now.
     pub fn participants(&self, company: &str, id: &str) -> usize {
         lock(&self.live).get(&(company.to_string(), id.to_string())).map_or(0, |room| room.size())

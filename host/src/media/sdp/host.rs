@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use super::{Line, Media, PCMA, PCMU, Sdp, SdpError, address_type, connection_line};
+use super::{Direction, Line, Media, PCMA, PCMU, Sdp, SdpError, address_type, connection_line};
 
 /// The audio the host exchanges with a phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,12 +41,7 @@ impl Sdp {
         if !self.stream().is_plain_rtp() {
             return Err(SdpError::UnsupportedTransport(self.stream().proto.clone()));
         }
-        let payload_type = self
-            .payload_types
-            .iter()
-            .copied()
-            .find(|&pt| pt == PCMU || pt == PCMA)
-            .ok_or(SdpError::NoG711)?;
+        let payload_type = self.first_g711().ok_or(SdpError::NoG711)?;
         Ok(HostCodec { payload_type, telephone_event: self.telephone_event() })
     }
 
@@ -72,6 +67,30 @@ impl Sdp {
             address: via.ip(),
             payload_types: codec_types(codec),
         }
+    }
+}
+
+impl Sdp {
+    /// Whether the audio stream is plain RTP (`RTP/AVP`, `RTP/AVPF`), what the relay
+    /// carries, rather than a WebRTC one (`UDP/TLS/RTP/SAVPF`) a browser sends.
+    pub fn is_plain_rtp(&self) -> bool {
+        self.stream().is_plain_rtp()
+    }
+
+    /// The first of PCMU and PCMA (by their static payload types) in the sender's order,
+    /// whatever the transport.
+    pub fn first_g711(&self) -> Option<u8> {
+        self.payload_types.iter().copied().find(|&pt| pt == PCMU || pt == PCMA)
+    }
+
+    /// The same description with the audio stream's direction attribute set to `direction`.
+    pub fn with_direction(mut self, direction: Direction) -> Sdp {
+        let stream = &mut self.media[self.audio];
+        stream.lines.retain(|line| {
+            line.attribute().is_none_or(|(name, _)| Direction::from_attribute(name).is_none())
+        });
+        stream.lines.push(Line::new('a', direction.attribute()));
+        self
     }
 }
 

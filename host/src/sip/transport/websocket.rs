@@ -3,6 +3,9 @@
 //! binary frame carries one whole SIP message; what the endpoint sends the peer goes back
 //! as a text frame on the same connection, as for TCP. A frame that is not a SIP message
 //! closes the connection.
+//!
+//! The browser's media is WebRTC: each message's session description passes through the
+//! connection's [`Gateway`], which bridges it to the plain RTP the rest of the host speaks.
 
 use std::net::SocketAddr;
 
@@ -17,6 +20,7 @@ use super::driver::StreamIntake;
 use crate::api::ApiState;
 use crate::sip::endpoint::Peer;
 use crate::sip::wire::MAX_MESSAGE;
+use crate::webphone::gateway::Gateway;
 
 /// The subprotocol RFC 7118 registers.
 const SUBPROTOCOL: &str = "sip";
@@ -33,19 +37,26 @@ pub async fn upgrade(
     if !s.app.security.admits(peer.ip()) {
         return StatusCode::FORBIDDEN.into_response();
     }
+    let bind_ip = s.app.rooms.bind_ip();
     upgrade
         .protocols([SUBPROTOCOL])
         .max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| serve_connection(socket, peer, intake))
+        .on_upgrade(move |socket| serve_connection(socket, peer, intake, Gateway::new(bind_ip)))
 }
 
 /// Carry SIP messages between the connection from `peer` and the driver until either ends.
-async fn serve_connection(mut socket: WebSocket, peer: SocketAddr, intake: StreamIntake) {
+async fn serve_connection(
+    mut socket: WebSocket,
+    peer: SocketAddr,
+    intake: StreamIntake,
+    mut gateway: Gateway,
+) {
     let (writer, mut outgoing) = intake.connections.attach(peer);
     let from = Peer { addr: peer, transport: Transport::Ws };
     loop {
         tokio::select! {
             Some(bytes) = outgoing.recv() => {
+                let bytes = gateway.to_browser(bytes).await;
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 if socket.send(Message::Text(text.into())).await.is_err() {
                     break;
@@ -60,6 +71,7 @@ async fn serve_connection(mut socket: WebSocket, peer: SocketAddr, intake: Strea
                 };
                 match SipMessage::try_from(bytes.as_slice()) {
                     Ok(message) => {
+                        let message = gateway.from_browser(message).await;
                         if intake.inbound.send((message, from)).await.is_err() {
                             break;
                         }
@@ -73,4 +85,5 @@ async fn serve_connection(mut socket: WebSocket, peer: SocketAddr, intake: Strea
         }
     }
     intake.connections.detach(peer, &writer);
+    gateway.close().await;
 }

@@ -1,0 +1,245 @@
+//! One web phone call's media: the browser's WebRTC leg (ICE, DTLS-SRTP, rtcp-mux,
+//! bundle) ends in a peer connection here, and its audio goes on as plain RTP to and from
+//! the relay through a UDP socket of the bridge's own — the address the SIP side's SDP
+//! gives as the phone's. The relay, the B2BUA and the other party never learn that a
+//! browser is on the line.
+//!
+//! Both sides speak the same G.711 codec (browsers do PCMU and PCMA), so packets pass
+//! through as they are: only the transport changes.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rtc::interceptor::Registry;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_PCMA, MIME_TYPE_PCMU, MediaEngine};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::shared::marshal::{Marshal, Unmarshal};
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    RTCPeerConnectionState,
+};
+
+use crate::media::sdp::PCMA;
+
+/// How long a description waits for the host's ICE candidates: they are host candidates
+/// on one local address, so gathering is immediate; the bound only keeps a stuck
+/// connection from holding the SIP message forever.
+const GATHERING_LIMIT: Duration = Duration::from_secs(3);
+
+/// The largest RTP packet read from the relay.
+const MAX_PACKET: usize = 1500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error("cannot bind the bridge's RTP socket: {0}")]
+    Socket(#[from] std::io::Error),
+    #[error("WebRTC: {0}")]
+    WebRtc(String),
+}
+
+fn webrtc(error: impl std::fmt::Display) -> BridgeError {
+    BridgeError::WebRtc(error.to_string())
+}
+
+/// A browser's call leg, bridged to plain RTP.
+pub struct Bridge {
+    connection: Arc<dyn PeerConnection>,
+    track: Arc<TrackLocalStaticRTP>,
+    /// The first description added the track (later ones renegotiate the same one).
+    track_added: bool,
+    /// Where the bridge's RTP socket is: the phone's address on the SIP side.
+    local: SocketAddr,
+    /// Where the relay wants the browser's audio, once an SDP of the host said.
+    relay: watch::Sender<Option<SocketAddr>>,
+    gathered: watch::Receiver<bool>,
+    /// The relay-to-browser pump; the browser-to-relay one ends with the connection.
+    pump: JoinHandle<()>,
+}
+
+/// The peer connection's events: the browser's track is pumped to the relay.
+struct Handler {
+    socket: Arc<UdpSocket>,
+    relay: watch::Receiver<Option<SocketAddr>>,
+    gathered: watch::Sender<bool>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.send(true);
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        tracing::debug!(%state, "web phone media connection");
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        tokio::spawn(to_relay(track, Arc::clone(&self.socket), self.relay.clone()));
+    }
+}
+
+impl Bridge {
+    /// A bridge speaking G.711 `payload_type` ([`PCMU`](crate::media::sdp::PCMU) or
+    /// [`PCMA`]), its sockets on `bind_ip`.
+    pub async fn open(bind_ip: IpAddr, payload_type: u8) -> Result<Bridge, BridgeError> {
+        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(bind_ip, 0)).await?);
+        let local = socket.local_addr()?;
+        let (relay, relay_seen) = watch::channel(None);
+        let (gathered_tx, gathered) = watch::channel(false);
+        let codec = g711(payload_type);
+        let mut engine = MediaEngine::default();
+        engine
+            .register_codec(
+                RTCRtpCodecParameters { rtp_codec: codec.clone(), payload_type },
+                RtpCodecKind::Audio,
+            )
+            .map_err(webrtc)?;
+        let registry = register_default_interceptors(Registry::new(), &mut engine).map_err(webrtc)?;
+        let handler =
+            Arc::new(Handler { socket: Arc::clone(&socket), relay: relay_seen, gathered: gathered_tx });
+        let connection = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .with_handler(handler)
+            .with_udp_addrs(vec![SocketAddr::new(bind_ip, 0)])
+            .build()
+            .await
+            .map_err(webrtc)?;
+        let ssrc = rand::random::<u32>();
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            "centralita".to_string(),
+            format!("centralita-audio-{ssrc}"),
+            "centralita audio".to_string(),
+            RtpCodecKind::Audio,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                codec,
+                ..Default::default()
+            }],
+        )));
+        let pump = tokio::spawn(to_browser(socket, Arc::clone(&track), payload_type));
+        Ok(Bridge {
+            connection: Arc::new(connection),
+            track,
+            track_added: false,
+            local,
+            relay,
+            gathered,
+            pump,
+        })
+    }
+
+    /// The bridge's RTP address: what the SIP side's SDP says the phone listens on.
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The relay wants the browser's audio at `relay` (none: not yet known, or on hold
+    /// by address).
+    pub fn send_to(&self, relay: Option<SocketAddr>) {
+        self.relay.send_replace(relay);
+    }
+
+    /// Answer the browser's `offer`; the answer, with the host's ICE candidates.
+    pub async fn answer(&mut self, offer: String) -> Result<String, BridgeError> {
+        let offer = RTCSessionDescription::offer(offer).map_err(webrtc)?;
+        self.connection.set_remote_description(offer).await.map_err(webrtc)?;
+        // After the offer, so the track takes the transceiver the browser's m-line made.
+        self.add_track().await?;
+        let answer = self.connection.create_answer(None).await.map_err(webrtc)?;
+        self.connection.set_local_description(answer).await.map_err(webrtc)?;
+        self.gathered_description().await
+    }
+
+    /// An offer to the browser, with the host's ICE candidates.
+    pub async fn offer(&mut self) -> Result<String, BridgeError> {
+        self.add_track().await?;
+        let offer = self.connection.create_offer(None).await.map_err(webrtc)?;
+        self.connection.set_local_description(offer).await.map_err(webrtc)?;
+        self.gathered_description().await
+    }
+
+    /// The browser answered our offer with `answer`.
+    pub async fn accept(&self, answer: String) -> Result<(), BridgeError> {
+        let answer = RTCSessionDescription::answer(answer).map_err(webrtc)?;
+        self.connection.set_remote_description(answer).await.map_err(webrtc)
+    }
+
+    async fn add_track(&mut self) -> Result<(), BridgeError> {
+        if !self.track_added {
+            let track = Arc::clone(&self.track) as Arc<dyn TrackLocal>;
+            self.connection.add_track(track).await.map_err(webrtc)?;
+            self.track_added = true;
+        }
+        Ok(())
+    }
+
+    async fn gathered_description(&self) -> Result<String, BridgeError> {
+        let mut gathered = self.gathered.clone();
+        // Timing out still sends what was gathered (the browser may find a way anyway).
+        let _ = tokio::time::timeout(GATHERING_LIMIT, gathered.wait_for(|done| *done)).await;
+        let description = self.connection.local_description().await;
+        description.map(|d| d.sdp).ok_or_else(|| BridgeError::WebRtc("no local description".into()))
+    }
+
+    /// End the browser's leg.
+    pub async fn close(self) {
+        self.pump.abort();
+        if let Err(error) = self.connection.close().await {
+            tracing::debug!(%error, "closing a web phone's media connection");
+        }
+    }
+}
+
+fn g711(payload_type: u8) -> RTCRtpCodec {
+    let mime_type = if payload_type == PCMA { MIME_TYPE_PCMA } else { MIME_TYPE_PCMU };
+    RTCRtpCodec { mime_type: mime_type.to_string(), clock_rate: 8000, ..Default::default() }
+}
+
+/// The browser's audio, packet by packet, to the relay.
+async fn to_relay(
+    track: Arc<dyn TrackRemote>,
+    socket: Arc<UdpSocket>,
+    relay: watch::Receiver<Option<SocketAddr>>,
+) {
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(mut packet) = event else { continue };
+        let Some(relay) = *relay.borrow() else { continue };
+        // The browser's header extensions (its MID, audio level) mean nothing to a phone.
+        packet.header.extension = false;
+        packet.header.extensions.clear();
+        if let Ok(bytes) = packet.marshal() {
+            let _ = socket.send_to(&bytes, relay).await;
+        }
+    }
+}
+
+/// The relay's audio, packet by packet, to the browser. Only the bridge's codec passes:
+/// the track would relabel anything else (telephone events) as audio.
+async fn to_browser(socket: Arc<UdpSocket>, track: Arc<TrackLocalStaticRTP>, payload_type: u8) {
+    let mut buffer = vec![0u8; MAX_PACKET];
+    loop {
+        let Ok((length, _from)) = socket.recv_from(&mut buffer).await else { return };
+        let Ok(packet) = rtc::rtp::Packet::unmarshal(&mut &buffer[..length]) else { continue };
+        if packet.header.payload_type == payload_type {
+            // Fails until the browser's answer bound the track: that packet is dropped.
+            let _ = track.write_rtp(packet).await;
+        }
+    }
+}
