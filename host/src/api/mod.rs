@@ -215,6 +215,7 @@ pub fn router(
         .merge(calls::routes())
         .merge(events::routes())
         .merge(rooms::routes())
+        .merge(crate::webphone::routes())
         .route("/sip", get(crate::sip::transport::websocket::upgrade))
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(ApiState { app, auth, trunks, sip_websockets })

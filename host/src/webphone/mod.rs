@@ -8,3 +8,31 @@
 
 mod bridge;
 pub mod gateway;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::Html;
+use axum::routing::get;
+
+use crate::api::ApiState;
+
+/// The page and its scripts, served as they are: no build step at install.
+const PAGE: &str = include_str!("page/phone.html");
+const SCRIPTS: [(&str, &str); 3] = [
+    ("md5.js", include_str!("page/md5.js")),
+    ("sip.js", include_str!("page/sip.js")),
+    ("phone.js", include_str!("page/phone.js")),
+];
+
+/// `/phone` (the web phone; `?domain=` and `?extension=` fill in the login) and its
+/// scripts under `/phone/`.
+pub fn routes() -> Router<ApiState> {
+    let mut router = Router::new().route("/phone", get(|| async { Html(PAGE) }));
+    for (name, script) in SCRIPTS {
+        router = router.route(
+            &format!("/phone/{name}"),
+            get(move || async move { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], script) }),
+        );
+    }
+    router
+}
