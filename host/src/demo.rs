@@ -60,6 +60,7 @@ pub fn ensure(app: &App) -> Result<(), StoreError> {
                 sip_password_expires_at: None,
                 outgoing_caller_id: Some(DID.into()),
                 recording: Default::default(),
+                web_phone_mode: Default::default(),
                 created_at: now,
             };
             tx.put(&USERS, &company_key(COMPANY, extension), &user)?;

@@ -52,6 +52,10 @@ pub struct UserBody {
     /// Which calls are recorded (SPEC.md §6); default never, no announcement.
     #[serde(default)]
     pub recording: crate::store::records::RecordingSettings,
+    /// `multi_device` (default: the web phone rings with the other devices, by order) or
+    /// `exclusive` (while the web phone is logged in, only it rings).
+    #[serde(default)]
+    pub web_phone_mode: crate::store::records::WebPhoneMode,
 }
 
 fn default_role() -> Role {
@@ -75,6 +79,7 @@ pub struct UserView {
     pub sip_password_expires_at: Option<chrono::DateTime<Utc>>,
     pub outgoing_caller_id: Option<String>,
     pub recording: crate::store::records::RecordingSettings,
+    pub web_phone_mode: crate::store::records::WebPhoneMode,
     pub created_at: chrono::DateTime<Utc>,
 }
 
@@ -93,6 +98,7 @@ impl From<User> for UserView {
             sip_password_expires_at: user.sip_password_expires_at,
             outgoing_caller_id: user.outgoing_caller_id,
             recording: user.recording,
+            web_phone_mode: user.web_phone_mode,
             created_at: user.created_at,
         }
     }
@@ -175,6 +181,7 @@ fn build(
         sip_password_expires_at: existing.and_then(|u| u.sip_password_expires_at),
         outgoing_caller_id,
         recording: body.recording,
+        web_phone_mode: body.web_phone_mode,
         created_at: existing.map_or_else(Utc::now, |u| u.created_at),
     })
 }

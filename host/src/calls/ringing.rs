@@ -6,18 +6,43 @@
 //! `sip_username`). Contacts that match no device ring in the first group — a phone
 //! nobody has configured yet still rings — unless the extension has a device with order 0
 //! or disabled for it.
+//!
+//! A web phone is a contact registered over WebSocket. In the extension's `exclusive` web
+//! phone mode, while one is registered only the web phones ring (SPEC §8).
 
+use std::time::SystemTime;
+
+use crate::app::App;
 use crate::sip::dialog::uri_in;
 use crate::sip::message::uri_user;
 use crate::sip::registrar::location::Binding;
 use crate::sip::registrar::ring::ring_groups;
-use crate::store::records::Device;
+use crate::sip::transport::Transport;
+use crate::store::records::{Device, User, WebPhoneMode};
+use crate::store::{DEVICES, Read, StoreError, USERS, company_key, devices_prefix};
 
 /// The ring order given to contacts that match no configured device.
 const UNCONFIGURED_ORDER: u8 = 1;
 
-/// The contacts of `bindings` that ring, in groups, by the rules of `devices`.
-pub fn plan(bindings: Vec<Binding>, devices: &[Device]) -> Vec<Vec<Binding>> {
+/// The registered contacts of `company`'s `extension` that ring now, in groups, by its
+/// devices' rules and its web phone mode.
+pub fn extension_plan(app: &App, company: &str, extension: &str) -> Result<Vec<Vec<Binding>>, StoreError> {
+    let bindings = app.registrar.bindings(company, extension, SystemTime::now());
+    let (devices, user) = app.store.read(|r| {
+        let devices = r.scan(&DEVICES, &devices_prefix(company, extension))?;
+        let user: Option<User> = r.get(&USERS, &company_key(company, extension))?;
+        Ok((devices, user))
+    })?;
+    let mode = user.map(|u| u.web_phone_mode).unwrap_or_default();
+    Ok(plan(bindings, &devices, mode))
+}
+
+/// The contacts of `bindings` that ring, in groups, by the rules of `devices` and `mode`.
+pub fn plan(mut bindings: Vec<Binding>, devices: &[Device], mode: WebPhoneMode) -> Vec<Vec<Binding>> {
+    let is_web_phone = |binding: &Binding| binding.transport == Transport::Ws;
+    if mode == WebPhoneMode::Exclusive && bindings.iter().any(is_web_phone) {
+        bindings.retain(is_web_phone);
+    }
     let entries: Vec<(Binding, u8, bool)> = bindings
         .into_iter()
         .map(|binding| {
@@ -88,13 +113,43 @@ mod tests {
     fn contacts_ring_by_their_device_order_and_unknown_ones_first() {
         let devices = [device("desk", 2, true), device("mobile", 3, true), device("old", 0, true)];
         let bindings = vec![binding("100-mobile"), binding("100"), binding("100-desk"), binding("100-old")];
-        assert_eq!(users(&plan(bindings, &devices)), [vec!["100"], vec!["100-desk"], vec!["100-mobile"]]);
+        assert_eq!(
+            users(&plan(bindings, &devices, WebPhoneMode::MultiDevice)),
+            [vec!["100"], vec!["100-desk"], vec!["100-mobile"]]
+        );
     }
 
     #[test]
     fn a_disabled_device_never_rings() {
         let devices = [device("desk", 1, false)];
-        assert!(plan(vec![binding("100-desk")], &devices).is_empty());
+        assert!(plan(vec![binding("100-desk")], &devices, WebPhoneMode::MultiDevice).is_empty());
+    }
+
+    fn web_phone(user: &str) -> Binding {
+        Binding { transport: Transport::Ws, ..binding(user) }
+    }
+
+    #[test]
+    fn in_multi_device_mode_the_web_phone_rings_by_its_order_with_the_others() {
+        let devices = [device("desk", 1, true), device("web", 2, true)];
+        let bindings = vec![web_phone("100-web"), binding("100-desk")];
+        let groups = plan(bindings, &devices, WebPhoneMode::MultiDevice);
+        assert_eq!(users(&groups), [vec!["100-desk"], vec!["100-web"]]);
+    }
+
+    #[test]
+    fn in_exclusive_mode_a_logged_in_web_phone_rings_alone() {
+        let devices = [device("desk", 1, true), device("web", 2, true)];
+        let bindings = vec![binding("100-desk"), web_phone("100-web")];
+        assert_eq!(users(&plan(bindings, &devices, WebPhoneMode::Exclusive)), [vec!["100-web"]]);
+    }
+
+    #[test]
+    fn in_exclusive_mode_without_a_web_phone_the_other_devices_ring() {
+        let devices = [device("desk", 1, true), device("mobile", 2, true)];
+        let bindings = vec![binding("100-mobile"), binding("100-desk")];
+        let groups = plan(bindings, &devices, WebPhoneMode::Exclusive);
+        assert_eq!(users(&groups), [vec!["100-desk"], vec!["100-mobile"]]);
     }
 
     #[test]

@@ -79,6 +79,7 @@ fn engine(devices: u16) -> (Arc<CallEngine>, UnboundedReceiver<Command>, Store) 
         sip_password_expires_at: None,
         outgoing_caller_id: None,
         recording: Default::default(),
+        web_phone_mode: Default::default(),
         created_at: Utc::now(),
     };
     store

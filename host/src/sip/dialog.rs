@@ -319,7 +319,7 @@ impl Dialog {
         text.push_str(&format!("Call-ID: {}\r\nCSeq: {cseq} {method}\r\n", self.call_id));
         if matches!(method, rsip::Method::Invite) {
             text.push_str(&format!("Contact: {}\r\n", self.contact()));
-            text.push_str("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO\r\n");
+            text.push_str("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY\r\n");
         }
         for (name, value) in extra {
             text.push_str(&format!("{name}: {value}\r\n"));
@@ -374,10 +374,12 @@ impl Dialog {
     }
 }
 
-/// Close a message's headers: Content-Type for an SDP body, Content-Length, the body.
+/// Close a message's headers: Content-Type for a body (SDP unless the headers name
+/// another), Content-Length, the body.
 fn finish(mut text: String, body: Option<&[u8]>) -> Vec<u8> {
     let body = body.unwrap_or_default();
-    if !body.is_empty() {
+    let typed = text.lines().any(|line| line.to_ascii_lowercase().starts_with("content-type:"));
+    if !body.is_empty() && !typed {
         text.push_str("Content-Type: application/sdp\r\n");
     }
     text.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));

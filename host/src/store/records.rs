@@ -153,6 +153,9 @@ pub struct User {
     /// Which of the extension's calls are recorded (SPEC.md §6).
     #[serde(default)]
     pub recording: RecordingSettings,
+    /// How the web phone rings with the other devices (SPEC.md §8).
+    #[serde(default)]
+    pub web_phone_mode: WebPhoneMode,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
 }
@@ -169,6 +172,17 @@ pub enum DeviceKind {
     MobileApp,
     /// The web phone of the user portal.
     WebPhone,
+}
+
+/// How an extension's web phone rings (SPEC.md §8).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebPhoneMode {
+    /// The web phone is one more device: it rings with the others, by its order.
+    #[default]
+    MultiDevice,
+    /// While a web phone is logged in only it rings; otherwise the other devices do.
+    Exclusive,
 }
 
 /// One of the devices of an extension (SPEC.md §8, "multiterminal"); at most 8 each.

@@ -23,6 +23,7 @@ mod originate;
 mod pickup;
 mod queue;
 mod record;
+mod refer;
 mod ring;
 mod room;
 mod route;
@@ -60,9 +61,7 @@ use crate::sip::endpoint::tu::{CallEvent, CallEvents, Caller, Command, LegId, Ne
 use crate::sip::message::uri_user;
 use crate::sip::transaction::TimerConfig;
 use crate::store::records::{CallStatus, Company, Destination, Did, ExternalNumber, RecordingSettings, User};
-use crate::store::{
-    COMPANIES, DEVICES, DIDS, EXTERNAL_NUMBERS, Read, StoreError, USERS, company_key, devices_prefix,
-};
+use crate::store::{COMPANIES, DIDS, EXTERNAL_NUMBERS, Read, StoreError, USERS, company_key};
 
 /// The caller's leg, in responses routed to us (our requests to the caller: BYE, re-INVITE).
 const CALLER_LEG: LegId = 0;

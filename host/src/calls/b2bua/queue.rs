@@ -155,9 +155,7 @@ impl Call {
         let app = &self.engine.app;
         let mut targets = Vec::new();
         for agent in agents {
-            let bindings = app.registrar.bindings(&company.id, agent, SystemTime::now());
-            let devices = app.store.read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, agent)))?;
-            for group in ringing::plan(bindings, &devices) {
+            for group in ringing::extension_plan(app, &company.id, agent)? {
                 targets.extend(group.iter().map(|b| RingTarget::device(b, agent, &company.sip_domain)));
             }
         }

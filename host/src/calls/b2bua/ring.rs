@@ -132,13 +132,8 @@ impl Call {
         company: &Company,
         extension: &str,
     ) -> Result<Vec<Vec<RingTarget>>, String> {
-        let app = &self.engine.app;
-        let bindings = app.registrar.bindings(&company.id, extension, SystemTime::now());
-        let devices = app
-            .store
-            .read(|r| r.scan(&DEVICES, &devices_prefix(&company.id, extension)))
-            .map_err(internal)?;
-        Ok(ringing::plan(bindings, &devices)
+        Ok(ringing::extension_plan(&self.engine.app, &company.id, extension)
+            .map_err(internal)?
             .iter()
             .map(|group| {
                 group.iter().map(|b| RingTarget::device(b, extension, &company.sip_domain)).collect()

@@ -155,6 +155,22 @@ impl Call {
                                 }
                             }
                         }
+                        (Method::Refer, Some(tx)) => match self.refer_target(from_caller, winner, &request) {
+                            Ok((company, to)) => {
+                                self.accept_refer(from_caller, winner, tx, &request);
+                                return match to {
+                                    TransferTo::Destination(callee) => {
+                                        self.blind_transfer(winner, company, callee).await
+                                    }
+                                    TransferTo::CallerSide(user, groups) => {
+                                        self.transfer_caller_side(winner, company, user, groups).await
+                                    }
+                                };
+                            }
+                            Err(status) => {
+                                self.respond_in_dialog(from_caller, winner, tx, &request, status, None)
+                            }
+                        },
                         (Method::Info | Method::Options | Method::Update, Some(tx)) => {
                             // DTMF over INFO reaches the decision points with the media
                             // services; until then it is acknowledged.

@@ -73,6 +73,7 @@ fn user(internal_only: bool) -> User {
         sip_password_expires_at: None,
         outgoing_caller_id: Some(DID.into()),
         recording: Default::default(),
+        web_phone_mode: Default::default(),
         created_at: Utc::now(),
     }
 }
