@@ -133,7 +133,7 @@ impl Bridge {
                 ..Default::default()
             }],
         )));
-        let pump = tokio::spawn(to_browser(socket, Arc::clone(&track), payload_type));
+        let pump = tokio::spawn(to_browser(socket, Arc::clone(&track), ssrc, payload_type));
         Ok(Bridge {
             connection: Arc::new(connection),
             track,
@@ -230,14 +230,19 @@ async fn to_relay(
     }
 }
 
-/// The relay's audio, packet by packet, to the browser. Only the bridge's codec passes:
-/// the track would relabel anything else (telephone events) as audio.
-async fn to_browser(socket: Arc<UdpSocket>, track: Arc<TrackLocalStaticRTP>, payload_type: u8) {
+/// The relay's audio, packet by packet, to the browser, as the track's stream `ssrc`
+/// (the sender sends nothing else). Only the bridge's codec passes: the track would
+/// relabel anything else (telephone events) as audio.
+async fn to_browser(socket: Arc<UdpSocket>, track: Arc<TrackLocalStaticRTP>, ssrc: u32, payload_type: u8) {
     let mut buffer = vec![0u8; MAX_PACKET];
     loop {
         let Ok((length, _from)) = socket.recv_from(&mut buffer).await else { return };
-        let Ok(packet) = rtc::rtp::Packet::unmarshal(&mut &buffer[..length]) else { continue };
+        let Ok(mut packet) = rtc::rtp::Packet::unmarshal(&mut &buffer[..length]) else { continue };
         if packet.header.payload_type == payload_type {
+            packet.header.ssrc = ssrc;
+            // Only extensions negotiated with the browser may go out; the phone's mean nothing.
+            packet.header.extension = false;
+            packet.header.extensions.clear();
             // Fails until the browser's answer bound the track: that packet is dropped.
             let _ = track.write_rtp(packet).await;
         }
