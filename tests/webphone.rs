@@ -166,3 +166,134 @@ fn the_web_phone_calls_a_baresip_extension_and_each_hears_the_other() {
         "{cdr}"
     );
 }
+
+/// Wait until the browser hears `hz` louder than `rival` (the stream may take a moment
+/// to carry it after a change: an answer, a resume).
+fn wait_until_heard(page: &mut Page, hz: u32, rival: u32, what: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (tone, other) = heard_in_browser(page, hz, rival);
+        if tone > 10.0 * other && tone > 1.0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {hz} Hz at {tone} against {other}");
+    }
+}
+
+#[test]
+fn the_web_phone_answers_holds_resumes_and_transfers_a_call_with_refer() {
+    const THIRD_HZ: u32 = 800;
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let web_password = password(&server.create_user("acme", "100"));
+    let caller_password = password(&server.create_user("acme", "101"));
+    let third_password = password(&server.create_user("acme", "102"));
+    let mut caller = Phone::start(&server, "101", &caller_password, BARESIP_HZ);
+    let mut third = Phone::start(&server, "102", &third_password, THIRD_HZ);
+    wait_until_registered(&server, &mut caller);
+    wait_until_registered(&server, &mut third);
+    let (_browser, mut page, _microphone) = logged_in_web_phone(&server, "100", &web_password);
+
+    caller.control.command("dial", "100").unwrap_or_else(|why| panic!("dial 100: {why}"));
+    page.wait_for("window.phone.call?.state === 'incoming'", PATIENCE);
+    assert_eq!(page.eval("document.getElementById('call-state').textContent"), json!("Incoming call"));
+    let shown = page.eval("document.getElementById('peer').textContent");
+    assert!(shown.as_str().is_some_and(|s| s.contains("101")), "the caller id is shown: {shown}");
+    assert_eq!(page.eval("document.getElementById('answer').hidden"), json!(false), "an Answer button");
+    page.eval("document.getElementById('answer').click(); true");
+    caller
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("the call was not answered: {why}"));
+    page.wait_for("window.phone.call?.state === 'connected' && !!window.phone.call.remoteStream", PATIENCE);
+    wait_until_heard(&mut page, BARESIP_HZ, BROWSER_HZ, "the browser hears the caller");
+
+    // Hold: a re-INVITE with our audio send-only, relayed to the caller; then resume.
+    page.eval("document.getElementById('hold').click(); true");
+    page.wait_for("window.phone.call?.state === 'held' || window.phone.lastError !== ''", PATIENCE);
+    assert_eq!(page.eval("window.phone.lastError"), json!(""), "the hold was accepted");
+    assert_eq!(page.eval("document.getElementById('hold').textContent"), json!("Resume"));
+    page.eval("document.getElementById('hold').click(); true");
+    page.wait_for("window.phone.call?.state === 'connected' || window.phone.lastError !== ''", PATIENCE);
+    assert_eq!(page.eval("window.phone.lastError"), json!(""), "the resume was accepted");
+    wait_until_heard(&mut page, BARESIP_HZ, BROWSER_HZ, "the browser hears the caller after resuming");
+
+    // Transfer to 102: REFER; the host takes the caller there and hangs up the web phone.
+    page.eval(
+        "document.getElementById('number').value = '102'; document.getElementById('transfer').click(); true",
+    );
+    page.wait_for("window.phone.call === null || window.phone.lastError !== ''", PATIENCE);
+    assert_eq!(page.eval("window.phone.lastError"), json!(""), "the transfer was accepted");
+    assert_eq!(page.eval("window.phone.lastCall.reason"), json!("transferred"));
+    third
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("102 did not get the caller: {why}"));
+    third.control.wait_event("CALL_RTPESTAB").unwrap_or_else(|why| panic!("no RTP reached 102: {why}"));
+    std::thread::sleep(Duration::from_secs(2));
+    caller.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    third.control.wait_event("CALL_CLOSED").unwrap_or_else(|why| panic!("the BYE did not reach 102: {why}"));
+    third.quit();
+    let (rate, heard) = support::audio::read_wav(&third.received_audio());
+    let report = support::audio::tone_blocks(rate, &heard, BARESIP_HZ, &[THIRD_HZ, BROWSER_HZ]);
+    assert!(report.tone >= 5, "102 talks with the transferred caller ({BARESIP_HZ} Hz): {report:?}");
+}
+
+/// Call 100 from `caller`; 100's desk phone answers at once if it rings. Then hang up.
+fn call_answered_by_the_desk_phone(caller: &mut Phone) {
+    caller.control.command("dial", "100").unwrap_or_else(|why| panic!("dial 100: {why}"));
+    caller.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("nobody answered 100: {why}"));
+    caller.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    caller.control.wait_event("CALL_CLOSED").unwrap_or_else(|why| panic!("the call did not end: {why}"));
+}
+
+#[test]
+fn in_exclusive_mode_only_the_logged_in_web_phone_rings_and_in_multi_device_mode_both_do() {
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let web_password = password(&server.create_user("acme", "100"));
+    let caller_password = password(&server.create_user("acme", "101"));
+    // 100's desk phone answers at once (answermode=auto): if it rings, it takes the call.
+    let mut desk = Phone::start(&server, "100", &web_password, BARESIP_HZ);
+    let mut caller = Phone::start(&server, "101", &caller_password, BARESIP_HZ);
+    wait_until_registered(&server, &mut desk);
+    wait_until_registered(&server, &mut caller);
+    let (_browser, mut page, _microphone) = logged_in_web_phone(&server, "100", &web_password);
+    let user = |mode: &str| json!({"extension": "100", "email": "100@acme.test", "full_name": "Web Phone", "web_phone_mode": mode});
+    let operator = server.operator();
+    assert_eq!(
+        operator.get("/api/v1/companies/acme/users/100").expect(200, "user 100")["web_phone_mode"],
+        "multi_device",
+        "the web phone is one more device by default"
+    );
+
+    // Multi-device: the web phone rings with the desk phone, which answers first: the
+    // web phone's ringing is cancelled (it never answers by itself).
+    call_answered_by_the_desk_phone(&mut caller);
+    page.wait_for("window.phone.lastCall?.reason === 'missed'", PATIENCE);
+
+    // Exclusive: only the web phone rings; the test answers it.
+    operator.put("/api/v1/companies/acme/users/100", &user("exclusive")).expect(200, "exclusive mode");
+    caller.control.command("dial", "100").unwrap_or_else(|why| panic!("dial 100: {why}"));
+    page.wait_for("window.phone.call?.state === 'incoming'", PATIENCE);
+    page.eval("document.getElementById('answer').click(); true");
+    caller
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("the web phone's answer: {why}"));
+    page.wait_for("window.phone.call?.state === 'connected'", PATIENCE);
+    caller.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    caller.control.wait_event("CALL_CLOSED").unwrap_or_else(|why| panic!("the call did not end: {why}"));
+    page.wait_for("window.phone.call === null", PATIENCE);
+    assert!(
+        !desk.log().contains("Incoming call"),
+        "the desk phone never rang in exclusive mode:\n{}",
+        desk.log()
+    );
+
+    // Exclusive with the web phone logged out: the desk phone rings again.
+    page.eval("document.getElementById('logout').click(); true");
+    page.wait_for("window.phone.registered === false && window.phone.state === 'logged out'", PATIENCE);
+    call_answered_by_the_desk_phone(&mut caller);
+    desk.quit();
+}

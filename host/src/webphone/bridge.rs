@@ -60,6 +60,10 @@ pub struct Bridge {
     track: Arc<TrackLocalStaticRTP>,
     /// The first description added the track (later ones renegotiate the same one).
     track_added: bool,
+    /// Our DTLS role (`a=setup:` `active` or `passive`) once the first negotiation set
+    /// it: later answers must keep it, as the browser cannot change roles on a live
+    /// transport (RFC 5763 §5), and webrtc-rs would answer `active` every time.
+    dtls_role: Option<String>,
     /// Where the bridge's RTP socket is: the phone's address on the SIP side.
     local: SocketAddr,
     /// Where the relay wants the browser's audio, once an SDP of the host said.
@@ -138,6 +142,7 @@ impl Bridge {
             connection: Arc::new(connection),
             track,
             track_added: false,
+            dtls_role: None,
             local,
             relay,
             gathered,
@@ -164,7 +169,14 @@ impl Bridge {
         self.add_track().await?;
         let answer = self.connection.create_answer(None).await.map_err(webrtc)?;
         self.connection.set_local_description(answer).await.map_err(webrtc)?;
-        self.gathered_description().await
+        let answer = self.gathered_description().await?;
+        match &self.dtls_role {
+            Some(role) => Ok(with_setup(&answer, role)),
+            None => {
+                self.dtls_role = setup_of(&answer);
+                Ok(answer)
+            }
+        }
     }
 
     /// An offer to the browser, with the host's ICE candidates.
@@ -176,7 +188,13 @@ impl Bridge {
     }
 
     /// The browser answered our offer with `answer`.
-    pub async fn accept(&self, answer: String) -> Result<(), BridgeError> {
+    pub async fn accept(&mut self, answer: String) -> Result<(), BridgeError> {
+        if self.dtls_role.is_none() {
+            // Whatever the browser took, we are the other end.
+            let theirs = setup_of(&answer);
+            self.dtls_role =
+                theirs.map(|role| if role == "active" { "passive" } else { "active" }.to_string());
+        }
         let answer = RTCSessionDescription::answer(answer).map_err(webrtc)?;
         self.connection.set_remote_description(answer).await.map_err(webrtc)
     }
@@ -205,6 +223,23 @@ impl Bridge {
             tracing::debug!(%error, "closing a web phone's media connection");
         }
     }
+}
+
+/// The `a=setup:` role of `description`.
+fn setup_of(description: &str) -> Option<String> {
+    description.lines().find_map(|line| line.trim_end().strip_prefix("a=setup:").map(str::to_string))
+}
+
+/// `description` with every `a=setup:` line saying `role`.
+fn with_setup(description: &str, role: &str) -> String {
+    description
+        .split_inclusive('\n')
+        .map(
+            |line| {
+                if line.starts_with("a=setup:") { format!("a=setup:{role}\r\n") } else { line.to_string() }
+            },
+        )
+        .collect()
 }
 
 fn g711(payload_type: u8) -> RTCRtpCodec {

@@ -21,7 +21,7 @@ use rsip::prelude::*;
 use rsip::{Header, Method, SipMessage};
 
 use super::bridge::Bridge;
-use crate::media::sdp::{self, HostCodec, Sdp};
+use crate::media::sdp::{self, Direction, HostCodec, Sdp};
 
 /// Calls one connection carries at most; past it the oldest call's media is dropped.
 const MAX_CALLS: usize = 16;
@@ -51,8 +51,8 @@ struct CallMedia {
 enum Pending {
     #[default]
     Nothing,
-    /// The browser offered this; the host's answer is due.
-    BrowserOffer(String),
+    /// The browser offered this, in this direction; the host's answer is due.
+    BrowserOffer(String, Direction),
     /// The host offered this; the browser's answer is due.
     HostOffer(Box<Sdp>),
 }
@@ -126,14 +126,15 @@ impl Gateway {
         let call = self.call(call_id);
         match std::mem::take(&mut call.pending) {
             Pending::HostOffer(offer) => {
-                let bridge = call.bridge.as_ref().ok_or(Untranslatable::NoG711)?;
+                let bridge = call.bridge.as_mut().ok_or(Untranslatable::NoG711)?;
                 bridge.accept(text).await?;
                 let codec = HostCodec {
                     payload_type: offer.first_g711().ok_or(Untranslatable::NoG711)?,
                     telephone_event: None,
                 };
                 call.established = true;
-                let answer = offer.host_answer(bridge.local(), codec).with_direction(description.direction());
+                let direction = both(offer.direction().answer(), description.direction());
+                let answer = offer.host_answer(bridge.local(), codec).with_direction(direction);
                 Ok(call.stamped(answer))
             }
             _ => {
@@ -145,7 +146,7 @@ impl Gateway {
                 let bridge = call.bridge.as_ref().expect("the call has a bridge");
                 let codec = HostCodec { payload_type, telephone_event: None };
                 let offer = sdp::host_offer(bridge.local(), codec).with_direction(description.direction());
-                call.pending = Pending::BrowserOffer(text);
+                call.pending = Pending::BrowserOffer(text, description.direction());
                 Ok(call.stamped(offer))
             }
         }
@@ -166,12 +167,15 @@ impl Gateway {
             return Ok(translated.clone());
         }
         let translated = match std::mem::take(&mut call.pending) {
-            Pending::BrowserOffer(offer) => {
+            Pending::BrowserOffer(offer, offered) => {
                 let bridge = call.bridge.as_mut().ok_or(Untranslatable::NoG711)?;
                 bridge.send_to(description.remote_rtp());
                 let answer = bridge.answer(offer).await?;
                 call.established = true;
-                answer
+                // The peer connection answers as its transceiver stands (send and
+                // receive); RFC 3264 §6.1 wants the offer's direction answered, and the
+                // host's answer may narrow it further.
+                with_direction(&answer, both(offered.answer(), description.direction()))
             }
             _ => {
                 let payload_type = description.first_g711().ok_or(Untranslatable::NoG711)?;
@@ -243,6 +247,27 @@ impl CallMedia {
         description.set_origin(&self.session_id, self.version);
         description.to_bytes()
     }
+}
+
+/// The direction allowing only what both `a` and `b` allow.
+fn both(a: Direction, b: Direction) -> Direction {
+    match (a.sends() && b.sends(), a.receives() && b.receives()) {
+        (true, true) => Direction::SendRecv,
+        (true, false) => Direction::SendOnly,
+        (false, true) => Direction::RecvOnly,
+        (false, false) => Direction::Inactive,
+    }
+}
+
+/// `description` (one audio stream, the bridge's) with its direction attribute set to `direction`.
+fn with_direction(description: &str, direction: Direction) -> String {
+    description
+        .split_inclusive('\n')
+        .map(|line| {
+            let attribute = line.trim_end().strip_prefix("a=").and_then(Direction::from_attribute);
+            if attribute.is_some() { format!("a={}\r\n", direction.attribute()) } else { line.to_string() }
+        })
+        .collect()
 }
 
 fn call_id(message: &SipMessage) -> Option<String> {

@@ -81,7 +81,11 @@ class Phone {
     if (this.call) await this.hangUp();
     clearTimeout(this.refresh);
     if (this.registered) await this.register(0).catch(() => {});
-    this.socket?.close();
+    if (this.socket) {
+      this.socket.onclose = null;
+      this.socket.close();
+    }
+    this.registered = false;
     this.state = 'logged out';
     this.changed();
   }
