@@ -86,7 +86,9 @@ fn logged_in_web_phone(
     ));
     let deadline = Instant::now() + PATIENCE;
     while page.eval("window.phone.registered === true || window.phone.lastError !== ''") != json!(true) {
-        assert!(Instant::now() < deadline, "the web phone never logged in\n{}", server.log());
+        let state =
+            page.eval("JSON.stringify({state: window.phone.state, socket: window.phone.socket?.readyState})");
+        assert!(Instant::now() < deadline, "the web phone never logged in: {state}\n{}", server.log());
         std::thread::sleep(Duration::from_millis(200));
     }
     let error = page.eval("window.phone.lastError");
@@ -106,8 +108,31 @@ fn wait_for_cdr(server: &Server) -> Value {
     }
 }
 
+/// Only Opus in the browser's offers: the codec preference every transceiver gets.
+const OPUS_ONLY: &str = "(() => {
+    const addTrack = RTCPeerConnection.prototype.addTrack;
+    RTCPeerConnection.prototype.addTrack = function (...args) {
+      const sender = addTrack.apply(this, args);
+      const opus = RTCRtpReceiver.getCapabilities('audio').codecs.filter((c) => c.mimeType === 'audio/opus');
+      this.getTransceivers().find((t) => t.sender === sender).setCodecPreferences(opus);
+      return sender;
+    };
+    return true;
+  })()";
+
 #[test]
 fn the_web_phone_calls_a_baresip_extension_and_each_hears_the_other() {
+    call_baresip_and_hear_each_other(false);
+}
+
+#[test]
+fn a_browser_offering_only_opus_is_transcoded_and_each_side_hears_the_other() {
+    call_baresip_and_hear_each_other(true);
+}
+
+/// The web phone (its browser offering Opus alone when `opus_only`) calls a baresip
+/// extension; each hears the other's tone, and a CDR is written.
+fn call_baresip_and_hear_each_other(opus_only: bool) {
     let server = Server::start();
     server.create_company("acme", json!({"sip_domain": DOMAIN}));
     let web_password = password(&server.create_user("acme", "100"));
@@ -119,6 +144,9 @@ fn the_web_phone_calls_a_baresip_extension_and_each_hears_the_other() {
         server.operator().get("/api/v1/companies/acme/users/100/registrations").expect(200, "registrations");
     assert_eq!(registrations[0]["transport"], "ws", "the web phone is a device of 100: {registrations}");
 
+    if opus_only {
+        page.eval(OPUS_ONLY);
+    }
     page.eval(
         "document.getElementById('number').value = '101'; document.getElementById('call').click(); true",
     );
@@ -146,7 +174,20 @@ fn the_web_phone_calls_a_baresip_extension_and_each_hears_the_other() {
     );
     assert_eq!(page.eval("document.getElementById('call-state').textContent"), json!("Connected"));
     assert_eq!(page.eval("document.getElementById('peer').textContent"), json!("101"));
-    page.screenshot(&artifacts_dir().join("webphone.png"));
+    let codec = "window.phone.call.pc.getStats().then((report) => [...report.values()]
+        .filter((s) => s.type === 'codec').map((s) => s.mimeType).join(' '))";
+    let codecs = page.eval(codec);
+    let expected = if opus_only { "audio/opus" } else { "audio/PCMU" };
+    assert!(
+        codecs.as_str().is_some_and(|c| c.contains(expected) && (!opus_only || !c.contains("PCM"))),
+        "{codecs}; offered {}",
+        page.eval(
+            "window.phone.call.pc.localDescription.sdp.split('\\r\\n').find((l) => l.startsWith('m=audio'))"
+        )
+    );
+    if !opus_only {
+        page.screenshot(&artifacts_dir().join("webphone.png"));
+    }
 
     page.eval("document.getElementById('hangup').click(); true");
     baresip

@@ -4,8 +4,9 @@
 //! gives as the phone's. The relay, the B2BUA and the other party never learn that a
 //! browser is on the line.
 //!
-//! Both sides speak the same G.711 codec (browsers do PCMU and PCMA), so packets pass
-//! through as they are: only the transport changes.
+//! Both sides usually speak the same G.711 codec (browsers do PCMU and PCMA), so packets
+//! pass through as they are: only the transport changes. A browser that offers Opus
+//! alone is transcoded to and from PCMU ([`super::opus`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -15,7 +16,9 @@ use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_PCMA, MIME_TYPE_PCMU, MediaEngine};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MediaEngine,
+};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -32,7 +35,8 @@ use webrtc::peer_connection::{
     RTCPeerConnectionState,
 };
 
-use crate::media::sdp::PCMA;
+use super::opus::{OpusError, OpusToPcmu, PcmuToOpus};
+use crate::media::sdp::{PCMA, PCMU};
 
 /// How long a description waits for the host's ICE candidates: they are host candidates
 /// on one local address, so gathering is immediate; the bound only keeps a stuck
@@ -48,6 +52,49 @@ pub enum BridgeError {
     Socket(#[from] std::io::Error),
     #[error("WebRTC: {0}")]
     WebRtc(String),
+    #[error(transparent)]
+    Opus(#[from] OpusError),
+}
+
+/// What the browser's leg speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserCodec {
+    /// G.711 of this payload type ([`PCMU`] or [`PCMA`]), which the relay carries too.
+    G711(u8),
+    /// Opus of this payload type: the relay's side speaks PCMU.
+    Opus(u8),
+}
+
+impl BrowserCodec {
+    /// The G.711 payload type the relay's side speaks.
+    pub fn relay_payload_type(self) -> u8 {
+        match self {
+            BrowserCodec::G711(payload_type) => payload_type,
+            BrowserCodec::Opus(_) => PCMU,
+        }
+    }
+
+    fn payload_type(self) -> u8 {
+        match self {
+            BrowserCodec::G711(payload_type) | BrowserCodec::Opus(payload_type) => payload_type,
+        }
+    }
+
+    fn rtp_codec(self) -> RTCRtpCodec {
+        match self {
+            BrowserCodec::G711(payload_type) => {
+                let mime_type = if payload_type == PCMA { MIME_TYPE_PCMA } else { MIME_TYPE_PCMU };
+                RTCRtpCodec { mime_type: mime_type.to_string(), clock_rate: 8000, ..Default::default() }
+            }
+            BrowserCodec::Opus(_) => RTCRtpCodec {
+                mime_type: MIME_TYPE_OPUS.to_string(),
+                clock_rate: 48000,
+                channels: 2,
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_string(),
+                ..Default::default()
+            },
+        }
+    }
 }
 
 fn webrtc(error: impl std::fmt::Display) -> BridgeError {
@@ -56,6 +103,7 @@ fn webrtc(error: impl std::fmt::Display) -> BridgeError {
 
 /// A browser's call leg, bridged to plain RTP.
 pub struct Bridge {
+    codec: BrowserCodec,
     connection: Arc<dyn PeerConnection>,
     track: Arc<TrackLocalStaticRTP>,
     /// The first description added the track (later ones renegotiate the same one).
@@ -75,6 +123,7 @@ pub struct Bridge {
 
 /// The peer connection's events: the browser's track is pumped to the relay.
 struct Handler {
+    codec: BrowserCodec,
     socket: Arc<UdpSocket>,
     relay: watch::Receiver<Option<SocketAddr>>,
     gathered: watch::Sender<bool>,
@@ -93,29 +142,42 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        tokio::spawn(to_relay(track, Arc::clone(&self.socket), self.relay.clone()));
+        let transcoder = match self.codec {
+            BrowserCodec::G711(_) => None,
+            BrowserCodec::Opus(_) => match OpusToPcmu::new() {
+                Ok(transcoder) => Some(transcoder),
+                Err(error) => {
+                    tracing::error!(%error, "cannot decode a web phone's Opus");
+                    return;
+                }
+            },
+        };
+        tokio::spawn(to_relay(track, Arc::clone(&self.socket), self.relay.clone(), transcoder));
     }
 }
 
 impl Bridge {
-    /// A bridge speaking G.711 `payload_type` ([`PCMU`](crate::media::sdp::PCMU) or
-    /// [`PCMA`]), its sockets on `bind_ip`.
-    pub async fn open(bind_ip: IpAddr, payload_type: u8) -> Result<Bridge, BridgeError> {
+    /// A bridge speaking `codec` to the browser, its sockets on `bind_ip`.
+    pub async fn open(bind_ip: IpAddr, codec: BrowserCodec) -> Result<Bridge, BridgeError> {
         let socket = Arc::new(UdpSocket::bind(SocketAddr::new(bind_ip, 0)).await?);
         let local = socket.local_addr()?;
         let (relay, relay_seen) = watch::channel(None);
         let (gathered_tx, gathered) = watch::channel(false);
-        let codec = g711(payload_type);
+        let (rtp_codec, payload_type) = (codec.rtp_codec(), codec.payload_type());
         let mut engine = MediaEngine::default();
         engine
             .register_codec(
-                RTCRtpCodecParameters { rtp_codec: codec.clone(), payload_type },
+                RTCRtpCodecParameters { rtp_codec: rtp_codec.clone(), payload_type },
                 RtpCodecKind::Audio,
             )
             .map_err(webrtc)?;
         let registry = register_default_interceptors(Registry::new(), &mut engine).map_err(webrtc)?;
-        let handler =
-            Arc::new(Handler { socket: Arc::clone(&socket), relay: relay_seen, gathered: gathered_tx });
+        let handler = Arc::new(Handler {
+            codec,
+            socket: Arc::clone(&socket),
+            relay: relay_seen,
+            gathered: gathered_tx,
+        });
         let connection = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(engine)
@@ -133,12 +195,17 @@ impl Bridge {
             RtpCodecKind::Audio,
             vec![RTCRtpEncodingParameters {
                 rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-                codec,
+                codec: rtp_codec,
                 ..Default::default()
             }],
         )));
-        let pump = tokio::spawn(to_browser(socket, Arc::clone(&track), ssrc, payload_type));
+        let transcoder = match codec {
+            BrowserCodec::G711(_) => None,
+            BrowserCodec::Opus(_) => Some(PcmuToOpus::new()?),
+        };
+        let pump = tokio::spawn(to_browser(socket, Arc::clone(&track), ssrc, codec, transcoder));
         Ok(Bridge {
+            codec,
             connection: Arc::new(connection),
             track,
             track_added: false,
@@ -148,6 +215,11 @@ impl Bridge {
             gathered,
             pump,
         })
+    }
+
+    /// What the browser's leg speaks.
+    pub fn codec(&self) -> BrowserCodec {
+        self.codec
     }
 
     /// The bridge's RTP address: what the SIP side's SDP says the phone listens on.
@@ -242,20 +314,24 @@ fn with_setup(description: &str, role: &str) -> String {
         .collect()
 }
 
-fn g711(payload_type: u8) -> RTCRtpCodec {
-    let mime_type = if payload_type == PCMA { MIME_TYPE_PCMA } else { MIME_TYPE_PCMU };
-    RTCRtpCodec { mime_type: mime_type.to_string(), clock_rate: 8000, ..Default::default() }
-}
-
-/// The browser's audio, packet by packet, to the relay.
+/// The browser's audio, packet by packet, to the relay (through `transcoder` if the
+/// browser speaks Opus).
 async fn to_relay(
     track: Arc<dyn TrackRemote>,
     socket: Arc<UdpSocket>,
     relay: watch::Receiver<Option<SocketAddr>>,
+    mut transcoder: Option<OpusToPcmu>,
 ) {
     while let Some(event) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(mut packet) = event else { continue };
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
         let Some(relay) = *relay.borrow() else { continue };
+        let mut packet = match transcoder.as_mut() {
+            Some(transcoder) => match transcoder.transcode(&packet) {
+                Some(pcmu) => pcmu,
+                None => continue,
+            },
+            None => packet,
+        };
         // The browser's header extensions (its MID, audio level) mean nothing to a phone.
         packet.header.extension = false;
         packet.header.extensions.clear();
@@ -266,14 +342,28 @@ async fn to_relay(
 }
 
 /// The relay's audio, packet by packet, to the browser, as the track's stream `ssrc`
-/// (the sender sends nothing else). Only the bridge's codec passes: the track would
-/// relabel anything else (telephone events) as audio.
-async fn to_browser(socket: Arc<UdpSocket>, track: Arc<TrackLocalStaticRTP>, ssrc: u32, payload_type: u8) {
+/// (the sender sends nothing else), through `transcoder` if the browser speaks Opus.
+/// Only the relay side's codec passes: the track would relabel anything else
+/// (telephone events) as audio.
+async fn to_browser(
+    socket: Arc<UdpSocket>,
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    codec: BrowserCodec,
+    mut transcoder: Option<PcmuToOpus>,
+) {
     let mut buffer = vec![0u8; MAX_PACKET];
     loop {
         let Ok((length, _from)) = socket.recv_from(&mut buffer).await else { return };
-        let Ok(mut packet) = rtc::rtp::Packet::unmarshal(&mut &buffer[..length]) else { continue };
-        if packet.header.payload_type == payload_type {
+        let Ok(packet) = rtc::rtp::Packet::unmarshal(&mut &buffer[..length]) else { continue };
+        if packet.header.payload_type != codec.relay_payload_type() {
+            continue;
+        }
+        let packet = match transcoder.as_mut() {
+            Some(transcoder) => transcoder.transcode(&packet, ssrc, codec.payload_type()),
+            None => Some(packet),
+        };
+        if let Some(mut packet) = packet {
             packet.header.ssrc = ssrc;
             // Only extensions negotiated with the browser may go out; the phone's mean nothing.
             packet.header.extension = false;

@@ -11,8 +11,9 @@
 //! browser's answer a plain answer. Bodies the host sends again (a 2xx retransmitted
 //! until its ACK, a 200 repeating a 183's answer) get the same translation again.
 //!
-//! A body that cannot be bridged (no PCMU or PCMA offered) passes unchanged, and the
-//! host's answer to it is the clear 488 it gives any unusable offer.
+//! A browser offering Opus and no G.711 is transcoded to PCMU. A body that cannot be
+//! bridged (none of the three) passes unchanged, and the host's answer to it is the
+//! clear 488 it gives any unusable offer.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -20,7 +21,7 @@ use std::net::IpAddr;
 use rsip::prelude::*;
 use rsip::{Header, Method, SipMessage};
 
-use super::bridge::Bridge;
+use super::bridge::{Bridge, BrowserCodec};
 use crate::media::sdp::{self, Direction, HostCodec, Sdp};
 
 /// Calls one connection carries at most; past it the oldest call's media is dropped.
@@ -59,8 +60,10 @@ enum Pending {
 
 #[derive(Debug, thiserror::Error)]
 enum Untranslatable {
-    #[error("the browser offers neither PCMU nor PCMA (Opus alone is not transcoded)")]
+    #[error("the description has neither PCMU nor PCMA")]
     NoG711,
+    #[error("the browser offers none of PCMU, PCMA and Opus")]
+    NoCommonCodec,
     #[error(transparent)]
     Bridge(#[from] super::bridge::BridgeError),
 }
@@ -138,12 +141,18 @@ impl Gateway {
                 Ok(call.stamped(answer))
             }
             _ => {
-                let payload_type = description.first_g711().ok_or(Untranslatable::NoG711)?;
                 if call.bridge.is_none() {
-                    call.bridge = Some(Bridge::open(bind_ip, payload_type).await?);
+                    let codec = match (description.first_g711(), description.payload_type_of("opus/48000/2"))
+                    {
+                        (Some(g711), _) => BrowserCodec::G711(g711),
+                        (None, Some(opus)) => BrowserCodec::Opus(opus),
+                        (None, None) => return Err(Untranslatable::NoCommonCodec),
+                    };
+                    call.bridge = Some(Bridge::open(bind_ip, codec).await?);
                 }
                 // Just set: `Bridge::open` succeeded or returned above.
                 let bridge = call.bridge.as_ref().expect("the call has a bridge");
+                let payload_type = bridge.codec().relay_payload_type();
                 let codec = HostCodec { payload_type, telephone_event: None };
                 let offer = sdp::host_offer(bridge.local(), codec).with_direction(description.direction());
                 call.pending = Pending::BrowserOffer(text, description.direction());
@@ -180,7 +189,7 @@ impl Gateway {
             _ => {
                 let payload_type = description.first_g711().ok_or(Untranslatable::NoG711)?;
                 if call.bridge.is_none() {
-                    call.bridge = Some(Bridge::open(bind_ip, payload_type).await?);
+                    call.bridge = Some(Bridge::open(bind_ip, BrowserCodec::G711(payload_type)).await?);
                 }
                 // Just set: `Bridge::open` succeeded or returned above.
                 let bridge = call.bridge.as_mut().expect("the call has a bridge");

@@ -4,10 +4,12 @@
 //! - [`gateway`]: on the browser's connection, WebRTC session descriptions are exchanged
 //!   for plain ones, so the B2BUA and the relay treat the browser as one more phone;
 //! - [`bridge`]: per call, the browser's WebRTC media terminated and carried on as the
-//!   plain RTP the relay expects.
+//!   plain RTP the relay expects;
+//! - [`opus`]: Opus ⇄ PCMU, for a browser that offers no G.711.
 
 mod bridge;
 pub mod gateway;
+mod opus;
 
 use axum::Router;
 use axum::http::header;

@@ -83,6 +83,15 @@ impl Sdp {
         self.payload_types.iter().copied().find(|&pt| pt == PCMU || pt == PCMA)
     }
 
+    /// The audio stream's payload type whose `a=rtpmap:` encoding is `encoding` (such as
+    /// "opus/48000/2", compared without case), if there is one.
+    pub fn payload_type_of(&self, encoding: &str) -> Option<u8> {
+        let stream = self.stream();
+        self.payload_types.iter().copied().find(|pt| {
+            stream.rtpmap(&pt.to_string()).is_some_and(|named| named.eq_ignore_ascii_case(encoding))
+        })
+    }
+
     /// The same description with the audio stream's direction attribute set to `direction`.
     pub fn with_direction(mut self, direction: Direction) -> Sdp {
         let stream = &mut self.media[self.audio];
