@@ -77,6 +77,12 @@ fn logged_in_web_phone(
     // One query parameter only: DevTools' /json/new would take a second as its own.
     let mut page = browser.open(&server.url(&format!("/phone?domain={DOMAIN}")));
     page.wait_for("!!document.getElementById('password')", PATIENCE);
+    log_in(&mut page, server, extension, password);
+    (browser, page, microphone)
+}
+
+/// Fill in the login form of `page` and wait until the phone registered.
+fn log_in(page: &mut Page, server: &Server, extension: &str, password: &str) {
     page.eval(&format!(
         "document.getElementById('user').value = {};
          document.getElementById('password').value = {};
@@ -93,7 +99,6 @@ fn logged_in_web_phone(
     }
     let error = page.eval("window.phone.lastError");
     assert_eq!(error, json!(""), "the web phone logged in");
-    (browser, page, microphone)
 }
 
 fn wait_for_cdr(server: &Server) -> Value {
@@ -337,4 +342,52 @@ fn in_exclusive_mode_only_the_logged_in_web_phone_rings_and_in_multi_device_mode
     page.wait_for("window.phone.registered === false && window.phone.state === 'logged out'", PATIENCE);
     call_answered_by_the_desk_phone(&mut caller);
     desk.quit();
+}
+
+#[test]
+fn over_https_the_web_phone_registers_on_wss_and_calls() {
+    let certificate =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("a certificate");
+    let dir = tempfile::tempdir().expect("a directory");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certificate.cert.pem()).expect("write the certificate");
+    std::fs::write(&key, certificate.signing_key.serialize_pem()).expect("write the key");
+    let https_port = support::free_port();
+    let listen = format!("127.0.0.1:{https_port}");
+    let server = Server::start_with_args(&[
+        "--https-listen",
+        &listen,
+        "--tls-cert",
+        cert.to_str().expect("a UTF-8 path"),
+        "--tls-key",
+        key.to_str().expect("a UTF-8 path"),
+    ]);
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let web_password = password(&server.create_user("acme", "100"));
+    let baresip_password = password(&server.create_user("acme", "101"));
+    let mut baresip = Phone::start(&server, "101", &baresip_password, BARESIP_HZ);
+    wait_until_registered(&server, &mut baresip);
+
+    // The test's certificate is self-signed: the browser is told to accept it.
+    let browser = Browser::start_with(&["--ignore-certificate-errors".to_string()]);
+    let mut page = browser.open(&format!("https://{listen}/phone?domain={DOMAIN}"));
+    page.wait_for("!!document.getElementById('password')", PATIENCE);
+    assert_eq!(page.eval("window.isSecureContext"), json!(true), "the page is a secure context");
+    log_in(&mut page, &server, "100", &web_password);
+    assert_eq!(page.eval("window.phone.socket.url.split(':')[0]"), json!("wss"), "SIP goes over wss");
+
+    page.eval(
+        "document.getElementById('number').value = '101'; document.getElementById('call').click(); true",
+    );
+    baresip
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("baresip did not answer: {why}"));
+    page.wait_for("window.phone.call?.state === 'connected' && !!window.phone.call.remoteStream", PATIENCE);
+    wait_until_heard(&mut page, BARESIP_HZ, BROWSER_HZ, "the browser on https hears baresip");
+    page.eval("document.getElementById('hangup').click(); true");
+    baresip
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("the BYE did not reach baresip: {why}"));
 }

@@ -72,9 +72,19 @@ pub struct ServeArgs {
     /// --smtp-url).
     #[arg(long, env = "CENTRALITA_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// Also serve the HTTP API, the pages and SIP over secure WebSocket (`wss`, which
+    /// browsers on an https page require) on this address, with --tls-cert and --tls-key.
+    #[arg(long, env = "CENTRALITA_HTTPS_LISTEN")]
+    pub https_listen: Option<SocketAddr>,
+    /// The HTTPS certificate chain, PEM.
+    #[arg(long, env = "CENTRALITA_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The HTTPS certificate's private key, PEM.
+    #[arg(long, env = "CENTRALITA_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// A TOML file with any of: data_dir, http_listen, sip_listen, demo, no_pooling,
     /// rtp_ports, public_ip, ring_timeout_s, digest_sha256, ban_failures, ban_window_s,
-    /// ban_duration_s, smtp_url, mail_from.
+    /// ban_duration_s, smtp_url, mail_from, https_listen, tls_cert, tls_key.
     #[arg(long, env = "CENTRALITA_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -96,6 +106,9 @@ struct FileConfig {
     digest_sha256: Option<bool>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    https_listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// The settings the server runs with.
@@ -116,6 +129,17 @@ pub struct ServeConfig {
     pub digest_sha256: bool,
     /// The SMTP server and From address; none = mail is not sent.
     pub mail: Option<MailSettings>,
+    /// Where HTTPS is served, with which certificate; none = plain HTTP only.
+    pub https: Option<HttpsSettings>,
+}
+
+/// HTTPS (and so `wss` for browsers' SIP) on an address of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsSettings {
+    pub listen: SocketAddr,
+    /// PEM files: the certificate chain and its private key.
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Why the configuration could not be read.
@@ -166,8 +190,14 @@ impl ServeArgs {
             None => crate::calls::DEFAULT_RING_TIMEOUT,
         };
         let mail = mail_settings(self.smtp_url.or(file.smtp_url), self.mail_from.or(file.mail_from))?;
+        let https = https_settings(
+            self.https_listen.or(file.https_listen),
+            self.tls_cert.or(file.tls_cert),
+            self.tls_key.or(file.tls_key),
+        )?;
         Ok(ServeConfig {
             mail,
+            https,
             digest_sha256: self.digest_sha256 || file.digest_sha256.unwrap_or(false),
             ring_timeout,
             ban,
@@ -198,6 +228,30 @@ fn mail_settings(
             message: "is required with smtp_url (the From address of every mail)".into(),
         }),
         (Some(url), Some(from)) => Ok(Some(MailSettings::new(url, from))),
+    }
+}
+
+/// The HTTPS settings: an address with both PEM files, or nothing at all.
+fn https_settings(
+    listen: Option<SocketAddr>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<Option<HttpsSettings>, ConfigError> {
+    match (listen, cert, key) {
+        (None, None, None) => Ok(None),
+        (Some(listen), Some(cert), Some(key)) => Ok(Some(HttpsSettings { listen, cert, key })),
+        (None, ..) => Err(ConfigError::Invalid {
+            setting: "https_listen",
+            message: "is required with tls_cert and tls_key (the address HTTPS is served on)".into(),
+        }),
+        (Some(_), None, _) => Err(ConfigError::Invalid {
+            setting: "tls_cert",
+            message: "is required with https_listen (the certificate chain, PEM)".into(),
+        }),
+        (Some(_), Some(_), None) => Err(ConfigError::Invalid {
+            setting: "tls_key",
+            message: "is required with https_listen (the certificate's private key, PEM)".into(),
+        }),
     }
 }
 
@@ -288,5 +342,26 @@ mod tests {
         let args = ServeArgs { ban_window_s: Some(0), ..Default::default() };
         let error = args.resolve().unwrap_err();
         assert!(error.to_string().contains("ban_window_s"), "{error}");
+    }
+
+    #[test]
+    fn https_needs_an_address_a_certificate_and_a_key_together() {
+        assert_eq!(ServeArgs::default().resolve().unwrap().https, None, "plain HTTP by default");
+        let all = ServeArgs {
+            https_listen: Some("127.0.0.1:8443".parse().unwrap()),
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
+            ..Default::default()
+        };
+        let https = all.clone().resolve().unwrap().https.unwrap();
+        assert_eq!((https.listen.port(), https.cert, https.key), (8443, "cert.pem".into(), "key.pem".into()));
+        for (missing, args) in [
+            ("https_listen", ServeArgs { https_listen: None, ..all.clone() }),
+            ("tls_cert", ServeArgs { tls_cert: None, ..all.clone() }),
+            ("tls_key", ServeArgs { tls_key: None, ..all.clone() }),
+        ] {
+            let error = args.resolve().unwrap_err();
+            assert!(error.to_string().starts_with(missing), "{missing}: {error}");
+        }
     }
 }

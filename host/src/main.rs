@@ -255,10 +255,21 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             });
         tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "API listening on /api/v1");
         let router = api::router(app, Auth::new(token), trunks, Some(websockets));
+        let https = match &config.https {
+            Some(settings) => {
+                let listener = api::https::TlsListener::bind(settings).await.context("starting HTTPS")?;
+                tracing::info!(address = %listener.local_addr(), "HTTPS listening (API, pages, SIP over wss)");
+                Some(tokio::spawn(listener.serve(router.clone(), until_stopped(stopped.clone()))))
+            }
+            None => None,
+        };
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(until_stopped(stopped))
             .await
             .context("serving the API")?;
+        if let Some(https) = https {
+            https.await.context("the HTTPS task")?;
+        }
         tokio::task::spawn_blocking(move || sip.join())
             .await
             .context("waiting for the SIP thread")?

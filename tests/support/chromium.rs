@@ -43,7 +43,8 @@ impl Browser {
         Browser::start_with(&[format!("--use-file-for-fake-audio-capture={}", wav.display())])
     }
 
-    fn start_with(extra: &[String]) -> Browser {
+    /// Start one with `extra` command-line flags.
+    pub fn start_with(extra: &[String]) -> Browser {
         let profile = tempfile::tempdir().expect("a profile directory");
         let port = free_port();
         let child = Command::new("chromium")

@@ -16,6 +16,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod https;
 pub mod ivr;
 pub mod keys;
 pub mod modules;
