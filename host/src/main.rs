@@ -42,7 +42,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the PBX host.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Try a routing module without a server.
     #[command(subcommand)]
     Module(ModuleCommand),
@@ -95,7 +95,7 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Module(ModuleCommand::Run { file, decision, input, deadline_ms, http_allow }) => {
             let input = read_input(&input)?;
             let runner = ModuleRunner::from_file(&file, Grants { mail: false, http_allow })?.with_limits(
