@@ -45,6 +45,23 @@ if [[ -n "${CI:-}" && -z "${CARGO_TARGET_DIR:-}" ]]; then
 fi
 echo "target directory: ${CARGO_TARGET_DIR:-target}"
 
+# SIP.js, a browser SIP library we did not write, for the web phone interop test
+# (tests/webphone.rs): the npm package's ES modules load in Chromium as they are.
+SIPJS_VERSION=0.21.2
+SIPJS_SHA256=abbf374bccf50fdd0f659e24dd70a83a0bad09553bd16fa4b6c94021053f66cb
+peers="${CARGO_TARGET_DIR:-target}/browser-peers"
+if [[ ! -f "$peers/sip.js-$SIPJS_VERSION/lib/index.js" ]]; then
+    step "SIP.js $SIPJS_VERSION from the npm registry"
+    mkdir -p "$peers"
+    tarball="$peers/sip.js-$SIPJS_VERSION.tgz"
+    curl -sSfL -o "$tarball" "https://registry.npmjs.org/sip.js/-/sip.js-$SIPJS_VERSION.tgz" \
+        || die "download SIP.js $SIPJS_VERSION from registry.npmjs.org"
+    echo "$SIPJS_SHA256  $tarball" | sha256sum -c --quiet || die "SIP.js tarball checksum mismatch"
+    rm -rf "$peers/sip.js-$SIPJS_VERSION" && mkdir "$peers/sip.js-$SIPJS_VERSION"
+    tar xzf "$tarball" -C "$peers/sip.js-$SIPJS_VERSION" --strip-components=1 || die "unpack SIP.js"
+    rm "$tarball"
+fi
+
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 

@@ -391,3 +391,99 @@ fn over_https_the_web_phone_registers_on_wss_and_calls() {
         .wait_event("CALL_CLOSED")
         .unwrap_or_else(|why| panic!("the BYE did not reach baresip: {why}"));
 }
+
+/// A static file server (Python's http.server) for the SIP.js page, stopped when dropped.
+struct StaticFiles {
+    child: std::process::Child,
+    port: u16,
+    _root: tempfile::TempDir,
+}
+
+impl StaticFiles {
+    /// Serve the SIP.js test page next to the SIP.js package scripts/test.sh fetched.
+    fn sipjs_page() -> StaticFiles {
+        let package = support::target_dir().join("browser-peers/sip.js-0.21.2");
+        assert!(
+            package.join("lib/index.js").exists(),
+            "SIP.js is missing at {}: scripts/test.sh fetches it from the npm registry",
+            package.display()
+        );
+        let root = tempfile::tempdir().expect("a directory");
+        let fixture =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/sipjs/index.html");
+        std::fs::copy(&fixture, root.path().join("index.html")).expect("copy the SIP.js page");
+        std::os::unix::fs::symlink(&package, root.path().join("sip.js")).expect("link the SIP.js package");
+        let port = support::free_port();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 serves the SIP.js page");
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "python3 -m http.server never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        StaticFiles { child, port, _root: root }
+    }
+}
+
+impl Drop for StaticFiles {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sipjs_a_browser_sip_library_we_did_not_write_registers_over_websocket_and_calls_baresip() {
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let browser_password = password(&server.create_user("acme", "100"));
+    let baresip_password = password(&server.create_user("acme", "101"));
+    let mut baresip = Phone::start(&server, "101", &baresip_password, BARESIP_HZ);
+    wait_until_registered(&server, &mut baresip);
+    let files = StaticFiles::sipjs_page();
+    let microphone = tempfile::NamedTempFile::with_suffix(".wav").expect("a WAV file");
+    std::fs::write(microphone.path(), support::audio::tone_wav(48000, 1, 5.0, f64::from(BROWSER_HZ)))
+        .expect("write the microphone's tone");
+    let browser = Browser::start_with_microphone(microphone.path());
+    let mut page = browser.open(&format!("http://127.0.0.1:{}/index.html", files.port));
+    page.wait_for("window.ready === true", PATIENCE);
+
+    let sip_url = server.url("/sip").replace("http://", "ws://");
+    page.eval(&format!(
+        "window.register({})",
+        json!({"server": sip_url, "domain": DOMAIN, "user": "100", "password": browser_password})
+    ));
+    page.wait_for("window.sipjs.registered === true || window.sipjs.error !== ''", PATIENCE);
+    assert_eq!(page.eval("window.sipjs.error"), json!(""), "SIP.js registered with the extension's digest");
+    let registrations =
+        server.operator().get("/api/v1/companies/acme/users/100/registrations").expect(200, "registrations");
+    assert_eq!(registrations[0]["transport"], "ws", "{registrations}");
+
+    page.eval("window.call('101')");
+    baresip
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("baresip did not answer: {why}"));
+    page.wait_for("window.sipjs.session === 'Established'", PATIENCE);
+    baresip.control.wait_event("CALL_RTPESTAB").unwrap_or_else(|why| panic!("no RTP reached baresip: {why}"));
+    let deadline = Instant::now() + PATIENCE;
+    while page.eval("window.inboundAudioBytes()").as_f64().unwrap_or(0.0) < 8000.0 {
+        assert!(Instant::now() < deadline, "baresip's audio never reached SIP.js");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    page.eval("window.sipjs.inviter.bye().then(() => true)");
+    baresip
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("SIP.js's BYE did not reach baresip: {why}"));
+    baresip.quit();
+    let (rate, heard) = support::audio::read_wav(&baresip.received_audio());
+    let report = support::audio::tone_blocks(rate, &heard, BROWSER_HZ, &[BARESIP_HZ]);
+    assert!(report.loud >= 5, "baresip heard the SIP.js browser's {BROWSER_HZ} Hz tone: {report:?}");
+}
