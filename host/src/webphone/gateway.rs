@@ -8,8 +8,8 @@
 //! answer to it, any other is a new offer. So a browser's offer becomes a plain offer of
 //! its first G.711 codec at the bridge's address, and the host's plain answer becomes the
 //! bridge's WebRTC answer; the host's offer becomes the bridge's WebRTC offer, and the
-//! browser's answer a plain answer. Bodies the host sends again (a 2xx retransmitted
-//! until its ACK, a 200 repeating a 183's answer) get the same translation again.
+//! browser's answer a plain answer. A body sent again (a 2xx retransmitted until its
+//! ACK, a 200 repeating a 183's answer) gets the same translation again.
 //!
 //! A browser offering Opus and no G.711 is transcoded to PCMU. A body that cannot be
 //! bridged (none of the three) passes unchanged, and the host's answer to it is the
@@ -46,6 +46,9 @@ struct CallMedia {
     session_id: String,
     /// The last plain body sent to the browser, and what it became.
     last_out: Option<(Vec<u8>, Vec<u8>)>,
+    /// The last WebRTC body the browser sent, and what it became (an answer in a 183
+    /// and again in the 200 is one answer).
+    last_in: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -127,6 +130,35 @@ impl Gateway {
     ) -> Result<Vec<u8>, Untranslatable> {
         let bind_ip = self.bind_ip;
         let call = self.call(call_id);
+        if let Some((sent, translated)) = &call.last_in
+            && *sent == text.as_bytes()
+        {
+            return Ok(translated.clone());
+        }
+        let plain = call.browser_to_plain(bind_ip, &text, description).await?;
+        call.last_in = Some((text.into_bytes(), plain.clone()));
+        Ok(plain)
+    }
+}
+
+impl CallMedia {
+    /// `description` with this call's origin, its version one more than the last.
+    fn stamped(&mut self, mut description: Sdp) -> Vec<u8> {
+        self.version += 1;
+        description.set_origin(&self.session_id, self.version);
+        description.to_bytes()
+    }
+
+    /// The plain counterpart of the browser's `text` (`description`), a new offer or the
+    /// answer to the host's.
+    async fn browser_to_plain(
+        &mut self,
+        bind_ip: IpAddr,
+        text: &str,
+        description: &Sdp,
+    ) -> Result<Vec<u8>, Untranslatable> {
+        let call = self;
+        let text = text.to_string();
         match std::mem::take(&mut call.pending) {
             Pending::HostOffer(offer) => {
                 let bridge = call.bridge.as_mut().ok_or(Untranslatable::NoG711)?;
@@ -160,7 +192,9 @@ impl Gateway {
             }
         }
     }
+}
 
+impl Gateway {
     /// The host sent `plain` (`description`): its WebRTC counterpart for the browser.
     async fn host_description(
         &mut self,
@@ -246,15 +280,6 @@ impl Gateway {
                 bridge.close().await;
             }
         }
-    }
-}
-
-impl CallMedia {
-    /// `description` with this call's origin, its version one more than the last.
-    fn stamped(&mut self, mut description: Sdp) -> Vec<u8> {
-        self.version += 1;
-        description.set_origin(&self.session_id, self.version);
-        description.to_bytes()
     }
 }
 
