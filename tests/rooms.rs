@@ -185,7 +185,7 @@ fn a_third_browser_receives_both_others_and_its_leaving_removes_it_from_their_pa
 }
 
 #[test]
-fn a_phone_dialling_the_rooms_number_is_heard_by_the_browser_and_hears_it() {
+fn a_phone_dialling_the_rooms_number_is_heard_by_the_browser_and_hears_it_and_its_conference_is_recorded() {
     use support::baresip::{Phone, wait_until_registered};
     const PHONE_HZ: u32 = 600;
     const BROWSER_HZ: u32 = 1000;
@@ -194,6 +194,12 @@ fn a_phone_dialling_the_rooms_number_is_heard_by_the_browser_and_hears_it() {
     let password =
         server.create_user("acme", "100")["sip_password"].as_str().expect("a password").to_string();
     let operator = server.operator();
+    // 100 records its conference calls only (SPEC §6).
+    let conferences_only = support::merge(
+        support::user_body("100"),
+        json!({"recording": {"mode": "conferences", "announce": false}}),
+    );
+    operator.put("/api/v1/companies/acme/users/100", &conferences_only).expect(200, "recording mode");
     operator.post(ROOMS, &json!({"name": "Taken", "number": "100"})).expect(409, "100 is an extension");
     let room = operator.post(ROOMS, &json!({"name": "Dial-in", "number": "800"})).expect(201, "create");
     // The browser's microphone plays a steady tone the phone must hear.
@@ -232,6 +238,30 @@ fn a_phone_dialling_the_rooms_number_is_heard_by_the_browser_and_hears_it() {
         assert!(std::time::Instant::now() < deadline, "the phone never left the room");
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // The conference was recorded: the phone's voice left, the room it heard right.
+    let recordings = "/api/v1/companies/acme/recordings";
+    let deadline = std::time::Instant::now() + MEDIA_PATIENCE;
+    let recording = loop {
+        let page = operator.get(recordings).expect(200, "recordings");
+        if let Some(first) = page["items"].as_array().and_then(|items| items.first()) {
+            break first.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "the conference was not recorded:\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(recording["extension"], "100", "{recording}");
+    let url = server.url(&format!("{recordings}/{}/audio", recording["id"].as_str().expect("an id")));
+    let response = support::client()
+        .get(&url)
+        .bearer_auth(support::OPERATOR_TOKEN)
+        .send()
+        .expect("download the recording");
+    let (rate, channels) = support::audio::read_wav_channels(&response.bytes().expect("the WAV"));
+    let voice = support::audio::tone_blocks(rate, &channels[0], PHONE_HZ, &[BROWSER_HZ]);
+    let room = support::audio::tone_blocks(rate, &channels[1], BROWSER_HZ, &[PHONE_HZ]);
+    assert!(voice.tone >= 5, "the phone's {PHONE_HZ} Hz is on the left: {voice:?}");
+    assert!(room.loud >= 5, "the browser's {BROWSER_HZ} Hz beeps are on the right: {room:?}");
 }
 
 #[test]

@@ -35,18 +35,28 @@ impl Track {
             PCMA => g711::alaw_decode,
             _ => return,
         };
+        self.append(payload.len(), payload.iter().map(|&byte| decode(byte)), at);
+    }
+
+    /// 8 kHz samples the host made (a conference's mix), ending at `at`.
+    pub fn push_samples(&self, samples: &[i16], at: Instant) {
+        self.append(samples.len(), samples.iter().copied(), at);
+    }
+
+    /// `count` samples ending at `at`, after silence for any gap before them.
+    fn append(&self, count: usize, new: impl Iterator<Item = i16>, at: Instant) {
         // A panic elsewhere cannot leave the vector half-written.
         let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
         let due = (at.saturating_duration_since(self.started).as_micros() as usize)
             .saturating_mul(SAMPLE_RATE as usize)
             / 1_000_000;
-        let expected_start = due.saturating_sub(payload.len());
+        let expected_start = due.saturating_sub(count);
         if expected_start > samples.len() + GAP_FRAMES * FRAME_SAMPLES {
             let silence = expected_start.min(self.limit);
             samples.resize(silence, 0);
         }
         let room = self.limit.saturating_sub(samples.len());
-        samples.extend(payload.iter().take(room).map(|&byte| decode(byte)));
+        samples.extend(new.take(room));
     }
 
     /// Samples recorded so far.

@@ -1,11 +1,15 @@
-//! Call recording (SPEC §6) while two parties talk: per extension, never / on demand (the
-//! party keys the record code, `*1` by default) / always, with the optional "this call may
-//! be recorded" announcement. Each side's audio is a [`Track`] fed by the relay; when the
-//! call ends the two tracks become one two-channel WAV (caller left, callee right).
+//! Call recording (SPEC §6) while two parties talk: per extension, never / conferences
+//! only / on demand (the party keys the record code, `*1` by default) / always, with the
+//! optional "this call may be recorded" announcement. Each side's audio is a [`Track`]
+//! fed by the relay; when the call ends the two tracks become one two-channel WAV (caller
+//! left, callee right). A phone in a conference room is recorded with its own voice on
+//! the left and the room's mix it hears on the right.
 
 use std::sync::Arc;
 
 use super::*;
+use crate::media::LiveAudio;
+use crate::media::audio::FRAME_SAMPLES;
 use crate::media::relay::Listening;
 use crate::media::track::Track;
 use crate::prompts::system;
@@ -78,26 +82,53 @@ impl Call {
     }
 
     fn begin_recording(&mut self, extension: &str, announce: bool) {
+        let Some(tracks) = self.start_tracks(extension) else { return };
+        self.listen_both(Some(&tracks));
+        if announce {
+            self.announce(system::CALL_MAY_BE_RECORDED);
+        }
+    }
+
+    /// A recording for `extension` starts now, unless one runs or the quota is reached:
+    /// its two tracks, for the caller's and the callee's audio.
+    fn start_tracks(&mut self, extension: &str) -> Option<[Arc<Track>; 2]> {
         if self.recorder.active.is_some() {
-            return;
+            return None;
         }
         if !recordings::may_record(&self.engine.app, &self.record.company) {
             tracing::info!("recording quota reached; this call is not recorded");
-            return;
+            return None;
         }
         let started = Instant::now();
         let tracks =
             [Arc::new(Track::new(started, MAX_RECORDING)), Arc::new(Track::new(started, MAX_RECORDING))];
-        self.listen_both(Some(&tracks));
         tracing::info!(%extension, "recording the call");
         self.recorder.active = Some(ActiveRecording {
             started_at: chrono::Utc::now(),
             extension: extension.to_string(),
-            tracks,
+            tracks: tracks.clone(),
         });
-        if announce {
-            self.announce(system::CALL_MAY_BE_RECORDED);
-        }
+        Some(tracks)
+    }
+
+    /// The calling extension whose settings record its conference calls (mode
+    /// conferences only, or always), and whether it wants the announcement.
+    pub(super) fn conference_recording(&self) -> Option<(String, bool)> {
+        self.recorder.parties.iter().find_map(|(side, extension, settings)| {
+            let records = matches!(settings.mode, RecordingMode::Conferences | RecordingMode::Always);
+            (*side == Side::A && records).then(|| (extension.clone(), settings.announce))
+        })
+    }
+
+    /// Start recording the caller's stay in a conference for `extension`: the track its
+    /// voice goes to, and the room's `mix` copied into the other track as it plays.
+    pub(super) fn record_conference(
+        &mut self,
+        extension: &str,
+        mix: Arc<dyn LiveAudio>,
+    ) -> Option<(Arc<Track>, Arc<dyn LiveAudio>)> {
+        let [voice, heard] = self.start_tracks(extension)?;
+        Some((voice, Arc::new(RecordedMix { mix, track: heard })))
     }
 
     /// Play prompt `name` to both parties (relaying pauses meanwhile).
@@ -172,5 +203,18 @@ impl Call {
             Err(error) => tracing::error!(%error, "call recording task failed"),
         }
         None
+    }
+}
+
+/// A conference's mix as the phone hears it, also written to a recording's track.
+struct RecordedMix {
+    mix: Arc<dyn LiveAudio>,
+    track: Arc<Track>,
+}
+
+impl LiveAudio for RecordedMix {
+    fn next_frame(&self, frame: &mut [i16; FRAME_SAMPLES]) {
+        self.mix.next_frame(frame);
+        self.track.push_samples(frame, Instant::now());
     }
 }

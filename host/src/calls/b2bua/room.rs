@@ -38,15 +38,28 @@ impl Call {
         if rooms.participants(&company.id, &room.id) >= room.max_participants as usize {
             return Ending::new(CallStatus::Failed, "the room is full", None);
         }
+        let recording = self.conference_recording();
+        if let Some((_, true)) = &recording
+            && let Some(prompt) = self.prompt(&company.id, system::CALL_MAY_BE_RECORDED)
+            && let Err(cause) = self.play_to_end(vec![prompt]).await
+        {
+            return Ending::new(CallStatus::Answered, cause, None);
+        }
         let phone = rooms.join_phone(&company.id, &room.id, codec.payload_type).await;
+        let mix: Arc<dyn crate::media::LiveAudio> = phone.mix.clone();
+        let (voice, heard) =
+            match recording.and_then(|(extension, _)| self.record_conference(&extension, mix.clone())) {
+                Some((voice, heard)) => (Some(voice), heard),
+                None => (None, mix),
+            };
         if let Some(media) = &self.media {
             let listening = Listening {
                 telephone_event: codec.telephone_event,
-                track: None,
+                track: voice,
                 tap: Some(phone.audio.clone()),
             };
             media.listen(Side::A, listening);
-            media.play_live(Side::A, codec.payload_type, phone.mix.clone());
+            media.play_live(Side::A, codec.payload_type, heard);
         }
         let mut closed = phone.closed.clone();
         let ending = loop {
