@@ -81,6 +81,15 @@ fn logged_in_web_phone(
     (browser, page, microphone)
 }
 
+/// Click the page's keypad buttons for `keys`, as a user would.
+fn press_keys(page: &mut Page, keys: &str) {
+    for key in keys.chars() {
+        page.eval(&format!(
+            "[...document.querySelectorAll('#keypad button')].find((b) => b.textContent === '{key}').click(); true"
+        ));
+    }
+}
+
 /// Fill in the login form of `page` and wait until the phone registered.
 fn log_in(page: &mut Page, server: &Server, extension: &str, password: &str) {
     page.eval(&format!(
@@ -152,9 +161,8 @@ fn call_baresip_and_hear_each_other(opus_only: bool) {
     if opus_only {
         page.eval(OPUS_ONLY);
     }
-    page.eval(
-        "document.getElementById('number').value = '101'; document.getElementById('call').click(); true",
-    );
+    press_keys(&mut page, "101");
+    page.eval("document.getElementById('call').click(); true");
     baresip
         .control
         .wait_event("CALL_ESTABLISHED")
@@ -486,4 +494,42 @@ fn sipjs_a_browser_sip_library_we_did_not_write_registers_over_websocket_and_cal
     let (rate, heard) = support::audio::read_wav(&baresip.received_audio());
     let report = support::audio::tone_blocks(rate, &heard, BROWSER_HZ, &[BARESIP_HZ]);
     assert!(report.loud >= 5, "baresip heard the SIP.js browser's {BROWSER_HZ} Hz tone: {report:?}");
+}
+
+#[test]
+fn the_web_phones_keypad_sends_digits_in_a_call_that_a_menu_acts_on() {
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let web_password = password(&server.create_user("acme", "100"));
+    let baresip_password = password(&server.create_user("acme", "101"));
+    server
+        .operator()
+        .post(
+            "/api/v1/companies/acme/ivr-menus",
+            &json!({"name": "main", "number": "800", "timeout_seconds": 20,
+                    "options": [{"key": "2", "destination": {"extension": "101"}}]}),
+        )
+        .expect(201, "create the menu");
+    let mut baresip = Phone::start(&server, "101", &baresip_password, BARESIP_HZ);
+    wait_until_registered(&server, &mut baresip);
+    let (_browser, mut page, _microphone) = logged_in_web_phone(&server, "100", &web_password);
+
+    press_keys(&mut page, "800");
+    assert_eq!(page.eval("document.getElementById('number').value"), json!("800"), "the keypad types");
+    page.eval("document.getElementById('call').click(); true");
+    page.wait_for("window.phone.call?.state === 'connected'", PATIENCE);
+    // In a call the keypad sends the key (SIP INFO): the menu sends the call to 101.
+    press_keys(&mut page, "2");
+    baresip
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("the menu did not ring 101: {why}"));
+    wait_until_heard(&mut page, BARESIP_HZ, BROWSER_HZ, "the browser hears 101 after the menu");
+    page.eval("document.getElementById('hangup').click(); true");
+    baresip
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("the BYE did not reach 101: {why}"));
+    let cdr = wait_for_cdr(&server);
+    assert_eq!(cdr["destination"], "extension 101", "{cdr}");
 }
