@@ -124,6 +124,7 @@ fn provider_invite(offer: &str) -> Request {
 
 /// The test's side of one call: the endpoint as the call sees it.
 struct Harness {
+    engine: Arc<CallEngine>,
     commands: UnboundedReceiver<Command>,
     events: UnboundedSender<CallEvent>,
     store: Store,
@@ -160,8 +161,8 @@ impl Harness {
             events,
             events_sender: events_sender.clone(),
         };
-        tokio::spawn(b2bua::run(engine, new_call));
-        Harness { commands, events: events_sender, store }
+        tokio::spawn(b2bua::run(Arc::clone(&engine), new_call));
+        Harness { engine, commands, events: events_sender, store }
     }
 
     async fn next(&mut self) -> Observed {
@@ -397,4 +398,75 @@ async fn a_delayed_offer_gets_the_devices_offer_and_the_callers_answer_rides_the
     assert_eq!(ack_leg, leg);
     let ack = String::from_utf8(ack).unwrap();
     assert!(ack.contains("m=audio ") && !ack.contains("m=audio 30002"), "the answer, relayed: {ack}");
+}
+
+/// Extension 102's INVITE picking up (`*95101`), offering PCMU.
+fn picker_request(method: &str, branch: &str, cseq: u32) -> Box<Request> {
+    let body = if method == "INVITE" { OFFER } else { "" };
+    let text = format!(
+        "{method} sip:*95101@acme.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5102;branch={branch}\r\n\
+         From: <sip:102@acme.test>;tag=picker\r\nTo: <sip:*95101@acme.test>\r\nCall-ID: pick-1\r\n\
+         CSeq: {cseq} {method}\r\nContact: <sip:102@127.0.0.1:5102>\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    match parse(text.as_bytes()) {
+        SipMessage::Request(request) => Box::new(request),
+        _ => unreachable!("a request"),
+    }
+}
+
+#[tokio::test]
+async fn a_pickers_200_is_retransmitted_until_its_ack() {
+    use crate::calls::pickup::{PickedUp, PickupRequest};
+    let mut call = Harness::start(1);
+    let (leg, invite) = call.expect_sent(rsip::Method::Invite).await;
+    call.respond(leg, &invite, 180, "a");
+    call.expect_response(180).await;
+    let ringing = call.engine.pickups.oldest("acme", &["101".to_string()]).expect("101 is open to pickup");
+    let picker_source: SocketAddr = "127.0.0.1:5102".parse().unwrap();
+    let picker_invite = picker_request("INVITE", "z9hG4bK-pick", 1);
+    let dialog =
+        crate::sip::dialog::Dialog::uas(&picker_invite, picker_source, "127.0.0.1:5060".parse().unwrap())
+            .expect("a dialog");
+    let (picker_events, events) = unbounded_channel();
+    let (reply, handed_over) = tokio::sync::oneshot::channel();
+    let picked = PickedUp {
+        picker: "102".into(),
+        invite: picker_invite,
+        tx: ServerTx("picker".into()),
+        dialog,
+        events,
+    };
+    assert!(ringing.send(PickupRequest { picked, reply }).is_ok());
+    assert_eq!(call.expect_sent(rsip::Method::Cancel).await.0, leg, "101's phone stops ringing");
+    let picker_tx = call.expect_response(200).await;
+    assert_eq!(picker_tx, ServerTx("picker".into()));
+    assert_eq!(call.expect_response(200).await, ServerTx("invite".into()), "the caller is answered too");
+    assert!(matches!(handed_over.await, Ok(Ok(()))));
+    call.event(CallEvent::Request {
+        tx: None,
+        request: caller_request("ACK", "z9hG4bK-ack"),
+        source: "127.0.0.1:5099".parse().unwrap(),
+    });
+    // No ACK from the picker yet: its 200 goes again, at T1 then 2·T1 (§13.3.1.4).
+    for _ in 0..2 {
+        loop {
+            match call.next().await {
+                Observed::Responded(200, tx, _) if tx == picker_tx => break,
+                // The cancelled device's 487 dance is not this test's business.
+                Observed::Sent { .. } | Observed::Responded(..) => {}
+                Observed::Finished => panic!("the call ended"),
+            }
+        }
+    }
+    picker_events
+        .send(CallEvent::Request {
+            tx: None,
+            request: picker_request("ACK", "z9hG4bK-pick-ack", 1),
+            source: picker_source,
+        })
+        .unwrap();
+    // Acknowledged: nothing more is sent (waiting past the next retransmission, 4·T1).
+    let quiet = tokio::time::timeout(Duration::from_millis(2500), call.commands.recv()).await;
+    assert!(quiet.is_err(), "the picker's 200 went on after its ACK: {quiet:?}");
 }

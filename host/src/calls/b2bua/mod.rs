@@ -97,6 +97,9 @@ struct Call {
     winner: Option<usize>,
     /// Our 2xx to the caller, retransmitted until its ACK.
     answer: Option<Vec<u8>>,
+    /// Our 2xx to the winner when it was the one to send INVITE (a picker), with its
+    /// transaction: retransmitted until its ACK too (§13.3.1.4).
+    winner_answer: Option<(ServerTx, Vec<u8>)>,
     /// The SDP offer the callee legs get (the caller's, through the relay).
     offer: Vec<u8>,
     /// Max-Forwards for the legs: one less than the caller's.
@@ -227,6 +230,7 @@ impl Call {
             ringing_sent: false,
             winner: None,
             answer: None,
+            winner_answer: None,
             offer: Vec::new(),
             hops_left: crate::sip::dialog::DEFAULT_MAX_FORWARDS,
             winner_ack: None,

@@ -88,7 +88,8 @@ impl Call {
         }
         media.stop_playing(Side::A);
         let ok = dialog.response(&invite, 200, Some(&picker_answer));
-        self.send(Command::Respond { tx, status: 200, bytes: ok });
+        self.send(Command::Respond { tx: tx.clone(), status: 200, bytes: ok.clone() });
+        self.winner_answer = Some((tx, ok));
         if let Some(answer) = caller_answer {
             let ok = self.caller.response(&self.invite, 200, Some(&answer));
             self.send(Command::Respond { tx: self.invite_tx.clone(), status: 200, bytes: ok.clone() });

@@ -32,12 +32,15 @@ impl Call {
         self.enter_call(winner);
         let ok = self.answer.clone().unwrap_or_default();
         // §13.3.1.4: retransmit the 2xx at T1, doubling to T2, until the ACK, for 64·T1
-        // (the host's own 2xx, if it answered first, was acknowledged already).
+        // (the host's own 2xx, if it answered first, was acknowledged already). The same
+        // for a picker, whose INVITE we answered too.
         let mut retransmit = self.host.is_none().then(|| (Instant::now() + timers.t1, timers.t1));
+        let mut winner_retransmit =
+            self.winner_answer.is_some().then(|| (Instant::now() + timers.t1, timers.t1));
         let ack_deadline = Instant::now() + timers.t1 * 64;
         let mut pending: Option<PendingReinvite> = None;
         loop {
-            let wake = retransmit.map(|(at, _)| at);
+            let wake = [retransmit, winner_retransmit].into_iter().flatten().map(|(at, _)| at).min();
             let consult_deadline = self.consult_deadline();
             let event = tokio::select! {
                 event = self.events.recv() => event,
@@ -67,14 +70,24 @@ impl Call {
                     }
                 }
                 () = sleep_until_opt(wake) => {
-                    let Some((_, interval)) = retransmit else { continue };
                     if Instant::now() >= ack_deadline {
                         self.hang_up_both(winner);
-                        return Ending::new(CallStatus::Answered, "no ACK from the caller", None);
+                        let whose = if retransmit.is_some() { "the caller" } else { "the picker" };
+                        return Ending::new(CallStatus::Answered, format!("no ACK from {whose}"), None);
                     }
-                    self.send(Command::Respond { tx: self.invite_tx.clone(), status: 200, bytes: ok.clone() });
-                    let next = (interval * 2).min(timers.t2);
-                    retransmit = Some((Instant::now() + next, next));
+                    let now = Instant::now();
+                    if let Some((at, interval)) = retransmit && at <= now {
+                        self.send(Command::Respond { tx: self.invite_tx.clone(), status: 200, bytes: ok.clone() });
+                        let next = (interval * 2).min(timers.t2);
+                        retransmit = Some((now + next, next));
+                    }
+                    if let (Some((at, interval)), Some((tx, bytes))) = (winner_retransmit, &self.winner_answer)
+                        && at <= now
+                    {
+                        self.send(Command::Respond { tx: tx.clone(), status: 200, bytes: bytes.clone() });
+                        let next = (interval * 2).min(timers.t2);
+                        winner_retransmit = Some((now + next, next));
+                    }
                     continue;
                 }
             };
@@ -96,8 +109,13 @@ impl Call {
                                 self.winner = Some(now);
                             }
                         }
+                        (Method::Ack, _) if !from_caller => {
+                            // The picker's ACK of our 200.
+                            winner_retransmit = None;
+                            self.winner_answer = None;
+                        }
                         (Method::Ack, _) => {
-                            if from_caller && retransmit.take().is_some() && self.offer.is_empty() {
+                            if retransmit.take().is_some() && self.offer.is_empty() {
                                 // A delayed offer: the caller's answer is in its ACK.
                                 if let Err(cause) = self.complete_delayed_offer(winner, &request) {
                                     self.hang_up_both(winner);
