@@ -520,6 +520,48 @@ fn a_call_ringing_at_an_extension_is_picked_up_with_star_95_and_both_phones_hear
 }
 
 #[test]
+fn a_queue_call_ringing_at_an_agent_is_picked_up_with_star_95_and_both_phones_hear_each_other() {
+    let server = Server::start();
+    let (caller_password, agent_password) = acme(&server);
+    let picker_password = password(&server.create_user("acme", "102"));
+    let body = json!({"name": "support", "number": "700", "strategy": "ring_all", "step_timeout_seconds": 30,
+                      "max_time_seconds": 60, "members": [{"extension": "101", "order": 1}]});
+    server.operator().post(&format!("{ACME}/queues"), &body).expect(201, "create the queue");
+    // The agent's phone rings and never answers: the pickup cancels it.
+    let agent = Device::start(&server, "101", &agent_password, "ring", 1);
+    let mut caller = Phone::start(&server, "100", &caller_password, CALLER_TONE_HZ);
+    let mut picker = Phone::start(&server, "102", &picker_password, CALLEE_TONE_HZ);
+    wait_until_registered(&server, &mut caller);
+    wait_until_registered(&server, &mut picker);
+
+    caller.control.command("dial", "700").unwrap_or_else(|why| panic!("dial 700: {why}"));
+    caller
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("the queue did not answer: {why}"));
+    thread::sleep(Duration::from_millis(1500));
+    dial(&mut picker, "*95101");
+    thread::sleep(Duration::from_secs(3));
+    hang_up(&mut picker);
+    caller
+        .control
+        .wait_event("CALL_CLOSED")
+        .unwrap_or_else(|why| panic!("the picker's BYE did not end the call: {why}"));
+    caller.quit();
+    picker.quit();
+    let (ok, log) = agent.finish();
+    assert!(ok, "101 should have been cancelled by the pickup:\n{log}");
+
+    let heard = analyse(&caller.received_audio(), CALLEE_TONE_HZ, &rivals_of(CALLEE_TONE_HZ));
+    assert_tone(&heard, CALLEE_TONE_HZ, 15, "the picker's tone at the queue caller");
+    let heard = analyse(&picker.received_audio(), CALLER_TONE_HZ, &rivals_of(CALLER_TONE_HZ));
+    assert_tone(&heard, CALLER_TONE_HZ, 15, "the queue caller's tone at the picker");
+    let cdr = newest_cdr(&server, 1);
+    assert_eq!(cdr["status"], "answered", "{cdr}");
+    assert!(cdr["destination"].as_str().is_some_and(|d| d.ends_with("(picked up by 102)")), "{cdr}");
+}
+
+#[test]
 fn a_group_member_picks_up_with_the_companys_group_code_and_a_stranger_to_the_group_cannot() {
     let server = Server::start();
     let (caller, rung_password) = acme(&server);

@@ -1,6 +1,7 @@
 //! Call pickup (SPEC §7): which extensions are ringing now, so that another extension can
 //! take the call (`*95` + extension, or `*96` for its pickup groups). A ringing call holds
-//! a [`PickupSlot`] for its callee while it rings; the picker's call hands its INVITE over
+//! a [`PickupSlot`] for the extensions it rings (its callee, or a queue step's agents)
+//! while they ring; the picker's call hands its INVITE over
 //! through the slot's channel, and the ringing call answers the picker in place of its
 //! devices. In memory only: a restart ends every ringing call anyway.
 
@@ -50,10 +51,10 @@ struct Ringing {
     requests: UnboundedSender<PickupRequest>,
 }
 
-/// A call ringing an extension, open to pickup until dropped.
+/// A call ringing some extensions, open to pickup until dropped.
 pub struct PickupSlot {
     pickups: Arc<Pickups>,
-    key: String,
+    keys: Vec<String>,
     id: u64,
     pub requests: UnboundedReceiver<PickupRequest>,
 }
@@ -64,14 +65,20 @@ impl Pickups {
         self.ringing.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// `extension` of `company` rings for a call until the slot drops.
-    pub fn open(self: &Arc<Self>, company: &str, extension: &str) -> PickupSlot {
+    /// `extensions` of `company` ring for one call until the slot drops: picking up at
+    /// any of them takes it.
+    pub fn open(self: &Arc<Self>, company: &str, extensions: &[&str]) -> PickupSlot {
         let (sender, requests) = unbounded_channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let key = company_key(company, extension);
-        let entry = Ringing { id, since: Instant::now(), requests: sender };
-        self.ringing().entry(key.clone()).or_default().push(entry);
-        PickupSlot { pickups: self.clone(), key, id, requests }
+        let since = Instant::now();
+        let keys: Vec<String> = extensions.iter().map(|extension| company_key(company, extension)).collect();
+        let mut ringing = self.ringing();
+        for key in &keys {
+            let entry = Ringing { id, since, requests: sender.clone() };
+            ringing.entry(key.clone()).or_default().push(entry);
+        }
+        drop(ringing);
+        PickupSlot { pickups: self.clone(), keys, id, requests }
     }
 
     /// The call that has rung longest at any of `extensions` of `company` (the one a
@@ -90,10 +97,12 @@ impl Pickups {
 impl Drop for PickupSlot {
     fn drop(&mut self) {
         let mut ringing = self.pickups.ringing();
-        if let Some(entries) = ringing.get_mut(&self.key) {
-            entries.retain(|entry| entry.id != self.id);
-            if entries.is_empty() {
-                ringing.remove(&self.key);
+        for key in &self.keys {
+            if let Some(entries) = ringing.get_mut(key) {
+                entries.retain(|entry| entry.id != self.id);
+                if entries.is_empty() {
+                    ringing.remove(key);
+                }
             }
         }
     }
@@ -106,8 +115,8 @@ mod tests {
     #[test]
     fn the_longest_ringing_call_of_the_extensions_is_picked_and_a_closed_slot_is_gone() {
         let pickups = Arc::new(Pickups::default());
-        let first = pickups.open("acme", "101");
-        let second = pickups.open("acme", "102");
+        let first = pickups.open("acme", &["101"]);
+        let second = pickups.open("acme", &["102"]);
         let wanted = ["101".to_string(), "102".to_string()];
         let oldest = pickups.oldest("acme", &wanted).expect("a ringing call");
         assert!(oldest.same_channel(&pickups.ringing()["acme\u{0}101"][0].requests));
@@ -117,6 +126,18 @@ mod tests {
         assert!(next.same_channel(&pickups.ringing()["acme\u{0}102"][0].requests));
         drop(second);
         assert!(pickups.oldest("acme", &wanted).is_none());
+        assert!(pickups.ringing().is_empty(), "closed slots leave nothing behind");
+    }
+
+    #[test]
+    fn a_call_ringing_several_agents_is_open_to_pickup_at_each_until_it_stops() {
+        let pickups = Arc::new(Pickups::default());
+        let queue_step = pickups.open("acme", &["101", "102"]);
+        for agent in ["101", "102"] {
+            let found = pickups.oldest("acme", &[agent.to_string()]).expect("ringing at the agent");
+            assert!(found.same_channel(&pickups.ringing()["acme\u{0}101"][0].requests), "one call at both");
+        }
+        drop(queue_step);
         assert!(pickups.ringing().is_empty(), "closed slots leave nothing behind");
     }
 }

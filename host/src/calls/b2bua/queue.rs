@@ -109,7 +109,12 @@ impl Call {
             } else {
                 let ring_plan =
                     RingPlan { group_time: None, timeout: step_end.saturating_duration_since(now) };
-                match self.ring(vec![targets], &from, ring_plan).await {
+                // While the agents ring, `*95` + an agent's extension takes the caller.
+                let ringing: Vec<&str> = ringable.iter().map(|agent| agent.as_str()).collect();
+                self.pickup_slot = Some(self.engine.pickups.open(&company.id, &ringing));
+                let rung = self.ring(vec![targets], &from, ring_plan).await;
+                self.pickup_slot = None;
+                match rung {
                     None => {
                         let agent = self
                             .winner

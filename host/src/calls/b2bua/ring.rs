@@ -62,7 +62,7 @@ impl Call {
                 if groups.is_empty() {
                     return self.refuse(480, CallStatus::NoAnswer, "no device registered");
                 }
-                self.pickup_slot = Some(self.engine.pickups.open(&company.id, &callee.extension));
+                self.pickup_slot = Some(self.engine.pickups.open(&company.id, &[callee.extension.as_str()]));
                 let plan =
                     RingPlan { group_time: Some(settings.group_ring_time), timeout: settings.ring_timeout };
                 (groups, company.sip_domain.clone(), plan)
