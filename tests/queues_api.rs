@@ -157,6 +157,27 @@ fn a_did_routes_to_an_existing_queue_which_then_cannot_be_deleted() {
 }
 
 #[test]
+fn a_queue_and_a_menu_that_send_calls_to_each_other_are_not_deleted_under_each_other() {
+    let server = Server::start();
+    acme_agents_and_a_globex_key(&server);
+    let op = server.operator();
+    op.post(QUEUES, &sales()).expect(201, "sales");
+    let menu = json!({"name": "main", "number": "800", "options": [{"key": "1", "destination": {"queue": "sales"}}]});
+    op.post(&format!("{ACME}/ivr-menus"), &menu).expect(201, "a menu whose key 1 is the queue");
+    op.delete(&format!("{QUEUES}/sales")).expect_error_mentioning("IVR menu \"main\"", "a queue a menu uses");
+    // The other way round: the queue's unanswered callers go to the menu.
+    let mut overflow = merge(sales(), json!({"unanswered_destination": {"ivr": "main"}}));
+    overflow["name"] = json!("overflow");
+    overflow["number"] = json!("501");
+    op.post(QUEUES, &overflow).expect(201, "a queue overflowing to the menu");
+    op.delete(&format!("{ACME}/ivr-menus/main"))
+        .expect_error_mentioning("queue \"overflow\"", "a menu a queue uses");
+    op.delete(&format!("{QUEUES}/overflow")).expect(204, "the overflow queue goes");
+    op.delete(&format!("{ACME}/ivr-menus/main")).expect(204, "then the menu");
+    op.delete(&format!("{QUEUES}/sales")).expect(204, "then the queue");
+}
+
+#[test]
 fn a_company_sees_only_its_own_queues() {
     let server = Server::start();
     let globex_key = acme_agents_and_a_globex_key(&server);

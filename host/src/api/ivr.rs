@@ -366,19 +366,7 @@ pub async fn delete(
         if tx.get(&IVR_MENUS, &key)?.is_none() {
             return Err(ApiError::not_found(format!("IVR menu {name:?}")));
         }
-        let target = Destination::Ivr(name.clone());
-        let mut users: Vec<String> = tx
-            .scan(&DIDS, &company_prefix(&company))?
-            .iter()
-            .filter(|did| did.sends_to(&target))
-            .map(|did| format!("DID {}", did.number))
-            .collect();
-        users.extend(
-            tx.scan(&IVR_MENUS, &company_prefix(&company))?
-                .iter()
-                .filter(|menu| menu.name != name && menu.sends_to(&target))
-                .map(|menu| format!("IVR menu {:?}", menu.name)),
-        );
+        let users = super::senders::senders_to(tx, &company, &Destination::Ivr(name.clone()))?;
         if !users.is_empty() {
             return Err(ApiError::conflict(format!(
                 "IVR menu {name:?} is a destination of {}; change them first",

@@ -28,6 +28,7 @@ pub mod recordings;
 pub mod registrations;
 pub mod rooms;
 pub mod security;
+mod senders;
 pub mod service_codes;
 pub mod trunk_status;
 pub mod users;

@@ -297,24 +297,8 @@ pub async fn update(
     Ok(Json(queue))
 }
 
-/// Where the company still sends calls to queue `name`, e.g. "DID 34910000000".
-fn users_of(tx: &Tx, company: &str, name: &str) -> ApiResult<Vec<String>> {
-    let target = Destination::Queue(name.to_string());
-    let mut users = Vec::new();
-    for did in tx.scan(&DIDS, &company_prefix(company))? {
-        if did.sends_to(&target) {
-            users.push(format!("DID {}", did.number));
-        }
-    }
-    for queue in tx.scan(&QUEUES, &company_prefix(company))? {
-        if queue.name != name && queue.sends_to(&target) {
-            users.push(format!("queue {:?}", queue.name));
-        }
-    }
-    Ok(users)
-}
-
-/// Delete a queue and its statistics; refused while a DID or another queue sends calls to it.
+/// Delete a queue and its statistics; refused while a DID, an IVR menu or another queue
+/// sends calls to it.
 #[utoipa::path(delete, path = "/api/v1/companies/{company}/queues/{name}", tag = "queues", responses((status = 204)))]
 pub async fn delete(
     State(s): State<ApiState>,
@@ -328,7 +312,7 @@ pub async fn delete(
         if tx.get(&QUEUES, &key)?.is_none() {
             return Err(ApiError::not_found(format!("queue {name:?}")));
         }
-        let users = users_of(tx, &company, &name)?;
+        let users = super::senders::senders_to(tx, &company, &Destination::Queue(name.clone()))?;
         if !users.is_empty() {
             return Err(ApiError::conflict(format!(
                 "queue {name:?} is the destination of {}",

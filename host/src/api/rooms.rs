@@ -181,7 +181,7 @@ pub async fn delete(
         if tx.get(&ROOMS, &company_key(&company, &id))?.is_none() {
             return Err(ApiError::not_found(format!("room {id:?}")));
         }
-        let users = users_of(tx, &company, &id)?;
+        let users = super::senders::senders_to(tx, &company, &Destination::Conference(id.clone()))?;
         if !users.is_empty() {
             return Err(ApiError::conflict(format!(
                 "room {id:?} is the destination of {}",
@@ -194,20 +194,6 @@ pub async fn delete(
     })?;
     s.app.rooms.close(&company, &id);
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Where the company still sends calls to room `id` (a conference destination names a
-/// room by its id), e.g. "DID 34910000000".
-fn users_of(tx: &Tx, company: &str, id: &str) -> ApiResult<Vec<String>> {
-    let target = Destination::Conference(id.to_string());
-    let prefix = company_prefix(company);
-    let dids = tx.scan(&DIDS, &prefix)?.into_iter().filter(|did| did.sends_to(&target));
-    let mut users: Vec<String> = dids.map(|did| format!("DID {}", did.number)).collect();
-    let menus = tx.scan(&IVR_MENUS, &prefix)?.into_iter().filter(|menu| menu.sends_to(&target));
-    users.extend(menus.map(|menu| format!("IVR menu {:?}", menu.name)));
-    let queues = tx.scan(&QUEUES, &prefix)?.into_iter().filter(|queue| queue.sends_to(&target));
-    users.extend(queues.map(|queue| format!("queue {:?}", queue.name)));
-    Ok(users)
 }
 
 /// The room, or 404 for a link that names none (a deleted room, a mistyped link).
