@@ -17,6 +17,7 @@
 //! - [`dialling`]: number normalisation by a company's dialling plan.
 //! - [`events`]: call-state events for CTI clients and webhooks.
 //! - [`rooms`]: WebRTC conference rooms; [`webphone`]: the browser as a phone.
+//! - [`panel`]: the web panel's pages and sessions.
 
 pub mod api;
 pub mod app;
@@ -32,6 +33,7 @@ pub mod mail;
 pub mod media;
 pub mod module_cli;
 pub mod operator_token;
+pub mod panel;
 pub mod prompts;
 pub mod recordings;
 pub mod rooms;

@@ -1,11 +1,14 @@
 //! Who is calling: the operator (one token for the whole host) or a company (one of its
-//! API keys, stored only as SHA-256). A company key reaches only its own company.
+//! API keys, stored only as SHA-256). A company key reaches only its own company. A panel
+//! session (its cookie) stands for a bearer token: the operator, a company's admin (as a
+//! company key) or a user (as a user key); a change made through one must carry the
+//! session's CSRF token.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use sha2::{Digest, Sha256};
 
 use super::ApiState;
@@ -13,6 +16,7 @@ use super::error::{ApiError, ApiResult};
 use crate::audit::Actor;
 use crate::constant_time;
 use crate::events::Scope;
+use crate::panel::sessions::{CSRF_HEADER, Login, cookie_session};
 use crate::store::{API_KEYS, Read};
 
 /// The operator token, kept as a hash and compared in constant time.
@@ -24,6 +28,12 @@ pub struct Auth {
 impl Auth {
     pub fn new(operator_token: String) -> Auth {
         Auth { operator_sha256: Sha256::digest(operator_token.as_bytes()).into() }
+    }
+
+    /// Whether `token` is the operator token (compared in constant time).
+    pub fn is_operator(&self, token: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        constant_time::eq(&digest, &self.operator_sha256)
     }
 }
 
@@ -59,6 +69,10 @@ impl Access {
     pub fn actor(&self) -> Actor {
         let who = match &self.caller {
             Caller::Operator => "operator".to_string(),
+            // A panel session's id already says who logged in ("login:acme/100").
+            Caller::Company { key_id, .. } | Caller::User { key_id, .. } if key_id.starts_with("login:") => {
+                key_id.clone()
+            }
             Caller::Company { key_id, .. } | Caller::User { key_id, .. } => format!("key:{key_id}"),
         };
         Actor { who, client_ip: self.client_ip.clone() }
@@ -123,9 +137,9 @@ impl FromRequestParts<ApiState> for Access {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .map(str::to_string);
-        let token = header_token
-            .or_else(|| websocket_query_token(parts))
-            .ok_or_else(|| unauthorized("missing 'Authorization: Bearer <token>' header"))?;
+        let Some(token) = header_token.or_else(|| websocket_query_token(parts)) else {
+            return session_access(parts, state, client_ip);
+        };
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if constant_time::eq(&digest, &state.auth.operator_sha256) {
             return Ok(Access { caller: Caller::Operator, client_ip });
@@ -142,6 +156,31 @@ impl FromRequestParts<ApiState> for Access {
             None => Err(unauthorized("unknown token")),
         }
     }
+}
+
+/// The caller of a request without a token: its panel session, if it has a live one.
+fn session_access(parts: &Parts, state: &ApiState, client_ip: Option<String>) -> Result<Access, ApiError> {
+    let cookies =
+        parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string);
+    let Some(session) = cookie_session(cookies).and_then(|id| state.sessions.get(&id)) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing 'Authorization: Bearer <token>' header (or a panel session)",
+        ));
+    };
+    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !constant_time::eq(sent.as_bytes(), session.csrf.as_bytes()) {
+            return Err(ApiError::forbidden("a change made from a panel session needs its CSRF token"));
+        }
+    }
+    let key_id = session.login.actor();
+    let caller = match session.login {
+        Login::Operator => Caller::Operator,
+        Login::Admin { company, .. } => Caller::Company { company, key_id },
+        Login::User { company, extension } => Caller::User { company, extension, key_id },
+    };
+    Ok(Access { caller, client_ip })
 }
 
 /// A browser cannot set headers on a WebSocket: its upgrade request may carry the token as

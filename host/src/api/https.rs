@@ -41,6 +41,10 @@ pub enum HttpsError {
     Bind { address: SocketAddr, source: std::io::Error },
 }
 
+/// Marks a request that came over TLS (the panel's cookie is then `Secure`).
+#[derive(Debug, Clone, Copy)]
+pub struct SecureTransport;
+
 /// Connections on the HTTPS address, their handshakes done.
 pub struct TlsListener {
     local: SocketAddr,
@@ -132,7 +136,7 @@ impl TlsListener {
                 Some(connection) = self.ready.recv() => connection,
                 () = &mut shutdown => return,
             };
-            let app = router.clone().layer(Extension(ConnectInfo(peer)));
+            let app = router.clone().layer(Extension(ConnectInfo(peer))).layer(Extension(SecureTransport));
             tokio::spawn(async move {
                 let service = TowerToHyperService::new(app);
                 let connection = hyper::server::conn::http1::Builder::new()

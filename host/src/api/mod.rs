@@ -62,6 +62,8 @@ pub struct ApiState {
     pub trunks: Arc<Trunks>,
     /// Where SIP over WebSocket connections (`/sip`) hand their messages: the SIP driver.
     pub sip_websockets: Option<crate::sip::transport::driver::StreamIntake>,
+    /// The web panel's logged-in browsers.
+    pub sessions: Arc<crate::panel::sessions::Sessions>,
 }
 
 /// The company `id`, or 404.
@@ -218,7 +220,8 @@ pub fn router(
         .merge(events::routes())
         .merge(rooms::routes())
         .merge(crate::webphone::routes())
+        .merge(crate::panel::routes())
         .route("/sip", get(crate::sip::transport::websocket::upgrade))
         .fallback(|| async { ApiError::not_found("route") })
-        .with_state(ApiState { app, auth, trunks, sip_websockets })
+        .with_state(ApiState { app, auth, trunks, sip_websockets, sessions: Arc::default() })
 }

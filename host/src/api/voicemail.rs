@@ -445,6 +445,7 @@ mod tests {
             auth: Auth::new("token".into()),
             trunks: Arc::new(Default::default()),
             sip_websockets: None,
+            sessions: Default::default(),
         }
     }
 

@@ -1,0 +1,153 @@
+//! Black-box tests of the web panel (issue 7) in headless Chromium: the one login page
+//! for the three roles, the operator's companies, a company admin's users, a user's
+//! portal; sessions confined to their company, changes that need the CSRF token, logins
+//! in the audit log, and no script errors on the pages.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::Server;
+use support::chromium::{Browser, Page, artifacts_dir};
+
+/// How long a page may take to show something: a bound, not a claim.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Records the page's script errors (uncaught, unhandled rejections, console.error) in
+/// `window.__errors`, installed before the page's own scripts run.
+const ERROR_TRAP: &str = "window.__errors = [];
+  addEventListener('error', (e) => window.__errors.push(String(e.message)));
+  addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));
+  const consoleError = console.error;
+  console.error = (...args) => { window.__errors.push(args.join(' ')); consoleError(...args); };";
+
+/// The panel of `server` in a new tab, with the error trap.
+fn open_panel(browser: &Browser, server: &Server) -> Page {
+    let mut page = browser.open("about:blank");
+    page.call("Page.enable", json!({}));
+    page.call("Page.addScriptToEvaluateOnNewDocument", json!({"source": ERROR_TRAP}));
+    page.call("Page.navigate", json!({"url": server.url("/")}));
+    page.wait_for("window.panelReady === true", PATIENCE);
+    page
+}
+
+fn no_script_errors(page: &mut Page) {
+    assert_eq!(page.eval("window.__errors"), json!([]), "script errors on the page");
+}
+
+/// Log in through the form.
+fn log_in(page: &mut Page, company: &str, user: &str, password: &str) {
+    page.eval(&format!(
+        "(() => {{ const form = document.getElementById('login-form');
+         form.company.value = {}; form.user.value = {}; form.password.value = {};
+         form.requestSubmit(); return true; }})()",
+        json!(company),
+        json!(user),
+        json!(password)
+    ));
+}
+
+fn audit_actions(entries: &Value) -> Vec<(String, String)> {
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (e["action"].as_str().unwrap_or("").to_string(), e["actor"].as_str().unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_operator_logs_in_and_creates_a_company_with_a_wrong_field_shown_beside_it() {
+    let server = Server::start();
+    let browser = Browser::start();
+    let mut page = open_panel(&browser, &server);
+
+    log_in(&mut page, "", "operator", "not-the-token");
+    page.wait_for("document.getElementById('login-error')?.textContent !== ''", PATIENCE);
+    assert_eq!(
+        page.eval("document.getElementById('login-error').textContent"),
+        json!("wrong user or password")
+    );
+    log_in(&mut page, "", "operator", support::OPERATOR_TOKEN);
+    page.wait_for(
+        "document.body.dataset.role === 'operator' && !!document.getElementById('companies-table')",
+        PATIENCE,
+    );
+
+    let fill = |page: &mut Page, id: &str| {
+        page.eval(&format!(
+            "(() => {{ const form = document.getElementById('create-companies');
+             form.id.value = {}; form.name.value = 'Globex'; form.max_extensions.value = '20';
+             form.time_zone.value = 'Europe/Madrid'; form.requestSubmit(); return true; }})()",
+            json!(id)
+        ));
+    };
+    fill(&mut page, "Not An Id!");
+    page.wait_for("document.querySelector('[data-field=id]').textContent !== ''", PATIENCE);
+    fill(&mut page, "globex");
+    page.wait_for("!!document.querySelector('#companies-table tr[data-id=globex]')", PATIENCE);
+    assert_eq!(page.eval("document.querySelector('[data-field=id]').textContent"), json!(""));
+    page.screenshot(&artifacts_dir().join("panel-companies.png"));
+    no_script_errors(&mut page);
+
+    let company = server.operator().get("/api/v1/companies/globex").expect(200, "the company exists");
+    assert_eq!(company["name"], "Globex");
+    let actions = audit_actions(&server.operator().get("/api/v1/audit").expect(200, "the audit log"));
+    assert!(actions.contains(&("login.failed".into(), "anonymous".into())), "{actions:?}");
+    assert!(actions.contains(&("login".into(), "login:operator".into())), "{actions:?}");
+}
+
+#[test]
+fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token() {
+    let server = Server::start();
+    server.create_company("acme", json!({}));
+    server.create_company("globex", json!({}));
+    let admin = support::merge(
+        support::user_body("100"),
+        json!({"role": "admin", "portal_password": "acme-admin-pw"}),
+    );
+    server.operator().post("/api/v1/companies/acme/users", &admin).expect(201, "acme's admin");
+    server.create_user("globex", "200");
+    let browser = Browser::start();
+    let mut page = open_panel(&browser, &server);
+
+    log_in(&mut page, "acme", "100", "acme-admin-pw");
+    page.wait_for("document.body.dataset.role === 'admin' && !!document.querySelector('#users-table tr[data-id=\"100\"]')", PATIENCE);
+    page.eval(
+        "(() => { const form = document.getElementById('create-users');
+         form.extension.value = '101'; form.full_name.value = 'Bea'; form.email.value = 'bea@acme.test';
+         form.portal_password.value = 'bea-portal-pw'; form.requestSubmit(); return true; })()",
+    );
+    page.wait_for("!!document.querySelector('#users-table tr[data-id=\"101\"]')", PATIENCE);
+    page.screenshot(&artifacts_dir().join("panel-users.png"));
+    no_script_errors(&mut page);
+
+    // The session reaches acme only; a change without the CSRF token is refused.
+    let status = |page: &mut Page, script: &str| page.eval(&format!("fetch({script}).then((r) => r.status)"));
+    assert_eq!(status(&mut page, "'/api/v1/companies/globex/users'"), json!(403), "another company");
+    assert_eq!(status(&mut page, "'/api/v1/companies'"), json!(200));
+    let forged =
+        "'/api/v1/companies/acme/users', {method: 'POST', headers: {'content-type': 'application/json'},
+        body: JSON.stringify({extension: '102', full_name: 'Mal', email: 'mal@acme.test'})}";
+    assert_eq!(status(&mut page, forged), json!(403), "no CSRF token, no change");
+    server.operator().get("/api/v1/companies/acme/users/102").expect(404, "the forged user was not made");
+
+    let actions =
+        audit_actions(&server.operator().get("/api/v1/companies/acme/audit").expect(200, "acme's audit"));
+    assert!(actions.contains(&("login".into(), "login:acme/100".into())), "{actions:?}");
+    assert!(actions.contains(&("user.create".into(), "login:acme/100".into())), "{actions:?}");
+
+    // 101 is a plain user: their portal, and no company pages.
+    page.eval("document.getElementById('logout').click(); true");
+    page.wait_for("!!document.getElementById('login-form')", PATIENCE);
+    log_in(&mut page, "acme", "101", "bea-portal-pw");
+    page.wait_for(
+        "document.body.dataset.role === 'user' && !!document.getElementById('web-phone-link')",
+        PATIENCE,
+    );
+    assert_eq!(status(&mut page, "'/api/v1/companies/acme/users'"), json!(403), "a user is no admin");
+    no_script_errors(&mut page);
+}
