@@ -48,6 +48,16 @@ fn log_in(page: &mut Page, company: &str, user: &str, password: &str) {
     ));
 }
 
+/// Fill form `id` with `values` (by field name) and submit it.
+fn submit(page: &mut Page, id: &str, values: &Value) {
+    page.eval(&format!(
+        "(() => {{ const form = document.getElementById({});
+           for (const [name, value] of Object.entries({values})) form.elements[name].value = value;
+           form.requestSubmit(); return true; }})()",
+        json!(id)
+    ));
+}
+
 fn audit_actions(entries: &Value) -> Vec<(String, String)> {
     entries
         .as_array()
@@ -123,6 +133,39 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     );
     page.wait_for("!!document.querySelector('#users-table tr[data-id=\"101\"]')", PATIENCE);
     page.screenshot(&artifacts_dir().join("panel-users.png"));
+    no_script_errors(&mut page);
+
+    // A queue, a DID sending calls to it, and a queue that cannot go while the DID uses it.
+    page.eval("location.hash = '#queues'; true");
+    page.wait_for("!!document.getElementById('create-queues')", PATIENCE);
+    submit(
+        &mut page,
+        "create-queues",
+        &json!({"name": "sales", "number": "500", "members": "[{\"extension\": \"101\", \"order\": 1}]"}),
+    );
+    page.wait_for("!!document.querySelector('#queues-table tr[data-id=sales]')", PATIENCE);
+    page.eval("location.hash = '#dids'; true");
+    page.wait_for("!!document.getElementById('create-dids')", PATIENCE);
+    submit(&mut page, "create-dids", &json!({"number": "34910000000", "default_destination": "queue:sales"}));
+    page.wait_for("!!document.querySelector('#dids-table tr[data-id=\"34910000000\"]')", PATIENCE);
+    page.screenshot(&artifacts_dir().join("panel-dids.png"));
+    page.eval("location.hash = '#queues'; true");
+    page.wait_for("!!document.querySelector('#queues-table tr[data-id=sales] button.delete')", PATIENCE);
+    page.eval("document.querySelector('#queues-table tr[data-id=sales] button.delete').click(); true");
+    page.wait_for(
+        "document.getElementById('queues-error').textContent.includes('DID 34910000000')",
+        PATIENCE,
+    );
+    page.eval("location.hash = '#dids'; true");
+    page.wait_for(
+        "!!document.querySelector('#dids-table tr[data-id=\"34910000000\"] button.delete')",
+        PATIENCE,
+    );
+    page.eval(
+        "document.querySelector('#dids-table tr[data-id=\"34910000000\"] button.delete').click(); true",
+    );
+    page.wait_for("!document.querySelector('#dids-table tr[data-id=\"34910000000\"]')", PATIENCE);
+    server.operator().get("/api/v1/companies/acme/dids/34910000000").expect(404, "deleted from the panel");
     no_script_errors(&mut page);
 
     // The session reaches acme only; a change without the CSRF token is refused.

@@ -59,10 +59,44 @@ function loginPage(error = '') {
   main.replaceChildren(h('section', {}, form));
 }
 
-// --- a list of one kind of entity, with search, rows per page and a create form ---
+// --- a list of one kind of entity, with search, rows per page, delete and a create form ---
 
-// `spec`: {title, load() -> rows, columns: [[key, label]], fields: [{name, label, type,
-// options, required}], create(values), id(row)}.
+// How a cell shows a value: a destination as `kind:value`, other objects as JSON.
+function cell(value) {
+  if (value === null || value === undefined) return '';
+  if (typeof value !== 'object') return String(value);
+  const entries = Object.entries(value);
+  if (!Array.isArray(value) && entries.length === 1 && typeof entries[0][1] === 'string') return `${entries[0][0]}:${entries[0][1]}`;
+  return JSON.stringify(value);
+}
+
+// A form field's value as the API wants it, by the field's type.
+function fieldValue(field, raw) {
+  switch (field.type) {
+    case 'number': return Number(raw);
+    case 'checkbox': return raw === 'on';
+    case 'list': return raw.split(',').map((item) => item.trim()).filter(Boolean);
+    case 'json':
+      try { return JSON.parse(raw); } catch (error) { throw new ApiError(`${field.name}: not JSON (${error.message})`, 422, field.name); }
+    case 'destination': {
+      const [kind, ...rest] = raw.split(':');
+      return rest.length ? { [kind.trim()]: rest.join(':').trim() } : raw.trim();
+    }
+    default: return raw;
+  }
+}
+
+function fieldInput(field) {
+  if (field.options) return h('select', { name: field.name }, field.options.map((o) => h('option', { value: o }, o)));
+  if (field.type === 'json') return h('textarea', { name: field.name, rows: 3, placeholder: field.example ?? '' });
+  if (field.type === 'checkbox') return h('input', { name: field.name, type: 'checkbox' });
+  const type = { number: 'number', email: 'email', password: 'password' }[field.type] ?? 'text';
+  return h('input', { name: field.name, type, required: field.required, placeholder: field.example ?? '' });
+}
+
+// `spec`: {kind, title, singular, path (the collection's URL), id(row), columns:
+// [[key, label]], fields (none: no create form), body(values) (default: as typed),
+// remove (false: rows cannot be deleted), rows(data) (default: an array, or `items`)}.
 function entityList(spec) {
   const state = { rows: [], query: '', perPage: 10, page: 0 };
   const body = h('tbody');
@@ -71,6 +105,18 @@ function entityList(spec) {
   const perPage = h('select', { 'aria-label': 'Rows per page' }, [10, 25, 100].map((n) => h('option', { value: n }, `${n} per page`)));
   const previous = h('button', {}, '‹');
   const next = h('button', {}, '›');
+  const listError = h('p', { class: 'error', id: `${spec.kind}-error` });
+  const removable = spec.remove !== false;
+
+  async function remove(row) {
+    listError.textContent = '';
+    try {
+      await api('DELETE', `${spec.path}/${encodeURIComponent(spec.id(row))}`);
+      await reload();
+    } catch (error) {
+      listError.textContent = error.message;
+    }
+  }
 
   function draw() {
     const query = state.query.toLowerCase();
@@ -79,15 +125,19 @@ function entityList(spec) {
     state.page = Math.min(state.page, pages - 1);
     const shown = matching.slice(state.page * state.perPage, (state.page + 1) * state.perPage);
     body.replaceChildren(...shown.map((row) => h('tr', { 'data-id': spec.id(row) },
-      spec.columns.map(([key]) => h('td', {}, String(row[key] ?? ''))))));
-    if (!shown.length) body.append(h('tr', {}, h('td', { colspan: spec.columns.length, class: 'muted' }, 'Nothing here yet.')));
+      spec.columns.map(([key]) => h('td', {}, cell(row[key]))),
+      removable ? h('td', {}, h('button', { class: 'delete', onclick: () => remove(row) }, 'Delete')) : null)));
+    if (!shown.length) {
+      body.append(h('tr', {}, h('td', { colspan: spec.columns.length + 1, class: 'muted' }, 'Nothing here yet.')));
+    }
     pageInfo.textContent = `${matching.length} in all · page ${state.page + 1} of ${pages}`;
     previous.disabled = state.page === 0;
     next.disabled = state.page >= pages - 1;
   }
 
   async function reload() {
-    state.rows = await spec.load();
+    const data = await api('GET', spec.listPath ?? spec.path);
+    state.rows = spec.rows ? spec.rows(data) : (Array.isArray(data) ? data : data?.items ?? []);
     draw();
   }
 
@@ -95,77 +145,192 @@ function entityList(spec) {
   perPage.addEventListener('change', () => { state.perPage = Number(perPage.value); state.page = 0; draw(); });
   previous.addEventListener('click', () => { state.page -= 1; draw(); });
   next.addEventListener('click', () => { state.page += 1; draw(); });
+  reload().catch((error) => { listError.textContent = error.message; });
+
+  const listSection = h('section', {}, h('h1', {}, spec.title),
+    h('div', { class: 'tools' }, search, perPage),
+    h('table', { id: `${spec.kind}-table` }, h('thead', {}, h('tr', {},
+      spec.columns.map(([, label]) => h('th', {}, label)), removable ? h('th', {}) : null)), body),
+    h('div', { class: 'pager' }, pageInfo, previous, next), listError);
+  if (!spec.fields) return h('div', {}, listSection);
 
   const errors = {};
   const formError = h('p', { class: 'error' });
+  const created = h('p', { class: 'muted', id: `${spec.kind}-created` });
   const form = h('form', { class: 'grid', id: `create-${spec.kind}` },
     spec.fields.map((field) => {
       errors[field.name] = h('span', { class: 'field-error', 'data-field': field.name });
-      const input = field.options
-        ? h('select', { name: field.name }, field.options.map((o) => h('option', { value: o }, o)))
-        : h('input', { name: field.name, type: field.type ?? 'text', required: field.required });
-      return h('label', {}, field.label, input, errors[field.name]);
+      return h('label', {}, field.label, fieldInput(field), errors[field.name]);
     }),
-    h('div', {}, h('button', { class: 'primary', type: 'submit' }, `Create`)));
+    h('div', {}, h('button', { class: 'primary', type: 'submit' }, 'Create')));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     Object.values(errors).forEach((e) => { e.textContent = ''; });
     formError.textContent = '';
-    const values = Object.fromEntries([...new FormData(form)].filter(([, v]) => v !== ''));
+    created.textContent = '';
     try {
-      await spec.create(values);
+      const values = {};
+      for (const field of spec.fields) {
+        const raw = form.elements[field.name].type === 'checkbox'
+          ? (form.elements[field.name].checked ? 'on' : '') : form.elements[field.name].value;
+        if (raw !== '' || field.type === 'checkbox') values[field.name] = fieldValue(field, raw);
+      }
+      const answer = await api('POST', spec.path, spec.body ? spec.body(values) : values);
+      if (spec.created) created.textContent = spec.created(answer);
       form.reset();
       await reload();
     } catch (error) {
-      const target = error.field && errors[error.field.split('.')[0]];
+      const target = error.field && errors[error.field.split(/[.[]/)[0]];
       (target ?? formError).textContent = error.message;
     }
   });
-
-  reload().catch((error) => { formError.textContent = error.message; });
-  return h('div', {},
-    h('section', {}, h('h1', {}, spec.title),
-      h('div', { class: 'tools' }, search, perPage),
-      h('table', { id: `${spec.kind}-table` }, h('thead', {}, h('tr', {}, spec.columns.map(([, label]) => h('th', {}, label)))), body),
-      h('div', { class: 'pager' }, pageInfo, previous, next)),
-    h('section', {}, h('h2', {}, `New ${spec.singular}`), form, formError));
+  return h('div', {}, listSection, h('section', {}, h('h2', {}, `New ${spec.singular}`), form, formError, created));
 }
 
 // --- the roles' pages ---
 
-function operatorPage() {
-  return entityList({
-    kind: 'companies', title: 'Companies', singular: 'company',
-    load: () => api('GET', '/api/v1/companies'),
-    id: (company) => company.id,
-    columns: [['id', 'Id'], ['name', 'Name'], ['sip_domain', 'SIP domain'], ['max_extensions', 'Max extensions'], ['time_zone', 'Time zone']],
-    fields: [
-      { name: 'id', label: 'Id', required: true },
-      { name: 'name', label: 'Name', required: true },
-      { name: 'sip_domain', label: 'SIP domain' },
-      { name: 'max_extensions', label: 'Max extensions', type: 'number', required: true },
-      { name: 'time_zone', label: 'Time zone', required: true },
-    ],
-    create: (values) => api('POST', '/api/v1/companies', { ...values, max_extensions: Number(values.max_extensions) }),
-  });
+const DESTINATION_HELP = 'extension:101, queue:sales, ivr:main, voicemail:office, hang_up';
+
+function operatorSections() {
+  return [
+    {
+      kind: 'companies', title: 'Companies', singular: 'company', path: '/api/v1/companies',
+      id: (company) => company.id,
+      columns: [['id', 'Id'], ['name', 'Name'], ['sip_domain', 'SIP domain'], ['max_extensions', 'Max extensions'], ['time_zone', 'Time zone']],
+      fields: [
+        { name: 'id', label: 'Id', required: true },
+        { name: 'name', label: 'Name', required: true },
+        { name: 'sip_domain', label: 'SIP domain' },
+        { name: 'max_extensions', label: 'Max extensions', type: 'number', required: true },
+        { name: 'time_zone', label: 'Time zone', required: true, example: 'Europe/Madrid' },
+      ],
+    },
+    {
+      kind: 'bans', title: 'Banned addresses', singular: 'ban', path: '/api/v1/security/bans',
+      id: (ban) => ban.ip, columns: [['ip', 'Address'], ['reason', 'Reason'], ['until', 'Until']],
+    },
+    {
+      kind: 'whitelist', title: 'Never banned', singular: 'trusted network', path: '/api/v1/security/whitelist',
+      id: (entry) => entry.cidr, columns: [['cidr', 'Network'], ['description', 'Why']],
+      fields: [{ name: 'cidr', label: 'Network', required: true, example: '10.0.0.0/8' }, { name: 'description', label: 'Why' }],
+    },
+    { kind: 'audit', title: 'Audit log', path: '/api/v1/audit', remove: false, id: (e) => e.seq,
+      columns: [['at', 'When'], ['actor', 'Who'], ['action', 'Action'], ['entity', 'What'], ['client_ip', 'From']] },
+  ];
 }
 
-function adminPage() {
-  const users = `/api/v1/companies/${encodeURIComponent(me.company)}/users`;
-  return entityList({
-    kind: 'users', title: `Users of ${me.company}`, singular: 'user',
-    load: () => api('GET', users),
-    id: (user) => user.extension,
-    columns: [['extension', 'Extension'], ['full_name', 'Name'], ['email', 'Email'], ['role', 'Role'], ['web_phone_mode', 'Web phone']],
-    fields: [
-      { name: 'extension', label: 'Extension', required: true },
-      { name: 'full_name', label: 'Full name', required: true },
-      { name: 'email', label: 'Email', type: 'email', required: true },
-      { name: 'role', label: 'Role', options: ['user', 'admin'] },
-      { name: 'portal_password', label: 'Portal password', type: 'password' },
-    ],
-    create: (values) => api('POST', users, values),
-  });
+function adminSections() {
+  const company = `/api/v1/companies/${encodeURIComponent(me.company)}`;
+  return [
+    {
+      kind: 'users', title: 'Users', singular: 'user', path: `${company}/users`, id: (user) => user.extension,
+      columns: [['extension', 'Extension'], ['full_name', 'Name'], ['email', 'Email'], ['role', 'Role'], ['web_phone_mode', 'Web phone']],
+      fields: [
+        { name: 'extension', label: 'Extension', required: true },
+        { name: 'full_name', label: 'Full name', required: true },
+        { name: 'email', label: 'Email', type: 'email', required: true },
+        { name: 'role', label: 'Role', options: ['user', 'admin'] },
+        { name: 'web_phone_mode', label: 'Web phone', options: ['multi_device', 'exclusive'] },
+        { name: 'portal_password', label: 'Portal password', type: 'password' },
+      ],
+    },
+    {
+      kind: 'dids', title: 'DIDs', singular: 'DID', path: `${company}/dids`, id: (did) => did.number,
+      columns: [['number', 'Number'], ['description', 'Description'], ['default_destination', 'Default destination'], ['rules', 'Rules']],
+      fields: [
+        { name: 'number', label: 'Number', required: true, example: '34910000000' },
+        { name: 'description', label: 'Description' },
+        { name: 'default_destination', label: 'Default destination', type: 'destination', required: true, example: DESTINATION_HELP },
+        { name: 'rules', label: 'Time rules (JSON)', type: 'json', example: '[{"order": 1, "weekday": "[1-5]", "start_time": "09:00", "end_time": "18:00", "destination": {"extension": "101"}}]' },
+      ],
+    },
+    {
+      kind: 'aliases', title: 'Aliases', singular: 'alias', path: `${company}/aliases`, id: (alias) => alias.number,
+      columns: [['number', 'Number'], ['target', 'Dials'], ['display_name', 'Name'], ['description', 'Description']],
+      fields: [
+        { name: 'number', label: 'Short number', required: true },
+        { name: 'target', label: 'Dials', required: true },
+        { name: 'display_name', label: 'Name', required: true },
+        { name: 'description', label: 'Description' },
+      ],
+    },
+    {
+      kind: 'external-numbers', title: 'External numbers', singular: 'external number', path: `${company}/external-numbers`,
+      id: (n) => n.name, columns: [['name', 'Name'], ['number', 'Number'], ['description', 'Description']],
+      fields: [{ name: 'name', label: 'Name', required: true }, { name: 'number', label: 'Number', required: true }, { name: 'description', label: 'Description' }],
+    },
+    {
+      kind: 'ivr-menus', title: 'IVR menus', singular: 'menu', path: `${company}/ivr-menus`, id: (menu) => menu.name,
+      columns: [['name', 'Name'], ['number', 'Number'], ['greeting', 'Greeting'], ['options', 'Keys']],
+      fields: [
+        { name: 'name', label: 'Name', required: true },
+        { name: 'number', label: 'Number', required: true },
+        { name: 'greeting', label: 'Greeting prompt' },
+        { name: 'timeout_seconds', label: 'Timeout (s)', type: 'number' },
+        { name: 'options', label: 'Keys (JSON)', type: 'json', example: '[{"key": "1", "destination": {"queue": "sales"}}]' },
+      ],
+    },
+    {
+      kind: 'queues', title: 'Queues', singular: 'queue', path: `${company}/queues`, id: (queue) => queue.name,
+      columns: [['name', 'Name'], ['number', 'Number'], ['strategy', 'Strategy'], ['members', 'Agents']],
+      fields: [
+        { name: 'name', label: 'Name', required: true },
+        { name: 'number', label: 'Number', required: true },
+        { name: 'strategy', label: 'Strategy', options: ['ring_all', 'linear', 'grouped_linear', 'round_robin'] },
+        { name: 'members', label: 'Agents (JSON)', type: 'json', example: '[{"extension": "101", "order": 1}]' },
+        { name: 'unanswered_destination', label: 'When unanswered', type: 'destination', example: DESTINATION_HELP },
+      ],
+    },
+    {
+      kind: 'voicemail-boxes', title: 'Voicemail boxes', singular: 'box', path: `${company}/voicemail-boxes`, id: (box) => box.name,
+      columns: [['name', 'Name'], ['number', 'Number'], ['email', 'Email'], ['retention_days', 'Kept (days)']],
+      fields: [
+        { name: 'name', label: 'Name', required: true },
+        { name: 'number', label: 'Number', required: true },
+        { name: 'email', label: 'Email', type: 'email', required: true },
+        { name: 'pin', label: 'PIN' },
+        { name: 'retention_days', label: 'Kept (days)', type: 'number' },
+        { name: 'max_message_seconds', label: 'Longest message (s)', type: 'number' },
+      ],
+    },
+    {
+      kind: 'pickup-groups', title: 'Pickup groups', singular: 'group', path: `${company}/pickup-groups`, id: (group) => group.name,
+      columns: [['name', 'Name'], ['members', 'Members']],
+      fields: [{ name: 'name', label: 'Name', required: true }, { name: 'members', label: 'Members', type: 'list', example: '101, 102' }],
+    },
+    {
+      kind: 'rooms', title: 'Conference rooms', singular: 'room', path: `${company}/rooms`, id: (room) => room.id,
+      columns: [['name', 'Name'], ['number', 'Number'], ['link', 'Share link'], ['participants', 'In it now']],
+      fields: [{ name: 'name', label: 'Name', required: true }, { name: 'pin', label: 'PIN' }, { name: 'number', label: 'Number' }],
+    },
+    {
+      kind: 'recordings', title: 'Recordings', path: `${company}/recordings`, id: (r) => r.id,
+      columns: [['started_at', 'When'], ['from', 'From'], ['to', 'To'], ['extension', 'For'], ['seconds', 'Seconds']],
+    },
+    {
+      kind: 'api-keys', title: 'API keys', singular: 'key', path: `${company}/api-keys`, id: (key) => key.id,
+      columns: [['name', 'Name'], ['user', 'For user'], ['created_at', 'Created']],
+      fields: [{ name: 'name', label: 'Name', required: true }, { name: 'user', label: 'For user (extension, optional)' }],
+      created: (answer) => `The new key (shown once): ${answer.key}`,
+    },
+    { kind: 'audit', title: 'Audit log', path: `${company}/audit`, remove: false, id: (e) => e.seq,
+      columns: [['at', 'When'], ['actor', 'Who'], ['action', 'Action'], ['entity', 'What'], ['client_ip', 'From']] },
+  ];
+}
+
+// A page of sections with a menu; the section shown follows the URL's #hash.
+function sectionsPage(sections) {
+  const show = () => {
+    const wanted = location.hash.slice(1);
+    const section = sections.find((s) => s.kind === wanted) ?? sections[0];
+    for (const link of nav.querySelectorAll('a')) link.classList.toggle('current', link.dataset.kind === section.kind);
+    content.replaceChildren(entityList(section));
+  };
+  const nav = h('nav', { id: 'sections' }, sections.map((s) => h('a', { href: `#${s.kind}`, 'data-kind': s.kind }, s.title)));
+  const content = h('div', { id: 'content' });
+  window.onhashchange = show;
+  show();
+  return h('div', {}, nav, content);
 }
 
 function userPage() {
@@ -186,7 +351,11 @@ function render() {
   document.getElementById('who').textContent = who;
   document.body.dataset.role = me.role;
   logout.hidden = false;
-  const page = { operator: operatorPage, admin: adminPage, user: userPage }[me.role];
+  const page = {
+    operator: () => sectionsPage(operatorSections()),
+    admin: () => sectionsPage(adminSections()),
+    user: userPage,
+  }[me.role];
   main.replaceChildren(page());
 }
 
