@@ -148,6 +148,13 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     page.wait_for("!!document.getElementById('create-dids')", PATIENCE);
     submit(&mut page, "create-dids", &json!({"number": "34910000000", "default_destination": "queue:sales"}));
     page.wait_for("!!document.querySelector('#dids-table tr[data-id=\"34910000000\"]')", PATIENCE);
+    submit(&mut page, "try-did", &json!({"number": "34910000000", "caller": "600111222"}));
+    page.wait_for("document.getElementById('try-result').textContent !== ''", PATIENCE);
+    assert_eq!(
+        page.eval("document.getElementById('try-result').textContent"),
+        json!("→ queue:sales"),
+        "the dry run"
+    );
     page.screenshot(&artifacts_dir().join("panel-dids.png"));
     page.eval("location.hash = '#queues'; true");
     page.wait_for("!!document.querySelector('#queues-table tr[data-id=sales] button.delete')", PATIENCE);
@@ -166,6 +173,15 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     );
     page.wait_for("!document.querySelector('#dids-table tr[data-id=\"34910000000\"]')", PATIENCE);
     server.operator().get("/api/v1/companies/acme/dids/34910000000").expect(404, "deleted from the panel");
+    page.eval("location.hash = '#cdrs'; true");
+    page.wait_for("document.getElementById('cdr-summary')?.textContent.startsWith('0 calls')", PATIENCE);
+    assert_eq!(
+        page.eval("document.querySelectorAll('#cdr-chart rect').length"),
+        json!(48),
+        "24 hours, 2 bars each"
+    );
+    let csv = page.eval("fetch(document.getElementById('cdr-csv').href).then((r) => r.status)");
+    assert_eq!(csv, json!(200), "the CSV downloads with the session");
     no_script_errors(&mut page);
 
     // The session reaches acme only; a change without the CSRF token is refused.

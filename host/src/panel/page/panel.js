@@ -96,7 +96,8 @@ function fieldInput(field) {
 
 // `spec`: {kind, title, singular, path (the collection's URL), id(row), columns:
 // [[key, label]], fields (none: no create form), body(values) (default: as typed),
-// remove (false: rows cannot be deleted), rows(data) (default: an array, or `items`)}.
+// remove (false: rows cannot be deleted), actions(row) (more of a row's cell), extra()
+// (a section after the form), created(answer) (what to say after a create)}.
 function entityList(spec) {
   const state = { rows: [], query: '', perPage: 10, page: 0 };
   const body = h('tbody');
@@ -126,6 +127,7 @@ function entityList(spec) {
     const shown = matching.slice(state.page * state.perPage, (state.page + 1) * state.perPage);
     body.replaceChildren(...shown.map((row) => h('tr', { 'data-id': spec.id(row) },
       spec.columns.map(([key]) => h('td', {}, cell(row[key]))),
+      spec.actions ? h('td', {}, spec.actions(row)) : null,
       removable ? h('td', {}, h('button', { class: 'delete', onclick: () => remove(row) }, 'Delete')) : null)));
     if (!shown.length) {
       body.append(h('tr', {}, h('td', { colspan: spec.columns.length + 1, class: 'muted' }, 'Nothing here yet.')));
@@ -150,7 +152,8 @@ function entityList(spec) {
   const listSection = h('section', {}, h('h1', {}, spec.title),
     h('div', { class: 'tools' }, search, perPage),
     h('table', { id: `${spec.kind}-table` }, h('thead', {}, h('tr', {},
-      spec.columns.map(([, label]) => h('th', {}, label)), removable ? h('th', {}) : null)), body),
+      spec.columns.map(([, label]) => h('th', {}, label)), spec.actions ? h('th', {}) : null,
+      removable ? h('th', {}) : null)), body),
     h('div', { class: 'pager' }, pageInfo, previous, next), listError);
   if (!spec.fields) return h('div', {}, listSection);
 
@@ -184,7 +187,8 @@ function entityList(spec) {
       (target ?? formError).textContent = error.message;
     }
   });
-  return h('div', {}, listSection, h('section', {}, h('h2', {}, `New ${spec.singular}`), form, formError, created));
+  return h('div', {}, listSection, h('section', {}, h('h2', {}, `New ${spec.singular}`), form, formError, created),
+    spec.extra ? spec.extra() : null);
 }
 
 // --- the roles' pages ---
@@ -236,12 +240,13 @@ function adminSections() {
     },
     {
       kind: 'dids', title: 'DIDs', singular: 'DID', path: `${company}/dids`, id: (did) => did.number,
+      extra: () => didTryIt(company),
       columns: [['number', 'Number'], ['description', 'Description'], ['default_destination', 'Default destination'], ['rules', 'Rules']],
       fields: [
         { name: 'number', label: 'Number', required: true, example: '34910000000' },
         { name: 'description', label: 'Description' },
         { name: 'default_destination', label: 'Default destination', type: 'destination', required: true, example: DESTINATION_HELP },
-        { name: 'rules', label: 'Time rules (JSON)', type: 'json', example: '[{"order": 1, "weekday": "[1-5]", "start_time": "09:00", "end_time": "18:00", "destination": {"extension": "101"}}]' },
+        { name: 'rules', label: 'Time rules (JSON; patterns are regular expressions)', type: 'json', example: '[{"order": 1, "weekday": "[1-5]", "start_time": "09:00", "end_time": "18:00", "destination": {"extension": "101"}}]' },
       ],
     },
     {
@@ -306,6 +311,10 @@ function adminSections() {
     {
       kind: 'recordings', title: 'Recordings', path: `${company}/recordings`, id: (r) => r.id,
       columns: [['started_at', 'When'], ['from', 'From'], ['to', 'To'], ['extension', 'For'], ['seconds', 'Seconds']],
+      actions: (recording) => {
+        const audio = `${company}/recordings/${encodeURIComponent(recording.id)}/audio`;
+        return [h('audio', { controls: true, preload: 'none', src: audio }), ' ', h('a', { href: audio, download: `${recording.id}.wav` }, 'Download')];
+      },
     },
     {
       kind: 'api-keys', title: 'API keys', singular: 'key', path: `${company}/api-keys`, id: (key) => key.id,
@@ -313,9 +322,105 @@ function adminSections() {
       fields: [{ name: 'name', label: 'Name', required: true }, { name: 'user', label: 'For user (extension, optional)' }],
       created: (answer) => `The new key (shown once): ${answer.key}`,
     },
+    { kind: 'cdrs', title: 'Calls', page: () => cdrPage(company) },
     { kind: 'audit', title: 'Audit log', path: `${company}/audit`, remove: false, id: (e) => e.seq,
       columns: [['at', 'When'], ['actor', 'Who'], ['action', 'Action'], ['entity', 'What'], ['client_ip', 'From']] },
   ];
+}
+
+// --- call records: SPEC §9's filters, CSV, and calls per hour drawn as SVG ---
+
+function cdrPage(company) {
+  const form = h('form', { class: 'grid', id: 'cdr-filters' },
+    h('label', {}, 'Direction', h('select', { name: 'direction' }, ['', 'inbound', 'outbound', 'internal'].map((o) => h('option', { value: o }, o || 'any')))),
+    h('label', {}, 'Status', h('select', { name: 'status' }, ['', 'answered', 'unanswered', 'no_answer', 'busy', 'cancelled', 'failed'].map((o) => h('option', { value: o }, o || 'any')))),
+    h('label', {}, 'From (day)', h('input', { name: 'from', type: 'date' })),
+    h('label', {}, 'To (day)', h('input', { name: 'to', type: 'date' })),
+    h('label', {}, 'Number', h('input', { name: 'number', inputmode: 'tel' })),
+    h('div', {}, h('button', { class: 'primary', type: 'submit' }, 'Show')));
+  const csv = h('a', { id: 'cdr-csv', href: '#' }, 'Download CSV');
+  const chart = h('div', { id: 'cdr-chart' });
+  const table = h('tbody');
+  const error = h('p', { class: 'error' });
+  const summary = h('p', { class: 'muted', id: 'cdr-summary' });
+
+  async function load() {
+    const query = new URLSearchParams([...new FormData(form)].filter(([, v]) => v !== ''));
+    csv.href = `${company}/cdrs.csv?${query}`;
+    query.set('limit', '1000');
+    error.textContent = '';
+    try {
+      const page = await api('GET', `${company}/cdrs?${query}`);
+      const records = page.items ?? [];
+      const answered = records.filter((r) => r.status === 'answered').length;
+      summary.textContent = `${records.length} calls · ${answered} answered · ${records.length - answered} unanswered`;
+      table.replaceChildren(...records.map((r) => h('tr', { 'data-id': r.id },
+        [r.started_at, r.caller, r.called, r.direction, r.status, r.talk_s].map((v) => h('td', {}, cell(v))))));
+      chart.replaceChildren(callsPerHour(records));
+    } catch (failure) {
+      error.textContent = failure.message;
+    }
+  }
+  form.addEventListener('submit', (event) => { event.preventDefault(); load(); });
+  load();
+  return h('div', {},
+    h('section', {}, h('h1', {}, 'Calls'), form, error, summary, csv),
+    h('section', {}, h('h2', {}, 'Calls per hour of the day'), chart),
+    h('section', {}, h('table', { id: 'cdrs-table' }, h('thead', {}, h('tr', {},
+      ['Started', 'From', 'To', 'Direction', 'Status', 'Talk (s)'].map((t) => h('th', {}, t)))), table)));
+}
+
+// A bar per hour of the day (local time): answered calls in blue, the rest in grey.
+function callsPerHour(records) {
+  const svgNs = 'http://www.w3.org/2000/svg';
+  const svg = (tag, attributes) => {
+    const element = document.createElementNS(svgNs, tag);
+    for (const [k, v] of Object.entries(attributes)) element.setAttribute(k, v);
+    return element;
+  };
+  const hours = Array.from({ length: 24 }, () => ({ answered: 0, other: 0 }));
+  for (const record of records) {
+    const hour = new Date(record.started_at).getHours();
+    hours[hour][record.status === 'answered' ? 'answered' : 'other'] += 1;
+  }
+  const most = Math.max(1, ...hours.map((h) => h.answered + h.other));
+  const [width, height, bar] = [480, 120, 20];
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height + 16}`, width: '100%', role: 'img', 'aria-label': 'calls per hour' });
+  hours.forEach((hour, i) => {
+    const answered = (hour.answered / most) * height;
+    const other = (hour.other / most) * height;
+    root.append(svg('rect', { x: i * bar + 2, y: height - answered, width: bar - 4, height: answered, fill: '#1f6feb', 'data-hour': i }));
+    root.append(svg('rect', { x: i * bar + 2, y: height - answered - other, width: bar - 4, height: other, fill: '#b8bfcc' }));
+    if (i % 3 === 0) {
+      const label = svg('text', { x: i * bar + 2, y: height + 13, 'font-size': 10, fill: '#6b7385' });
+      label.textContent = String(i).padStart(2, '0');
+      root.append(label);
+    }
+  });
+  return root;
+}
+
+// The DIDs' dry run (SPEC §2): where a call from `caller` at a given time would go.
+function didTryIt(company) {
+  const result = h('p', { id: 'try-result' });
+  const form = h('form', { class: 'grid', id: 'try-did' },
+    h('label', {}, 'DID', h('input', { name: 'number', required: true })),
+    h('label', {}, 'Caller', h('input', { name: 'caller', required: true, value: '600000000' })),
+    h('label', {}, 'At (your local time)', h('input', { name: 'at', type: 'datetime-local' })),
+    h('div', {}, h('button', { type: 'submit' }, 'Try it')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const values = Object.fromEntries(new FormData(form));
+    const body = { caller: values.caller };
+    if (values.at) body.at = new Date(values.at).toISOString();
+    try {
+      const route = await api('POST', `${company}/dids/${encodeURIComponent(values.number)}/route`, body);
+      result.textContent = `→ ${cell(route.destination)}`;
+    } catch (error) {
+      result.textContent = error.message;
+    }
+  });
+  return h('section', {}, h('h2', {}, 'Try a call'), form, result);
 }
 
 // A page of sections with a menu; the section shown follows the URL's #hash.
@@ -324,7 +429,7 @@ function sectionsPage(sections) {
     const wanted = location.hash.slice(1);
     const section = sections.find((s) => s.kind === wanted) ?? sections[0];
     for (const link of nav.querySelectorAll('a')) link.classList.toggle('current', link.dataset.kind === section.kind);
-    content.replaceChildren(entityList(section));
+    content.replaceChildren(section.page ? section.page() : entityList(section));
   };
   const nav = h('nav', { id: 'sections' }, sections.map((s) => h('a', { href: `#${s.kind}`, 'data-kind': s.kind }, s.title)));
   const content = h('div', { id: 'content' });
