@@ -210,3 +210,51 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     assert_eq!(status(&mut page, "'/api/v1/companies/acme/users'"), json!(403), "a user is no admin");
     no_script_errors(&mut page);
 }
+
+#[test]
+fn a_module_uploaded_from_the_panel_is_active_and_rolled_back_there() {
+    let server = Server::start();
+    server.create_company("acme", json!({}));
+    let admin = support::merge(
+        support::user_body("100"),
+        json!({"role": "admin", "portal_password": "acme-admin-pw"}),
+    );
+    server.operator().post("/api/v1/companies/acme/users", &admin).expect(201, "acme's admin");
+    let browser = Browser::start();
+    let mut page = open_panel(&browser, &server);
+    log_in(&mut page, "acme", "100", "acme-admin-pw");
+    page.wait_for("document.body.dataset.role === 'admin'", PATIENCE);
+    page.eval("location.hash = '#modules'; true");
+    page.wait_for("!!document.getElementById('upload-module')", PATIENCE);
+
+    let upload = |page: &mut Page| {
+        let document = page.call("DOM.getDocument", json!({}));
+        let found = page.call(
+            "DOM.querySelector",
+            json!({"nodeId": document["root"]["nodeId"], "selector": "#upload-module input[type=file]"}),
+        );
+        let wasm = support::guest_wasm("vip-router");
+        page.call("DOM.setFileInputFiles", json!({"nodeId": found["nodeId"], "files": [wasm]}));
+        page.eval("(() => { const form = document.getElementById('upload-module'); form.name.value = 'vip'; form.requestSubmit(); return true; })()");
+    };
+    upload(&mut page);
+    page.wait_for(
+        "document.querySelector('#modules-table tr[data-id=vip] .active-version')?.textContent === 'v1'",
+        PATIENCE,
+    );
+    upload(&mut page);
+    page.wait_for(
+        "document.querySelector('#modules-table tr[data-id=vip] .active-version')?.textContent === 'v2'",
+        PATIENCE,
+    );
+    page.screenshot(&artifacts_dir().join("panel-modules.png"));
+    page.eval("document.querySelector('#modules-table tr[data-id=vip] button.rollback').click(); true");
+    page.wait_for(
+        "document.querySelector('#modules-table tr[data-id=vip] .active-version')?.textContent === 'v1'",
+        PATIENCE,
+    );
+    let module = server.operator().get("/api/v1/companies/acme/modules/vip").expect(200, "the module");
+    assert_eq!(module["active"], 1, "rolled back from the panel: {module}");
+    assert_eq!(module["versions"].as_array().map(Vec::len), Some(2), "{module}");
+    no_script_errors(&mut page);
+}

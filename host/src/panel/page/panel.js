@@ -24,12 +24,11 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, contentType = 'application/json') {
   const headers = { 'x-csrf-token': me?.csrf ?? '' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(path, {
-    method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  if (body !== undefined) headers['content-type'] = contentType;
+  const payload = body === undefined || contentType !== 'application/json' ? body : JSON.stringify(body);
+  const response = await fetch(path, { method, headers, credentials: 'same-origin', body: payload });
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(data?.error ?? response.statusText, response.status, data?.field);
   return data;
@@ -322,6 +321,7 @@ function adminSections() {
       fields: [{ name: 'name', label: 'Name', required: true }, { name: 'user', label: 'For user (extension, optional)' }],
       created: (answer) => `The new key (shown once): ${answer.key}`,
     },
+    { kind: 'modules', title: 'Modules', page: () => modulesPage(company) },
     { kind: 'cdrs', title: 'Calls', page: () => cdrPage(company) },
     { kind: 'audit', title: 'Audit log', path: `${company}/audit`, remove: false, id: (e) => e.seq,
       columns: [['at', 'When'], ['actor', 'Who'], ['action', 'Action'], ['entity', 'What'], ['client_ip', 'From']] },
@@ -398,6 +398,52 @@ function callsPerHour(records) {
     }
   });
   return root;
+}
+
+// --- routing modules: upload, versions, counters, activate and roll back ---
+
+function modulesPage(company) {
+  const rows = h('tbody');
+  const error = h('p', { class: 'error', id: 'modules-error' });
+  const act = (what) => async () => {
+    error.textContent = '';
+    try { await what(); await load(); } catch (failure) { error.textContent = failure.message; }
+  };
+  async function load() {
+    const modules = await api('GET', `${company}/modules`);
+    rows.replaceChildren(...modules.map((m) => {
+      const pick = h('select', { 'aria-label': `version of ${m.name}` }, m.versions.map((v) => h('option', { value: v.version }, `v${v.version}`)));
+      const latest = m.versions[m.versions.length - 1];
+      return h('tr', { 'data-id': m.name },
+        h('td', {}, m.name, m.standard ? h('span', { class: 'muted' }, ' (standard)') : null),
+        h('td', { class: 'active-version' }, m.active ? `v${m.active}` : 'standard'),
+        h('td', {}, latest ? `${latest.decisions.join(', ')} · imports ${latest.imports.join(', ') || 'none'}` : 'built in'),
+        h('td', {}, `${m.counters.decisions} decisions, ${m.counters.failures} failed`,
+          m.counters.last_failure ? h('div', { class: 'error' }, m.counters.last_failure) : null),
+        h('td', {}, m.versions.length ? [pick, ' ',
+          h('button', { onclick: act(() => api('POST', `${company}/modules/${m.name}/activate`, { version: Number(pick.value) })) }, 'Activate'), ' ',
+          h('button', { class: 'rollback', onclick: act(() => api('POST', `${company}/modules/${m.name}/rollback`)) }, 'Roll back')] : null));
+    }));
+  }
+  const form = h('form', { class: 'grid', id: 'upload-module' },
+    h('label', {}, 'Name', h('input', { name: 'name', required: true })),
+    h('label', {}, 'Component (.wasm)', h('input', { name: 'file', type: 'file', accept: '.wasm,application/wasm', required: true })),
+    h('label', {}, 'May send mail', h('input', { name: 'grant_mail', type: 'checkbox' })),
+    h('label', {}, 'HTTP hosts it may reach', h('input', { name: 'http_allow', placeholder: 'crm.example.com:443' })),
+    h('div', {}, h('button', { class: 'primary', type: 'submit' }, 'Upload')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams();
+    if (form.grant_mail.checked) query.set('grant_mail', 'true');
+    if (form.http_allow.value) query.set('http_allow', form.http_allow.value);
+    await act(() => api('PUT', `${company}/modules/${encodeURIComponent(form.name.value)}?${query}`,
+      form.file.files[0], 'application/wasm'))();
+  });
+  load().catch((failure) => { error.textContent = failure.message; });
+  return h('div', {},
+    h('section', {}, h('h1', {}, 'Routing modules'), h('table', { id: 'modules-table' }, h('thead', {}, h('tr', {},
+      ['Module', 'Active', 'Decides', 'Since start', ''].map((t) => h('th', {}, t)))), rows), error),
+    h('section', {}, h('h2', {}, 'Upload a version'), form));
 }
 
 // The DIDs' dry run (SPEC §2): where a call from `caller` at a given time would go.
