@@ -9,12 +9,12 @@
 mod support;
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::Server;
 use support::audio::{BLOCK_MS, analyse};
-use support::baresip::{DOMAIN, PATIENCE, Phone, wait_until_registered};
+use support::baresip::{DOMAIN, Phone, wait_until_registered};
 
 const CALLER_TONE_HZ: u32 = 1000;
 const CALLEE_TONE_HZ: u32 = 600;
@@ -36,18 +36,6 @@ fn assert_heard(phone: &Phone, tone_hz: u32, own_hz: u32) {
         "baresip {} did not hear the {tone_hz} Hz tone for most of the call ({BLOCK_MS} ms blocks): {report:?}",
         phone.extension
     );
-}
-
-fn wait_for_cdr(server: &Server) -> Value {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let reply = server.operator().get("/api/v1/companies/acme/cdrs").expect(200, "CDRs");
-        if let Some(first) = reply["items"].as_array().and_then(|items| items.first()) {
-            return first.clone();
-        }
-        assert!(Instant::now() < deadline, "no CDR was written for the call");
-        thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -83,7 +71,7 @@ fn a_tone_played_by_one_baresip_phone_is_heard_by_the_other_through_the_relay() 
     assert_heard(&callee, CALLER_TONE_HZ, CALLEE_TONE_HZ);
     assert_heard(&caller, CALLEE_TONE_HZ, CALLER_TONE_HZ);
 
-    let cdr = wait_for_cdr(&server);
+    let cdr = server.first_cdr("acme");
     assert_eq!(cdr["status"], "answered", "{cdr}");
     assert_eq!(cdr["caller"], "100", "{cdr}");
     assert_eq!(cdr["called"], "101", "{cdr}");

@@ -110,18 +110,6 @@ fn log_in(page: &mut Page, server: &Server, extension: &str, password: &str) {
     assert_eq!(error, json!(""), "the web phone logged in");
 }
 
-fn wait_for_cdr(server: &Server) -> Value {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let reply = server.operator().get("/api/v1/companies/acme/cdrs").expect(200, "CDRs");
-        if let Some(first) = reply["items"].as_array().and_then(|items| items.first()) {
-            return first.clone();
-        }
-        assert!(Instant::now() < deadline, "no CDR was written for the call");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Only Opus in the browser's offers: the codec preference every transceiver gets.
 const OPUS_ONLY: &str = "(() => {
     const addTrack = RTCPeerConnection.prototype.addTrack;
@@ -213,7 +201,7 @@ fn call_baresip_and_hear_each_other(opus_only: bool) {
     let report = support::audio::tone_blocks(rate, &heard, BROWSER_HZ, &[BARESIP_HZ]);
     assert!(report.loud >= 5, "baresip heard the browser's {BROWSER_HZ} Hz tone: {report:?}");
 
-    let cdr = wait_for_cdr(&server);
+    let cdr = server.first_cdr("acme");
     assert_eq!(
         (cdr["status"].as_str(), cdr["caller"].as_str(), cdr["called"].as_str()),
         (Some("answered"), Some("100"), Some("101")),
@@ -530,6 +518,6 @@ fn the_web_phones_keypad_sends_digits_in_a_call_that_a_menu_acts_on() {
         .control
         .wait_event("CALL_CLOSED")
         .unwrap_or_else(|why| panic!("the BYE did not reach 101: {why}"));
-    let cdr = wait_for_cdr(&server);
+    let cdr = server.first_cdr("acme");
     assert_eq!(cdr["destination"], "extension 101", "{cdr}");
 }

@@ -291,6 +291,20 @@ impl Server {
         self.operator().put_bytes(&path, "application/wasm", bytes)
     }
 
+    /// The newest CDR of `company`, once there is one (CDRs are written after the call
+    /// ends, off its path); panics after a bound.
+    pub fn first_cdr(&self, company: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let reply = self.operator().get(&format!("/api/v1/companies/{company}/cdrs")).expect(200, "CDRs");
+            if let Some(first) = reply["items"].as_array().and_then(|items| items.first()) {
+                return first.clone();
+            }
+            assert!(Instant::now() < deadline, "no CDR was written for the call");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Dry-run a call from `caller` at `at` to DID `number` of `company`; expects 200.
     pub fn route(&self, company: &str, number: &str, caller: &str, at: &str) -> Value {
         self.operator()

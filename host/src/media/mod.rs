@@ -16,6 +16,7 @@ pub mod relay;
 pub mod rtp;
 pub mod sdp;
 pub mod track;
+pub mod webrtc;
 
 use std::net::SocketAddr;
 

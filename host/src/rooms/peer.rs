@@ -11,13 +11,10 @@
 //! every track already in the room; later ones follow participants joining and leaving.
 //! An offer waits until the previous one was answered, so offers never cross.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
-use rtc::interceptor::Registry;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_RTX, MIME_TYPE_VP8, MediaEngine,
 };
@@ -30,8 +27,7 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState,
+    PeerConnection, PeerConnectionEventHandler, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
 };
 
 use super::room::{LiveRoom, Member, Reach, TrackChange};
@@ -90,7 +86,7 @@ impl PeerConnectionEventHandler for Handler {
 /// The codecs a room speaks: G.711 audio, which phones speak too (a phone joins with no
 /// transcoding, and its mix is a table lookup away), and VP8 video, which every browser
 /// sends, with retransmission (RTX) and the usual feedback.
-fn media_engine() -> Result<(MediaEngine, Registry), String> {
+fn media_engine() -> Result<MediaEngine, String> {
     let mut engine = MediaEngine::default();
     let codec = |mime_type: &str, clock_rate, sdp_fmtp_line: &str, rtcp_feedback, payload_type| {
         RTCRtpCodecParameters {
@@ -123,8 +119,7 @@ fn media_engine() -> Result<(MediaEngine, Registry), String> {
     for video in video {
         engine.register_codec(video, RtpCodecKind::Video).map_err(|e| e.to_string())?;
     }
-    let registry = register_default_interceptors(Registry::new(), &mut engine).map_err(|e| e.to_string())?;
-    Ok((engine, registry))
+    Ok(engine)
 }
 
 /// VP8's payload type in a room's offers (its RTX is the next).
@@ -138,18 +133,8 @@ async fn connect(
     bind_ip: IpAddr,
     happened: mpsc::UnboundedSender<Happened>,
 ) -> Result<Arc<dyn PeerConnection>, String> {
-    let (engine, registry) = media_engine()?;
     let handler = Arc::new(Handler { room: Arc::clone(room), member, happened });
-    let connection = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
-        .with_media_engine(engine)
-        .with_interceptor_registry(registry)
-        .with_handler(handler)
-        .with_udp_addrs(vec![SocketAddr::new(bind_ip, 0)])
-        .build()
-        .await
-        .map_err(|e| e.to_string())?;
-    let connection: Arc<dyn PeerConnection> = Arc::new(connection);
+    let connection = crate::media::webrtc::peer_connection(media_engine()?, handler, bind_ip).await?;
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
         let receive = RTCRtpTransceiverInit {
             direction: RTCRtpTransceiverDirection::Recvonly,

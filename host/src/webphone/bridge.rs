@@ -12,10 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MediaEngine,
 };
@@ -31,8 +28,7 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
-    RTCPeerConnectionState,
+    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
 };
 
 use super::opus::{OpusError, OpusToPcmu, PcmuToOpus};
@@ -171,22 +167,14 @@ impl Bridge {
                 RtpCodecKind::Audio,
             )
             .map_err(webrtc)?;
-        let registry = register_default_interceptors(Registry::new(), &mut engine).map_err(webrtc)?;
         let handler = Arc::new(Handler {
             codec,
             socket: Arc::clone(&socket),
             relay: relay_seen,
             gathered: gathered_tx,
         });
-        let connection = PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(engine)
-            .with_interceptor_registry(registry)
-            .with_handler(handler)
-            .with_udp_addrs(vec![SocketAddr::new(bind_ip, 0)])
-            .build()
-            .await
-            .map_err(webrtc)?;
+        let connection =
+            crate::media::webrtc::peer_connection(engine, handler, bind_ip).await.map_err(webrtc)?;
         let ssrc = rand::random::<u32>();
         let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
             "centralita".to_string(),
@@ -206,7 +194,7 @@ impl Bridge {
         let pump = tokio::spawn(to_browser(socket, Arc::clone(&track), ssrc, codec, transcoder));
         Ok(Bridge {
             codec,
-            connection: Arc::new(connection),
+            connection,
             track,
             track_added: false,
             dtls_role: None,
