@@ -132,6 +132,27 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
          form.portal_password.value = 'bea-portal-pw'; form.requestSubmit(); return true; })()",
     );
     page.wait_for("!!document.querySelector('#users-table tr[data-id=\"101\"]')", PATIENCE);
+    // Editing changes the fields the form shows and keeps the rest (the recording mode
+    // set through the API, the portal password 101 logs in with below).
+    let recorded = json!({"extension": "101", "full_name": "Bea", "email": "bea@acme.test",
+                          "recording": {"mode": "always", "announce": true}});
+    server.operator().put("/api/v1/companies/acme/users/101", &recorded).expect(200, "recording mode");
+    page.eval("location.hash = '#dids'; true");
+    page.eval("location.hash = '#users'; true");
+    page.wait_for("!!document.querySelector('#users-table tr[data-id=\"101\"] button.edit')", PATIENCE);
+    page.eval("document.querySelector('#users-table tr[data-id=\"101\"] button.edit').click(); true");
+    page.wait_for("document.getElementById('create-users').full_name.value === 'Bea'", PATIENCE);
+    submit(&mut page, "create-users", &json!({"full_name": "Bea Martín", "web_phone_mode": "exclusive"}));
+    page.wait_for(
+        "document.querySelector('#users-table tr[data-id=\"101\"]')?.textContent.includes('Bea Martín')",
+        PATIENCE,
+    );
+    let bea = server.operator().get("/api/v1/companies/acme/users/101").expect(200, "user 101");
+    assert_eq!(
+        (bea["full_name"].as_str(), bea["web_phone_mode"].as_str()),
+        (Some("Bea Martín"), Some("exclusive"))
+    );
+    assert_eq!(bea["recording"], json!({"mode": "always", "announce": true}), "kept: {bea}");
     page.screenshot(&artifacts_dir().join("panel-users.png"));
     no_script_errors(&mut page);
 

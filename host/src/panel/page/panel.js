@@ -96,7 +96,8 @@ function fieldInput(field) {
 // `spec`: {kind, title, singular, path (the collection's URL), id(row), columns:
 // [[key, label]], fields (none: no create form), body(values) (default: as typed),
 // remove (false: rows cannot be deleted), actions(row) (more of a row's cell), extra()
-// (a section after the form), created(answer) (what to say after a create)}.
+// (a section after the form), created(answer) (what to say after a create), bodyKeys
+// (the API body's fields: rows can be edited, and a save sends them all back)}.
 function entityList(spec) {
   const state = { rows: [], query: '', perPage: 10, page: 0 };
   const body = h('tbody');
@@ -127,6 +128,7 @@ function entityList(spec) {
     body.replaceChildren(...shown.map((row) => h('tr', { 'data-id': spec.id(row) },
       spec.columns.map(([key]) => h('td', {}, cell(row[key]))),
       spec.actions ? h('td', {}, spec.actions(row)) : null,
+      spec.bodyKeys ? h('td', {}, h('button', { class: 'edit', onclick: () => edit(row) }, 'Edit')) : null,
       removable ? h('td', {}, h('button', { class: 'delete', onclick: () => remove(row) }, 'Delete')) : null)));
     if (!shown.length) {
       body.append(h('tr', {}, h('td', { colspan: spec.columns.length + 1, class: 'muted' }, 'Nothing here yet.')));
@@ -152,19 +154,49 @@ function entityList(spec) {
     h('div', { class: 'tools' }, search, perPage),
     h('table', { id: `${spec.kind}-table` }, h('thead', {}, h('tr', {},
       spec.columns.map(([, label]) => h('th', {}, label)), spec.actions ? h('th', {}) : null,
-      removable ? h('th', {}) : null)), body),
+      spec.bodyKeys ? h('th', {}) : null, removable ? h('th', {}) : null)), body),
     h('div', { class: 'pager' }, pageInfo, previous, next), listError);
   if (!spec.fields) return h('div', {}, listSection);
 
   const errors = {};
   const formError = h('p', { class: 'error' });
   const created = h('p', { class: 'muted', id: `${spec.kind}-created` });
+  const heading = h('h2', {}, `New ${spec.singular}`);
+  const save = h('button', { class: 'primary', type: 'submit' }, 'Create');
+  const cancel = h('button', { type: 'button', hidden: true }, 'Cancel');
   const form = h('form', { class: 'grid', id: `create-${spec.kind}` },
     spec.fields.map((field) => {
       errors[field.name] = h('span', { class: 'field-error', 'data-field': field.name });
       return h('label', {}, field.label, fieldInput(field), errors[field.name]);
     }),
-    h('div', {}, h('button', { class: 'primary', type: 'submit' }, 'Create')));
+    h('div', {}, save, ' ', cancel));
+  // Editing: the form shows the row; saving sends the whole entity back (PUT) with the
+  // form's fields changed, so fields the form does not show keep their values.
+  let editing = null;
+  function stopEditing() {
+    editing = null;
+    form.reset();
+    heading.textContent = `New ${spec.singular}`;
+    save.textContent = 'Create';
+    cancel.hidden = true;
+  }
+  function edit(row) {
+    editing = row;
+    heading.textContent = `Edit ${spec.singular} ${spec.id(row)}`;
+    save.textContent = 'Save';
+    cancel.hidden = false;
+    for (const field of spec.fields) {
+      const input = form.elements[field.name];
+      const value = row[field.name];
+      if (field.type === 'checkbox') input.checked = !!value;
+      else if (field.type === 'password') input.value = '';
+      else if (field.type === 'json') input.value = value === undefined || value === null ? '' : JSON.stringify(value);
+      else if (field.type === 'list') input.value = (value ?? []).join(', ');
+      else input.value = cell(value);
+    }
+    form.scrollIntoView();
+  }
+  cancel.addEventListener('click', stopEditing);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     Object.values(errors).forEach((e) => { e.textContent = ''; });
@@ -177,16 +209,21 @@ function entityList(spec) {
           ? (form.elements[field.name].checked ? 'on' : '') : form.elements[field.name].value;
         if (raw !== '' || field.type === 'checkbox') values[field.name] = fieldValue(field, raw);
       }
-      const answer = await api('POST', spec.path, spec.body ? spec.body(values) : values);
-      if (spec.created) created.textContent = spec.created(answer);
-      form.reset();
+      if (editing) {
+        const whole = Object.fromEntries(spec.bodyKeys.filter((k) => k in editing).map((k) => [k, editing[k]]));
+        await api('PUT', `${spec.path}/${encodeURIComponent(spec.id(editing))}`, { ...whole, ...values });
+      } else {
+        const answer = await api('POST', spec.path, spec.body ? spec.body(values) : values);
+        if (spec.created) created.textContent = spec.created(answer);
+      }
+      stopEditing();
       await reload();
     } catch (error) {
       const target = error.field && errors[error.field.split(/[.[]/)[0]];
       (target ?? formError).textContent = error.message;
     }
   });
-  return h('div', {}, listSection, h('section', {}, h('h2', {}, `New ${spec.singular}`), form, formError, created),
+  return h('div', {}, listSection, h('section', {}, heading, form, formError, created),
     spec.extra ? spec.extra() : null);
 }
 
@@ -198,6 +235,7 @@ function operatorSections() {
   return [
     {
       kind: 'companies', title: 'Companies', singular: 'company', path: '/api/v1/companies',
+      bodyKeys: ['id', 'name', 'max_extensions', 'time_zone', 'sip_domain', 'trunk', 'secondary_trunk', 'decision_deadline_ms', 'decision_memory_mib', 'permissions_module', 'permissions_config', 'recording_retention_days', 'recording_quota_mb'],
       id: (company) => company.id,
       columns: [['id', 'Id'], ['name', 'Name'], ['sip_domain', 'SIP domain'], ['max_extensions', 'Max extensions'], ['time_zone', 'Time zone']],
       fields: [
@@ -227,6 +265,7 @@ function adminSections() {
   return [
     {
       kind: 'users', title: 'Users', singular: 'user', path: `${company}/users`, id: (user) => user.extension,
+      bodyKeys: ['extension', 'role', 'email', 'full_name', 'internal_only', 'mobile', 'outgoing_caller_id', 'recording', 'web_phone_mode'],
       columns: [['extension', 'Extension'], ['full_name', 'Name'], ['email', 'Email'], ['role', 'Role'], ['web_phone_mode', 'Web phone']],
       fields: [
         { name: 'extension', label: 'Extension', required: true },
@@ -239,6 +278,7 @@ function adminSections() {
     },
     {
       kind: 'dids', title: 'DIDs', singular: 'DID', path: `${company}/dids`, id: (did) => did.number,
+      bodyKeys: ['number', 'description', 'forward', 'rules', 'default_destination', 'fallback_destination', 'module', 'config'],
       extra: () => didTryIt(company),
       columns: [['number', 'Number'], ['description', 'Description'], ['default_destination', 'Default destination'], ['rules', 'Rules']],
       fields: [
@@ -250,6 +290,7 @@ function adminSections() {
     },
     {
       kind: 'aliases', title: 'Aliases', singular: 'alias', path: `${company}/aliases`, id: (alias) => alias.number,
+      bodyKeys: ['number', 'target', 'display_name', 'description'],
       columns: [['number', 'Number'], ['target', 'Dials'], ['display_name', 'Name'], ['description', 'Description']],
       fields: [
         { name: 'number', label: 'Short number', required: true },
@@ -260,11 +301,13 @@ function adminSections() {
     },
     {
       kind: 'external-numbers', title: 'External numbers', singular: 'external number', path: `${company}/external-numbers`,
+      bodyKeys: ['name', 'number', 'description'],
       id: (n) => n.name, columns: [['name', 'Name'], ['number', 'Number'], ['description', 'Description']],
       fields: [{ name: 'name', label: 'Name', required: true }, { name: 'number', label: 'Number', required: true }, { name: 'description', label: 'Description' }],
     },
     {
       kind: 'ivr-menus', title: 'IVR menus', singular: 'menu', path: `${company}/ivr-menus`, id: (menu) => menu.name,
+      bodyKeys: ['name', 'number', 'greeting', 'allow_dialing', 'options', 'no_input', 'invalid', 'timeout_seconds', 'repeats', 'module', 'config'],
       columns: [['name', 'Name'], ['number', 'Number'], ['greeting', 'Greeting'], ['options', 'Keys']],
       fields: [
         { name: 'name', label: 'Name', required: true },
@@ -276,6 +319,7 @@ function adminSections() {
     },
     {
       kind: 'queues', title: 'Queues', singular: 'queue', path: `${company}/queues`, id: (queue) => queue.name,
+      bodyKeys: ['name', 'number', 'max_waiting', 'step_timeout_seconds', 'max_time_seconds', 'wrap_up_seconds', 'members', 'autoanswer', 'ring_busy_agents', 'music_on_hold', 'remember_agent', 'show_queue_name', 'unanswered_destination', 'after_destination', 'strategy', 'module', 'config'],
       columns: [['name', 'Name'], ['number', 'Number'], ['strategy', 'Strategy'], ['members', 'Agents']],
       fields: [
         { name: 'name', label: 'Name', required: true },
@@ -287,6 +331,7 @@ function adminSections() {
     },
     {
       kind: 'voicemail-boxes', title: 'Voicemail boxes', singular: 'box', path: `${company}/voicemail-boxes`, id: (box) => box.name,
+      bodyKeys: ['name', 'number', 'email', 'greeting', 'retention_days', 'pin', 'max_message_seconds'],
       columns: [['name', 'Name'], ['number', 'Number'], ['email', 'Email'], ['retention_days', 'Kept (days)']],
       fields: [
         { name: 'name', label: 'Name', required: true },
@@ -299,6 +344,7 @@ function adminSections() {
     },
     {
       kind: 'pickup-groups', title: 'Pickup groups', singular: 'group', path: `${company}/pickup-groups`, id: (group) => group.name,
+      bodyKeys: ['name', 'members'],
       columns: [['name', 'Name'], ['members', 'Members']],
       fields: [{ name: 'name', label: 'Name', required: true }, { name: 'members', label: 'Members', type: 'list', example: '101, 102' }],
     },
