@@ -225,10 +225,32 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     page.wait_for("!!document.getElementById('login-form')", PATIENCE);
     log_in(&mut page, "acme", "101", "bea-portal-pw");
     page.wait_for(
-        "document.body.dataset.role === 'user' && !!document.getElementById('web-phone-link')",
+        "document.body.dataset.role === 'user' && !!document.getElementById('create-devices')",
         PATIENCE,
     );
     assert_eq!(status(&mut page, "'/api/v1/companies/acme/users'"), json!(403), "a user is no admin");
+    assert_eq!(
+        status(&mut page, "'/api/v1/companies/acme/users/100/devices'"),
+        json!(403),
+        "nor anyone else"
+    );
+    // Their own devices and ring order, and how their web phone rings.
+    submit(&mut page, "create-devices", &json!({"id": "desk", "name": "Desk phone", "order": "2"}));
+    page.wait_for("!!document.querySelector('#devices-table tr[data-id=desk]')", PATIENCE);
+    let desk =
+        server.operator().get("/api/v1/companies/acme/users/101/devices/desk").expect(200, "the device");
+    assert_eq!((desk["order"].as_u64(), desk["enabled"].as_bool()), (Some(2), Some(true)), "{desk}");
+    page.eval("location.hash = '#web-phone'; true");
+    page.wait_for("document.getElementById('web-phone-mode')?.value === 'exclusive'", PATIENCE);
+    page.eval(
+        "(() => { const mode = document.getElementById('web-phone-mode'); mode.value = 'multi_device';
+           mode.dispatchEvent(new Event('change')); return true; })()",
+    );
+    page.wait_for("document.getElementById('web-phone-saved').textContent === 'Saved.'", PATIENCE);
+    let bea = server.operator().get("/api/v1/companies/acme/users/101").expect(200, "user 101");
+    assert_eq!(bea["web_phone_mode"], "multi_device", "set by the user: {bea}");
+    assert_eq!(page.eval("!!document.getElementById('web-phone-link')"), json!(true));
+    page.screenshot(&artifacts_dir().join("panel-portal.png"));
     no_script_errors(&mut page);
 }
 

@@ -100,6 +100,20 @@ impl Access {
         }
     }
 
+    /// Refuse anyone but the operator, `company`'s own keys and `extension`'s own user key
+    /// or session (a user manages their own devices and web phone mode).
+    pub fn require_user(&self, company: &str, extension: &str) -> ApiResult<()> {
+        match &self.caller {
+            Caller::User { company: own, extension: own_extension, .. }
+                if own == company && own_extension == extension =>
+            {
+                Ok(())
+            }
+            Caller::User { .. } => Err(ApiError::forbidden("a user reaches only their own extension")),
+            _ => self.require_company(company),
+        }
+    }
+
     /// The company a company or user key belongs to; none for the operator.
     pub fn own_company(&self) -> Option<&str> {
         match &self.caller {

@@ -88,7 +88,7 @@ pub async fn create(
     Path((company, extension)): Path<(String, String)>,
     Body(body): Body<DeviceBody>,
 ) -> ApiResult<(StatusCode, Json<Device>)> {
-    access.require_company(&company)?;
+    access.require_user(&company, &extension)?;
     super::company(&s, &company)?;
     let device = build(&company, &extension, body, None)?;
     let actor = access.actor();
@@ -127,7 +127,7 @@ pub async fn list(
     access: Access,
     Path((company, extension)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<Device>>> {
-    access.require_company(&company)?;
+    access.require_user(&company, &extension)?;
     let devices = s.app.store.read(|r| {
         require_user(r, &company, &extension)?;
         Ok::<_, ApiError>(r.scan(&DEVICES, &devices_prefix(&company, &extension))?)
@@ -143,7 +143,7 @@ pub async fn get(
     access: Access,
     Path((company, extension, id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Device>> {
-    access.require_company(&company)?;
+    access.require_user(&company, &extension)?;
     let device = s.app.store.read(|r| r.get(&DEVICES, &device_key(&company, &extension, &id)))?;
     device.map(Json).ok_or_else(|| not_found(&extension, &id))
 }
@@ -158,7 +158,7 @@ pub async fn update(
     Path((company, extension, id)): Path<(String, String, String)>,
     Body(body): Body<DeviceBody>,
 ) -> ApiResult<Json<Device>> {
-    access.require_company(&company)?;
+    access.require_user(&company, &extension)?;
     if body.id != id {
         return Err(ApiError::field("id", "cannot be changed; delete and create instead"));
     }
@@ -182,7 +182,7 @@ pub async fn delete(
     access: Access,
     Path((company, extension, id)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    access.require_company(&company)?;
+    access.require_user(&company, &extension)?;
     let actor = access.actor();
     s.app.store.write(|tx| {
         if !tx.delete(&DEVICES, &device_key(&company, &extension, &id))? {

@@ -92,7 +92,7 @@ async fn health() -> Json<Health> {
         health,
         companies::create, companies::list, companies::get, companies::update, companies::delete, trunk_status::get,
         keys::create, keys::list, keys::delete,
-        users::create, users::import, users::list, users::get, users::update, users::delete, users::rotate_sip_password, registrations::list,
+        users::create, users::import, users::list, users::get, users::update, users::set_web_phone_mode, users::delete, users::rotate_sip_password, registrations::list,
         devices::create, devices::list, devices::get, devices::update, devices::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete, dids::route,
         ivr::create, ivr::list, ivr::get_menu, ivr::update, ivr::delete, ivr::step,
@@ -167,6 +167,7 @@ pub fn router(
             post(users::rotate_sip_password),
         )
         .route(&format!("{company}/users/{{extension}}/registrations"), get(registrations::list))
+        .route(&format!("{company}/users/{{extension}}/web-phone-mode"), put(users::set_web_phone_mode))
         .route(&format!("{company}/users/{{extension}}/devices"), post(devices::create).get(devices::list))
         .route(
             &format!("{company}/users/{{extension}}/devices/{{id}}"),

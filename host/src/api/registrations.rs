@@ -36,7 +36,7 @@ pub async fn list(
     access: Access,
     Path((company, extension)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<RegistrationView>>> {
-    access.require_company(&company)?;
+    access.require_user(&company, &extension)?;
     if s.app.store.read(|r| r.get(&USERS, &company_key(&company, &extension)))?.is_none() {
         return Err(ApiError::not_found(format!("extension {extension}")));
     }

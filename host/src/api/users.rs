@@ -281,7 +281,7 @@ pub async fn get(
     access: Access,
     Path((company, extension)): Path<(String, String)>,
 ) -> ApiResult<Json<UserView>> {
-    access.require_company(&company)?;
+    access.require_user(&company, &extension)?;
     let user = s.app.store.read(|r| r.get(&USERS, &company_key(&company, &extension)))?;
     user.map(|u| Json(u.into())).ok_or_else(|| ApiError::not_found(format!("extension {extension}")))
 }
@@ -311,6 +311,43 @@ pub async fn update(
             Some(&company.id),
             "user.update",
             format!("{}/users/{extension}", company.id),
+            None,
+        ))?;
+        Ok::<_, ApiError>(user)
+    })?;
+    Ok(Json(user.into()))
+}
+
+/// How a user's web phone rings, which the user may set themselves.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebPhoneModeBody {
+    pub web_phone_mode: crate::store::records::WebPhoneMode,
+}
+
+/// Set how the user's web phone rings (SPEC §8): `multi_device` or `exclusive`. The user
+/// may call this for themselves (their user key or panel session), unlike the rest of
+/// their record.
+#[utoipa::path(put, path = "/api/v1/companies/{company}/users/{extension}/web-phone-mode", tag = "users",
+    request_body = WebPhoneModeBody, responses((status = 200, body = UserView)))]
+pub async fn set_web_phone_mode(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, extension)): Path<(String, String)>,
+    Body(body): Body<WebPhoneModeBody>,
+) -> ApiResult<Json<UserView>> {
+    access.require_user(&company, &extension)?;
+    let actor = access.actor();
+    let user = s.app.store.write(|tx| {
+        let key = company_key(&company, &extension);
+        let mut user: User =
+            tx.get(&USERS, &key)?.ok_or_else(|| ApiError::not_found(format!("extension {extension}")))?;
+        user.web_phone_mode = body.web_phone_mode;
+        tx.put(&USERS, &key, &user)?;
+        tx.audit(actor.entry(
+            Some(&company),
+            "user.web_phone_mode",
+            format!("{company}/users/{extension}"),
             None,
         ))?;
         Ok::<_, ApiError>(user)

@@ -88,7 +88,7 @@ function fieldValue(field, raw) {
 function fieldInput(field) {
   if (field.options) return h('select', { name: field.name }, field.options.map((o) => h('option', { value: o }, o)));
   if (field.type === 'json') return h('textarea', { name: field.name, rows: 3, placeholder: field.example ?? '' });
-  if (field.type === 'checkbox') return h('input', { name: field.name, type: 'checkbox' });
+  if (field.type === 'checkbox') return h('input', { name: field.name, type: 'checkbox', checked: field.checked });
   const type = { number: 'number', email: 'email', password: 'password' }[field.type] ?? 'text';
   return h('input', { name: field.name, type, required: field.required, placeholder: field.example ?? '' });
 }
@@ -530,10 +530,46 @@ function sectionsPage(sections) {
   return h('div', {}, nav, content);
 }
 
-function userPage() {
-  return h('section', {},
-    h('h1', {}, `Extension ${me.extension}`),
-    h('p', {}, 'Your phone in the browser: ', h('a', { href: '/phone', id: 'web-phone-link' }, 'open the web phone'), '.'));
+// The user portal (SPEC §8): their devices and ring order, what is registered now, and
+// how their web phone rings.
+function userSections() {
+  const user = `/api/v1/companies/${encodeURIComponent(me.company)}/users/${encodeURIComponent(me.extension)}`;
+  return [
+    {
+      kind: 'devices', title: 'My devices', singular: 'device', path: `${user}/devices`, id: (device) => device.id,
+      bodyKeys: ['id', 'name', 'kind', 'order', 'enabled'],
+      columns: [['id', 'Id'], ['name', 'Name'], ['kind', 'Kind'], ['order', 'Ring order'], ['enabled', 'Enabled'], ['sip_username', 'SIP user']],
+      fields: [
+        { name: 'id', label: 'Id', required: true, example: 'desk' },
+        { name: 'name', label: 'Name', required: true },
+        { name: 'kind', label: 'Kind', options: ['desk_phone', 'softphone', 'mobile_app', 'web_phone'] },
+        { name: 'order', label: 'Ring order (0 never rings)', type: 'number' },
+        { name: 'enabled', label: 'Enabled', type: 'checkbox', checked: true },
+      ],
+    },
+    { kind: 'registrations', title: 'Registered now', path: `${user}/registrations`, remove: false, id: (r) => r.contact,
+      columns: [['contact', 'Contact'], ['transport', 'Transport'], ['source', 'From'], ['user_agent', 'Phone']] },
+    { kind: 'web-phone', title: 'Web phone', page: () => webPhonePage(user) },
+  ];
+}
+
+function webPhonePage(user) {
+  const mode = h('select', { id: 'web-phone-mode', 'aria-label': 'Web phone mode' },
+    h('option', { value: 'multi_device' }, 'rings with my other devices'),
+    h('option', { value: 'exclusive' }, 'rings alone while logged in'));
+  const said = h('p', { class: 'muted', id: 'web-phone-saved' });
+  api('GET', user).then((view) => { mode.value = view.web_phone_mode; }).catch((e) => { said.textContent = e.message; });
+  mode.addEventListener('change', async () => {
+    try {
+      await api('PUT', `${user}/web-phone-mode`, { web_phone_mode: mode.value });
+      said.textContent = 'Saved.';
+    } catch (error) {
+      said.textContent = error.message;
+    }
+  });
+  return h('section', {}, h('h1', {}, 'Web phone'),
+    h('p', {}, 'Your phone in the browser: ', h('a', { href: '/phone', id: 'web-phone-link' }, 'open the web phone'), '.'),
+    h('label', {}, 'It ', mode), said);
 }
 
 function render() {
@@ -551,7 +587,7 @@ function render() {
   const page = {
     operator: () => sectionsPage(operatorSections()),
     admin: () => sectionsPage(adminSections()),
-    user: userPage,
+    user: () => sectionsPage(userSections()),
   }[me.role];
   main.replaceChildren(page());
 }
