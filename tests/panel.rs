@@ -301,3 +301,43 @@ fn a_module_uploaded_from_the_panel_is_active_and_rolled_back_there() {
     assert_eq!(module["versions"].as_array().map(Vec::len), Some(2), "{module}");
     no_script_errors(&mut page);
 }
+
+#[test]
+fn the_live_view_shows_a_call_while_it_lasts() {
+    use support::baresip::{DOMAIN, Phone, wait_until_registered};
+    let server = Server::start();
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let admin = support::merge(
+        support::user_body("100"),
+        json!({"role": "admin", "portal_password": "acme-admin-pw"}),
+    );
+    server.operator().post("/api/v1/companies/acme/users", &admin).expect(201, "acme's admin");
+    let password = |extension: &str| {
+        server.create_user("acme", extension)["sip_password"].as_str().expect("a password").to_string()
+    };
+    let mut caller = Phone::start(&server, "101", &password("101"), 600);
+    let mut callee = Phone::start(&server, "102", &password("102"), 1000);
+    wait_until_registered(&server, &mut caller);
+    wait_until_registered(&server, &mut callee);
+    let browser = Browser::start();
+    let mut page = open_panel(&browser, &server);
+    log_in(&mut page, "acme", "100", "acme-admin-pw");
+    page.wait_for("document.body.dataset.role === 'admin'", PATIENCE);
+    page.eval("location.hash = '#live'; true");
+    page.wait_for("document.getElementById('live-status')?.textContent === 'Live.'", PATIENCE);
+
+    caller.control.command("dial", "102").unwrap_or_else(|why| panic!("dial 102: {why}"));
+    callee.control.wait_event("CALL_ESTABLISHED").unwrap_or_else(|why| panic!("102 did not answer: {why}"));
+    page.wait_for(
+        "[...document.querySelectorAll('#live-calls tbody tr')].some((row) => row.textContent.includes('102') && row.textContent.includes('connected'))",
+        PATIENCE,
+    );
+    page.screenshot(&artifacts_dir().join("panel-live.png"));
+    caller.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    callee.control.wait_event("CALL_CLOSED").unwrap_or_else(|why| panic!("the call did not end: {why}"));
+    page.wait_for(
+        "document.querySelector('#live-calls tbody').textContent.includes('No calls now.')",
+        PATIENCE,
+    );
+    no_script_errors(&mut page);
+}

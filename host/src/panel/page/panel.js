@@ -367,6 +367,7 @@ function adminSections() {
       fields: [{ name: 'name', label: 'Name', required: true }, { name: 'user', label: 'For user (extension, optional)' }],
       created: (answer) => `The new key (shown once): ${answer.key}`,
     },
+    { kind: 'live', title: 'Live', page: () => livePage(company) },
     { kind: 'modules', title: 'Modules', page: () => modulesPage(company) },
     { kind: 'cdrs', title: 'Calls', page: () => cdrPage(company) },
     { kind: 'audit', title: 'Audit log', path: `${company}/audit`, remove: false, id: (e) => e.seq,
@@ -490,6 +491,49 @@ function modulesPage(company) {
     h('section', {}, h('h1', {}, 'Routing modules'), h('table', { id: 'modules-table' }, h('thead', {}, h('tr', {},
       ['Module', 'Active', 'Decides', 'Since start', ''].map((t) => h('th', {}, t)))), rows), error),
     h('section', {}, h('h2', {}, 'Upload a version'), form));
+}
+
+// --- live: the company's calls as they happen, and who waits in its queues ---
+
+function livePage(company) {
+  const calls = h('tbody');
+  const queues = h('tbody');
+  const status = h('p', { class: 'muted', id: 'live-status' }, 'Connecting…');
+  const since = (ms) => `${Math.max(0, Math.round((Date.now() - ms) / 1000))} s`;
+  const drawCalls = (list) => {
+    calls.replaceChildren(...list.map((call) => h('tr', { 'data-id': call.call_id },
+      [call.caller_name ? `${call.caller_name} (${call.caller})` : call.caller, call.called, call.state,
+        call.users.join(', '), since(call.started_ms)].map((v) => h('td', {}, v)))));
+    if (!list.length) calls.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No calls now.')));
+  };
+  const drawQueues = async () => {
+    const stats = await api('GET', `${company}/queues/stats`).catch(() => []);
+    queues.replaceChildren(...stats.map((q) => h('tr', { 'data-id': q.queue },
+      [q.queue, q.live.waiting, `${Math.round(q.live.longest_waiting_ms / 1000)} s`].map((v) => h('td', {}, String(v))))));
+  };
+  // The event stream authenticates with the session cookie; each event asks for a fresh
+  // snapshot, so the table is always the host's own view of the calls.
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const socket = new WebSocket(`${scheme}://${location.host}${company}/events`);
+  socket.onopen = () => { status.textContent = 'Live.'; };
+  socket.onclose = () => { status.textContent = 'Disconnected: reload the page to reconnect.'; };
+  socket.onmessage = (message) => {
+    const data = JSON.parse(message.data);
+    if (data.type === 'snapshot') drawCalls(data.calls);
+    else if (data.type === 'event' || data.type === 'lagged') {
+      socket.send(JSON.stringify({ type: 'snapshot' }));
+      drawQueues();
+    }
+  };
+  drawQueues();
+  const page = h('div', { id: 'live' },
+    h('section', {}, h('h1', {}, 'Calls now'), status, h('table', { id: 'live-calls' }, h('thead', {}, h('tr', {},
+      ['From', 'To', 'State', 'Users', 'For'].map((t) => h('th', {}, t)))), calls)),
+    h('section', {}, h('h2', {}, 'Queues now'), h('table', { id: 'live-queues' }, h('thead', {}, h('tr', {},
+      ['Queue', 'Waiting', 'Longest wait'].map((t) => h('th', {}, t)))), queues)));
+  // Leaving the section closes the stream.
+  window.addEventListener('hashchange', () => socket.close(), { once: true });
+  return page;
 }
 
 // The DIDs' dry run (SPEC §2): where a call from `caller` at a given time would go.
