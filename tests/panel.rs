@@ -255,7 +255,7 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
 }
 
 #[test]
-fn a_module_uploaded_from_the_panel_is_active_and_rolled_back_there() {
+fn a_module_and_a_prompt_are_uploaded_from_the_panel_and_the_module_rolled_back_there() {
     let server = Server::start();
     server.create_company("acme", json!({}));
     let admin = support::merge(
@@ -291,6 +291,28 @@ fn a_module_uploaded_from_the_panel_is_active_and_rolled_back_there() {
         PATIENCE,
     );
     page.screenshot(&artifacts_dir().join("panel-modules.png"));
+    // A prompt uploaded the same way is listed as the company's and plays in the page.
+    let tone = tempfile::NamedTempFile::with_suffix(".wav").expect("a WAV file");
+    std::fs::write(tone.path(), support::audio::tone_wav(16000, 1, 1.0, 440.0)).expect("write the tone");
+    page.eval("location.hash = '#prompts'; true");
+    page.wait_for("!!document.getElementById('upload-prompt')", PATIENCE);
+    let document = page.call("DOM.getDocument", json!({}));
+    let input = page.call(
+        "DOM.querySelector",
+        json!({"nodeId": document["root"]["nodeId"], "selector": "#upload-prompt input[type=file]"}),
+    );
+    page.call("DOM.setFileInputFiles", json!({"nodeId": input["nodeId"], "files": [tone.path()]}));
+    page.eval("(() => { const form = document.getElementById('upload-prompt'); form.name.value = 'welcome'; form.requestSubmit(); return true; })()");
+    page.wait_for(
+        "document.querySelector('#prompts-table tr[data-id=welcome]')?.textContent.includes('company')",
+        PATIENCE,
+    );
+    let audio = page.eval(
+        "fetch(document.querySelector('#prompts-table tr[data-id=welcome] audio').src).then((r) => r.status)",
+    );
+    assert_eq!(audio, json!(200), "the prompt plays with the session");
+    page.eval("location.hash = '#modules'; true");
+    page.wait_for("!!document.querySelector('#modules-table tr[data-id=vip] button.rollback')", PATIENCE);
     page.eval("document.querySelector('#modules-table tr[data-id=vip] button.rollback').click(); true");
     page.wait_for(
         "document.querySelector('#modules-table tr[data-id=vip] .active-version')?.textContent === 'v1'",

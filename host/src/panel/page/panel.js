@@ -96,7 +96,7 @@ function fieldInput(field) {
 // `spec`: {kind, title, singular, path (the collection's URL), id(row), columns:
 // [[key, label]], fields (none: no create form), body(values) (default: as typed),
 // remove (false: rows cannot be deleted), actions(row) (more of a row's cell), extra()
-// (a section after the form), created(answer) (what to say after a create), bodyKeys
+// (a section after the list and form, given the list's reload), created(answer) (what to say after a create), bodyKeys
 // (the API body's fields: rows can be edited, and a save sends them all back)}.
 function entityList(spec) {
   const state = { rows: [], query: '', perPage: 10, page: 0 };
@@ -156,7 +156,7 @@ function entityList(spec) {
       spec.columns.map(([, label]) => h('th', {}, label)), spec.actions ? h('th', {}) : null,
       spec.bodyKeys ? h('th', {}) : null, removable ? h('th', {}) : null)), body),
     h('div', { class: 'pager' }, pageInfo, previous, next), listError);
-  if (!spec.fields) return h('div', {}, listSection);
+  if (!spec.fields) return h('div', {}, listSection, spec.extra ? spec.extra(reload) : null);
 
   const errors = {};
   const formError = h('p', { class: 'error' });
@@ -224,7 +224,7 @@ function entityList(spec) {
     }
   });
   return h('div', {}, listSection, h('section', {}, heading, form, formError, created),
-    spec.extra ? spec.extra() : null);
+    spec.extra ? spec.extra(reload) : null);
 }
 
 // --- the roles' pages ---
@@ -352,6 +352,12 @@ function adminSections() {
       kind: 'rooms', title: 'Conference rooms', singular: 'room', path: `${company}/rooms`, id: (room) => room.id,
       columns: [['name', 'Name'], ['number', 'Number'], ['link', 'Share link'], ['participants', 'In it now']],
       fields: [{ name: 'name', label: 'Name', required: true }, { name: 'pin', label: 'PIN' }, { name: 'number', label: 'Number' }],
+    },
+    {
+      kind: 'prompts', title: 'Prompts', path: `${company}/prompts`, id: (prompt) => prompt.name,
+      columns: [['name', 'Name'], ['source', 'Source'], ['duration_ms', 'Length (ms)']],
+      actions: (prompt) => h('audio', { controls: true, preload: 'none', src: `${company}/prompts/${encodeURIComponent(prompt.name)}/audio` }),
+      extra: (reload) => promptUpload(`${company}/prompts`, reload),
     },
     {
       kind: 'recordings', title: 'Recordings', path: `${company}/recordings`, id: (r) => r.id,
@@ -534,6 +540,28 @@ function livePage(company) {
   // Leaving the section closes the stream.
   window.addEventListener('hashchange', () => socket.close(), { once: true });
   return page;
+}
+
+// Upload a prompt in any common format (the host converts it once); `music-on-hold`
+// replaces the company's music.
+function promptUpload(prompts, reload) {
+  const said = h('p', { class: 'muted', id: 'prompt-uploaded' });
+  const form = h('form', { class: 'grid', id: 'upload-prompt' },
+    h('label', {}, 'Name', h('input', { name: 'name', required: true, placeholder: 'welcome, music-on-hold…' })),
+    h('label', {}, 'Audio (WAV, MP3, OGG, FLAC)', h('input', { name: 'file', type: 'file', accept: 'audio/*', required: true })),
+    h('div', {}, h('button', { class: 'primary', type: 'submit' }, 'Upload')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const file = form.file.files[0];
+    try {
+      await api('PUT', `${prompts}/${encodeURIComponent(form.name.value)}`, file, file.type || 'application/octet-stream');
+      said.textContent = `Uploaded ${form.name.value}.`;
+      await reload();
+    } catch (error) {
+      said.textContent = error.message;
+    }
+  });
+  return h('section', {}, h('h2', {}, 'Upload a prompt'), form, said);
 }
 
 // The DIDs' dry run (SPEC §2): where a call from `caller` at a given time would go.
