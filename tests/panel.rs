@@ -156,6 +156,37 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     page.screenshot(&artifacts_dir().join("panel-users.png"));
     no_script_errors(&mut page);
 
+    // Bulk import from CSV: all or nothing.
+    let import = |page: &mut Page, csv: &str| {
+        let file = tempfile::NamedTempFile::with_suffix(".csv").expect("a CSV file");
+        std::fs::write(file.path(), csv).expect("write the CSV");
+        let document = page.call("DOM.getDocument", json!({}));
+        let input = page.call(
+            "DOM.querySelector",
+            json!({"nodeId": document["root"]["nodeId"], "selector": "#import-users input[type=file]"}),
+        );
+        page.call("DOM.setFileInputFiles", json!({"nodeId": input["nodeId"], "files": [file.path()]}));
+        page.eval("(() => { document.getElementById('import-users').requestSubmit(); return true; })()");
+        page.wait_for("document.getElementById('import-result').textContent !== ''", PATIENCE);
+        let said = page.eval("document.getElementById('import-result').textContent");
+        page.eval("document.getElementById('import-result').textContent = ''; true");
+        said
+    };
+    let refused = import(
+        &mut page,
+        "extension,full_name,email\n110,Ana,ana@acme.test\n111,\"Luis, Jr\",not-an-email\n",
+    );
+    assert!(refused.as_str().is_some_and(|s| s.starts_with("Nothing imported")), "{refused}");
+    server.operator().get("/api/v1/companies/acme/users/110").expect(404, "all or nothing");
+    let imported = import(
+        &mut page,
+        "extension,full_name,email\n110,Ana,ana@acme.test\n111,\"Luis, Jr\",luis@acme.test\n",
+    );
+    assert_eq!(imported, json!("Imported 2 users."));
+    page.wait_for("!!document.querySelector('#users-table tr[data-id=\"111\"]')", PATIENCE);
+    let luis = server.operator().get("/api/v1/companies/acme/users/111").expect(200, "imported");
+    assert_eq!(luis["full_name"], "Luis, Jr", "a quoted CSV field keeps its comma");
+
     // A queue, a DID sending calls to it, and a queue that cannot go while the DID uses it.
     page.eval("location.hash = '#queues'; true");
     page.wait_for("!!document.getElementById('create-queues')", PATIENCE);

@@ -266,6 +266,7 @@ function adminSections() {
     {
       kind: 'users', title: 'Users', singular: 'user', path: `${company}/users`, id: (user) => user.extension,
       bodyKeys: ['extension', 'role', 'email', 'full_name', 'internal_only', 'mobile', 'outgoing_caller_id', 'recording', 'web_phone_mode'],
+      extra: (reload) => usersImport(`${company}/users`, reload),
       columns: [['extension', 'Extension'], ['full_name', 'Name'], ['email', 'Email'], ['role', 'Role'], ['web_phone_mode', 'Web phone']],
       fields: [
         { name: 'extension', label: 'Extension', required: true },
@@ -540,6 +541,57 @@ function livePage(company) {
   // Leaving the section closes the stream.
   window.addEventListener('hashchange', () => socket.close(), { once: true });
   return page;
+}
+
+// CSV (RFC 4180: quoted fields, doubled quotes) as rows of strings.
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(field); field = ''; }
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field); field = '';
+      if (row.some((f) => f !== '')) rows.push(row);
+      row = [];
+    } else field += c;
+  }
+  row.push(field);
+  if (row.some((f) => f !== '')) rows.push(row);
+  return rows;
+}
+
+// Bulk import (SPEC §1): a CSV whose first line names the columns (extension, full_name,
+// email, role, portal_password, …); all its users are created, or none.
+function usersImport(users, reload) {
+  const said = h('p', { id: 'import-result' });
+  const form = h('form', { class: 'grid', id: 'import-users' },
+    h('label', {}, 'CSV file (first line: extension,full_name,email,…)', h('input', { name: 'file', type: 'file', accept: '.csv,text/csv', required: true })),
+    h('div', {}, h('button', { type: 'submit' }, 'Import')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    said.className = '';
+    try {
+      const [header, ...rows] = parseCsv(await form.file.files[0].text());
+      const bodies = rows.map((row) => Object.fromEntries(header.map((name, i) => [name.trim(), row[i]?.trim() ?? ''])
+        .filter(([, value]) => value !== '')));
+      const result = await api('POST', `${users}/import`, bodies);
+      said.textContent = `Imported ${result.created} users.`;
+      await reload();
+    } catch (error) {
+      said.className = 'error';
+      said.textContent = `Nothing imported: ${error.message}`;
+    }
+  });
+  return h('section', {}, h('h2', {}, 'Import users'), form, said);
 }
 
 // Upload a prompt in any common format (the host converts it once); `music-on-hold`
