@@ -101,6 +101,20 @@ fn the_operator_logs_in_and_creates_a_company_with_a_wrong_field_shown_beside_it
     page.wait_for("!!document.querySelector('#companies-table tr[data-id=globex]')", PATIENCE);
     assert_eq!(page.eval("document.querySelector('[data-field=id]').textContent"), json!(""));
     page.screenshot(&artifacts_dir().join("panel-companies.png"));
+    // The operator's service codes, which every company uses unless it overrides them.
+    page.eval("location.hash = '#service-codes'; true");
+    page.wait_for("document.getElementById('service-codes')?.pickup_direct.value === '*95'", PATIENCE);
+    submit(&mut page, "service-codes", &json!({"pickup_group": "*97"}));
+    // *97 is voicemail access's: a clash, shown beside a field, nothing saved.
+    page.wait_for(
+        "[...document.querySelectorAll('#service-codes .field-error')].some((e) => e.textContent !== '')",
+        PATIENCE,
+    );
+    assert_eq!(server.operator().get("/api/v1/service-codes").expect(200, "codes")["pickup_group"], "*96");
+    submit(&mut page, "service-codes", &json!({"pickup_group": "*88"}));
+    page.wait_for("document.getElementById('codes-saved').textContent === 'Saved.'", PATIENCE);
+    let codes = server.operator().get("/api/v1/service-codes").expect(200, "codes");
+    assert_eq!(codes["pickup_group"], "*88", "{codes}");
     no_script_errors(&mut page);
 
     let company = server.operator().get("/api/v1/companies/globex").expect(200, "the company exists");

@@ -255,6 +255,7 @@ function operatorSections() {
       id: (entry) => entry.cidr, columns: [['cidr', 'Network'], ['description', 'Why']],
       fields: [{ name: 'cidr', label: 'Network', required: true, example: '10.0.0.0/8' }, { name: 'description', label: 'Why' }],
     },
+    { kind: 'service-codes', title: 'Service codes', page: () => serviceCodesPage(null) },
     { kind: 'audit', title: 'Audit log', path: '/api/v1/audit', remove: false, id: (e) => e.seq,
       columns: [['at', 'When'], ['actor', 'Who'], ['action', 'Action'], ['entity', 'What'], ['client_ip', 'From']] },
   ];
@@ -352,6 +353,10 @@ function adminSections() {
     {
       kind: 'rooms', title: 'Conference rooms', singular: 'room', path: `${company}/rooms`, id: (room) => room.id,
       columns: [['name', 'Name'], ['number', 'Number'], ['link', 'Share link'], ['participants', 'In it now']],
+      actions: (room) => h('button', { class: 'copy-link', onclick: (event) => {
+        navigator.clipboard.writeText(room.link).then(() => { event.target.textContent = 'Copied'; },
+          () => { event.target.textContent = 'Copy it from the table'; });
+      } }, 'Copy link'),
       fields: [{ name: 'name', label: 'Name', required: true }, { name: 'pin', label: 'PIN' }, { name: 'number', label: 'Number' }],
     },
     {
@@ -374,6 +379,7 @@ function adminSections() {
       fields: [{ name: 'name', label: 'Name', required: true }, { name: 'user', label: 'For user (extension, optional)' }],
       created: (answer) => `The new key (shown once): ${answer.key}`,
     },
+    { kind: 'service-codes', title: 'Service codes', page: () => serviceCodesPage(company) },
     { kind: 'live', title: 'Live', page: () => livePage(company) },
     { kind: 'modules', title: 'Modules', page: () => modulesPage(company) },
     { kind: 'cdrs', title: 'Calls', page: () => cdrPage(company) },
@@ -417,9 +423,12 @@ function cdrPage(company) {
   }
   form.addEventListener('submit', (event) => { event.preventDefault(); load(); });
   load();
+  const waits = h('div', { id: 'queue-waits' });
+  api('GET', `${company}/queues/stats`).then((stats) => waits.replaceChildren(queueWaits(stats))).catch(() => {});
   return h('div', {},
     h('section', {}, h('h1', {}, 'Calls'), form, error, summary, csv),
     h('section', {}, h('h2', {}, 'Calls per hour of the day'), chart),
+    h('section', {}, h('h2', {}, 'Queues today: average wait to answer'), waits),
     h('section', {}, h('table', { id: 'cdrs-table' }, h('thead', {}, h('tr', {},
       ['Started', 'From', 'To', 'Direction', 'Status', 'Talk (s)'].map((t) => h('th', {}, t)))), table)));
 }
@@ -543,6 +552,46 @@ function livePage(company) {
   return page;
 }
 
+// --- service codes (SPEC §7): the operator's, and a company's overrides of them ---
+
+const SERVICE_CODES = [['pickup_direct', 'Direct pickup (+ extension)'], ['pickup_group', 'Group pickup'],
+  ['voicemail_access', 'Voicemail access (+ box)'], ['record_on_demand', 'Record on demand']];
+
+// `company`: a company's URL (its overrides; empty = the operator's code), else the operator's.
+function serviceCodesPage(company) {
+  const path = company ? `${company}/service-codes` : '/api/v1/service-codes';
+  const errors = {};
+  const said = h('p', { id: 'codes-saved' });
+  const form = h('form', { class: 'grid', id: 'service-codes' },
+    SERVICE_CODES.map(([name, label]) => {
+      errors[name] = h('span', { class: 'field-error', 'data-field': name });
+      return h('label', {}, label, h('input', { name }), errors[name]);
+    }),
+    h('div', {}, h('button', { class: 'primary', type: 'submit' }, 'Save')));
+  const show = (codes) => {
+    const [values, placeholders] = company ? [codes.overrides, codes.effective] : [codes, {}];
+    for (const [name] of SERVICE_CODES) {
+      form.elements[name].value = values[name] ?? '';
+      form.elements[name].placeholder = placeholders[name] ?? '';
+    }
+  };
+  api('GET', path).then(show).catch((error) => { said.textContent = error.message; });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    Object.values(errors).forEach((e) => { e.textContent = ''; });
+    const body = Object.fromEntries(SERVICE_CODES.map(([name]) => [name, form.elements[name].value])
+      .filter(([, value]) => value !== '' || !company));
+    try {
+      show(await api('PUT', path, body));
+      said.textContent = 'Saved.';
+    } catch (error) {
+      (error.field && errors[error.field] ? errors[error.field] : said).textContent = error.message;
+    }
+  });
+  const help = company ? 'Leave a code empty to use the operator\'s (shown greyed).' : 'Every company uses these unless it overrides them.';
+  return h('section', {}, h('h1', {}, 'Service codes'), h('p', { class: 'muted' }, help), form, said);
+}
+
 // CSV (RFC 4180: quoted fields, doubled quotes) as rows of strings.
 function parseCsv(text) {
   const rows = [];
@@ -614,6 +663,28 @@ function promptUpload(prompts, reload) {
     }
   });
   return h('section', {}, h('h2', {}, 'Upload a prompt'), form, said);
+}
+
+// A horizontal bar per queue: its average wait before an agent answered, in seconds.
+function queueWaits(stats) {
+  if (!stats.length) return h('p', { class: 'muted' }, 'No queues.');
+  const svgNs = 'http://www.w3.org/2000/svg';
+  const svg = (tag, attributes, text) => {
+    const element = document.createElementNS(svgNs, tag);
+    for (const [k, v] of Object.entries(attributes)) element.setAttribute(k, v);
+    if (text !== undefined) element.textContent = text;
+    return element;
+  };
+  const most = Math.max(1, ...stats.map((q) => q.historical.average_answer_wait_ms));
+  const root = svg('svg', { viewBox: `0 0 480 ${stats.length * 24}`, width: '100%', role: 'img', 'aria-label': 'average waits' });
+  stats.forEach((q, i) => {
+    const width = (q.historical.average_answer_wait_ms / most) * 300;
+    root.append(svg('text', { x: 0, y: i * 24 + 15, 'font-size': 12, fill: '#1d2330' }, q.queue));
+    root.append(svg('rect', { x: 120, y: i * 24 + 4, width: Math.max(width, 1), height: 14, fill: '#1f6feb', 'data-queue': q.queue }));
+    root.append(svg('text', { x: 126 + width, y: i * 24 + 15, 'font-size': 11, fill: '#6b7385' },
+      `${(q.historical.average_answer_wait_ms / 1000).toFixed(1)} s · ${q.historical.answered}/${q.historical.offered} answered`));
+  });
+  return root;
 }
 
 // The DIDs' dry run (SPEC §2): where a call from `caller` at a given time would go.
