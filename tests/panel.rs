@@ -221,6 +221,25 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
         json!("→ queue:sales"),
         "the dry run"
     );
+    page.eval("document.getElementById('try-result').textContent = ''; true");
+    // A second DID with a time rule: weekdays 09:00-18:00 (Madrid) ring 100, else the queue.
+    let rules = r#"[{"order": 1, "weekday": "[1-5]", "start_time": "09:00", "end_time": "18:00", "destination": {"extension": "100"}}]"#;
+    submit(
+        &mut page,
+        "create-dids",
+        &json!({"number": "34910000001", "default_destination": "queue:sales", "rules": rules}),
+    );
+    page.wait_for("!!document.querySelector('#dids-table tr[data-id=\"34910000001\"]')", PATIENCE);
+    let try_at = |page: &mut Page, at: &str| {
+        submit(page, "try-did", &json!({"number": "34910000001", "caller": "600111222", "at": at}));
+        page.wait_for("document.getElementById('try-result').textContent !== ''", PATIENCE);
+        let said = page.eval("document.getElementById('try-result').textContent");
+        page.eval("document.getElementById('try-result').textContent = ''; true");
+        said
+    };
+    // The browser runs in UTC: Monday 10:00 UTC is 11:00 in Madrid; Sunday is no weekday.
+    assert_eq!(try_at(&mut page, "2026-11-23T10:00"), json!("→ extension:100"), "inside the rule");
+    assert_eq!(try_at(&mut page, "2026-11-22T10:00"), json!("→ queue:sales"), "outside it: the default");
     page.screenshot(&artifacts_dir().join("panel-dids.png"));
     page.eval("location.hash = '#queues'; true");
     page.wait_for("!!document.querySelector('#queues-table tr[data-id=sales] button.delete')", PATIENCE);
@@ -238,6 +257,10 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
         "document.querySelector('#dids-table tr[data-id=\"34910000000\"] button.delete').click(); true",
     );
     page.wait_for("!document.querySelector('#dids-table tr[data-id=\"34910000000\"]')", PATIENCE);
+    page.eval(
+        "document.querySelector('#dids-table tr[data-id=\"34910000001\"] button.delete').click(); true",
+    );
+    page.wait_for("!document.querySelector('#dids-table tr[data-id=\"34910000001\"]')", PATIENCE);
     server.operator().get("/api/v1/companies/acme/dids/34910000000").expect(404, "deleted from the panel");
     page.eval("location.hash = '#cdrs'; true");
     page.wait_for("document.getElementById('cdr-summary')?.textContent.startsWith('0 calls')", PATIENCE);

@@ -287,6 +287,7 @@ function adminSections() {
         { name: 'number', label: 'Number', required: true, example: '34910000000' },
         { name: 'description', label: 'Description' },
         { name: 'default_destination', label: 'Default destination', type: 'destination', required: true, example: DESTINATION_HELP },
+        { name: 'module', label: 'Deciding module (empty: the standard did-router)' },
         { name: 'rules', label: 'Time rules (JSON; patterns are regular expressions)', type: 'json', example: '[{"order": 1, "weekday": "[1-5]", "start_time": "09:00", "end_time": "18:00", "destination": {"extension": "101"}}]' },
       ],
     },
@@ -317,6 +318,7 @@ function adminSections() {
         { name: 'greeting', label: 'Greeting prompt' },
         { name: 'timeout_seconds', label: 'Timeout (s)', type: 'number' },
         { name: 'options', label: 'Keys (JSON)', type: 'json', example: '[{"key": "1", "destination": {"queue": "sales"}}]' },
+        { name: 'module', label: 'Deciding module (empty: the standard ivr)' },
       ],
     },
     {
@@ -329,6 +331,7 @@ function adminSections() {
         { name: 'strategy', label: 'Strategy', options: ['ring_all', 'linear', 'grouped_linear', 'round_robin'] },
         { name: 'members', label: 'Agents (JSON)', type: 'json', example: '[{"extension": "101", "order": 1}]' },
         { name: 'unanswered_destination', label: 'When unanswered', type: 'destination', example: DESTINATION_HELP },
+        { name: 'module', label: 'Deciding module (empty: the standard queue-strategy)' },
       ],
     },
     {
