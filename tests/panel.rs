@@ -201,6 +201,19 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     let luis = server.operator().get("/api/v1/companies/acme/users/111").expect(200, "imported");
     assert_eq!(luis["full_name"], "Luis, Jr", "a quoted CSV field keeps its comma");
 
+    // Any user's devices, from the admin's side.
+    page.eval("location.hash = '#user-devices'; true");
+    page.wait_for("!!document.getElementById('pick-extension')", PATIENCE);
+    submit(&mut page, "pick-extension", &json!({"extension": "110"}));
+    page.wait_for("!!document.getElementById('create-devices')", PATIENCE);
+    submit(
+        &mut page,
+        "create-devices",
+        &json!({"id": "soft", "name": "Softphone", "kind": "softphone", "order": "3"}),
+    );
+    page.wait_for("!!document.querySelector('#devices-table tr[data-id=soft]')", PATIENCE);
+    server.operator().get("/api/v1/companies/acme/users/110/devices/soft").expect(200, "added by the admin");
+
     // A queue, a DID sending calls to it, and a queue that cannot go while the DID uses it.
     page.eval("location.hash = '#queues'; true");
     page.wait_for("!!document.getElementById('create-queues')", PATIENCE);

@@ -278,6 +278,7 @@ function adminSections() {
         { name: 'portal_password', label: 'Portal password', type: 'password' },
       ],
     },
+    { kind: 'user-devices', title: 'Devices', page: () => adminDevicesPage(company) },
     {
       kind: 'dids', title: 'DIDs', singular: 'DID', path: `${company}/dids`, id: (did) => did.number,
       bodyKeys: ['number', 'description', 'forward', 'rules', 'default_destination', 'fallback_destination', 'module', 'config'],
@@ -728,23 +729,42 @@ function sectionsPage(sections) {
   return h('div', {}, nav, content);
 }
 
+// A user's devices (SPEC §8), as their portal shows them: `user` is the user's URL.
+function devicesSpec(user) {
+  return {
+    kind: 'devices', title: 'Devices', singular: 'device', path: `${user}/devices`, id: (device) => device.id,
+    bodyKeys: ['id', 'name', 'kind', 'order', 'enabled'],
+    columns: [['id', 'Id'], ['name', 'Name'], ['kind', 'Kind'], ['order', 'Ring order'], ['enabled', 'Enabled'], ['sip_username', 'SIP user']],
+    fields: [
+      { name: 'id', label: 'Id', required: true, example: 'desk' },
+      { name: 'name', label: 'Name', required: true },
+      { name: 'kind', label: 'Kind', options: ['desk_phone', 'softphone', 'mobile_app', 'web_phone'] },
+      { name: 'order', label: 'Ring order (0 never rings)', type: 'number' },
+      { name: 'enabled', label: 'Enabled', type: 'checkbox', checked: true },
+    ],
+  };
+}
+
+// An admin's view of any user's devices: pick the extension, then the same list.
+function adminDevicesPage(company) {
+  const shown = h('div', { id: 'user-devices' });
+  const form = h('form', { class: 'tools', id: 'pick-extension' },
+    h('input', { name: 'extension', placeholder: 'Extension', 'aria-label': 'Extension', required: true }),
+    h('button', { type: 'submit' }, 'Show devices'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const user = `${company}/users/${encodeURIComponent(form.extension.value.trim())}`;
+    shown.replaceChildren(entityList({ ...devicesSpec(user), title: `Devices of ${form.extension.value.trim()}` }));
+  });
+  return h('div', {}, h('section', {}, h('h1', {}, 'Devices'), form), shown);
+}
+
 // The user portal (SPEC §8): their devices and ring order, what is registered now, and
 // how their web phone rings.
 function userSections() {
   const user = `/api/v1/companies/${encodeURIComponent(me.company)}/users/${encodeURIComponent(me.extension)}`;
   return [
-    {
-      kind: 'devices', title: 'My devices', singular: 'device', path: `${user}/devices`, id: (device) => device.id,
-      bodyKeys: ['id', 'name', 'kind', 'order', 'enabled'],
-      columns: [['id', 'Id'], ['name', 'Name'], ['kind', 'Kind'], ['order', 'Ring order'], ['enabled', 'Enabled'], ['sip_username', 'SIP user']],
-      fields: [
-        { name: 'id', label: 'Id', required: true, example: 'desk' },
-        { name: 'name', label: 'Name', required: true },
-        { name: 'kind', label: 'Kind', options: ['desk_phone', 'softphone', 'mobile_app', 'web_phone'] },
-        { name: 'order', label: 'Ring order (0 never rings)', type: 'number' },
-        { name: 'enabled', label: 'Enabled', type: 'checkbox', checked: true },
-      ],
-    },
+    { ...devicesSpec(user), title: 'My devices' },
     { kind: 'registrations', title: 'Registered now', path: `${user}/registrations`, remove: false, id: (r) => r.contact,
       columns: [['contact', 'Contact'], ['transport', 'Transport'], ['source', 'From'], ['user_agent', 'Phone']] },
     { kind: 'web-phone', title: 'Web phone', page: () => webPhonePage(user) },
