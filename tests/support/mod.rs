@@ -85,6 +85,24 @@ pub fn free_port_tcp_udp() -> u16 {
     panic!("found no port free for both TCP and UDP");
 }
 
+/// A UDP port free a moment ago with the three after it (sipp's `-mp`: it binds audio RTP
+/// and RTCP there and video RTP and RTCP on the next two; one taken fails the whole run).
+pub fn free_media_ports() -> u16 {
+    for _ in 0..100 {
+        let probe = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
+        // unwrap: a bound socket has a local address.
+        let first = probe.local_addr().unwrap().port();
+        drop(probe);
+        let Some(last) = first.checked_add(3) else { continue };
+        let held: Vec<_> =
+            (first..=last).map_while(|port| UdpSocket::bind(("127.0.0.1", port)).ok()).collect();
+        if held.len() == 4 {
+            return first;
+        }
+    }
+    panic!("found no four free UDP ports in a row for sipp's media");
+}
+
 /// A running `centralita serve`, killed when dropped.
 pub struct Server {
     child: Option<Child>,
