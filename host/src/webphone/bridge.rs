@@ -191,7 +191,8 @@ impl Bridge {
             BrowserCodec::G711(_) => None,
             BrowserCodec::Opus(_) => Some(PcmuToOpus::new()?),
         };
-        let pump = tokio::spawn(to_browser(socket, Arc::clone(&track), ssrc, codec, transcoder));
+        let pump =
+            tokio::spawn(to_browser(socket, relay.subscribe(), Arc::clone(&track), ssrc, codec, transcoder));
         Ok(Bridge {
             codec,
             connection,
@@ -329,12 +330,13 @@ async fn to_relay(
     }
 }
 
-/// The relay's audio, packet by packet, to the browser, as the track's stream `ssrc`
-/// (the sender sends nothing else), through `transcoder` if the browser speaks Opus.
-/// Only the relay side's codec passes: the track would relabel anything else
-/// (telephone events) as audio.
+/// The relay's audio (from `relay`, nobody else), packet by packet, to the browser, as
+/// the track's stream `ssrc` (the sender sends nothing else), through `transcoder` if the
+/// browser speaks Opus. Only the relay side's codec passes: the track would relabel
+/// anything else (telephone events) as audio.
 async fn to_browser(
     socket: Arc<UdpSocket>,
+    relay: watch::Receiver<Option<SocketAddr>>,
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     codec: BrowserCodec,
@@ -342,7 +344,12 @@ async fn to_browser(
 ) {
     let mut buffer = vec![0u8; MAX_PACKET];
     loop {
-        let Ok((length, _from)) = socket.recv_from(&mut buffer).await else { return };
+        let Ok((length, from)) = socket.recv_from(&mut buffer).await else { return };
+        // Only the relay speaks to the bridge (it sends from where it receives): a packet
+        // from anywhere else is not the call's and never reaches the browser.
+        if *relay.borrow() != Some(from) {
+            continue;
+        }
         let Ok(packet) = rtc::rtp::Packet::unmarshal(&mut &buffer[..length]) else { continue };
         if packet.header.payload_type != codec.relay_payload_type() {
             continue;
