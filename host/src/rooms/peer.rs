@@ -86,8 +86,8 @@ impl PeerConnectionEventHandler for Handler {
 /// The codecs a room speaks: G.711 audio, which phones speak too (a phone joins with no
 /// transcoding, and its mix is a table lookup away), and VP8 video, which every browser
 /// sends, with retransmission (RTX) and the usual feedback.
-fn media_engine() -> Result<MediaEngine, String> {
-    let mut engine = MediaEngine::default();
+/// Every codec a room speaks, by kind, with its payload type in the host's offers.
+fn room_codecs() -> Vec<(RtpCodecKind, RTCRtpCodecParameters)> {
     let codec = |mime_type: &str, clock_rate, sdp_fmtp_line: &str, rtcp_feedback, payload_type| {
         RTCRtpCodecParameters {
             rtp_codec: RTCRtpCodec {
@@ -107,19 +107,29 @@ fn media_engine() -> Result<MediaEngine, String> {
         feedback("nack", ""),
         feedback("nack", "pli"),
     ];
-    let audio =
-        [codec(MIME_TYPE_PCMU, 8000, "", vec![], PCMU), codec(MIME_TYPE_PCMA, 8000, "", vec![], PCMA)];
-    for audio in audio {
-        engine.register_codec(audio, RtpCodecKind::Audio).map_err(|e| e.to_string())?;
-    }
-    let video = [
-        codec(MIME_TYPE_VP8, 90000, "", video_feedback, VP8),
-        codec(MIME_TYPE_RTX, 90000, &format!("apt={VP8}"), vec![], VP8 + 1),
-    ];
-    for video in video {
-        engine.register_codec(video, RtpCodecKind::Video).map_err(|e| e.to_string())?;
+    vec![
+        (RtpCodecKind::Audio, codec(MIME_TYPE_PCMU, 8000, "", vec![], PCMU)),
+        (RtpCodecKind::Audio, codec(MIME_TYPE_PCMA, 8000, "", vec![], PCMA)),
+        (RtpCodecKind::Video, codec(MIME_TYPE_VP8, 90000, "", video_feedback, VP8)),
+        (RtpCodecKind::Video, codec(MIME_TYPE_RTX, 90000, &format!("apt={VP8}"), vec![], VP8 + 1)),
+    ]
+}
+
+fn media_engine() -> Result<MediaEngine, String> {
+    let mut engine = MediaEngine::default();
+    for (kind, codec) in room_codecs() {
+        engine.register_codec(codec, kind).map_err(|e| e.to_string())?;
     }
     Ok(engine)
+}
+
+/// The media codec sent with `payload_type` (the payload types are the host's, from its
+/// offers), for a track that did not name its codec; retransmissions (RTX) name none.
+pub(super) fn codec_of(payload_type: u8) -> Option<RTCRtpCodec> {
+    room_codecs()
+        .into_iter()
+        .find(|(_, c)| c.payload_type == payload_type && c.rtp_codec.mime_type != MIME_TYPE_RTX)
+        .map(|(_, c)| c.rtp_codec)
 }
 
 /// VP8's payload type in a room's offers (its RTX is the next).

@@ -168,11 +168,35 @@ impl LiveRoom {
     /// `publisher` sends `track`: forward it to every other participant until it ends.
     pub(super) async fn publish(self: Arc<Self>, publisher: u64, track: Arc<dyn TrackRemote>) {
         let kind = track.kind().await;
-        let Some(ssrc) = track.ssrcs().await.first().copied() else { return };
-        let Some(codec) = track.codec(ssrc).await else { return };
+        let named = match track.ssrcs().await.first().copied() {
+            Some(ssrc) => track.codec(ssrc).await.map(|codec| (ssrc, codec)),
+            None => None,
+        };
+        // A track that did not name its SSRC and codec when it opened is known by its
+        // first packet instead, which is then forwarded like the rest.
+        let mut first = None;
+        let (ssrc, codec) = match named {
+            Some(named) => named,
+            None => loop {
+                match track.poll().await {
+                    Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                        let Some(codec) = super::peer::codec_of(packet.header.payload_type) else { continue };
+                        tracing::debug!(publisher, %kind, "a track named its codec by its first packet");
+                        let ssrc = packet.header.ssrc;
+                        first = Some(packet);
+                        break (ssrc, codec);
+                    }
+                    Some(_) => {}
+                    None => return,
+                }
+            },
+        };
         let copies = self.published_by(publisher, kind, codec).await;
         if kind == RtpCodecKind::Video {
             tokio::spawn(ask_for_key_frames(Arc::clone(&track), ssrc));
+        }
+        if let Some(packet) = first {
+            forward(publisher, &packet, &copies).await;
         }
         while let Some(event) = track.poll().await {
             if let TrackRemoteEvent::OnRtpPacket(packet) = event {
