@@ -53,19 +53,8 @@ pub fn free_sip_port() -> u16 {
 /// Twenty consecutive UDP ports free a moment ago, for one phone's RTP and RTCP. They lie in
 /// the ephemeral range, away from the server's relay ports (20000-29999).
 pub fn free_rtp_ports() -> (u16, u16) {
-    for _ in 0..100 {
-        let probe = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-        // unwrap: a bound socket has a local address.
-        let first = probe.local_addr().unwrap().port();
-        drop(probe);
-        let Some(last) = first.checked_add(19) else { continue };
-        let held: Vec<_> =
-            (first..=last).map_while(|port| UdpSocket::bind(("127.0.0.1", port)).ok()).collect();
-        if held.len() == 20 {
-            return (first, last);
-        }
-    }
-    panic!("found no free RTP port range for baresip");
+    let first = super::free_udp_ports(20);
+    (first, first + 19)
 }
 
 /// A baresip ctrl_tcp connection: commands out, responses and events in, each one

@@ -85,22 +85,27 @@ pub fn free_port_tcp_udp() -> u16 {
     panic!("found no port free for both TCP and UDP");
 }
 
-/// A UDP port free a moment ago with the three after it (sipp's `-mp`: it binds audio RTP
-/// and RTCP there and video RTP and RTCP on the next two; one taken fails the whole run).
-pub fn free_media_ports() -> u16 {
+/// The first of `count` UDP ports in a row that were all free a moment ago (media
+/// programs bind a range: one port taken fails their whole run).
+pub fn free_udp_ports(count: u16) -> u16 {
     for _ in 0..100 {
         let probe = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
         // unwrap: a bound socket has a local address.
         let first = probe.local_addr().unwrap().port();
         drop(probe);
-        let Some(last) = first.checked_add(3) else { continue };
+        let Some(last) = first.checked_add(count - 1) else { continue };
         let held: Vec<_> =
             (first..=last).map_while(|port| UdpSocket::bind(("127.0.0.1", port)).ok()).collect();
-        if held.len() == 4 {
+        if held.len() == usize::from(count) {
             return first;
         }
     }
-    panic!("found no four free UDP ports in a row for sipp's media");
+    panic!("found no {count} free UDP ports in a row");
+}
+
+/// sipp's `-mp`: it binds audio RTP and RTCP there and video RTP and RTCP on the next two.
+pub fn free_media_ports() -> u16 {
+    free_udp_ports(4)
 }
 
 /// A running `centralita serve`, killed when dropped.
