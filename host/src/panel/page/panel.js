@@ -437,14 +437,16 @@ function cdrPage(company) {
       ['Started', 'From', 'To', 'Direction', 'Status', 'Talk (s)'].map((t) => h('th', {}, t)))), table)));
 }
 
+// An SVG element, as h() makes HTML ones.
+function svg(tag, attributes, text) {
+  const element = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
 // A bar per hour of the day (local time): answered calls in blue, the rest in grey.
 function callsPerHour(records) {
-  const svgNs = 'http://www.w3.org/2000/svg';
-  const svg = (tag, attributes) => {
-    const element = document.createElementNS(svgNs, tag);
-    for (const [k, v] of Object.entries(attributes)) element.setAttribute(k, v);
-    return element;
-  };
   const hours = Array.from({ length: 24 }, () => ({ answered: 0, other: 0 }));
   for (const record of records) {
     const hour = new Date(record.started_at).getHours();
@@ -459,9 +461,7 @@ function callsPerHour(records) {
     root.append(svg('rect', { x: i * bar + 2, y: height - answered, width: bar - 4, height: answered, fill: '#1f6feb', 'data-hour': i }));
     root.append(svg('rect', { x: i * bar + 2, y: height - answered - other, width: bar - 4, height: other, fill: '#b8bfcc' }));
     if (i % 3 === 0) {
-      const label = svg('text', { x: i * bar + 2, y: height + 13, 'font-size': 10, fill: '#6b7385' });
-      label.textContent = String(i).padStart(2, '0');
-      root.append(label);
+      root.append(svg('text', { x: i * bar + 2, y: height + 13, 'font-size': 10, fill: '#6b7385' }, String(i).padStart(2, '0')));
     }
   });
   return root;
@@ -672,13 +672,6 @@ function promptUpload(prompts, reload) {
 // A horizontal bar per queue: its average wait before an agent answered, in seconds.
 function queueWaits(stats) {
   if (!stats.length) return h('p', { class: 'muted' }, 'No queues.');
-  const svgNs = 'http://www.w3.org/2000/svg';
-  const svg = (tag, attributes, text) => {
-    const element = document.createElementNS(svgNs, tag);
-    for (const [k, v] of Object.entries(attributes)) element.setAttribute(k, v);
-    if (text !== undefined) element.textContent = text;
-    return element;
-  };
   const most = Math.max(1, ...stats.map((q) => q.historical.average_answer_wait_ms));
   const root = svg('svg', { viewBox: `0 0 480 ${stats.length * 24}`, width: '100%', role: 'img', 'aria-label': 'average waits' });
   stats.forEach((q, i) => {
