@@ -174,12 +174,7 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     let import = |page: &mut Page, csv: &str| {
         let file = tempfile::NamedTempFile::with_suffix(".csv").expect("a CSV file");
         std::fs::write(file.path(), csv).expect("write the CSV");
-        let document = page.call("DOM.getDocument", json!({}));
-        let input = page.call(
-            "DOM.querySelector",
-            json!({"nodeId": document["root"]["nodeId"], "selector": "#import-users input[type=file]"}),
-        );
-        page.call("DOM.setFileInputFiles", json!({"nodeId": input["nodeId"], "files": [file.path()]}));
+        page.choose_file("#import-users input[type=file]", file.path());
         page.eval("(() => { document.getElementById('import-users').requestSubmit(); return true; })()");
         page.wait_for("document.getElementById('import-result').textContent !== ''", PATIENCE);
         let said = page.eval("document.getElementById('import-result').textContent");
@@ -352,13 +347,7 @@ fn a_module_and_a_prompt_are_uploaded_from_the_panel_and_the_module_rolled_back_
     page.wait_for("!!document.getElementById('upload-module')", PATIENCE);
 
     let upload = |page: &mut Page| {
-        let document = page.call("DOM.getDocument", json!({}));
-        let found = page.call(
-            "DOM.querySelector",
-            json!({"nodeId": document["root"]["nodeId"], "selector": "#upload-module input[type=file]"}),
-        );
-        let wasm = support::guest_wasm("vip-router");
-        page.call("DOM.setFileInputFiles", json!({"nodeId": found["nodeId"], "files": [wasm]}));
+        page.choose_file("#upload-module input[type=file]", &support::guest_wasm("vip-router"));
         page.eval("(() => { const form = document.getElementById('upload-module'); form.name.value = 'vip'; form.requestSubmit(); return true; })()");
     };
     upload(&mut page);
@@ -377,12 +366,7 @@ fn a_module_and_a_prompt_are_uploaded_from_the_panel_and_the_module_rolled_back_
     std::fs::write(tone.path(), support::audio::tone_wav(16000, 1, 1.0, 440.0)).expect("write the tone");
     page.eval("location.hash = '#prompts'; true");
     page.wait_for("!!document.getElementById('upload-prompt')", PATIENCE);
-    let document = page.call("DOM.getDocument", json!({}));
-    let input = page.call(
-        "DOM.querySelector",
-        json!({"nodeId": document["root"]["nodeId"], "selector": "#upload-prompt input[type=file]"}),
-    );
-    page.call("DOM.setFileInputFiles", json!({"nodeId": input["nodeId"], "files": [tone.path()]}));
+    page.choose_file("#upload-prompt input[type=file]", tone.path());
     page.eval("(() => { const form = document.getElementById('upload-prompt'); form.name.value = 'welcome'; form.requestSubmit(); return true; })()");
     page.wait_for(
         "document.querySelector('#prompts-table tr[data-id=welcome]')?.textContent.includes('company')",

@@ -148,6 +148,15 @@ impl Page {
         }
     }
 
+    /// Put the file `path` in the page's file input `selector`, as a user choosing it would
+    /// (scripts cannot set a file input; DevTools can).
+    pub fn choose_file(&mut self, selector: &str, path: &Path) {
+        let document = self.call("DOM.getDocument", json!({}));
+        let input = self
+            .call("DOM.querySelector", json!({"nodeId": document["root"]["nodeId"], "selector": selector}));
+        self.call("DOM.setFileInputFiles", json!({"nodeId": input["nodeId"], "files": [path]}));
+    }
+
     /// Save a PNG screenshot of the page as `path`.
     pub fn screenshot(&mut self, path: &Path) {
         let shot = self.call("Page.captureScreenshot", json!({"format": "png"}));
