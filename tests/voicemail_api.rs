@@ -332,3 +332,42 @@ fn the_openapi_document_lists_the_new_routes() {
         assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
     }
 }
+
+#[test]
+fn a_box_owner_reaches_their_box_and_no_other_and_loses_it_with_their_extension() {
+    let server = Server::start();
+    server.create_company("acme", json!({}));
+    server.create_user("acme", "101");
+    server.create_user("acme", "102");
+    let op = server.operator();
+    let user_key = |extension: &str| {
+        let key = op
+            .post(
+                &format!("{ACME}/api-keys"),
+                &json!({"name": format!("portal {extension}"), "user": extension}),
+            )
+            .expect(201, "a user's key");
+        key["key"].as_str().expect("key").to_string()
+    };
+    op.post(BOXES, &support::merge(sales_box(), json!({"owner": "999"})))
+        .expect_error_naming_field("owner", "an owner who is no user");
+    op.post(BOXES, &support::merge(sales_box(), json!({"owner": "101"}))).expect(201, "101's box");
+    op.post(BOXES, &json!({"name": "support", "number": "801", "pin": "1234"})).expect(201, "nobody's box");
+
+    let (bea, luis) = (user_key("101"), user_key("102"));
+    let listed = server.with_token(&bea).get(BOXES).expect(200, "101's boxes");
+    let names: Vec<&str> =
+        listed.as_array().into_iter().flatten().filter_map(|b| b["name"].as_str()).collect();
+    assert_eq!(names, ["sales"], "only the box 101 owns: {listed}");
+    server.with_token(&bea).get(&format!("{BOXES}/sales/messages")).expect(200, "their messages");
+    server.with_token(&bea).get(&format!("{BOXES}/support/messages")).expect(404, "not theirs");
+    server.with_token(&bea).put(&format!("{BOXES}/sales"), &sales_box()).expect(403, "a user changes no box");
+    assert_eq!(server.with_token(&luis).get(BOXES).expect(200, "102's boxes"), json!([]));
+    server.with_token(&luis).get(&format!("{BOXES}/sales")).expect(404, "another user's box");
+
+    op.delete(&format!("{ACME}/users/101")).expect(204, "delete 101");
+    assert_eq!(op.get(&format!("{BOXES}/sales")).expect(200, "the box stays")["owner"], Value::Null);
+    server.create_user("acme", "101");
+    let newcomer = user_key("101");
+    server.with_token(&newcomer).get(&format!("{BOXES}/sales")).expect(404, "a later 101 inherits nothing");
+}

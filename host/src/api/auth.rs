@@ -114,6 +114,17 @@ impl Access {
         }
     }
 
+    /// Whose recordings and voicemail of `company` the caller reaches: `None` = all of
+    /// them (the operator, the company's keys), `Some(extension)` = that user's own only
+    /// (a user's key or portal session); another company's caller is refused.
+    pub fn personal_reach(&self, company: &str) -> ApiResult<Option<&str>> {
+        match &self.caller {
+            Caller::User { company: own, extension, .. } if own == company => Ok(Some(extension)),
+            Caller::User { .. } => Err(ApiError::forbidden("this API key belongs to another company")),
+            _ => self.require_company(company).map(|()| None),
+        }
+    }
+
     /// The company a company or user key belongs to; none for the operator.
     pub fn own_company(&self) -> Option<&str> {
         match &self.caller {

@@ -98,7 +98,7 @@ async fn health() -> Json<Health> {
         ivr::create, ivr::list, ivr::get_menu, ivr::update, ivr::delete, ivr::step,
         directory::create_alias, directory::list_aliases, directory::get_alias, directory::update_alias, directory::delete_alias,
         directory::create_external, directory::list_external, directory::get_external, directory::update_external, directory::delete_external,
-        modules::upload, modules::list, modules::get, modules::activate, modules::rollback,
+        modules::upload, modules::list, modules::get, modules::standard, modules::activate, modules::rollback,
         audit::all, audit::company,
         cdrs::list, cdrs::export_csv,
         call_events::get_settings, call_events::put_settings, call_events::delete_settings,
@@ -204,6 +204,7 @@ pub fn router(
         .route(&format!("{company}/recordings/delete"), post(recordings::delete_many))
         .route(&format!("{company}/recordings/{{id}}"), get(recordings::get).delete(recordings::delete))
         .route(&format!("{company}/recordings/{{id}}/audio"), get(recordings::audio))
+        .route("/api/v1/standard-modules", get(modules::standard))
         .route("/api/v1/audit", get(audit::all))
         .route("/api/v1/security/bans", get(security::list_bans))
         .route("/api/v1/security/bans/{ip}", axum::routing::delete(security::unban))

@@ -125,6 +125,65 @@ pub async fn list(
     Ok(Json(names.iter().map(|name| view(&s, &company, name)).collect::<ApiResult<_>>()?))
 }
 
+/// A standard module as the operator sees it: what ships with the host and who uses it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StandardModuleView {
+    pub name: String,
+    /// SHA-256 of the component, hex.
+    pub sha256: String,
+    /// Size of the component in bytes.
+    pub size: u64,
+    /// Decision interfaces it exports, e.g. "did-routing".
+    pub decisions: Vec<String>,
+    /// Interfaces it imports.
+    pub imports: Vec<String>,
+    /// Companies where an uploaded version decides instead.
+    pub replaced_in: Vec<String>,
+    /// Decisions since the host started, summed over the companies it decides for now.
+    pub counters: DecisionCounters,
+}
+
+/// The standard modules built into the host (operator only).
+#[utoipa::path(get, path = "/api/v1/standard-modules", tag = "modules", responses((status = 200, body = [StandardModuleView])))]
+pub async fn standard(State(s): State<ApiState>, access: Access) -> ApiResult<Json<Vec<StandardModuleView>>> {
+    access.require_operator()?;
+    let companies = s.app.store.read(|r| r.scan(&COMPANIES, ""))?;
+    let mut views = Vec::new();
+    for (name, bytes) in standard_modules() {
+        let loaded = s
+            .app
+            .sandbox
+            .load_standard(name)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let mut replaced_in = Vec::new();
+        let mut counters = DecisionCounters::default();
+        for company in &companies {
+            let install = s.app.store.read(|r| r.get(&MODULE_INSTALLS, &company_key(&company.id, name)))?;
+            if install.is_some_and(|install| install.active != 0) {
+                replaced_in.push(company.id.clone());
+                continue;
+            }
+            let of_company = s.app.counters.get(&company.id, name);
+            counters.decisions += of_company.decisions;
+            counters.failures += of_company.failures;
+            if of_company.last_failure_at > counters.last_failure_at {
+                counters.last_failure = of_company.last_failure.map(|why| format!("{}: {why}", company.id));
+                counters.last_failure_at = of_company.last_failure_at;
+            }
+        }
+        views.push(StandardModuleView {
+            name: name.to_string(),
+            sha256: loaded.sha256.clone(),
+            size: bytes.len() as u64,
+            decisions: loaded.info.decisions.iter().map(|d| d.interface().to_string()).collect(),
+            imports: loaded.info.imports.clone(),
+            replaced_in,
+            counters,
+        });
+    }
+    Ok(Json(views))
+}
+
 /// One module with its versions and counters.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/modules/{name}", tag = "modules", responses((status = 200, body = ModuleView)))]
 pub async fn get(

@@ -103,9 +103,13 @@ pub async fn list(
     Params(filter): Params<RecordingFilterQuery>,
     Params(page): Params<PageQuery>,
 ) -> ApiResult<Json<RecordingPage>> {
-    access.require_company(&company)?;
+    let own = access.personal_reach(&company)?.map(str::to_string);
     let company = super::company(&s, &company)?;
-    let filter = parse_filter(&filter, company_zone(&company))?;
+    let mut filter = parse_filter(&filter, company_zone(&company))?;
+    if own.is_some() {
+        // A user lists the recordings their own setting made, whatever they asked for.
+        filter.extension = own;
+    }
     let (limit, offset) = parse_page(&page)?;
     let app = s.app.clone();
     let matching = blocking(move || Ok(recordings::find(&app, &company.id, &filter)?)).await?;
@@ -122,9 +126,21 @@ pub async fn get(
     access: Access,
     Path((company, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Recording>> {
-    access.require_company(&company)?;
+    let own = access.personal_reach(&company)?;
     super::company(&s, &company)?;
-    Ok(Json(recordings::get(&s.app, &company, &id).map_err(api_error)?))
+    let recording = recordings::get(&s.app, &company, &id).map_err(api_error)?;
+    reachable(own, recording, &id).map(Json)
+}
+
+/// `recording` if the caller reaches it: a user only their own, and any other is "not
+/// found" to them, as it would be in another company.
+fn reachable(own: Option<&str>, recording: Recording, id: &str) -> ApiResult<Recording> {
+    match own {
+        Some(extension) if recording.extension != extension => {
+            Err(ApiError::not_found(format!("recording {id:?}")))
+        }
+        _ => Ok(recording),
+    }
 }
 
 /// One recording's audio: a two-channel 8 kHz 16-bit WAV file, the caller on the left and
@@ -137,8 +153,9 @@ pub async fn audio(
     access: Access,
     Path((company, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    access.require_company(&company)?;
+    let own = access.personal_reach(&company)?;
     super::company(&s, &company)?;
+    reachable(own, recordings::get(&s.app, &company, &id).map_err(api_error)?, &id)?;
     let app = s.app.clone();
     let (recording, bytes) = blocking(move || recordings::audio(&app, &company, &id)).await?;
     Ok(wav_response(&recording, bytes))

@@ -369,8 +369,9 @@ pub async fn delete(
             return Err(ApiError::not_found(format!("extension {extension}")));
         }
         tx.delete_prefix(&DEVICES, &devices_prefix(&company, &extension))?;
-        // Queues and pickup groups no longer list the user (a later user of the number
-        // must not inherit the memberships), nor do the user's own keys stay.
+        // Queues and pickup groups no longer list the user and voicemail boxes are no
+        // longer theirs (a later user of the number must not inherit them), nor do the
+        // user's own keys stay.
         for mut queue in tx.scan(&QUEUES, &company_prefix(&company))? {
             if queue.members.iter().any(|m| m.extension == extension) {
                 queue.members.retain(|m| m.extension != extension);
@@ -381,6 +382,12 @@ pub async fn delete(
             if group.members.contains(&extension) {
                 group.members.retain(|m| m != &extension);
                 tx.put(&PICKUP_GROUPS, &company_key(&company, &group.name), &group)?;
+            }
+        }
+        for mut mailbox in tx.scan(&VOICEMAIL_BOXES, &company_prefix(&company))? {
+            if mailbox.owner.as_deref() == Some(extension.as_str()) {
+                mailbox.owner = None;
+                tx.put(&VOICEMAIL_BOXES, &company_key(&company, &mailbox.name), &mailbox)?;
             }
         }
         for key in tx.scan(&API_KEYS, "")? {

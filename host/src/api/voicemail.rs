@@ -1,6 +1,7 @@
 //! Voicemail boxes and their messages (SPEC.md §5). A box's PIN is write-only: it is
 //! stored hashed and never shown. Messages are left by callers; through the API they are
-//! listed, downloaded as WAV, marked heard and deleted.
+//! listed, downloaded as WAV, marked heard and deleted. A box may have an owner, a user
+//! whose own key or portal session reaches that box and its messages (and no other box).
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -67,6 +68,10 @@ pub struct VoicemailBoxBody {
     /// Longest message, 5-600 seconds (default 180).
     #[serde(default = "default_max_message_seconds")]
     pub max_message_seconds: u32,
+    /// The user (extension) whose portal shows the box and its messages; left out = only
+    /// the company's admins and keys.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 fn default_retention_days() -> u32 {
@@ -88,6 +93,7 @@ pub struct VoicemailBoxView {
     pub retention_days: u32,
     pub max_message_seconds: u32,
     pub created_at: DateTime<Utc>,
+    pub owner: Option<String>,
 }
 
 impl From<VoicemailBox> for VoicemailBoxView {
@@ -101,6 +107,7 @@ impl From<VoicemailBox> for VoicemailBoxView {
             retention_days: mailbox.retention_days,
             max_message_seconds: mailbox.max_message_seconds,
             created_at: mailbox.created_at,
+            owner: mailbox.owner,
         }
     }
 }
@@ -164,6 +171,30 @@ fn build(company: &str, body: VoicemailBoxBody, pin_hash: String, created_at: Da
         pin_hash,
         max_message_seconds: body.max_message_seconds,
         created_at,
+        owner: body.owner,
+    }
+}
+
+/// A box's owner must be a user of the company.
+fn check_owner(tx: &impl Read, company: &str, owner: Option<&str>) -> ApiResult<()> {
+    match owner {
+        Some(extension) if tx.get(&USERS, &company_key(company, extension))?.is_none() => {
+            Err(ApiError::field("owner", format!("{company} has no extension {extension:?}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The box `name` of `company` if the caller reaches it (a user only the boxes they own;
+/// any other is "not found" to them), or 404.
+fn reachable_box(s: &ApiState, access: &Access, company: &str, name: &str) -> ApiResult<VoicemailBox> {
+    let own = access.personal_reach(company)?;
+    let mailbox = existing_box(s, company, name)?;
+    match own {
+        Some(extension) if mailbox.owner.as_deref() != Some(extension) => {
+            Err(ApiError::not_found(format!("voicemail box {name:?}")))
+        }
+        _ => Ok(mailbox),
     }
 }
 
@@ -174,8 +205,14 @@ fn existing_box(s: &ApiState, company: &str, name: &str) -> ApiResult<VoicemailB
 }
 
 /// Message `id` of box `name` of `company`, or 404.
-fn existing_message(s: &ApiState, company: &str, name: &str, id: &str) -> ApiResult<VoicemailMessage> {
-    existing_box(s, company, name)?;
+fn existing_message(
+    s: &ApiState,
+    access: &Access,
+    company: &str,
+    name: &str,
+    id: &str,
+) -> ApiResult<VoicemailMessage> {
+    reachable_box(s, access, company, name)?;
     voicemail::find_message(&s.app, company, name, id)?
         .ok_or_else(|| ApiError::not_found(format!("voicemail message {id:?}")))
 }
@@ -199,6 +236,7 @@ pub async fn create(
             return Err(ApiError::conflict(format!("voicemail box {:?} already exists", body.name)));
         }
         numbers::check_free(tx, &company, &body.number, Own::VoicemailBox(&body.name), "number")?;
+        check_owner(tx, &company, body.owner.as_deref())?;
         let mailbox = build(&company, body, pin_hash, Utc::now());
         tx.put(&VOICEMAIL_BOXES, &key, &mailbox)?;
         tx.audit(actor.entry(
@@ -220,10 +258,12 @@ pub async fn list(
     access: Access,
     Path(company): Path<String>,
 ) -> ApiResult<Json<Vec<VoicemailBoxView>>> {
-    access.require_company(&company)?;
+    let own = access.personal_reach(&company)?;
     super::company(&s, &company)?;
     let boxes = s.app.store.read(|r| r.scan(&VOICEMAIL_BOXES, &company_prefix(&company)))?;
-    Ok(Json(boxes.into_iter().map(VoicemailBoxView::from).collect()))
+    let reached =
+        boxes.into_iter().filter(|b| own.is_none_or(|extension| b.owner.as_deref() == Some(extension)));
+    Ok(Json(reached.map(VoicemailBoxView::from).collect()))
 }
 
 /// One voicemail box.
@@ -234,8 +274,7 @@ pub async fn get_box(
     access: Access,
     Path((company, name)): Path<(String, String)>,
 ) -> ApiResult<Json<VoicemailBoxView>> {
-    access.require_company(&company)?;
-    Ok(Json(existing_box(&s, &company, &name)?.into()))
+    Ok(Json(reachable_box(&s, &access, &company, &name)?.into()))
 }
 
 /// Replace a voicemail box; its messages stay. Without `pin` the PIN is kept.
@@ -259,6 +298,7 @@ pub async fn update(
             .get(&VOICEMAIL_BOXES, &key)?
             .ok_or_else(|| ApiError::not_found(format!("voicemail box {name:?}")))?;
         numbers::check_free(tx, &company, &body.number, Own::VoicemailBox(&name), "number")?;
+        check_owner(tx, &company, body.owner.as_deref())?;
         let pin_changed = pin_hash.is_some();
         let pin_hash = pin_hash.unwrap_or(existing.pin_hash);
         let mailbox = build(&company, body, pin_hash, existing.created_at);
@@ -303,8 +343,7 @@ pub async fn list_messages(
     access: Access,
     Path((company, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<VoicemailMessage>>> {
-    access.require_company(&company)?;
-    existing_box(&s, &company, &name)?;
+    reachable_box(&s, &access, &company, &name)?;
     Ok(Json(voicemail::messages(&s.app, &company, &name)?))
 }
 
@@ -316,8 +355,7 @@ pub async fn get_message(
     access: Access,
     Path((company, name, id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<VoicemailMessage>> {
-    access.require_company(&company)?;
-    Ok(Json(existing_message(&s, &company, &name, &id)?))
+    Ok(Json(existing_message(&s, &access, &company, &name, &id)?))
 }
 
 /// A message's recording, as WAV (8 kHz, 16-bit, mono).
@@ -328,8 +366,7 @@ pub async fn message_audio(
     access: Access,
     Path((company, name, id)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
-    access.require_company(&company)?;
-    let message = existing_message(&s, &company, &name, &id)?;
+    let message = existing_message(&s, &access, &company, &name, &id)?;
     let app = s.app.clone();
     let read = tokio::task::spawn_blocking(move || voicemail::message_wav(&app, &message)).await;
     let wav = match read {
@@ -362,8 +399,7 @@ pub async fn update_message(
     Path((company, name, id)): Path<(String, String, String)>,
     Body(patch): Body<MessagePatch>,
 ) -> ApiResult<Json<VoicemailMessage>> {
-    access.require_company(&company)?;
-    let message = existing_message(&s, &company, &name, &id)?;
+    let message = existing_message(&s, &access, &company, &name, &id)?;
     let actor = access.actor();
     let updated = s.app.store.write(|tx| {
         let updated = voicemail::set_heard_in(tx, &message, patch.heard)?
@@ -388,8 +424,7 @@ pub async fn delete_message(
     access: Access,
     Path((company, name, id)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    access.require_company(&company)?;
-    let message = existing_message(&s, &company, &name, &id)?;
+    let message = existing_message(&s, &access, &company, &name, &id)?;
     let actor = access.actor();
     s.app.store.write(|tx| {
         if !tx.delete(&VOICEMAIL_MESSAGES, &voicemail::message_key(&message))? {
@@ -467,6 +502,7 @@ mod tests {
             retention_days: 30,
             pin: Some("4321".into()),
             max_message_seconds: 180,
+            owner: None,
         };
         let (status, _) =
             create(State(s.clone()), operator(), Path("acme".into()), Body(body)).await.unwrap();

@@ -54,6 +54,7 @@ fn app_with(data_dir: Option<PathBuf>) -> (App, VoicemailBox) {
         pin_hash: pin::hash("4321"),
         max_message_seconds: 180,
         created_at: Utc::now(),
+        owner: None,
     };
     app.store
         .write(|tx| {

@@ -33,6 +33,10 @@ pub struct VoicemailBox {
     pub max_message_seconds: u32,
     /// When the box was created.
     pub created_at: DateTime<Utc>,
+    /// The user (extension) whose portal shows the box and its messages; none = only the
+    /// company's admins and keys see it.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// A message left in a voicemail box.
