@@ -22,9 +22,11 @@ const ERROR_TRAP: &str = "window.__errors = [];
   const consoleError = console.error;
   console.error = (...args) => { window.__errors.push(args.join(' ')); consoleError(...args); };";
 
-/// The panel of `server` in a new tab, with the error trap.
+/// The panel of `server` in a new tab, with the error trap and the browser's console
+/// log (where failed requests show) recorded.
 fn open_panel(browser: &Browser, server: &Server) -> Page {
     let mut page = browser.open("about:blank");
+    page.call("Log.enable", json!({}));
     page.call("Page.enable", json!({}));
     page.call("Page.addScriptToEvaluateOnNewDocument", json!({"source": ERROR_TRAP}));
     page.call("Page.navigate", json!({"url": server.url("/")}));
@@ -32,8 +34,33 @@ fn open_panel(browser: &Browser, server: &Server) -> Page {
     page
 }
 
-fn no_script_errors(page: &mut Page) {
+/// Assert the page had no script errors and no console errors, where the failed requests
+/// the test provoked on purpose are `expected`, each as "STATUS path" ("401 /panel/login").
+fn no_console_errors(page: &mut Page, expected: &[&str]) {
     assert_eq!(page.eval("window.__errors"), json!([]), "script errors on the page");
+    let mut unexpected = Vec::new();
+    for logged in page.take_events("Log.entryAdded") {
+        let entry = &logged["entry"];
+        if entry["level"] != "error" {
+            continue;
+        }
+        let text = entry["text"].as_str().unwrap_or_default();
+        let status = text.split("status of ").nth(1).and_then(|rest| rest.split(' ').next());
+        let path = entry["url"]
+            .as_str()
+            .and_then(|url| url.split_once("//"))
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]));
+        let request = match (entry["source"].as_str(), status, path) {
+            (Some("network"), Some(status), Some(path)) => {
+                format!("{status} {}", path.split('?').next().unwrap_or(path))
+            }
+            _ => format!("{}: {text}", entry["source"]),
+        };
+        if !expected.contains(&request.as_str()) {
+            unexpected.push(request);
+        }
+    }
+    assert_eq!(unexpected, Vec::<String>::new(), "console errors besides the expected {expected:?}");
 }
 
 /// Log in through the form.
@@ -115,7 +142,23 @@ fn the_operator_logs_in_and_creates_a_company_with_a_wrong_field_shown_beside_it
     page.wait_for("document.getElementById('codes-saved').textContent === 'Saved.'", PATIENCE);
     let codes = server.operator().get("/api/v1/service-codes").expect(200, "codes");
     assert_eq!(codes["pickup_group"], "*88", "{codes}");
-    no_script_errors(&mut page);
+    // The standard modules that ship with the host, what each decides, and who replaced it.
+    server
+        .upload_module("globex", "did-router", support::guest_bytes("vip-router"), "")
+        .expect(201, "globex's own");
+    page.eval("location.hash = '#standard-modules'; true");
+    page.wait_for("!!document.querySelector('#standard-modules-table tr[data-id=did-router]')", PATIENCE);
+    let row = |page: &mut Page, name: &str| {
+        page.eval(&format!(
+            "document.querySelector('#standard-modules-table tr[data-id={name}]').textContent"
+        ))
+    };
+    let router = row(&mut page, "did-router");
+    assert!(router.as_str().is_some_and(|r| r.contains("did-routing") && r.contains("globex")), "{router}");
+    let ivr = row(&mut page, "ivr");
+    assert!(ivr.as_str().is_some_and(|r| r.contains("no company")), "{ivr}");
+    page.screenshot(&artifacts_dir().join("panel-standard-modules.png"));
+    no_console_errors(&mut page, &["401 /panel/login", "422 /api/v1/companies", "422 /api/v1/service-codes"]);
 
     let company = server.operator().get("/api/v1/companies/globex").expect(200, "the company exists");
     assert_eq!(company["name"], "Globex");
@@ -168,7 +211,7 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     );
     assert_eq!(bea["recording"], json!({"mode": "always", "announce": true}), "kept: {bea}");
     page.screenshot(&artifacts_dir().join("panel-users.png"));
-    no_script_errors(&mut page);
+    no_console_errors(&mut page, &[]);
 
     // Bulk import from CSV: all or nothing.
     let import = |page: &mut Page, csv: &str| {
@@ -249,6 +292,17 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     assert_eq!(try_at(&mut page, "2026-11-23T10:00"), json!("→ extension:100"), "inside the rule");
     assert_eq!(try_at(&mut page, "2026-11-22T10:00"), json!("→ queue:sales"), "outside it: the default");
     page.screenshot(&artifacts_dir().join("panel-dids.png"));
+    // An optional field emptied in an edit is cleared: the DID loses its time rule.
+    page.eval("document.querySelector('#dids-table tr[data-id=\"34910000001\"] button.edit').click(); true");
+    page.wait_for("document.getElementById('create-dids').rules.value.includes('09:00')", PATIENCE);
+    submit(&mut page, "create-dids", &json!({"rules": "", "description": "no hours"}));
+    page.wait_for(
+        "document.querySelector('#dids-table tr[data-id=\"34910000001\"]')?.textContent.includes('no hours')",
+        PATIENCE,
+    );
+    let did = server.operator().get("/api/v1/companies/acme/dids/34910000001").expect(200, "the DID");
+    assert_eq!((did["rules"].clone(), did["description"].clone()), (json!([]), json!("no hours")), "{did}");
+    assert_eq!(try_at(&mut page, "2026-11-23T10:00"), json!("→ queue:sales"), "no rule any more");
     page.eval("location.hash = '#queues'; true");
     page.wait_for("!!document.querySelector('#queues-table tr[data-id=sales] button.delete')", PATIENCE);
     page.eval("document.querySelector('#queues-table tr[data-id=sales] button.delete').click(); true");
@@ -277,9 +331,24 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
         json!(48),
         "24 hours, 2 bars each"
     );
+    // A chosen week: a bar per day, and the queues' waits over the same days.
+    submit(&mut page, "cdr-filters", &json!({"from": "2026-11-16", "to": "2026-11-22"}));
+    page.wait_for(
+        "document.querySelector('#queue-waits')?.previousElementSibling?.textContent.includes('2026-11-16')",
+        PATIENCE,
+    );
+    page.wait_for("document.querySelectorAll('#cdr-days rect[data-day]').length === 7", PATIENCE);
+    assert_eq!(
+        page.eval("document.querySelector('#cdr-days rect[data-day]').dataset.day"),
+        json!("2026-11-16")
+    );
+    page.wait_for("!!document.querySelector('#queue-waits rect[data-queue=sales]')", PATIENCE);
     let csv = page.eval("fetch(document.getElementById('cdr-csv').href).then((r) => r.status)");
     assert_eq!(csv, json!(200), "the CSV downloads with the session");
-    no_script_errors(&mut page);
+    no_console_errors(
+        &mut page,
+        &["422 /api/v1/companies/acme/users/import", "409 /api/v1/companies/acme/queues/sales"],
+    );
 
     // The session reaches acme only; a change without the CSRF token is refused.
     let status = |page: &mut Page, script: &str| page.eval(&format!("fetch({script}).then((r) => r.status)"));
@@ -327,7 +396,14 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     assert_eq!(bea["web_phone_mode"], "multi_device", "set by the user: {bea}");
     assert_eq!(page.eval("!!document.getElementById('web-phone-link')"), json!(true));
     page.screenshot(&artifacts_dir().join("panel-portal.png"));
-    no_script_errors(&mut page);
+    no_console_errors(
+        &mut page,
+        &[
+            "403 /api/v1/companies/globex/users",
+            "403 /api/v1/companies/acme/users",
+            "403 /api/v1/companies/acme/users/100/devices",
+        ],
+    );
 }
 
 #[test]
@@ -361,6 +437,17 @@ fn a_module_and_a_prompt_are_uploaded_from_the_panel_and_the_module_rolled_back_
         PATIENCE,
     );
     page.screenshot(&artifacts_dir().join("panel-modules.png"));
+    // A DID picks its deciding module from the company's modules that route DIDs.
+    page.eval("location.hash = '#dids'; true");
+    page.wait_for("!!document.querySelector('#create-dids select[name=module] option[value=vip]')", PATIENCE);
+    submit(
+        &mut page,
+        "create-dids",
+        &json!({"number": "34910000009", "default_destination": "hang_up", "module": "vip"}),
+    );
+    page.wait_for("!!document.querySelector('#dids-table tr[data-id=\"34910000009\"]')", PATIENCE);
+    let did = server.operator().get("/api/v1/companies/acme/dids/34910000009").expect(200, "the DID");
+    assert_eq!(did["module"], "vip", "{did}");
     // A prompt uploaded the same way is listed as the company's and plays in the page.
     let tone = tempfile::NamedTempFile::with_suffix(".wav").expect("a WAV file");
     std::fs::write(tone.path(), support::audio::tone_wav(16000, 1, 1.0, 440.0)).expect("write the tone");
@@ -386,24 +473,32 @@ fn a_module_and_a_prompt_are_uploaded_from_the_panel_and_the_module_rolled_back_
     let module = server.operator().get("/api/v1/companies/acme/modules/vip").expect(200, "the module");
     assert_eq!(module["active"], 1, "rolled back from the panel: {module}");
     assert_eq!(module["versions"].as_array().map(Vec::len), Some(2), "{module}");
-    no_script_errors(&mut page);
+    no_console_errors(&mut page, &[]);
 }
 
 #[test]
-fn the_live_view_shows_a_call_while_it_lasts() {
+fn a_call_shows_live_then_in_the_calls_list_and_the_callers_portal_has_its_recording_and_voicemail() {
     use support::baresip::{DOMAIN, Phone, wait_until_registered};
     let server = Server::start();
     server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let op = server.operator();
     let admin = support::merge(
         support::user_body("100"),
         json!({"role": "admin", "portal_password": "acme-admin-pw"}),
     );
-    server.operator().post("/api/v1/companies/acme/users", &admin).expect(201, "acme's admin");
-    let password = |extension: &str| {
-        server.create_user("acme", extension)["sip_password"].as_str().expect("a password").to_string()
-    };
-    let mut caller = Phone::start(&server, "101", &password("101"), 600);
-    let mut callee = Phone::start(&server, "102", &password("102"), 1000);
+    op.post("/api/v1/companies/acme/users", &admin).expect(201, "acme's admin");
+    // 101 records every call and owns voicemail box 800.
+    let bea = support::merge(
+        support::user_body("101"),
+        json!({"portal_password": "bea-portal-pw", "recording": {"mode": "always", "announce": false}}),
+    );
+    let bea = op.post("/api/v1/companies/acme/users", &bea).expect(201, "user 101");
+    let box_body = json!({"name": "bea", "number": "800", "pin": "4321", "owner": "101"});
+    op.post("/api/v1/companies/acme/voicemail-boxes", &box_body).expect(201, "101's box");
+    let luis = server.create_user("acme", "102");
+    let password = |user: &Value| user["sip_password"].as_str().expect("a SIP password").to_string();
+    let mut caller = Phone::start(&server, "101", &password(&bea), 600);
+    let mut callee = Phone::start(&server, "102", &password(&luis), 1000);
     wait_until_registered(&server, &mut caller);
     wait_until_registered(&server, &mut callee);
     let browser = Browser::start();
@@ -420,11 +515,79 @@ fn the_live_view_shows_a_call_while_it_lasts() {
         PATIENCE,
     );
     page.screenshot(&artifacts_dir().join("panel-live.png"));
+    std::thread::sleep(Duration::from_secs(2));
     caller.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
     callee.control.wait_event("CALL_CLOSED").unwrap_or_else(|why| panic!("the call did not end: {why}"));
     page.wait_for(
         "document.querySelector('#live-calls tbody').textContent.includes('No calls now.')",
         PATIENCE,
     );
-    no_script_errors(&mut page);
+
+    // The call, found in the calls list by its number, and counted on today's bar.
+    server.first_cdr("acme");
+    page.eval("location.hash = '#cdrs'; true");
+    page.wait_for("document.getElementById('cdr-summary')?.textContent !== ''", PATIENCE);
+    submit(&mut page, "cdr-filters", &json!({"number": "102", "status": "answered"}));
+    page.wait_for(
+        "document.getElementById('cdr-summary').textContent.startsWith('1 calls') && [...document.querySelectorAll('#cdrs-table tbody tr')].some((row) => row.textContent.includes('101') && row.textContent.includes('102'))",
+        PATIENCE,
+    );
+    assert_eq!(page.eval("[...document.querySelectorAll('#cdr-days rect[data-day]')].map((bar) => Number(bar.dataset.calls)).reduce((a, b) => a + b, 0)"), json!(1));
+    page.screenshot(&artifacts_dir().join("panel-calls.png"));
+
+    // 102 leaves a message in 101's box.
+    callee.control.command("dial", "800").unwrap_or_else(|why| panic!("dial 800: {why}"));
+    callee
+        .control
+        .wait_event("CALL_ESTABLISHED")
+        .unwrap_or_else(|why| panic!("the box did not answer: {why}"));
+    // The system greeting lasts about 5 s, then the beep: this leaves about 3 s of tone.
+    std::thread::sleep(Duration::from_secs(9));
+    callee.control.command("hangup", "").unwrap_or_else(|why| panic!("hangup: {why}"));
+    let messages = "/api/v1/companies/acme/voicemail-boxes/bea/messages";
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while op.get(messages).expect(200, "messages").as_array().is_none_or(Vec::is_empty) {
+        assert!(std::time::Instant::now() < deadline, "no message was left");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    no_console_errors(&mut page, &[]);
+
+    // 101's portal: the recording of their call, and their voicemail.
+    page.eval("document.getElementById('logout').click(); true");
+    page.wait_for("!!document.getElementById('login-form')", PATIENCE);
+    log_in(&mut page, "acme", "101", "bea-portal-pw");
+    page.wait_for("document.body.dataset.role === 'user'", PATIENCE);
+    page.eval("location.hash = '#recordings'; true");
+    page.wait_for("document.querySelectorAll('#recordings-table audio').length === 1", PATIENCE);
+    let audio =
+        page.eval("fetch(document.querySelector('#recordings-table audio').src).then((r) => r.status)");
+    assert_eq!(audio, json!(200), "their recording plays");
+    page.eval("location.hash = '#voicemail'; true");
+    page.wait_for("!!document.querySelector('#my-voicemail [data-box=bea] button.heard')", PATIENCE);
+    let audio = page.eval(
+        "fetch(document.querySelector('#my-voicemail [data-box=bea] audio').src).then((r) => r.status)",
+    );
+    assert_eq!(audio, json!(200), "their message plays");
+    page.eval("document.querySelector('#my-voicemail [data-box=bea] button.heard').click(); true");
+    page.wait_for(
+        "document.querySelector('#my-voicemail [data-box=bea] tbody tr')?.className === 'heard'",
+        PATIENCE,
+    );
+    assert_eq!(op.get(messages).expect(200, "messages")[0]["heard"], true, "marked heard in the portal");
+    page.screenshot(&artifacts_dir().join("panel-portal-voicemail.png"));
+    no_console_errors(&mut page, &[]);
+
+    // The admin deletes the recordings in bulk.
+    page.eval("document.getElementById('logout').click(); true");
+    page.wait_for("!!document.getElementById('login-form')", PATIENCE);
+    log_in(&mut page, "acme", "100", "acme-admin-pw");
+    page.wait_for("document.body.dataset.role === 'admin'", PATIENCE);
+    page.eval("location.hash = '#recordings'; true");
+    page.wait_for("document.querySelectorAll('#recordings-table input.tick').length === 1", PATIENCE);
+    page.eval("(() => { const all = document.querySelector('#recordings-table thead input[type=checkbox]'); all.checked = true; all.dispatchEvent(new Event('change')); return true; })()");
+    page.eval("document.querySelector('button.delete-selected').click(); true");
+    page.wait_for("document.querySelectorAll('#recordings-table input.tick').length === 0", PATIENCE);
+    let left = op.get("/api/v1/companies/acme/recordings").expect(200, "recordings");
+    assert_eq!(left["total"], 0, "deleted in bulk: {left}");
+    no_console_errors(&mut page, &[]);
 }

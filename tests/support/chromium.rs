@@ -25,6 +25,8 @@ pub struct Browser {
 pub struct Page {
     socket: WebSocket<MaybeTlsStream<TcpStream>>,
     next_id: u64,
+    /// Events that arrived while waiting for answers, oldest first.
+    events: Vec<Value>,
 }
 
 fn free_port() -> u16 {
@@ -102,7 +104,7 @@ impl Browser {
         if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
             stream.set_read_timeout(Some(PATIENCE)).expect("a read timeout");
         }
-        Page { socket, next_id: 1 }
+        Page { socket, next_id: 1, events: Vec::new() }
     }
 }
 
@@ -114,7 +116,8 @@ impl Drop for Browser {
 }
 
 impl Page {
-    /// Call a DevTools method and return its result (events in between are skipped).
+    /// Call a DevTools method and return its result (events in between are kept for
+    /// [`Page::take_events`]).
     pub fn call(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
@@ -128,7 +131,18 @@ impl Page {
                 assert!(value["error"].is_null(), "{method}: {}", value["error"]);
                 return value["result"].clone();
             }
+            if value["method"].is_string() {
+                self.events.push(value);
+            }
         }
+    }
+
+    /// The parameters of the `method` events received so far (enable their domain first),
+    /// taken out of the page's buffer.
+    pub fn take_events(&mut self, method: &str) -> Vec<Value> {
+        let (taken, kept) = std::mem::take(&mut self.events).into_iter().partition(|e| e["method"] == method);
+        self.events = kept;
+        taken.into_iter().map(|e| e["params"].clone()).collect()
     }
 
     /// The value of a JavaScript expression (a promise is awaited); panics on an exception.

@@ -33,6 +33,9 @@ use sessions::{COOKIE, CSRF_HEADER, IDLE_LIMIT, Login, cookie_session};
 const PAGE: &str = include_str!("page/panel.html");
 const SCRIPT: &str = include_str!("page/panel.js");
 const STYLE: &str = include_str!("page/panel.css");
+/// The icon every page of the host names (panel, web phone, rooms); without it browsers
+/// ask for /favicon.ico and log the 404 as an error.
+const ICON: &str = include_str!("page/icon.svg");
 
 /// `/` (to the panel), `/panel` and its assets, and the session routes.
 pub fn routes() -> Router<ApiState> {
@@ -47,6 +50,7 @@ pub fn routes() -> Router<ApiState> {
             "/panel/panel.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }),
         )
+        .route("/favicon.svg", get(|| async { ([(header::CONTENT_TYPE, "image/svg+xml")], ICON) }))
         .route("/panel/login", post(login))
         .route("/panel/logout", post(logout))
         .route("/panel/me", get(me))

@@ -85,7 +85,31 @@ function fieldValue(field, raw) {
   }
 }
 
+// A select of the company's modules that make `field.decision`, the standard one first.
+function moduleSelect(field) {
+  const select = h('select', { name: field.name }, h('option', { value: '' }, `standard (${field.standard})`));
+  api('GET', `/api/v1/companies/${encodeURIComponent(me.company)}/modules`).then((modules) => {
+    const wanted = select.value;
+    for (const module of modules) {
+      const decides = module.versions.some((v) => v.decisions.includes(field.decision));
+      if (decides && !select.querySelector(`option[value="${CSS.escape(module.name)}"]`)) {
+        select.append(h('option', { value: module.name }, module.name));
+      }
+    }
+    select.value = wanted;
+  }).catch(() => {});
+  return select;
+}
+
+// Set a select's value, adding the option first if the list lacks it (a module whose
+// versions are not loaded yet, a value the list does not offer).
+function selectValue(select, value) {
+  if (value && ![...select.options].some((o) => o.value === value)) select.append(h('option', { value }, value));
+  select.value = value;
+}
+
 function fieldInput(field) {
+  if (field.type === 'module') return moduleSelect(field);
   if (field.options) return h('select', { name: field.name }, field.options.map((o) => h('option', { value: o }, o)));
   if (field.type === 'json') return h('textarea', { name: field.name, rows: 3, placeholder: field.example ?? '' });
   if (field.type === 'checkbox') return h('input', { name: field.name, type: 'checkbox', checked: field.checked });
@@ -95,7 +119,8 @@ function fieldInput(field) {
 
 // `spec`: {kind, title, singular, path (the collection's URL), id(row), columns:
 // [[key, label]], fields (none: no create form), body(values) (default: as typed),
-// remove (false: rows cannot be deleted), actions(row) (more of a row's cell), extra()
+// remove (false: rows cannot be deleted), bulkRemove(ids) (rows get checkboxes and a
+// "Delete selected" button that calls it), actions(row) (more of a row's cell), extra()
 // (a section after the list and form, given the list's reload), created(answer) (what to say after a create), bodyKeys
 // (the API body's fields: rows can be edited, and a save sends them all back)}.
 function entityList(spec) {
@@ -108,6 +133,38 @@ function entityList(spec) {
   const next = h('button', {}, '›');
   const listError = h('p', { class: 'error', id: `${spec.kind}-error` });
   const removable = spec.remove !== false;
+  // Bulk delete: the ids ticked, kept across searches and pages until deleted.
+  const ticked = new Set();
+  const tickAll = h('input', { type: 'checkbox', 'aria-label': 'Select all shown' });
+  const deleteTicked = h('button', { class: 'delete-selected', disabled: true }, 'Delete selected');
+  const tickedChanged = () => {
+    deleteTicked.disabled = ticked.size === 0;
+    deleteTicked.textContent = ticked.size ? `Delete ${ticked.size} selected` : 'Delete selected';
+  };
+  function tickBox(id) {
+    const box = h('input', { type: 'checkbox', class: 'tick', 'aria-label': `Select ${id}` });
+    box.checked = ticked.has(id);
+    box.addEventListener('change', () => { if (box.checked) ticked.add(id); else ticked.delete(id); tickedChanged(); });
+    return box;
+  }
+  tickAll.addEventListener('change', () => {
+    for (const box of body.querySelectorAll('input.tick')) {
+      box.checked = tickAll.checked;
+      box.dispatchEvent(new Event('change'));
+    }
+  });
+  deleteTicked.addEventListener('click', async () => {
+    listError.textContent = '';
+    try {
+      await spec.bulkRemove([...ticked]);
+      ticked.clear();
+      tickAll.checked = false;
+      tickedChanged();
+      await reload();
+    } catch (error) {
+      listError.textContent = error.message;
+    }
+  });
 
   async function remove(row) {
     listError.textContent = '';
@@ -126,12 +183,13 @@ function entityList(spec) {
     state.page = Math.min(state.page, pages - 1);
     const shown = matching.slice(state.page * state.perPage, (state.page + 1) * state.perPage);
     body.replaceChildren(...shown.map((row) => h('tr', { 'data-id': spec.id(row) },
+      spec.bulkRemove ? h('td', {}, tickBox(spec.id(row))) : null,
       spec.columns.map(([key]) => h('td', {}, cell(row[key]))),
       spec.actions ? h('td', {}, spec.actions(row)) : null,
       spec.bodyKeys ? h('td', {}, h('button', { class: 'edit', onclick: () => edit(row) }, 'Edit')) : null,
       removable ? h('td', {}, h('button', { class: 'delete', onclick: () => remove(row) }, 'Delete')) : null)));
     if (!shown.length) {
-      body.append(h('tr', {}, h('td', { colspan: spec.columns.length + 1, class: 'muted' }, 'Nothing here yet.')));
+      body.append(h('tr', {}, h('td', { colspan: spec.columns.length + 2, class: 'muted' }, 'Nothing here yet.')));
     }
     pageInfo.textContent = `${matching.length} in all · page ${state.page + 1} of ${pages}`;
     previous.disabled = state.page === 0;
@@ -141,6 +199,9 @@ function entityList(spec) {
   async function reload() {
     const data = await api('GET', spec.listPath ?? spec.path);
     state.rows = spec.rows ? spec.rows(data) : (Array.isArray(data) ? data : data?.items ?? []);
+    const present = new Set(state.rows.map(spec.id));
+    for (const id of ticked) if (!present.has(id)) ticked.delete(id);
+    tickedChanged();
     draw();
   }
 
@@ -151,8 +212,9 @@ function entityList(spec) {
   reload().catch((error) => { listError.textContent = error.message; });
 
   const listSection = h('section', {}, h('h1', {}, spec.title),
-    h('div', { class: 'tools' }, search, perPage),
+    h('div', { class: 'tools' }, search, perPage, spec.bulkRemove ? deleteTicked : null),
     h('table', { id: `${spec.kind}-table` }, h('thead', {}, h('tr', {},
+      spec.bulkRemove ? h('th', {}, tickAll) : null,
       spec.columns.map(([, label]) => h('th', {}, label)), spec.actions ? h('th', {}) : null,
       spec.bodyKeys ? h('th', {}) : null, removable ? h('th', {}) : null)), body),
     h('div', { class: 'pager' }, pageInfo, previous, next), listError);
@@ -192,6 +254,7 @@ function entityList(spec) {
       else if (field.type === 'password') input.value = '';
       else if (field.type === 'json') input.value = value === undefined || value === null ? '' : JSON.stringify(value);
       else if (field.type === 'list') input.value = (value ?? []).join(', ');
+      else if (input.tagName === 'SELECT') selectValue(input, cell(value));
       else input.value = cell(value);
     }
     form.scrollIntoView();
@@ -204,13 +267,17 @@ function entityList(spec) {
     created.textContent = '';
     try {
       const values = {};
+      const cleared = [];
       for (const field of spec.fields) {
         const raw = form.elements[field.name].type === 'checkbox'
           ? (form.elements[field.name].checked ? 'on' : '') : form.elements[field.name].value;
         if (raw !== '' || field.type === 'checkbox') values[field.name] = fieldValue(field, raw);
+        // An optional field emptied in an edit goes back to the API's default; an empty
+        // password field means "unchanged".
+        else if (field.type !== 'password') cleared.push(field.name);
       }
       if (editing) {
-        const whole = Object.fromEntries(spec.bodyKeys.filter((k) => k in editing).map((k) => [k, editing[k]]));
+        const whole = Object.fromEntries(spec.bodyKeys.filter((k) => k in editing && !cleared.includes(k)).map((k) => [k, editing[k]]));
         await api('PUT', `${spec.path}/${encodeURIComponent(spec.id(editing))}`, { ...whole, ...values });
       } else {
         const answer = await api('POST', spec.path, spec.body ? spec.body(values) : values);
@@ -256,6 +323,12 @@ function operatorSections() {
       fields: [{ name: 'cidr', label: 'Network', required: true, example: '10.0.0.0/8' }, { name: 'description', label: 'Why' }],
     },
     { kind: 'service-codes', title: 'Service codes', page: () => serviceCodesPage(null) },
+    {
+      kind: 'standard-modules', title: 'Standard modules', path: '/api/v1/standard-modules', remove: false, id: (m) => m.name,
+      columns: [['name', 'Module'], ['decisions', 'Decides'], ['imports', 'Imports'], ['size', 'Bytes'], ['replaced_in', 'Replaced in'], ['counters', 'Since start']],
+      rows: (modules) => modules.map((m) => ({ ...m, decisions: m.decisions.join(', '), imports: m.imports.join(', '),
+        replaced_in: m.replaced_in.join(', ') || 'no company', counters: `${m.counters.decisions} decisions, ${m.counters.failures} failed` })),
+    },
     { kind: 'audit', title: 'Audit log', path: '/api/v1/audit', remove: false, id: (e) => e.seq,
       columns: [['at', 'When'], ['actor', 'Who'], ['action', 'Action'], ['entity', 'What'], ['client_ip', 'From']] },
   ];
@@ -288,7 +361,7 @@ function adminSections() {
         { name: 'number', label: 'Number', required: true, example: '34910000000' },
         { name: 'description', label: 'Description' },
         { name: 'default_destination', label: 'Default destination', type: 'destination', required: true, example: DESTINATION_HELP },
-        { name: 'module', label: 'Deciding module (empty: the standard did-router)' },
+        { name: 'module', label: 'Deciding module', type: 'module', decision: 'did-routing', standard: 'did-router' },
         { name: 'rules', label: 'Time rules (JSON; patterns are regular expressions)', type: 'json', example: '[{"order": 1, "weekday": "[1-5]", "start_time": "09:00", "end_time": "18:00", "destination": {"extension": "101"}}]' },
       ],
     },
@@ -319,7 +392,7 @@ function adminSections() {
         { name: 'greeting', label: 'Greeting prompt' },
         { name: 'timeout_seconds', label: 'Timeout (s)', type: 'number' },
         { name: 'options', label: 'Keys (JSON)', type: 'json', example: '[{"key": "1", "destination": {"queue": "sales"}}]' },
-        { name: 'module', label: 'Deciding module (empty: the standard ivr)' },
+        { name: 'module', label: 'Deciding module', type: 'module', decision: 'ivr', standard: 'ivr' },
       ],
     },
     {
@@ -332,18 +405,19 @@ function adminSections() {
         { name: 'strategy', label: 'Strategy', options: ['ring_all', 'linear', 'grouped_linear', 'round_robin'] },
         { name: 'members', label: 'Agents (JSON)', type: 'json', example: '[{"extension": "101", "order": 1}]' },
         { name: 'unanswered_destination', label: 'When unanswered', type: 'destination', example: DESTINATION_HELP },
-        { name: 'module', label: 'Deciding module (empty: the standard queue-strategy)' },
+        { name: 'module', label: 'Deciding module', type: 'module', decision: 'queue-strategy', standard: 'queue-strategy' },
       ],
     },
     {
       kind: 'voicemail-boxes', title: 'Voicemail boxes', singular: 'box', path: `${company}/voicemail-boxes`, id: (box) => box.name,
-      bodyKeys: ['name', 'number', 'email', 'greeting', 'retention_days', 'pin', 'max_message_seconds'],
-      columns: [['name', 'Name'], ['number', 'Number'], ['email', 'Email'], ['retention_days', 'Kept (days)']],
+      bodyKeys: ['name', 'number', 'email', 'greeting', 'retention_days', 'pin', 'max_message_seconds', 'owner'],
+      columns: [['name', 'Name'], ['number', 'Number'], ['email', 'Email'], ['owner', 'Owner'], ['retention_days', 'Kept (days)']],
       fields: [
         { name: 'name', label: 'Name', required: true },
         { name: 'number', label: 'Number', required: true },
         { name: 'email', label: 'Email', type: 'email', required: true },
         { name: 'pin', label: 'PIN' },
+        { name: 'owner', label: 'Owner (the extension whose portal shows it)' },
         { name: 'retention_days', label: 'Kept (days)', type: 'number' },
         { name: 'max_message_seconds', label: 'Longest message (s)', type: 'number' },
       ],
@@ -370,11 +444,10 @@ function adminSections() {
       extra: (reload) => promptUpload(`${company}/prompts`, reload),
     },
     {
-      kind: 'recordings', title: 'Recordings', path: `${company}/recordings`, id: (r) => r.id,
-      columns: [['started_at', 'When'], ['from', 'From'], ['to', 'To'], ['extension', 'For'], ['seconds', 'Seconds']],
-      actions: (recording) => {
-        const audio = `${company}/recordings/${encodeURIComponent(recording.id)}/audio`;
-        return [h('audio', { controls: true, preload: 'none', src: audio }), ' ', h('a', { href: audio, download: `${recording.id}.wav` }, 'Download')];
+      ...recordingsSpec(company),
+      bulkRemove: async (ids) => {
+        const result = await api('POST', `${company}/recordings/delete`, { ids });
+        if (result.not_found.length) throw new Error(`Already gone: ${result.not_found.join(', ')}`);
       },
     },
     {
@@ -421,18 +494,31 @@ function cdrPage(company) {
       table.replaceChildren(...records.map((r) => h('tr', { 'data-id': r.id },
         [r.started_at, r.caller, r.called, r.direction, r.status, r.talk_s].map((v) => h('td', {}, cell(v))))));
       chart.replaceChildren(callsPerHour(records));
+      dayChart.replaceChildren(callsPerDay(records, form.from.value, form.to.value));
     } catch (failure) {
       error.textContent = failure.message;
     }
+    // The queues' waits over the same days (today when no day is chosen).
+    const range = new URLSearchParams([['from', form.from.value], ['to', form.to.value]].filter(([, v]) => v));
+    waitsTitle.textContent = form.from.value || form.to.value
+      ? `Queues, ${form.from.value || 'start'} to ${form.to.value || 'today'}: average wait to answer`
+      : 'Queues today: average wait to answer';
+    try {
+      waits.replaceChildren(queueWaits(await api('GET', `${company}/queues/stats?${range}`)));
+    } catch (failure) {
+      waits.replaceChildren(h('p', { class: 'error' }, failure.message));
+    }
   }
+  const dayChart = h('div', { id: 'cdr-days' });
+  const waits = h('div', { id: 'queue-waits' });
+  const waitsTitle = h('h2', {});
   form.addEventListener('submit', (event) => { event.preventDefault(); load(); });
   load();
-  const waits = h('div', { id: 'queue-waits' });
-  api('GET', `${company}/queues/stats`).then((stats) => waits.replaceChildren(queueWaits(stats))).catch(() => {});
   return h('div', {},
     h('section', {}, h('h1', {}, 'Calls'), form, error, summary, csv),
+    h('section', {}, h('h2', {}, 'Calls per day'), dayChart),
     h('section', {}, h('h2', {}, 'Calls per hour of the day'), chart),
-    h('section', {}, h('h2', {}, 'Queues today: average wait to answer'), waits),
+    h('section', {}, waitsTitle, waits),
     h('section', {}, h('table', { id: 'cdrs-table' }, h('thead', {}, h('tr', {},
       ['Started', 'From', 'To', 'Direction', 'Status', 'Talk (s)'].map((t) => h('th', {}, t)))), table)));
 }
@@ -443,6 +529,49 @@ function svg(tag, attributes, text) {
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
   if (text !== undefined) element.textContent = text;
   return element;
+}
+
+// A day as the browser shows it (local time): 2026-12-06.
+function localDay(date) {
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+// Longest period the day chart draws, in days (a bar each).
+const MAX_CHART_DAYS = 92;
+
+// A bar per day from `from` to `to` (chosen days, else the records' first and last), the
+// last MAX_CHART_DAYS of it: answered calls in blue, the rest in grey.
+function callsPerDay(records, from, to) {
+  const counts = new Map();
+  for (const record of records) {
+    const day = localDay(new Date(record.started_at));
+    const count = counts.get(day) ?? { answered: 0, other: 0 };
+    count[record.status === 'answered' ? 'answered' : 'other'] += 1;
+    counts.set(day, count);
+  }
+  const known = [...counts.keys()].sort();
+  const last = new Date(`${to || known[known.length - 1] || localDay(new Date())}T12:00`);
+  const first = new Date(`${from || known[0] || localDay(last)}T12:00`);
+  const days = [];
+  for (let day = new Date(last); day >= first && days.length < MAX_CHART_DAYS; day.setDate(day.getDate() - 1)) {
+    days.unshift(localDay(day));
+  }
+  const most = Math.max(1, ...days.map((d) => (counts.get(d)?.answered ?? 0) + (counts.get(d)?.other ?? 0)));
+  const [width, height] = [480, 120];
+  const bar = width / Math.max(days.length, 1);
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height + 16}`, width: '100%', role: 'img', 'aria-label': 'calls per day' });
+  const labelEvery = Math.ceil(days.length / 6);
+  days.forEach((day, i) => {
+    const count = counts.get(day) ?? { answered: 0, other: 0 };
+    const answered = (count.answered / most) * height;
+    const other = (count.other / most) * height;
+    const x = i * bar + bar * 0.1;
+    root.append(svg('rect', { x, y: height - answered, width: bar * 0.8, height: answered, fill: '#1f6feb', 'data-day': day, 'data-calls': count.answered + count.other }));
+    root.append(svg('rect', { x, y: height - answered - other, width: bar * 0.8, height: other, fill: '#b8bfcc' }));
+    if (i % labelEvery === 0) root.append(svg('text', { x, y: height + 13, 'font-size': 10, fill: '#6b7385' }, day.slice(5)));
+  });
+  return root;
 }
 
 // A bar per hour of the day (local time): answered calls in blue, the rest in grey.
@@ -722,6 +851,53 @@ function sectionsPage(sections) {
   return h('div', {}, nav, content);
 }
 
+// Call recordings: the company's for an admin, the user's own in their portal (the API
+// narrows the list to what the session reaches).
+function recordingsSpec(company) {
+  return {
+    kind: 'recordings', title: 'Recordings', path: `${company}/recordings`, id: (r) => r.id,
+    columns: [['started_at', 'When'], ['from', 'From'], ['to', 'To'], ['extension', 'For'], ['seconds', 'Seconds']],
+    actions: (recording) => {
+      const audio = `${company}/recordings/${encodeURIComponent(recording.id)}/audio`;
+      return [h('audio', { controls: true, preload: 'none', src: audio }), ' ', h('a', { href: audio, download: `${recording.id}.wav` }, 'Download')];
+    },
+  };
+}
+
+// The voicemail boxes a user owns, each with its messages: listen, mark heard, delete.
+function myVoicemailPage(company) {
+  const boxes = h('div', { id: 'my-voicemail' });
+  const error = h('p', { class: 'error' });
+  async function load() {
+    const owned = await api('GET', `${company}/voicemail-boxes`);
+    if (!owned.length) {
+      boxes.replaceChildren(h('p', { class: 'muted' }, 'No voicemail box is yours. Your admin can make one yours.'));
+      return;
+    }
+    boxes.replaceChildren(...await Promise.all(owned.map(async (mailbox) => {
+      const path = `${company}/voicemail-boxes/${encodeURIComponent(mailbox.name)}/messages`;
+      const messages = await api('GET', path);
+      const act = (what) => async () => {
+        error.textContent = '';
+        try { await what(); await load(); } catch (failure) { error.textContent = failure.message; }
+      };
+      const rows = messages.map((m) => {
+        const audio = `${path}/${encodeURIComponent(m.id)}/audio`;
+        return h('tr', { 'data-id': m.id, class: m.heard ? 'heard' : 'new' },
+          h('td', {}, m.received_at), h('td', {}, m.caller), h('td', {}, (m.duration_ms / 1000).toFixed(1)),
+          h('td', {}, h('audio', { controls: true, preload: 'none', src: audio }), ' ', h('a', { href: audio, download: `${m.id}.wav` }, 'Download')),
+          h('td', {}, h('button', { class: 'heard', onclick: act(() => api('PATCH', `${path}/${encodeURIComponent(m.id)}`, { heard: !m.heard })) }, m.heard ? 'Mark new' : 'Mark heard')),
+          h('td', {}, h('button', { class: 'delete', onclick: act(() => api('DELETE', `${path}/${encodeURIComponent(m.id)}`)) }, 'Delete')));
+      });
+      if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No messages.')));
+      return h('section', { 'data-box': mailbox.name }, h('h2', {}, `${mailbox.name} (${mailbox.number})`),
+        h('table', { class: 'messages' }, h('thead', {}, h('tr', {}, ['When', 'From', 'Seconds', '', '', ''].map((t) => h('th', {}, t)))), h('tbody', {}, rows)));
+    })));
+  }
+  load().catch((failure) => { error.textContent = failure.message; });
+  return h('div', {}, h('section', {}, h('h1', {}, 'My voicemail'), error), boxes);
+}
+
 // A user's devices (SPEC §8), as their portal shows them: `user` is the user's URL.
 function devicesSpec(user) {
   return {
@@ -755,12 +931,15 @@ function adminDevicesPage(company) {
 // The user portal (SPEC §8): their devices and ring order, what is registered now, and
 // how their web phone rings.
 function userSections() {
-  const user = `/api/v1/companies/${encodeURIComponent(me.company)}/users/${encodeURIComponent(me.extension)}`;
+  const company = `/api/v1/companies/${encodeURIComponent(me.company)}`;
+  const user = `${company}/users/${encodeURIComponent(me.extension)}`;
   return [
     { ...devicesSpec(user), title: 'My devices' },
     { kind: 'registrations', title: 'Registered now', path: `${user}/registrations`, remove: false, id: (r) => r.contact,
       columns: [['contact', 'Contact'], ['transport', 'Transport'], ['source', 'From'], ['user_agent', 'Phone']] },
     { kind: 'web-phone', title: 'Web phone', page: () => webPhonePage(user) },
+    { ...recordingsSpec(company), title: 'My recordings', remove: false },
+    { kind: 'voicemail', title: 'My voicemail', page: () => myVoicemailPage(company) },
   ];
 }
 
