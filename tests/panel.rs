@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::Server;
+use support::browser::{Script, path_of};
 use support::chromium::{Browser, Page, artifacts_dir};
+use support::firefox::Firefox;
 
 /// How long a page may take to show something: a bound, not a claim.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -46,14 +48,8 @@ fn no_console_errors(page: &mut Page, expected: &[&str]) {
         }
         let text = entry["text"].as_str().unwrap_or_default();
         let status = text.split("status of ").nth(1).and_then(|rest| rest.split(' ').next());
-        let path = entry["url"]
-            .as_str()
-            .and_then(|url| url.split_once("//"))
-            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]));
-        let request = match (entry["source"].as_str(), status, path) {
-            (Some("network"), Some(status), Some(path)) => {
-                format!("{status} {}", path.split('?').next().unwrap_or(path))
-            }
+        let request = match (entry["source"].as_str(), status, entry["url"].as_str()) {
+            (Some("network"), Some(status), Some(url)) => format!("{status} {}", path_of(url)),
             _ => format!("{}: {text}", entry["source"]),
         };
         if !expected.contains(&request.as_str()) {
@@ -64,7 +60,7 @@ fn no_console_errors(page: &mut Page, expected: &[&str]) {
 }
 
 /// Log in through the form.
-fn log_in(page: &mut Page, company: &str, user: &str, password: &str) {
+fn log_in(page: &mut impl Script, company: &str, user: &str, password: &str) {
     page.eval(&format!(
         "(() => {{ const form = document.getElementById('login-form');
          form.company.value = {}; form.user.value = {}; form.password.value = {};
@@ -76,7 +72,7 @@ fn log_in(page: &mut Page, company: &str, user: &str, password: &str) {
 }
 
 /// Fill form `id` with `values` (by field name) and submit it.
-fn submit(page: &mut Page, id: &str, values: &Value) {
+fn submit(page: &mut impl Script, id: &str, values: &Value) {
     page.eval(&format!(
         "(() => {{ const form = document.getElementById({});
            for (const [name, value] of Object.entries({values})) form.elements[name].value = value;
@@ -211,6 +207,16 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     );
     assert_eq!(bea["recording"], json!({"mode": "always", "announce": true}), "kept: {bea}");
     page.screenshot(&artifacts_dir().join("panel-users.png"));
+    // On a phone's screen the page does not scroll sideways and each row's buttons are
+    // there (a wide table scrolls inside its section).
+    let phone = json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true});
+    page.call("Emulation.setDeviceMetricsOverride", phone);
+    page.wait_for("window.innerWidth === 390", PATIENCE);
+    assert_eq!(page.eval("document.documentElement.scrollWidth <= window.innerWidth"), json!(true));
+    let edit = "document.querySelector('#users-table tr[data-id=\"101\"] button.edit').getBoundingClientRect().width > 0";
+    assert_eq!(page.eval(edit), json!(true), "the edit button shows on a phone");
+    page.screenshot(&artifacts_dir().join("panel-phone.png"));
+    page.call("Emulation.clearDeviceMetricsOverride", json!({}));
     no_console_errors(&mut page, &[]);
 
     // Bulk import from CSV: all or nothing.
@@ -590,4 +596,109 @@ fn a_call_shows_live_then_in_the_calls_list_and_the_callers_portal_has_its_recor
     let left = op.get("/api/v1/companies/acme/recordings").expect(200, "recordings");
     assert_eq!(left["total"], 0, "deleted in bulk: {left}");
     no_console_errors(&mut page, &[]);
+}
+
+/// Show every section of the menu in turn and wait until each has drawn without an error
+/// beside its lists or forms; each section's kind is returned.
+fn visit_every_section(page: &mut impl Script) -> Vec<String> {
+    let kinds = page.eval("[...document.querySelectorAll('#sections a')].map((a) => a.dataset.kind)");
+    let kinds: Vec<String> = serde_json::from_value(kinds).expect("the menu's sections");
+    for kind in &kinds {
+        page.eval(&format!("location.hash = {}; true", json!(format!("#{kind}"))));
+        page.wait_for(
+            &format!(
+                "document.querySelector('#sections a.current')?.dataset.kind === {} && !!document.querySelector('#content section')",
+                json!(kind)
+            ),
+            PATIENCE,
+        );
+        // Lists load after the section draws: give them the time a person would.
+        std::thread::sleep(Duration::from_millis(300));
+        let errors = page.eval(
+            "[...document.querySelectorAll('#content .error')].map((e) => e.textContent).filter(Boolean)",
+        );
+        assert_eq!(errors, json!([]), "errors shown in section {kind}");
+    }
+    kinds
+}
+
+#[test]
+fn in_firefox_each_role_logs_in_and_every_section_works_without_errors() {
+    let server = Server::start();
+    server.create_company("acme", json!({}));
+    let op = server.operator();
+    let admin = support::merge(
+        support::user_body("100"),
+        json!({"role": "admin", "portal_password": "acme-admin-pw"}),
+    );
+    op.post("/api/v1/companies/acme/users", &admin).expect(201, "acme's admin");
+    let bea = support::merge(support::user_body("101"), json!({"portal_password": "bea-portal-pw"}));
+    op.post("/api/v1/companies/acme/users", &bea).expect(201, "user 101");
+    let mut firefox = Firefox::start();
+    firefox.navigate(&server.url("/"));
+    firefox.wait_for("window.panelReady === true", PATIENCE);
+
+    log_in(&mut firefox, "", "operator", "not-the-token");
+    firefox.wait_for(
+        "document.getElementById('login-error')?.textContent === 'wrong user or password'",
+        PATIENCE,
+    );
+    log_in(&mut firefox, "", "operator", support::OPERATOR_TOKEN);
+    firefox.wait_for("!!document.getElementById('companies-table')", PATIENCE);
+    submit(
+        &mut firefox,
+        "create-companies",
+        &json!({"id": "globex", "name": "Globex", "max_extensions": "20", "time_zone": "Europe/Madrid"}),
+    );
+    firefox.wait_for("!!document.querySelector('#companies-table tr[data-id=globex]')", PATIENCE);
+    let operator = visit_every_section(&mut firefox);
+    assert!(operator.contains(&"standard-modules".to_string()), "{operator:?}");
+    firefox.screenshot(&artifacts_dir().join("panel-firefox-operator.png"));
+
+    firefox.eval("document.getElementById('logout').click(); true");
+    firefox.wait_for("!!document.getElementById('login-form')", PATIENCE);
+    log_in(&mut firefox, "acme", "100", "acme-admin-pw");
+    firefox.wait_for("document.body.dataset.role === 'admin'", PATIENCE);
+    firefox.eval("location.hash = '#users'; true");
+    firefox.wait_for("!!document.querySelector('#users-table tr[data-id=\"101\"]')", PATIENCE);
+    submit(
+        &mut firefox,
+        "create-users",
+        &json!({"extension": "102", "full_name": "Luis", "email": "luis@acme.test"}),
+    );
+    firefox.wait_for("!!document.querySelector('#users-table tr[data-id=\"102\"]')", PATIENCE);
+    firefox.eval("location.hash = '#modules'; true");
+    firefox.wait_for("!!document.getElementById('upload-module')", PATIENCE);
+    firefox.choose_file("#upload-module input[type=file]", &support::guest_wasm("vip-router"));
+    firefox.eval("(() => { const form = document.getElementById('upload-module'); form.name.value = 'vip'; form.requestSubmit(); return true; })()");
+    firefox.wait_for(
+        "document.querySelector('#modules-table tr[data-id=vip] .active-version')?.textContent === 'v1'",
+        PATIENCE,
+    );
+    firefox.eval("location.hash = '#dids'; true");
+    firefox
+        .wait_for("!!document.querySelector('#create-dids select[name=module] option[value=vip]')", PATIENCE);
+    submit(
+        &mut firefox,
+        "create-dids",
+        &json!({"number": "34910000000", "default_destination": "extension:101", "module": ""}),
+    );
+    firefox.wait_for("!!document.querySelector('#dids-table tr[data-id=\"34910000000\"]')", PATIENCE);
+    submit(&mut firefox, "try-did", &json!({"number": "34910000000", "caller": "600111222"}));
+    firefox.wait_for("document.getElementById('try-result').textContent === '→ extension:101'", PATIENCE);
+    firefox.screenshot(&artifacts_dir().join("panel-firefox-dids.png"));
+    let admin_sections = visit_every_section(&mut firefox);
+    assert!(admin_sections.len() >= 15, "{admin_sections:?}");
+    firefox.eval("location.hash = '#cdrs'; true");
+    firefox.wait_for("document.querySelectorAll('#cdr-chart rect').length === 48", PATIENCE);
+    firefox.screenshot(&artifacts_dir().join("panel-firefox-calls.png"));
+
+    firefox.eval("document.getElementById('logout').click(); true");
+    firefox.wait_for("!!document.getElementById('login-form')", PATIENCE);
+    log_in(&mut firefox, "acme", "101", "bea-portal-pw");
+    firefox.wait_for("document.body.dataset.role === 'user'", PATIENCE);
+    visit_every_section(&mut firefox);
+    firefox.screenshot(&artifacts_dir().join("panel-firefox-portal.png"));
+
+    assert_eq!(firefox.take_errors(), ["401 /panel/login"], "only the wrong login failed");
 }

@@ -13,6 +13,8 @@ use tempfile::TempDir;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
+use super::browser::Script;
+
 /// How long the browser may take to start and to answer a command (a bound, not a claim).
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -155,11 +157,7 @@ impl Page {
 
     /// Wait until `expression` is true, evaluating it every 200 ms; panics after `patience`.
     pub fn wait_for(&mut self, expression: &str, patience: Duration) {
-        let deadline = Instant::now() + patience;
-        while self.eval(expression) != json!(true) {
-            assert!(Instant::now() < deadline, "never true: {expression}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        Script::wait_for(self, expression, patience);
     }
 
     /// Put the file `path` in the page's file input `selector`, as a user choosing it would
@@ -177,6 +175,12 @@ impl Page {
         let data = shot["data"].as_str().expect("screenshot data");
         let png = base64::engine::general_purpose::STANDARD.decode(data).expect("base64 PNG");
         std::fs::write(path, png).expect("write the screenshot");
+    }
+}
+
+impl Script for Page {
+    fn eval(&mut self, expression: &str) -> Value {
+        Page::eval(self, expression)
     }
 }
 

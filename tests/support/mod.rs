@@ -22,8 +22,10 @@ use tempfile::TempDir;
 
 pub mod audio;
 pub mod baresip;
+pub mod browser;
 pub mod chromium;
 pub mod events;
+pub mod firefox;
 pub mod sipp;
 pub mod smtp;
 
