@@ -279,14 +279,41 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
         "the dry run"
     );
     page.eval("document.getElementById('try-result').textContent = ''; true");
-    // A second DID with a time rule: weekdays 09:00-18:00 (Madrid) ring 100, else the queue.
-    let rules = r#"[{"order": 1, "weekday": "[1-5]", "start_time": "09:00", "end_time": "18:00", "destination": {"extension": "100"}}]"#;
-    submit(
-        &mut page,
-        "create-dids",
-        &json!({"number": "34910000001", "default_destination": "queue:sales", "rules": rules}),
+    // A second DID with a time rule, made in the rules editor: weekdays 09:00-18:00
+    // (Madrid) ring 100, else the queue. A bad pattern first: its error names the rule.
+    let fill_rule = |page: &mut Page, weekday: &str| {
+        page.eval(&format!(
+            "(() => {{ const form = document.getElementById('create-dids');
+               form.number.value = '34910000001'; form.default_destination.value = 'queue:sales';
+               form.description.value = 'office hours';
+               if (!form.querySelector('.rule')) form.querySelector('button.add-rule').click();
+               const rule = form.querySelector('.rule');
+               const set = (name, value) => {{ const input = rule.querySelector(`[data-name=${{name}}]`);
+                 input.value = value; input.dispatchEvent(new Event('input', {{bubbles: true}})); }};
+               set('weekday', {}); set('start_time', '09:00'); set('end_time', '18:00');
+               set('destination', 'extension:100'); form.requestSubmit(); return true; }})()",
+            json!(weekday)
+        ));
+    };
+    fill_rule(&mut page, "[1-5");
+    page.wait_for(
+        "document.querySelector('[data-field=rules]').textContent.startsWith('Rule 1, weekday:')",
+        PATIENCE,
     );
+    assert_eq!(
+        page.eval("document.querySelector('.rule [data-name=weekday]').classList.contains('invalid')"),
+        json!(true)
+    );
+    fill_rule(&mut page, "[1-5]");
     page.wait_for("!!document.querySelector('#dids-table tr[data-id=\"34910000001\"]')", PATIENCE);
+    let did = server.operator().get("/api/v1/companies/acme/dids/34910000001").expect(200, "the DID");
+    assert_eq!(did["description"], "office hours", "{did}");
+    assert_eq!(did["rules"][0]["weekday"], "[1-5]", "{did}");
+    let shown = page.eval("document.querySelector('#dids-table tr[data-id=\"34910000001\"]').textContent");
+    assert!(
+        shown.as_str().is_some_and(|row| row.contains("weekday [1-5] · 09:00–18:00 → extension:100")),
+        "{shown}"
+    );
     let try_at = |page: &mut Page, at: &str| {
         submit(page, "try-did", &json!({"number": "34910000001", "caller": "600111222", "at": at}));
         page.wait_for("document.getElementById('try-result').textContent !== ''", PATIENCE);
@@ -298,16 +325,20 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     assert_eq!(try_at(&mut page, "2026-11-23T10:00"), json!("→ extension:100"), "inside the rule");
     assert_eq!(try_at(&mut page, "2026-11-22T10:00"), json!("→ queue:sales"), "outside it: the default");
     page.screenshot(&artifacts_dir().join("panel-dids.png"));
-    // An optional field emptied in an edit is cleared: the DID loses its time rule.
+    // A rule removed in an edit is gone, and an optional field emptied is cleared.
     page.eval("document.querySelector('#dids-table tr[data-id=\"34910000001\"] button.edit').click(); true");
-    page.wait_for("document.getElementById('create-dids').rules.value.includes('09:00')", PATIENCE);
-    submit(&mut page, "create-dids", &json!({"rules": "", "description": "no hours"}));
     page.wait_for(
-        "document.querySelector('#dids-table tr[data-id=\"34910000001\"]')?.textContent.includes('no hours')",
+        "document.querySelector('#create-dids .rule [data-name=start_time]')?.value === '09:00'",
+        PATIENCE,
+    );
+    page.eval("document.querySelector('#create-dids .rule button.remove-rule').click(); true");
+    submit(&mut page, "create-dids", &json!({"description": ""}));
+    page.wait_for(
+        "document.querySelector('#dids-table tr[data-id=\"34910000001\"]')?.textContent.includes('office hours') === false",
         PATIENCE,
     );
     let did = server.operator().get("/api/v1/companies/acme/dids/34910000001").expect(200, "the DID");
-    assert_eq!((did["rules"].clone(), did["description"].clone()), (json!([]), json!("no hours")), "{did}");
+    assert_eq!((did["rules"].clone(), did["description"].clone()), (json!([]), json!("")), "{did}");
     assert_eq!(try_at(&mut page, "2026-11-23T10:00"), json!("→ queue:sales"), "no rule any more");
     page.eval("location.hash = '#queues'; true");
     page.wait_for("!!document.querySelector('#queues-table tr[data-id=sales] button.delete')", PATIENCE);
@@ -353,7 +384,11 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     assert_eq!(csv, json!(200), "the CSV downloads with the session");
     no_console_errors(
         &mut page,
-        &["422 /api/v1/companies/acme/users/import", "409 /api/v1/companies/acme/queues/sales"],
+        &[
+            "422 /api/v1/companies/acme/users/import",
+            "422 /api/v1/companies/acme/dids",
+            "409 /api/v1/companies/acme/queues/sales",
+        ],
     );
 
     // The session reaches acme only; a change without the CSRF token is refused.

@@ -69,6 +69,12 @@ function cell(value) {
   return JSON.stringify(value);
 }
 
+// A destination as typed, `queue:sales` or `hang_up`, as the API wants it.
+function parseDestination(raw) {
+  const [kind, ...rest] = raw.split(':');
+  return rest.length ? { [kind.trim()]: rest.join(':').trim() } : raw.trim();
+}
+
 // A form field's value as the API wants it, by the field's type.
 function fieldValue(field, raw) {
   switch (field.type) {
@@ -77,10 +83,8 @@ function fieldValue(field, raw) {
     case 'list': return raw.split(',').map((item) => item.trim()).filter(Boolean);
     case 'json':
       try { return JSON.parse(raw); } catch (error) { throw new ApiError(`${field.name}: not JSON (${error.message})`, 422, field.name); }
-    case 'destination': {
-      const [kind, ...rest] = raw.split(':');
-      return rest.length ? { [kind.trim()]: rest.join(':').trim() } : raw.trim();
-    }
+    case 'destination': return parseDestination(raw);
+    case 'rules': return raw === '' ? [] : JSON.parse(raw);
     default: return raw;
   }
 }
@@ -108,8 +112,71 @@ function selectValue(select, value) {
   select.value = value;
 }
 
+// The fields of a DID's time rule (SPEC §2): [name, label, example].
+const RULE_FIELDS = [
+  ['order', 'Order', '1'], ['weekday', 'Weekday', '[1-5]'], ['day', 'Day of month', '0[5-9]|1[0-9]|2[0-5]'],
+  ['month', 'Month', '0[3-6]'], ['year', 'Year', '202[1-5]'], ['start_time', 'From', '09:00'], ['end_time', 'To', '18:00'],
+  ['caller_id', 'Caller number', '^6'], ['destination', 'Destination', 'extension:101'],
+  ['announcement', 'Announcement prompt', ''], ['prefix', 'Caller id prefix', ''], ['description', 'Description', ''],
+];
+const RULES_HELP = 'First matching rule wins; no match: the default destination. Date fields are regular '
+  + 'expressions over zero-padded values, empty = any: . (any), 2021, 202[1-5], 2021|2025, 0[3-6], (03|06), '
+  + '0[5-9]|1[0-9]|2[0-5], [2-5]. Weekday: 1 = Monday … 7 = Sunday. Times are HH:MM in the company\'s '
+  + 'time zone; a "to" before the "from" crosses midnight.';
+
+// A DID's rules in a line each: "1. weekday [1-5] · 09:00–18:00 → extension:100".
+function rulesSummary(rules) {
+  return (rules ?? []).map((rule) => {
+    const when = ['year', 'month', 'day', 'weekday', 'caller_id'].filter((name) => rule[name] && rule[name] !== '.')
+      .map((name) => `${name.replace('_', ' ')} ${rule[name]}`);
+    if (rule.start_time || rule.end_time) when.push(`${rule.start_time ?? '00:00'}–${rule.end_time ?? '24:00'}`);
+    return h('div', {}, `${rule.order}. ${when.join(' · ') || 'always'} → ${cell(rule.destination)}`);
+  });
+}
+
+// DID time rules edited as rows of inputs; the rules travel as JSON in a hidden field
+// named `field.name`, so the form reads and fills it like any other field.
+function rulesEditor(field) {
+  const store = h('textarea', { name: field.name, hidden: true });
+  const rows = h('div', { class: 'rules' });
+  const sync = () => {
+    const rules = [...rows.querySelectorAll('.rule')].map((row) => {
+      const rule = {};
+      for (const [name] of RULE_FIELDS) {
+        const value = row.querySelector(`[data-name="${name}"]`).value.trim();
+        if (value === '') continue;
+        rule[name] = name === 'order' ? Number(value) : name === 'destination' ? parseDestination(value) : value;
+      }
+      return rule;
+    });
+    store.value = rules.length ? JSON.stringify(rules) : '';
+  };
+  const addRow = (rule = {}) => {
+    const row = h('div', { class: 'rule' }, RULE_FIELDS.map(([name, label, example]) => h('label', {}, label,
+      // data-name, not name: a rule's "description" must not shadow the DID's own field.
+      h('input', { 'data-name': name, placeholder: example, value: rule[name] === undefined || rule[name] === null ? '' : cell(rule[name]) }))),
+    h('button', { type: 'button', class: 'remove-rule', onclick: () => { row.remove(); sync(); } }, 'Remove'));
+    row.addEventListener('input', sync);
+    rows.append(row);
+    sync();
+  };
+  // Filled from outside (an edit) or emptied (a reset): draw the rows again.
+  const redraw = () => {
+    let rules = [];
+    try { rules = store.value ? JSON.parse(store.value) : []; } catch { rules = []; }
+    rows.replaceChildren();
+    rules.forEach((rule, i) => addRow({ order: i + 1, ...rule }));
+    sync();
+  };
+  store.addEventListener('change', redraw);
+  queueMicrotask(() => store.form?.addEventListener('reset', () => setTimeout(redraw)));
+  const add = h('button', { type: 'button', class: 'add-rule', onclick: () => addRow({ order: rows.children.length + 1 }) }, 'Add rule');
+  return h('div', { class: 'rules-editor' }, store, rows, add, h('p', { class: 'muted help' }, RULES_HELP));
+}
+
 function fieldInput(field) {
   if (field.type === 'module') return moduleSelect(field);
+  if (field.type === 'rules') return rulesEditor(field);
   if (field.options) return h('select', { name: field.name }, field.options.map((o) => h('option', { value: o }, o)));
   if (field.type === 'json') return h('textarea', { name: field.name, rows: 3, placeholder: field.example ?? '' });
   if (field.type === 'checkbox') return h('input', { name: field.name, type: 'checkbox', checked: field.checked });
@@ -118,7 +185,7 @@ function fieldInput(field) {
 }
 
 // `spec`: {kind, title, singular, path (the collection's URL), id(row), columns:
-// [[key, label]], fields (none: no create form), body(values) (default: as typed),
+// [[key, label, show(value) (default: cell)]], fields (none: no create form), body(values) (default: as typed),
 // remove (false: rows cannot be deleted), bulkRemove(ids) (rows get checkboxes and a
 // "Delete selected" button that calls it), actions(row) (more of a row's cell), extra()
 // (a section after the list and form, given the list's reload), created(answer) (what to say after a create), bodyKeys
@@ -184,7 +251,7 @@ function entityList(spec) {
     const shown = matching.slice(state.page * state.perPage, (state.page + 1) * state.perPage);
     body.replaceChildren(...shown.map((row) => h('tr', { 'data-id': spec.id(row) },
       spec.bulkRemove ? h('td', {}, tickBox(spec.id(row))) : null,
-      spec.columns.map(([key]) => h('td', {}, cell(row[key]))),
+      spec.columns.map(([key, , show]) => h('td', {}, (show ?? cell)(row[key]))),
       spec.actions ? h('td', {}, spec.actions(row)) : null,
       spec.bodyKeys ? h('td', {}, h('button', { class: 'edit', onclick: () => edit(row) }, 'Edit')) : null,
       removable ? h('td', {}, h('button', { class: 'delete', onclick: () => remove(row) }, 'Delete')) : null)));
@@ -229,6 +296,8 @@ function entityList(spec) {
   const form = h('form', { class: 'grid', id: `create-${spec.kind}` },
     spec.fields.map((field) => {
       errors[field.name] = h('span', { class: 'field-error', 'data-field': field.name });
+      // Rules hold labelled inputs of their own, so they are a fieldset, not a label.
+      if (field.type === 'rules') return h('fieldset', { class: 'wide' }, h('legend', {}, field.label), fieldInput(field), errors[field.name]);
       return h('label', {}, field.label, fieldInput(field), errors[field.name]);
     }),
     h('div', {}, save, ' ', cancel));
@@ -253,6 +322,10 @@ function entityList(spec) {
       if (field.type === 'checkbox') input.checked = !!value;
       else if (field.type === 'password') input.value = '';
       else if (field.type === 'json') input.value = value === undefined || value === null ? '' : JSON.stringify(value);
+      else if (field.type === 'rules') {
+        input.value = value?.length ? JSON.stringify(value) : '';
+        input.dispatchEvent(new Event('change'));
+      }
       else if (field.type === 'list') input.value = (value ?? []).join(', ');
       else if (input.tagName === 'SELECT') selectValue(input, cell(value));
       else input.value = cell(value);
@@ -263,6 +336,7 @@ function entityList(spec) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     Object.values(errors).forEach((e) => { e.textContent = ''; });
+    form.querySelectorAll('.invalid').forEach((input) => input.classList.remove('invalid'));
     formError.textContent = '';
     created.textContent = '';
     try {
@@ -288,6 +362,13 @@ function entityList(spec) {
     } catch (error) {
       const target = error.field && errors[error.field.split(/[.[]/)[0]];
       (target ?? formError).textContent = error.message;
+      // A rule's field (`rules[2].weekday`): say which, and mark its input.
+      const inRule = /^rules\[(\d+)\]\.(\w+)/.exec(error.field ?? '');
+      if (inRule && target) {
+        const [, index, name] = inRule;
+        target.textContent = `Rule ${Number(index) + 1}, ${name}: ${error.message.replace(`${error.field}: `, '')}`;
+        form.querySelectorAll('.rule')[index]?.querySelector(`[data-name="${name}"]`)?.classList.add('invalid');
+      }
     }
   });
   return h('div', {}, listSection, h('section', {}, heading, form, formError, created),
@@ -356,13 +437,13 @@ function adminSections() {
       kind: 'dids', title: 'DIDs', singular: 'DID', path: `${company}/dids`, id: (did) => did.number,
       bodyKeys: ['number', 'description', 'forward', 'rules', 'default_destination', 'fallback_destination', 'module', 'config'],
       extra: () => didTryIt(company),
-      columns: [['number', 'Number'], ['description', 'Description'], ['default_destination', 'Default destination'], ['rules', 'Rules']],
+      columns: [['number', 'Number'], ['description', 'Description'], ['default_destination', 'Default destination'], ['rules', 'Rules', rulesSummary]],
       fields: [
         { name: 'number', label: 'Number', required: true, example: '34910000000' },
         { name: 'description', label: 'Description' },
         { name: 'default_destination', label: 'Default destination', type: 'destination', required: true, example: DESTINATION_HELP },
         { name: 'module', label: 'Deciding module', type: 'module', decision: 'did-routing', standard: 'did-router' },
-        { name: 'rules', label: 'Time rules (JSON; patterns are regular expressions)', type: 'json', example: '[{"order": 1, "weekday": "[1-5]", "start_time": "09:00", "end_time": "18:00", "destination": {"extension": "101"}}]' },
+        { name: 'rules', label: 'Time rules', type: 'rules' },
       ],
     },
     {
