@@ -154,6 +154,28 @@ fn the_operator_logs_in_and_creates_a_company_with_a_wrong_field_shown_beside_it
     let ivr = row(&mut page, "ivr");
     assert!(ivr.as_str().is_some_and(|r| r.contains("no company")), "{ivr}");
     page.screenshot(&artifacts_dir().join("panel-standard-modules.png"));
+    // The operator opens globex and manages it as its admin would: a user added there.
+    page.eval("location.hash = '#companies'; true");
+    page.wait_for(
+        "!!document.querySelector('#companies-table tr[data-id=globex] button.open-company')",
+        PATIENCE,
+    );
+    page.eval(
+        "document.querySelector('#companies-table tr[data-id=globex] button.open-company').click(); true",
+    );
+    page.wait_for("document.getElementById('opened-company')?.textContent === 'globex' && !!document.getElementById('create-users')", PATIENCE);
+    submit(
+        &mut page,
+        "create-users",
+        &json!({"extension": "200", "full_name": "Gil", "email": "gil@globex.test"}),
+    );
+    page.wait_for("!!document.querySelector('#users-table tr[data-id=\"200\"]')", PATIENCE);
+    server
+        .operator()
+        .get("/api/v1/companies/globex/users/200")
+        .expect(200, "made by the operator in the panel");
+    page.eval("document.getElementById('close-company').click(); true");
+    page.wait_for("!!document.getElementById('companies-table')", PATIENCE);
     no_console_errors(&mut page, &["401 /panel/login", "422 /api/v1/companies", "422 /api/v1/service-codes"]);
 
     let company = server.operator().get("/api/v1/companies/globex").expect(200, "the company exists");

@@ -4,6 +4,9 @@
 
 const main = document.getElementById('main');
 let me = null;
+// The company the operator opened, to manage it as its admin would; none = the operator's
+// own pages.
+let opened = null;
 
 // An element: h('td', {class: 'x'}, 'text', child...).
 function h(tag, attributes = {}, ...children) {
@@ -92,7 +95,7 @@ function fieldValue(field, raw) {
 // A select of the company's modules that make `field.decision`, the standard one first.
 function moduleSelect(field) {
   const select = h('select', { name: field.name }, h('option', { value: '' }, `standard (${field.standard})`));
-  api('GET', `/api/v1/companies/${encodeURIComponent(me.company)}/modules`).then((modules) => {
+  api('GET', `${field.company}/modules`).then((modules) => {
     const wanted = select.value;
     for (const module of modules) {
       const decides = module.versions.some((v) => v.decisions.includes(field.decision));
@@ -386,6 +389,7 @@ function operatorSections() {
       bodyKeys: ['id', 'name', 'max_extensions', 'time_zone', 'sip_domain', 'trunk', 'secondary_trunk', 'decision_deadline_ms', 'decision_memory_mib', 'permissions_module', 'permissions_config', 'recording_retention_days', 'recording_quota_mb'],
       id: (company) => company.id,
       columns: [['id', 'Id'], ['name', 'Name'], ['sip_domain', 'SIP domain'], ['max_extensions', 'Max extensions'], ['time_zone', 'Time zone']],
+      actions: (company) => h('button', { class: 'open-company', onclick: () => { opened = company.id; location.hash = ''; render(); } }, 'Open'),
       fields: [
         { name: 'id', label: 'Id', required: true },
         { name: 'name', label: 'Name', required: true },
@@ -415,8 +419,8 @@ function operatorSections() {
   ];
 }
 
-function adminSections() {
-  const company = `/api/v1/companies/${encodeURIComponent(me.company)}`;
+function adminSections(companyId) {
+  const company = `/api/v1/companies/${encodeURIComponent(companyId)}`;
   return [
     {
       kind: 'users', title: 'Users', singular: 'user', path: `${company}/users`, id: (user) => user.extension,
@@ -442,7 +446,7 @@ function adminSections() {
         { name: 'number', label: 'Number', required: true, example: '34910000000' },
         { name: 'description', label: 'Description' },
         { name: 'default_destination', label: 'Default destination', type: 'destination', required: true, example: DESTINATION_HELP },
-        { name: 'module', label: 'Deciding module', type: 'module', decision: 'did-routing', standard: 'did-router' },
+        { name: 'module', label: 'Deciding module', type: 'module', decision: 'did-routing', standard: 'did-router', company },
         { name: 'rules', label: 'Time rules', type: 'rules' },
       ],
     },
@@ -473,7 +477,7 @@ function adminSections() {
         { name: 'greeting', label: 'Greeting prompt' },
         { name: 'timeout_seconds', label: 'Timeout (s)', type: 'number' },
         { name: 'options', label: 'Keys (JSON)', type: 'json', example: '[{"key": "1", "destination": {"queue": "sales"}}]' },
-        { name: 'module', label: 'Deciding module', type: 'module', decision: 'ivr', standard: 'ivr' },
+        { name: 'module', label: 'Deciding module', type: 'module', decision: 'ivr', standard: 'ivr', company },
       ],
     },
     {
@@ -486,7 +490,7 @@ function adminSections() {
         { name: 'strategy', label: 'Strategy', options: ['ring_all', 'linear', 'grouped_linear', 'round_robin'] },
         { name: 'members', label: 'Agents (JSON)', type: 'json', example: '[{"extension": "101", "order": 1}]' },
         { name: 'unanswered_destination', label: 'When unanswered', type: 'destination', example: DESTINATION_HELP },
-        { name: 'module', label: 'Deciding module', type: 'module', decision: 'queue-strategy', standard: 'queue-strategy' },
+        { name: 'module', label: 'Deciding module', type: 'module', decision: 'queue-strategy', standard: 'queue-strategy', company },
       ],
     },
     {
@@ -1052,12 +1056,13 @@ function render() {
     return;
   }
   const who = me.role === 'operator' ? 'operator' : `${me.role} · ${me.company} · ${me.extension}`;
-  document.getElementById('who').textContent = who;
+  document.getElementById('who').replaceChildren(who, ...(opened ? [' · managing ', h('strong', { id: 'opened-company' }, opened), ' ',
+    h('button', { id: 'close-company', onclick: () => { opened = null; location.hash = ''; render(); } }, 'Back to all companies')] : []));
   document.body.dataset.role = me.role;
   logout.hidden = false;
   const page = {
-    operator: () => sectionsPage(operatorSections()),
-    admin: () => sectionsPage(adminSections()),
+    operator: () => sectionsPage(opened ? adminSections(opened) : operatorSections()),
+    admin: () => sectionsPage(adminSections(me.company)),
     user: () => sectionsPage(userSections()),
   }[me.role];
   main.replaceChildren(page());
@@ -1066,6 +1071,7 @@ function render() {
 document.getElementById('logout').addEventListener('click', async () => {
   await api('POST', '/panel/logout').catch(() => {});
   me = null;
+  opened = null;
   render();
 });
 
