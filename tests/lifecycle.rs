@@ -1,5 +1,5 @@
 //! Black-box tests of the host's life cycle: module versions switching under a decision in
-//! flight, compiled artifacts surviving a restart, the generated operator token, and the
+//! flight, the operator's versions of the standard modules, compiled artifacts surviving a restart, the generated operator token, and the
 //! sandbox's fall-back when the pooling allocator cannot reserve its address space.
 
 mod support;
@@ -179,4 +179,68 @@ fn the_sandbox_falls_back_to_on_demand_memory_when_the_pool_cannot_be_reserved()
     assert!(stderr.contains("falling back to on-demand"), "the fall-back is logged: {stderr}");
     let decision: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(decision["destination"], json!({"extension": "100"}));
+}
+
+#[test]
+fn the_operators_version_of_a_standard_module_decides_for_every_company_without_its_own() {
+    let server = Server::start();
+    let op = server.operator();
+    // A time rule that always matches sends calls to 101; the built-in did-router follows
+    // it, vip-router ignores the rules and gives the default, 100.
+    let numbers = [("acme", "34910000000"), ("globex", "34910000001")];
+    for (company, number) in numbers {
+        server.create_company(company, json!({}));
+        server.create_user(company, "100");
+        server.create_user(company, "101");
+        let did = json!({"number": number, "default_destination": {"extension": "100"},
+                         "rules": [{"order": 1, "destination": {"extension": "101"}}]});
+        server.create_did(company, &did);
+    }
+    let decided = |company: &str| {
+        let number = numbers.iter().find(|(c, _)| *c == company).map(|(_, n)| *n).expect("a DID");
+        server.route(company, number, "600000000", AT)["destination"].clone()
+    };
+    let (built_in, vip) = (json!({"extension": "101"}), json!({"extension": "100"}));
+    assert_eq!((decided("acme"), decided("globex")), (built_in.clone(), built_in.clone()));
+
+    let acme_key = op.post("/api/v1/companies/acme/api-keys", &json!({"name": "admin"})).expect(201, "a key");
+    let acme = server.with_token(acme_key["key"].as_str().expect("the key"));
+    let standard = "/api/v1/standard-modules/did-router";
+    acme.put_bytes(standard, "application/wasm", guest_bytes("vip-router")).expect(403, "a company's key");
+    op.put_bytes("/api/v1/standard-modules/vip", "application/wasm", guest_bytes("vip-router"))
+        .expect(404, "no standard module of that name");
+    op.put_bytes(standard, "application/wasm", guest_bytes("vip-router")).expect(201, "the operator's v1");
+    assert_eq!((decided("acme"), decided("globex")), (vip.clone(), vip.clone()), "every company");
+
+    // acme's own version beats the operator's; the operator going back to the built-in
+    // module reaches only the companies without one.
+    server.upload_module("acme", "did-router", guest_bytes("vip-router"), "").expect(201, "acme's own");
+    op.post_empty(&format!("{standard}/deactivate")).expect(200, "back to the built-in");
+    assert_eq!((decided("acme"), decided("globex")), (vip.clone(), built_in.clone()));
+    let listed = op.get("/api/v1/standard-modules").expect(200, "the standard modules");
+    let router = listed.as_array().into_iter().flatten().find(|m| m["name"] == "did-router").expect("listed");
+    assert_eq!(
+        (router["active"].clone(), router["replaced_in"].clone()),
+        (Value::Null, json!(["acme"])),
+        "{router}"
+    );
+    op.post_empty(&format!("{standard}/rollback")).expect(200, "the operator's v1 again");
+    assert_eq!(decided("globex"), vip, "rolled back");
+    // acme gives up its own version: the operator's decides there too, then neither.
+    acme.post_empty("/api/v1/companies/acme/modules/did-router/deactivate").expect(200, "acme's own off");
+    acme.post_empty("/api/v1/companies/acme/modules/vip/deactivate").expect(409, "only a standard module");
+    op.post_empty(&format!("{standard}/deactivate")).expect(200, "the built-in again");
+    assert_eq!((decided("acme"), decided("globex")), (built_in.clone(), built_in));
+
+    let audit = op.get("/api/v1/audit?limit=1000").expect(200, "the audit log");
+    let actions: Vec<(String, String)> = audit
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (e["action"].as_str().unwrap_or("").to_string(), e["entity"].as_str().unwrap_or("").to_string())
+        })
+        .collect();
+    assert!(actions.contains(&("module.upload".into(), "standard-modules/did-router".into())), "{actions:?}");
+    assert!(actions.contains(&("module.deactivate".into(), "acme/modules/did-router".into())), "{actions:?}");
 }

@@ -153,7 +153,18 @@ fn the_operator_logs_in_and_creates_a_company_with_a_wrong_field_shown_beside_it
     assert!(router.as_str().is_some_and(|r| r.contains("did-routing") && r.contains("globex")), "{router}");
     let ivr = row(&mut page, "ivr");
     assert!(ivr.as_str().is_some_and(|r| r.contains("no company")), "{ivr}");
+    // The operator's own version of did-router decides for every company without one;
+    // "Use standard" gives them the built-in one again.
+    page.choose_file("#upload-module input[type=file]", &support::guest_wasm("vip-router"));
+    page.eval("(() => { const form = document.getElementById('upload-module'); form.name.value = 'did-router'; form.requestSubmit(); return true; })()");
+    let decides = "document.querySelector('#standard-modules-table tr[data-id=did-router] .active-version')?.textContent";
+    page.wait_for(&format!("{decides} === \"operator's v1\""), PATIENCE);
     page.screenshot(&artifacts_dir().join("panel-standard-modules.png"));
+    let listed = server.operator().get("/api/v1/standard-modules").expect(200, "standard modules");
+    let router = listed.as_array().into_iter().flatten().find(|m| m["name"] == "did-router");
+    assert_eq!(router.map(|m| m["active"].clone()), Some(json!(1)), "{listed}");
+    page.eval("document.querySelector('#standard-modules-table tr[data-id=did-router] button.use-standard').click(); true");
+    page.wait_for(&format!("{decides} === 'built in'"), PATIENCE);
     // The operator opens globex and manages it as its admin would: a user added there.
     page.eval("location.hash = '#companies'; true");
     page.wait_for(

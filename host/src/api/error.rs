@@ -75,7 +75,9 @@ impl From<RegistryError> for ApiError {
         let status = match &error {
             RegistryError::Store(_) => return ApiError::from(StoreError::Database(error.to_string())),
             RegistryError::UnknownModule(_) | RegistryError::UnknownVersion { .. } => StatusCode::NOT_FOUND,
-            RegistryError::NothingToRollBack(_) | RegistryError::StandardModule(_) => StatusCode::CONFLICT,
+            RegistryError::NothingToRollBack(_)
+            | RegistryError::StandardModule(_)
+            | RegistryError::NotStandard(_) => StatusCode::CONFLICT,
             RegistryError::Upload(UploadError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             RegistryError::InvalidName(_) | RegistryError::Upload(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };

@@ -98,7 +98,8 @@ async fn health() -> Json<Health> {
         ivr::create, ivr::list, ivr::get_menu, ivr::update, ivr::delete, ivr::step,
         directory::create_alias, directory::list_aliases, directory::get_alias, directory::update_alias, directory::delete_alias,
         directory::create_external, directory::list_external, directory::get_external, directory::update_external, directory::delete_external,
-        modules::upload, modules::list, modules::get, modules::standard, modules::activate, modules::rollback,
+        modules::upload, modules::list, modules::get, modules::standard, modules::activate, modules::rollback, modules::deactivate,
+        modules::upload_standard, modules::activate_standard, modules::rollback_standard, modules::deactivate_standard,
         audit::all, audit::company,
         cdrs::list, cdrs::export_csv,
         call_events::get_settings, call_events::put_settings, call_events::delete_settings,
@@ -196,6 +197,7 @@ pub fn router(
         )
         .route(&format!("{company}/modules/{{name}}/activate"), post(modules::activate))
         .route(&format!("{company}/modules/{{name}}/rollback"), post(modules::rollback))
+        .route(&format!("{company}/modules/{{name}}/deactivate"), post(modules::deactivate))
         .route(&format!("{company}/audit"), get(audit::company))
         .route(&format!("{company}/cdrs"), get(cdrs::list))
         .route(&format!("{company}/cdrs.csv"), get(cdrs::export_csv))
@@ -205,6 +207,13 @@ pub fn router(
         .route(&format!("{company}/recordings/{{id}}"), get(recordings::get).delete(recordings::delete))
         .route(&format!("{company}/recordings/{{id}}/audio"), get(recordings::audio))
         .route("/api/v1/standard-modules", get(modules::standard))
+        .route(
+            "/api/v1/standard-modules/{name}",
+            put(modules::upload_standard).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+        )
+        .route("/api/v1/standard-modules/{name}/activate", post(modules::activate_standard))
+        .route("/api/v1/standard-modules/{name}/rollback", post(modules::rollback_standard))
+        .route("/api/v1/standard-modules/{name}/deactivate", post(modules::deactivate_standard))
         .route("/api/v1/audit", get(audit::all))
         .route("/api/v1/security/bans", get(security::list_bans))
         .route("/api/v1/security/bans/{ip}", axum::routing::delete(security::unban))

@@ -13,7 +13,7 @@ use super::auth::{Access, Caller};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Params};
 use crate::sandbox::counters::DecisionCounters;
-use crate::sandbox::registry::{check_name, is_standard, standard_modules};
+use crate::sandbox::registry::{OPERATOR, check_name, is_standard, standard_modules};
 use crate::store::records::{Grants, ModuleInstall, ModuleVersion};
 use crate::store::*;
 
@@ -89,6 +89,19 @@ pub async fn upload(
 ) -> ApiResult<(StatusCode, Json<ModuleVersion>)> {
     access.require_company(&company)?;
     super::company(&s, &company)?;
+    upload_version(&s, &access, company, name, &query, bytes).await
+}
+
+/// Store `bytes` as the next version of `owner`'s module `name` (owner [`OPERATOR`]: the
+/// operator's version of a standard module).
+async fn upload_version(
+    s: &ApiState,
+    access: &Access,
+    owner: String,
+    name: String,
+    query: &UploadQuery,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<ModuleVersion>)> {
     check_name(&name)?;
     let operator = access.caller == Caller::Operator;
     let http_allow = match &query.http_allow {
@@ -101,7 +114,7 @@ pub async fn upload(
     let activate = query.activate.unwrap_or(true);
     // Compiling a component takes milliseconds to seconds: off the async workers.
     let version = tokio::task::spawn_blocking(move || {
-        app.sandbox.upload(&app.store, &actor, &company, &name, &bytes, grants, activate)
+        app.sandbox.upload(&app.store, &actor, &owner, &name, &bytes, grants, activate)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("upload task failed: {e}")))??;
@@ -137,13 +150,21 @@ pub struct StandardModuleView {
     pub decisions: Vec<String>,
     /// Interfaces it imports.
     pub imports: Vec<String>,
-    /// Companies where an uploaded version decides instead.
+    /// The operator's version deciding for every company that has none of its own; none =
+    /// the built-in one decides.
+    pub active: Option<u32>,
+    /// The operator's versions active before, oldest first.
+    pub history: Vec<u32>,
+    /// Every version the operator uploaded.
+    pub versions: Vec<ModuleVersion>,
+    /// Companies where their own uploaded version decides instead.
     pub replaced_in: Vec<String>,
     /// Decisions since the host started, summed over the companies it decides for now.
     pub counters: DecisionCounters,
 }
 
-/// The standard modules built into the host (operator only).
+/// The standard modules built into the host and the operator's versions of them
+/// (operator only).
 #[utoipa::path(get, path = "/api/v1/standard-modules", tag = "modules", responses((status = 200, body = [StandardModuleView])))]
 pub async fn standard(State(s): State<ApiState>, access: Access) -> ApiResult<Json<Vec<StandardModuleView>>> {
     access.require_operator()?;
@@ -171,8 +192,17 @@ pub async fn standard(State(s): State<ApiState>, access: Access) -> ApiResult<Js
                 counters.last_failure_at = of_company.last_failure_at;
             }
         }
+        let (install, versions) = s.app.store.read(|r| -> Result<_, StoreError> {
+            Ok((
+                r.get(&MODULE_INSTALLS, &company_key(OPERATOR, name))?.unwrap_or_default(),
+                r.scan(&MODULE_VERSIONS, &module_versions_prefix(OPERATOR, name))?,
+            ))
+        })?;
         views.push(StandardModuleView {
             name: name.to_string(),
+            active: (install.active != 0).then_some(install.active),
+            history: install.history,
+            versions,
             sha256: loaded.sha256.clone(),
             size: bytes.len() as u64,
             decisions: loaded.info.decisions.iter().map(|d| d.interface().to_string()).collect(),
@@ -217,6 +247,79 @@ pub async fn rollback(
 ) -> ApiResult<Json<ModuleInstall>> {
     access.require_company(&company)?;
     Ok(Json(s.app.sandbox.rollback(&s.app.store, &access.actor(), &company, &name)?))
+}
+
+/// Use the standard module again: the operator's version if there is one, else the
+/// built-in one. A rollback returns to the version active before.
+#[utoipa::path(post, path = "/api/v1/companies/{company}/modules/{name}/deactivate", tag = "modules", responses((status = 200, body = ModuleInstall), (status = 409, body = super::error::ErrorBody)))]
+pub async fn deactivate(
+    State(s): State<ApiState>,
+    access: Access,
+    Path((company, name)): Path<(String, String)>,
+) -> ApiResult<Json<ModuleInstall>> {
+    access.require_company(&company)?;
+    super::company(&s, &company)?;
+    Ok(Json(s.app.sandbox.deactivate(&s.app.store, &access.actor(), &company, &name)?))
+}
+
+/// Refuse anyone but the operator, and names that are no standard module.
+fn operator_standard(access: &Access, name: &str) -> ApiResult<()> {
+    access.require_operator()?;
+    if !is_standard(name) {
+        return Err(ApiError::not_found(format!("standard module {name:?}")));
+    }
+    Ok(())
+}
+
+/// Upload the operator's next version of a standard module: it decides for every company
+/// that has no version of its own (operator only).
+#[utoipa::path(put, path = "/api/v1/standard-modules/{name}", tag = "modules", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    responses((status = 201, body = ModuleVersion), (status = 422, body = super::error::ErrorBody)))]
+pub async fn upload_standard(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(name): Path<String>,
+    Params(query): Params<UploadQuery>,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<ModuleVersion>)> {
+    operator_standard(&access, &name)?;
+    upload_version(&s, &access, OPERATOR.to_string(), name, &query, bytes).await
+}
+
+/// Make one of the operator's versions of a standard module active (operator only).
+#[utoipa::path(post, path = "/api/v1/standard-modules/{name}/activate", tag = "modules", request_body = ActivateBody, responses((status = 200, body = ModuleInstall)))]
+pub async fn activate_standard(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(name): Path<String>,
+    Body(body): Body<ActivateBody>,
+) -> ApiResult<Json<ModuleInstall>> {
+    operator_standard(&access, &name)?;
+    Ok(Json(s.app.sandbox.activate(&s.app.store, &access.actor(), OPERATOR, &name, body.version)?))
+}
+
+/// Return to the operator's version active before (operator only).
+#[utoipa::path(post, path = "/api/v1/standard-modules/{name}/rollback", tag = "modules", responses((status = 200, body = ModuleInstall)))]
+pub async fn rollback_standard(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ModuleInstall>> {
+    operator_standard(&access, &name)?;
+    Ok(Json(s.app.sandbox.rollback(&s.app.store, &access.actor(), OPERATOR, &name)?))
+}
+
+/// Give every company without a version of its own the built-in module again (operator
+/// only); a rollback returns to the operator's version.
+#[utoipa::path(post, path = "/api/v1/standard-modules/{name}/deactivate", tag = "modules", responses((status = 200, body = ModuleInstall)))]
+pub async fn deactivate_standard(
+    State(s): State<ApiState>,
+    access: Access,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ModuleInstall>> {
+    operator_standard(&access, &name)?;
+    Ok(Json(s.app.sandbox.deactivate(&s.app.store, &access.actor(), OPERATOR, &name)?))
 }
 
 /// Parse an `http_allow` list: "host" or "host:port" entries (IPv6 in brackets),

@@ -1,7 +1,8 @@
-//! Which module version decides for a company: the standard modules built into the host
-//! (installed for every company), replaced per company by uploads. Uploads are immutable
-//! versions; activation and rollback switch a pointer in one transaction, and a decision
-//! that already resolved its module finishes on that version.
+//! Which module version decides for a company: its own active upload, else the operator's
+//! active version of a standard module (kept under the pseudo-company [`OPERATOR`]), else
+//! the standard module built into the host. Uploads are immutable versions; activation,
+//! rollback and deactivation switch a pointer in one transaction, and a decision that
+//! already resolved its module finishes on that version.
 
 use std::sync::Arc;
 
@@ -37,6 +38,18 @@ fn standard_sha256s() -> &'static [String] {
     SHAS.get_or_init(|| standard_modules().iter().map(|(_, bytes)| sha256_hex(bytes)).collect())
 }
 
+/// The pseudo-company under which the operator's versions of the standard modules are
+/// kept: no company id is empty, so its keys meet no company's.
+pub const OPERATOR: &str = "";
+
+/// Who an audit entry of `owner`'s module belongs to (none: the operator's) and what it names.
+fn audited<'a>(owner: &'a str, name: &str) -> (Option<&'a str>, String) {
+    match owner {
+        OPERATOR => (None, format!("standard-modules/{name}")),
+        company => (Some(company), format!("{company}/modules/{name}")),
+    }
+}
+
 /// Errors of module management.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -50,6 +63,10 @@ pub enum RegistryError {
     NothingToRollBack(String),
     #[error("module {0:?} is a standard module; upload a version to replace it")]
     StandardModule(String),
+    #[error(
+        "module {0:?} is no standard module: only a standard module can be given back its built-in version"
+    )]
+    NotStandard(String),
     #[error(transparent)]
     Upload(#[from] UploadError),
     #[error(transparent)]
@@ -100,11 +117,15 @@ impl Sandbox {
         name: &str,
     ) -> Result<ResolvedModule, RegistryError> {
         let active = store.read(|r| -> Result<_, StoreError> {
-            let Some(install) = r.get(&MODULE_INSTALLS, &company_key(company, name))? else {
-                return Ok(None);
-            };
-            let version = r.get(&MODULE_VERSIONS, &module_version_key(company, name, install.active))?;
-            Ok(version)
+            // The company's own choice, then the operator's version of a standard module.
+            let owners: &[&str] = if is_standard(name) { &[company, OPERATOR] } else { &[company] };
+            for owner in owners {
+                let install = r.get(&MODULE_INSTALLS, &company_key(owner, name))?;
+                if let Some(install) = install.filter(|install| install.active != 0) {
+                    return r.get(&MODULE_VERSIONS, &module_version_key(owner, name, install.active));
+                }
+            }
+            Ok(None)
         })?;
         if let Some(version) = active {
             let loaded = match self.cached(&version.sha256) {
@@ -212,9 +233,9 @@ impl Sandbox {
             };
             tx.put_blob(&sha256, bytes)?;
             tx.put(&MODULE_VERSIONS, &module_version_key(company, name, version), &record)?;
-            let entity = format!("{company}/modules/{name}");
+            let (audit_company, entity) = audited(company, name);
             tx.audit(actor.entry(
-                Some(company),
+                audit_company,
                 "module.upload",
                 entity.clone(),
                 Some(format!("version {version}, sha256 {sha256}")),
@@ -222,7 +243,7 @@ impl Sandbox {
             if activate {
                 switch_active(tx, company, name, version)?;
                 tx.audit(actor.entry(
-                    Some(company),
+                    audit_company,
                     "module.activate",
                     entity,
                     Some(format!("version {version}")),
@@ -230,8 +251,7 @@ impl Sandbox {
             }
             Ok(record)
         })?;
-        // After the commit: a resolve that raced it must not cache the old version.
-        self.resolved.forget(company, name);
+        self.changed(company, name);
         Ok(result)
     }
 
@@ -249,16 +269,16 @@ impl Sandbox {
                 return Err(RegistryError::UnknownVersion { name: name.to_string(), version });
             }
             let install = switch_active(tx, company, name, version)?;
+            let (audit_company, entity) = audited(company, name);
             tx.audit(actor.entry(
-                Some(company),
+                audit_company,
                 "module.activate",
-                format!("{company}/modules/{name}"),
+                entity,
                 Some(format!("version {version}")),
             ))?;
             Ok(install)
         })?;
-        // After the commit: a resolve that raced it must not cache the old version.
-        self.resolved.forget(company, name);
+        self.changed(company, name);
         Ok(result)
     }
 
@@ -281,18 +301,57 @@ impl Sandbox {
             let from = install.active;
             install.active = previous;
             tx.put(&MODULE_INSTALLS, &key, &install)?;
-            tx.audit(actor.entry(
-                Some(company),
-                "module.rollback",
-                format!("{company}/modules/{name}"),
-                Some(format!("version {from} -> {previous}")),
-            ))?;
+            let (audit_company, entity) = audited(company, name);
+            let detail = format!("version {} -> {}", version_name(from), version_name(previous));
+            tx.audit(actor.entry(audit_company, "module.rollback", entity, Some(detail)))?;
             Ok(install)
         })?;
-        // After the commit: a resolve that raced it must not cache the old version.
-        self.resolved.forget(company, name);
+        self.changed(company, name);
         Ok(result)
     }
+
+    /// Give the standard module `name` back to `company` (the operator's version, if any,
+    /// else the built-in one), or for [`OPERATOR`] give every company the built-in one;
+    /// a rollback returns to the version active before.
+    pub fn deactivate(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        company: &str,
+        name: &str,
+    ) -> Result<ModuleInstall, RegistryError> {
+        if !is_standard(name) {
+            return Err(RegistryError::NotStandard(name.to_string()));
+        }
+        let result = store.write(|tx| -> Result<ModuleInstall, RegistryError> {
+            let key = company_key(company, name);
+            let mut install = tx.get(&MODULE_INSTALLS, &key)?.unwrap_or_default();
+            if install.active != 0 {
+                install.history.push(install.active);
+                install.active = 0;
+                tx.put(&MODULE_INSTALLS, &key, &install)?;
+                let (audit_company, entity) = audited(company, name);
+                tx.audit(actor.entry(audit_company, "module.deactivate", entity, None))?;
+            }
+            Ok(install)
+        })?;
+        self.changed(company, name);
+        Ok(result)
+    }
+
+    /// After a change of `owner`'s module `name` commits: no resolve that raced it may
+    /// cache the old version. The operator's version is every company's.
+    fn changed(&self, owner: &str, name: &str) {
+        match owner {
+            OPERATOR => self.resolved.forget_name(name),
+            company => self.resolved.forget(company, name),
+        }
+    }
+}
+
+/// "3", or "standard" for 0 (no upload active).
+fn version_name(version: u32) -> String {
+    if version == 0 { "standard".to_string() } else { version.to_string() }
 }
 
 fn switch_active(

@@ -54,6 +54,14 @@ impl ResolvedCache {
         inner.modules.remove(&key(company, name));
     }
 
+    /// Forget module `name` of every company (the operator's version of it changed).
+    pub fn forget_name(&self, name: &str) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        let suffix = format!("\0{name}");
+        inner.modules.retain(|k, _| !k.ends_with(&suffix));
+    }
+
     /// Forget every module of `company`.
     pub fn forget_company(&self, company: &str) {
         let mut inner = self.lock();

@@ -408,12 +408,7 @@ function operatorSections() {
       fields: [{ name: 'cidr', label: 'Network', required: true, example: '10.0.0.0/8' }, { name: 'description', label: 'Why' }],
     },
     { kind: 'service-codes', title: 'Service codes', page: () => serviceCodesPage(null) },
-    {
-      kind: 'standard-modules', title: 'Standard modules', path: '/api/v1/standard-modules', remove: false, id: (m) => m.name,
-      columns: [['name', 'Module'], ['decisions', 'Decides'], ['imports', 'Imports'], ['size', 'Bytes'], ['replaced_in', 'Replaced in'], ['counters', 'Since start']],
-      rows: (modules) => modules.map((m) => ({ ...m, decisions: m.decisions.join(', '), imports: m.imports.join(', '),
-        replaced_in: m.replaced_in.join(', ') || 'no company', counters: `${m.counters.decisions} decisions, ${m.counters.failures} failed` })),
-    },
+    { kind: 'standard-modules', title: 'Standard modules', page: standardModulesPage },
     { kind: 'audit', title: 'Audit log', path: '/api/v1/audit', remove: false, id: (e) => e.seq,
       columns: [['at', 'When'], ['actor', 'Who'], ['action', 'Action'], ['entity', 'What'], ['client_ip', 'From']] },
   ];
@@ -683,31 +678,22 @@ function callsPerHour(records) {
 
 // --- routing modules: upload, versions, counters, activate and roll back ---
 
-function modulesPage(company) {
-  const rows = h('tbody');
-  const error = h('p', { class: 'error', id: 'modules-error' });
-  const act = (what) => async () => {
-    error.textContent = '';
-    try { await what(); await load(); } catch (failure) { error.textContent = failure.message; }
-  };
-  async function load() {
-    const modules = await api('GET', `${company}/modules`);
-    rows.replaceChildren(...modules.map((m) => {
-      const pick = h('select', { 'aria-label': `version of ${m.name}` }, m.versions.map((v) => h('option', { value: v.version }, `v${v.version}`)));
-      const latest = m.versions[m.versions.length - 1];
-      return h('tr', { 'data-id': m.name },
-        h('td', {}, m.name, m.standard ? h('span', { class: 'muted' }, ' (standard)') : null),
-        h('td', { class: 'active-version' }, m.active ? `v${m.active}` : 'standard'),
-        h('td', {}, latest ? `${latest.decisions.join(', ')} · imports ${latest.imports.join(', ') || 'none'}` : 'built in'),
-        h('td', {}, `${m.counters.decisions} decisions, ${m.counters.failures} failed`,
-          m.counters.last_failure ? h('div', { class: 'error' }, m.counters.last_failure) : null),
-        h('td', {}, m.versions.length ? [pick, ' ',
-          h('button', { onclick: act(() => api('POST', `${company}/modules/${m.name}/activate`, { version: Number(pick.value) })) }, 'Activate'), ' ',
-          h('button', { class: 'rollback', onclick: act(() => api('POST', `${company}/modules/${m.name}/rollback`)) }, 'Roll back')] : null));
-    }));
-  }
+// A module's version controls: pick a version and activate it, roll back, and for a
+// standard module go back to the standard one. `path` is the module's URL.
+function versionControls(m, path, act) {
+  if (!m.versions.length) return null;
+  const pick = h('select', { 'aria-label': `version of ${m.name}` }, m.versions.map((v) => h('option', { value: v.version }, `v${v.version}`)));
+  return [pick, ' ',
+    h('button', { onclick: act(() => api('POST', `${path}/activate`, { version: Number(pick.value) })) }, 'Activate'), ' ',
+    h('button', { class: 'rollback', onclick: act(() => api('POST', `${path}/rollback`)) }, 'Roll back'), ' ',
+    m.standard && m.active ? h('button', { class: 'use-standard', onclick: act(() => api('POST', `${path}/deactivate`)) }, 'Use standard') : null];
+}
+
+// A module upload form: `path(name)` is where the bytes go; `name` is the name's input
+// (default: free text).
+function moduleUploadForm(path, act, name = h('input', { name: 'name', required: true })) {
   const form = h('form', { class: 'grid', id: 'upload-module' },
-    h('label', {}, 'Name', h('input', { name: 'name', required: true })),
+    h('label', {}, 'Name', name),
     h('label', {}, 'Component (.wasm)', h('input', { name: 'file', type: 'file', accept: '.wasm,application/wasm', required: true })),
     h('label', {}, 'May send mail', h('input', { name: 'grant_mail', type: 'checkbox' })),
     h('label', {}, 'HTTP hosts it may reach', h('input', { name: 'http_allow', placeholder: 'crm.example.com:443' })),
@@ -717,9 +703,64 @@ function modulesPage(company) {
     const query = new URLSearchParams();
     if (form.grant_mail.checked) query.set('grant_mail', 'true');
     if (form.http_allow.value) query.set('http_allow', form.http_allow.value);
-    await act(() => api('PUT', `${company}/modules/${encodeURIComponent(form.name.value)}?${query}`,
-      form.file.files[0], 'application/wasm'))();
+    await act(() => api('PUT', `${path(form.name.value)}?${query}`, form.file.files[0], 'application/wasm'))();
   });
+  return form;
+}
+
+// The operator's standard modules: what each built-in one decides and imports, which
+// companies replaced it, and the operator's own versions, which decide for every company
+// without one of its own.
+function standardModulesPage() {
+  const rows = h('tbody');
+  const error = h('p', { class: 'error', id: 'modules-error' });
+  const act = (what) => async () => {
+    error.textContent = '';
+    try { await what(); await load(); } catch (failure) { error.textContent = failure.message; }
+  };
+  const path = (name) => `/api/v1/standard-modules/${encodeURIComponent(name)}`;
+  const names = h('select', { name: 'name', required: true });
+  async function load() {
+    const modules = await api('GET', '/api/v1/standard-modules');
+    if (!names.options.length) names.append(...modules.map((m) => h('option', { value: m.name }, m.name)));
+    rows.replaceChildren(...modules.map((m) => h('tr', { 'data-id': m.name },
+      h('td', {}, m.name),
+      h('td', {}, `${m.decisions.join(', ')} · imports ${m.imports.join(', ') || 'none'} · ${m.size} bytes`),
+      h('td', { class: 'active-version' }, m.active ? `operator's v${m.active}` : 'built in'),
+      h('td', { class: 'replaced-in' }, m.replaced_in.join(', ') || 'no company'),
+      h('td', {}, `${m.counters.decisions} decisions, ${m.counters.failures} failed`,
+        m.counters.last_failure ? h('div', { class: 'error' }, m.counters.last_failure) : null),
+      h('td', {}, versionControls({ ...m, standard: true }, path(m.name), act)))));
+  }
+  load().catch((failure) => { error.textContent = failure.message; });
+  return h('div', {},
+    h('section', {}, h('h1', {}, 'Standard modules'), h('table', { id: 'standard-modules-table' }, h('thead', {}, h('tr', {},
+      ['Module', 'Built in', 'Decides now', 'Replaced in', 'Since start', ''].map((t) => h('th', {}, t)))), rows), error),
+    h('section', {}, h('h2', {}, 'Upload the operator\'s version of a standard module'), moduleUploadForm(path, act, names)));
+}
+
+function modulesPage(company) {
+  const rows = h('tbody');
+  const error = h('p', { class: 'error', id: 'modules-error' });
+  const act = (what) => async () => {
+    error.textContent = '';
+    try { await what(); await load(); } catch (failure) { error.textContent = failure.message; }
+  };
+  const path = (name) => `${company}/modules/${encodeURIComponent(name)}`;
+  async function load() {
+    const modules = await api('GET', `${company}/modules`);
+    rows.replaceChildren(...modules.map((m) => {
+      const latest = m.versions[m.versions.length - 1];
+      return h('tr', { 'data-id': m.name },
+        h('td', {}, m.name, m.standard ? h('span', { class: 'muted' }, ' (standard)') : null),
+        h('td', { class: 'active-version' }, m.active ? `v${m.active}` : 'standard'),
+        h('td', {}, latest ? `${latest.decisions.join(', ')} · imports ${latest.imports.join(', ') || 'none'}` : 'built in'),
+        h('td', {}, `${m.counters.decisions} decisions, ${m.counters.failures} failed`,
+          m.counters.last_failure ? h('div', { class: 'error' }, m.counters.last_failure) : null),
+        h('td', {}, versionControls(m, path(m.name), act)));
+    }));
+  }
+  const form = moduleUploadForm(path, act);
   load().catch((failure) => { error.textContent = failure.message; });
   return h('div', {},
     h('section', {}, h('h1', {}, 'Routing modules'), h('table', { id: 'modules-table' }, h('thead', {}, h('tr', {},
