@@ -5,7 +5,7 @@
 # streams come from bench/sipp/media_load.py: a trunk provider calls a DID routed by the
 # did-router module to extension 101 (registered by sipp from the callee's port), which
 # answers; loss and latency are counted end to end, per stream, by the generator's own
-# receiver. cpu_pct is the relay's CPU over the media phase (% of one core). Last line:
+# receiver (bench/rtp-streams plays and receives the RTP). cpu_pct is the relay's CPU over the media phase (% of one core). Last line:
 # `media calls=N loss_pct=N cpu_pct=N` (Centralita's figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,8 @@ NG_PORT=22223
 GENERATOR=$PWD/bench/sipp/media_load.py
 
 require_tools bench/media.sh sipp curl python3 rtpengine  # rtpengine: Debian package rtpengine-daemon
+cargo build --release -p rtp-streams
+export RTP_STREAMS=$(cd "$TARGET" && pwd)/release/rtp-streams
 echo "$(rtpengine --version 2>&1 | head -n 1)"
 machine_and_build
 start_work

@@ -16,7 +16,9 @@ All callers' media comes from one socket and all callees' from another; the rela
 onto those sources. Each stream has its own SSRC and carries its send time (monotonic
 ns) and its index in the payload, so the receiver counts every stream's packets and their
 latency end to end. The index is read from the payload, not the SSRC: a relay may
-renumber the header (Centralita gives each phone one continuous stream, RFC 3550 §7). A sender and a receiver process share the two sockets, one core each at most.
+renumber the header (Centralita gives each phone one continuous stream, RFC 3550 §7).
+The packets are sent and received by bench/rtp-streams (Rust, batched syscalls; its path
+in RTP_STREAMS), which binds the same two media ports once the calls are set up.
 """
 
 import json
@@ -26,7 +28,7 @@ import re
 import select
 import signal
 import socket
-import struct
+import subprocess
 import sys
 import time
 
@@ -35,11 +37,6 @@ SECONDS = int(os.environ.get("SECONDS_MEDIA", "60"))
 CALL_RATE = int(os.environ.get("CALL_RATE", "100"))  # new calls per second
 CALLER_MEDIA = ("127.0.0.1", int(os.environ.get("CALLER_MEDIA_PORT", "40000")))
 CALLEE_MEDIA = ("127.0.0.1", int(os.environ.get("CALLEE_MEDIA_PORT", "40002")))
-PACKET_NS = 20_000_000  # 20 ms of G.711: 160 bytes at 8 kHz
-PAYLOAD = 160
-STOP_STREAM = 0xFFFFFFFF
-# The payload starts with the send time and the stream's index.
-MARK = struct.Struct("!QI")
 
 
 def sdp(user, address):
@@ -323,69 +320,6 @@ class NgCalls:
         return failed
 
 
-def receive(sockets, streams, out_path):
-    """The receiver process: counts packets per stream and their latency, until a stop
-    packet has come on every socket; writes {received, histogram} to out_path."""
-    received = [0] * streams
-    histogram = [0] * 20001  # 0.1 ms buckets up to 2 s
-    buffer = bytearray(2048)
-    view = memoryview(buffer)
-    poller = select.poll()
-    for sock in sockets:
-        sock.setblocking(False)
-        poller.register(sock, select.POLLIN)
-    stops = 0
-    unpack = MARK.unpack_from
-    while stops < len(sockets):
-        for fd, _ in poller.poll(1000):
-            sock = next(s for s in sockets if s.fileno() == fd)
-            while True:
-                try:
-                    size = sock.recv_into(view)
-                except BlockingIOError:
-                    break
-                if size < 20:
-                    continue
-                sent_ns, index = unpack(buffer, 12)
-                if index == STOP_STREAM:
-                    stops += 1
-                    continue
-                now = time.monotonic_ns()
-                if index < streams:
-                    received[index] += 1
-                    histogram[min(20000, (now - sent_ns) // 100_000)] += 1
-    with open(out_path, "w") as out:
-        json.dump({"received": received, "histogram": histogram}, out)
-
-
-def send(streams):
-    """Plays every stream at 50 packets/s for SECONDS, spread evenly over each 20 ms.
-    streams: [(socket, (ip, port))]; the stream's index is its SSRC and follows its send
-    time in the payload. Returns packets sent."""
-    count = len(streams)
-    packet = bytearray(12 + PAYLOAD)
-    packet[12 + MARK.size:] = b"\xff" * (PAYLOAD - MARK.size)  # PCMU silence after the mark
-    pack = struct.pack_into
-    ticks = SECONDS * 1_000_000_000 // PACKET_NS
-    start = time.monotonic_ns() + 10_000_000
-    sent = 0
-    for tick in range(ticks):
-        base = start + tick * PACKET_NS
-        for ssrc, (sock, target) in enumerate(streams):
-            due = base + ssrc * PACKET_NS // count
-            now = time.monotonic_ns()
-            if due - now > 1_000_000:
-                time.sleep((due - now) / 1e9)
-                now = time.monotonic_ns()
-            pack("!BBHIIQI", packet, 0, 0x80, 0, tick & 0xFFFF, tick * 160, ssrc, now, ssrc)
-            try:
-                sock.sendto(packet, target)
-                sent += 1
-            except BlockingIOError:
-                pass  # our own send buffer full: not sent, not counted
-    return sent, (time.monotonic_ns() - start) / 1e9
-
-
 def cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -401,28 +335,28 @@ def main():
         calls = NgCalls(int(ng_port))
     caller_media, callee_media = udp(CALLER_MEDIA[1]), udp(CALLEE_MEDIA[1])
     failed = calls.setup()
-    streams = [(caller_media, a) for a in calls.caller_streams] + [(callee_media, b) for b in calls.callee_streams]
+    streams = calls.caller_streams + calls.callee_streams
     print(
         f"{mode}: {CALLS - len(failed)} of {CALLS} calls set up ({len(calls.caller_streams)} caller and "
         f"{len(calls.callee_streams)} callee streams); failures: {sorted(set(failed))[:3]}",
         flush=True,
     )
-    out_path = f"received-{mode}.json"
-    receiver = os.fork()
-    if receiver == 0:
-        receive([caller_media, callee_media], len(streams), out_path)
-        os._exit(0)
+    # The RTP itself comes from bench/rtp-streams (Rust, batched syscalls), which binds the
+    # same two ports: the relays latched onto them during setup.
+    table = [[0, f"{ip}:{port}"] for ip, port in calls.caller_streams] + [
+        [1, f"{ip}:{port}"] for ip, port in calls.callee_streams
+    ]
+    caller_media.close()
+    callee_media.close()
     cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
-    sent, took = send(streams)
+    player = subprocess.run(
+        [os.environ["RTP_STREAMS"], str(CALLER_MEDIA[1]), str(CALLEE_MEDIA[1]), str(SECONDS)],
+        input=json.dumps(table), capture_output=True, text=True, check=True,
+    )
     cpu = cpu_seconds(pid) - cpu_before
-    wall = time.monotonic() - wall_before
-    time.sleep(1)  # packets still in the relay
-    stopper = udp(0)
-    for address in (CALLER_MEDIA, CALLEE_MEDIA):
-        stop = struct.pack("!BBHII", 0x80, 0, 0, 0, STOP_STREAM) + MARK.pack(0, STOP_STREAM)
-        stopper.sendto(stop + bytes(PAYLOAD - MARK.size), address)
-    os.waitpid(receiver, 0)
-    result = json.load(open(out_path))
+    wall = time.monotonic() - wall_before - 1  # the player waits 1 s for packets in flight
+    result = json.loads(player.stdout)
+    sent, took = result["sent"], result["took_s"]
     received = sum(result["received"])
     silent = sum(1 for r in result["received"] if r == 0)
     histogram = result["histogram"]
