@@ -22,11 +22,13 @@ machine_and_build() {
     cargo build --release -p centralita
 }
 
-# A work directory in $work; processes added to $pids are stopped and it is removed on exit.
+# A work directory in $work; processes added to $pids are stopped and it is removed on exit
+# (kept, and named, when KEEP_WORK is set).
 start_work() {
     work=$(mktemp -d)
     pids=()
-    trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; sleep 0.3; rm -rf "$work"' EXIT
+    trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; sleep 0.3
+          if [[ -n "${KEEP_WORK:-}" ]]; then echo "work directory kept: $work"; else rm -rf "$work"; fi' EXIT
 }
 
 # start_server HTTP SIP_PORT RTP_PORTS: a release server in $work (pid in $server), up.
