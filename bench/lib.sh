@@ -33,7 +33,7 @@ start_work() {
 
 # start_server HTTP SIP_PORT RTP_PORTS: a release server in $work (pid in $server), up.
 start_server() {
-    RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --data-dir "$work/data" \
+    RUST_LOG=${SERVER_LOG:-warn} CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --data-dir "$work/data" \
         --http-listen "$1" --sip-listen "127.0.0.1:$2" --rtp-ports "$3" > "$work/server.log" 2>&1 &
     server=$!
     pids+=("$server")
