@@ -294,12 +294,21 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     // A queue, a DID sending calls to it, and a queue that cannot go while the DID uses it.
     page.eval("location.hash = '#queues'; true");
     page.wait_for("!!document.getElementById('create-queues')", PATIENCE);
-    submit(
-        &mut page,
-        "create-queues",
-        &json!({"name": "sales", "number": "500", "members": "[{\"extension\": \"101\", \"order\": 1}]"}),
+    // Its agent added as a row of the agents editor.
+    page.eval(
+        "(() => { const form = document.getElementById('create-queues');
+           form.name.value = 'sales'; form.number.value = '500';
+           form.querySelector('button.add-row').click();
+           const agent = form.querySelector('.row [data-name=extension]');
+           agent.value = '101'; agent.dispatchEvent(new Event('input', {bubbles: true}));
+           form.requestSubmit(); return true; })()",
     );
-    page.wait_for("!!document.querySelector('#queues-table tr[data-id=sales]')", PATIENCE);
+    page.wait_for(
+        "document.querySelector('#queues-table tr[data-id=sales]')?.textContent.includes('101 (1)')",
+        PATIENCE,
+    );
+    let queue = server.operator().get("/api/v1/companies/acme/queues/sales").expect(200, "the queue");
+    assert_eq!(queue["members"], json!([{"extension": "101", "order": 1}]), "{queue}");
     page.eval("location.hash = '#dids'; true");
     page.wait_for("!!document.getElementById('create-dids')", PATIENCE);
     submit(&mut page, "create-dids", &json!({"number": "34910000000", "default_destination": "queue:sales"}));
@@ -319,8 +328,8 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
             "(() => {{ const form = document.getElementById('create-dids');
                form.number.value = '34910000001'; form.default_destination.value = 'queue:sales';
                form.description.value = 'office hours';
-               if (!form.querySelector('.rule')) form.querySelector('button.add-rule').click();
-               const rule = form.querySelector('.rule');
+               if (!form.querySelector('.row')) form.querySelector('button.add-row').click();
+               const rule = form.querySelector('.row');
                const set = (name, value) => {{ const input = rule.querySelector(`[data-name=${{name}}]`);
                  input.value = value; input.dispatchEvent(new Event('input', {{bubbles: true}})); }};
                set('weekday', {}); set('start_time', '09:00'); set('end_time', '18:00');
@@ -330,11 +339,11 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     };
     fill_rule(&mut page, "[1-5");
     page.wait_for(
-        "document.querySelector('[data-field=rules]').textContent.startsWith('Rule 1, weekday:')",
+        "document.querySelector('[data-field=rules]').textContent.startsWith('Row 1, weekday:')",
         PATIENCE,
     );
     assert_eq!(
-        page.eval("document.querySelector('.rule [data-name=weekday]').classList.contains('invalid')"),
+        page.eval("document.querySelector('.row [data-name=weekday]').classList.contains('invalid')"),
         json!(true)
     );
     fill_rule(&mut page, "[1-5]");
@@ -361,10 +370,10 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     // A rule removed in an edit is gone, and an optional field emptied is cleared.
     page.eval("document.querySelector('#dids-table tr[data-id=\"34910000001\"] button.edit').click(); true");
     page.wait_for(
-        "document.querySelector('#create-dids .rule [data-name=start_time]')?.value === '09:00'",
+        "document.querySelector('#create-dids .row [data-name=start_time]')?.value === '09:00'",
         PATIENCE,
     );
-    page.eval("document.querySelector('#create-dids .rule button.remove-rule').click(); true");
+    page.eval("document.querySelector('#create-dids .row button.remove-row').click(); true");
     submit(&mut page, "create-dids", &json!({"description": ""}));
     page.wait_for(
         "document.querySelector('#dids-table tr[data-id=\"34910000001\"]')?.textContent.includes('office hours') === false",
@@ -755,6 +764,21 @@ fn in_firefox_each_role_logs_in_and_every_section_works_without_errors() {
     submit(&mut firefox, "try-did", &json!({"number": "34910000000", "caller": "600111222"}));
     firefox.wait_for("document.getElementById('try-result').textContent === '→ extension:101'", PATIENCE);
     firefox.screenshot(&artifacts_dir().join("panel-firefox-dids.png"));
+    // A menu whose key 1 rings 101, its key added as a row of the keys editor.
+    firefox.eval("location.hash = '#ivr-menus'; true");
+    firefox.wait_for("!!document.getElementById('create-ivr-menus')", PATIENCE);
+    firefox.eval(
+        "(() => { const form = document.getElementById('create-ivr-menus');
+           form.name.value = 'main'; form.number.value = '800';
+           form.querySelector('button.add-row').click();
+           const set = (name, value) => { const input = form.querySelector(`.row [data-name=${name}]`);
+             input.value = value; input.dispatchEvent(new Event('input', {bubbles: true})); };
+           set('key', '1'); set('destination', 'extension:101'); form.requestSubmit(); return true; })()",
+    );
+    firefox.wait_for(
+        "document.querySelector('#ivr-menus-table tr[data-id=main]')?.textContent.includes('1 → extension:101')",
+        PATIENCE,
+    );
     let admin_sections = visit_every_section(&mut firefox);
     assert!(admin_sections.len() >= 15, "{admin_sections:?}");
     firefox.eval("location.hash = '#cdrs'; true");

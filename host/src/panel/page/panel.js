@@ -87,7 +87,7 @@ function fieldValue(field, raw) {
     case 'json':
       try { return JSON.parse(raw); } catch (error) { throw new ApiError(`${field.name}: not JSON (${error.message})`, 422, field.name); }
     case 'destination': return parseDestination(raw);
-    case 'rules': return raw === '' ? [] : JSON.parse(raw);
+    case 'rows': return raw === '' ? [] : JSON.parse(raw);
     default: return raw;
   }
 }
@@ -115,17 +115,22 @@ function selectValue(select, value) {
   select.value = value;
 }
 
-// The fields of a DID's time rule (SPEC §2): [name, label, example].
+// The fields of a DID's time rule (SPEC §2): [name, label, example, kind].
 const RULE_FIELDS = [
-  ['order', 'Order', '1'], ['weekday', 'Weekday', '[1-5]'], ['day', 'Day of month', '0[5-9]|1[0-9]|2[0-5]'],
+  ['order', 'Order', '1', 'number'], ['weekday', 'Weekday', '[1-5]'], ['day', 'Day of month', '0[5-9]|1[0-9]|2[0-5]'],
   ['month', 'Month', '0[3-6]'], ['year', 'Year', '202[1-5]'], ['start_time', 'From', '09:00'], ['end_time', 'To', '18:00'],
-  ['caller_id', 'Caller number', '^6'], ['destination', 'Destination', 'extension:101'],
+  ['caller_id', 'Caller number', '^6'], ['destination', 'Destination', 'extension:101', 'destination'],
   ['announcement', 'Announcement prompt', ''], ['prefix', 'Caller id prefix', ''], ['description', 'Description', ''],
 ];
 const RULES_HELP = 'First matching rule wins; no match: the default destination. Date fields are regular '
   + 'expressions over zero-padded values, empty = any: . (any), 2021, 202[1-5], 2021|2025, 0[3-6], (03|06), '
   + '0[5-9]|1[0-9]|2[0-5], [2-5]. Weekday: 1 = Monday … 7 = Sunday. Times are HH:MM in the company\'s '
   + 'time zone; a "to" before the "from" crosses midnight.';
+// An IVR menu's keys and a queue's agents, edited the same way.
+const MENU_KEY_FIELDS = [['key', 'Key', '1'], ['destination', 'Destination', 'queue:sales', 'destination']];
+const MENU_KEYS_HELP = `A key (0-9, * or #) and where it sends the caller: ${'extension:101, queue:sales, ivr:main, voicemail:office, hang_up'}.`;
+const AGENT_FIELDS = [['extension', 'Extension', '101'], ['order', 'Order', '1', 'number']];
+const AGENTS_HELP = 'Agents ring by the queue\'s strategy; linear strategies follow the order, lowest first.';
 
 // A DID's rules in a line each: "1. weekday [1-5] · 09:00–18:00 → extension:100".
 function rulesSummary(rules) {
@@ -137,49 +142,52 @@ function rulesSummary(rules) {
   });
 }
 
-// DID time rules edited as rows of inputs; the rules travel as JSON in a hidden field
-// named `field.name`, so the form reads and fills it like any other field.
-function rulesEditor(field) {
+// A list field (DID rules, menu keys, queue agents) edited as rows of small inputs, one
+// per `field.columns` entry [name, label, example, kind ('number', 'destination' or
+// text)]. The list travels as JSON in a hidden field named `field.name`, so the form reads
+// and fills it like any other field. A column named "order" numbers new rows.
+function rowsEditor(field) {
   const store = h('textarea', { name: field.name, hidden: true });
-  const rows = h('div', { class: 'rules' });
+  const rows = h('div', { class: 'rows' });
   const sync = () => {
-    const rules = [...rows.querySelectorAll('.rule')].map((row) => {
-      const rule = {};
-      for (const [name] of RULE_FIELDS) {
+    const items = [...rows.querySelectorAll('.row')].map((row) => {
+      const item = {};
+      for (const [name, , , kind] of field.columns) {
         const value = row.querySelector(`[data-name="${name}"]`).value.trim();
         if (value === '') continue;
-        rule[name] = name === 'order' ? Number(value) : name === 'destination' ? parseDestination(value) : value;
+        item[name] = kind === 'number' ? Number(value) : kind === 'destination' ? parseDestination(value) : value;
       }
-      return rule;
+      return item;
     });
-    store.value = rules.length ? JSON.stringify(rules) : '';
+    store.value = items.length ? JSON.stringify(items) : '';
   };
-  const addRow = (rule = {}) => {
-    const row = h('div', { class: 'rule' }, RULE_FIELDS.map(([name, label, example]) => h('label', {}, label,
+  const addRow = (item = {}) => {
+    const row = h('div', { class: 'row' }, field.columns.map(([name, label, example]) => h('label', {}, label,
       // data-name, not name: a rule's "description" must not shadow the DID's own field.
-      h('input', { 'data-name': name, placeholder: example, value: rule[name] === undefined || rule[name] === null ? '' : cell(rule[name]) }))),
-    h('button', { type: 'button', class: 'remove-rule', onclick: () => { row.remove(); sync(); } }, 'Remove'));
+      h('input', { 'data-name': name, placeholder: example, value: item[name] === undefined || item[name] === null ? '' : cell(item[name]) }))),
+    h('button', { type: 'button', class: 'remove-row', onclick: () => { row.remove(); sync(); } }, 'Remove'));
     row.addEventListener('input', sync);
     rows.append(row);
     sync();
   };
+  const numbered = (item, i) => (field.columns.some(([name]) => name === 'order') ? { order: i + 1, ...item } : item);
   // Filled from outside (an edit) or emptied (a reset): draw the rows again.
   const redraw = () => {
-    let rules = [];
-    try { rules = store.value ? JSON.parse(store.value) : []; } catch { rules = []; }
+    let items = [];
+    try { items = store.value ? JSON.parse(store.value) : []; } catch { items = []; }
     rows.replaceChildren();
-    rules.forEach((rule, i) => addRow({ order: i + 1, ...rule }));
+    items.forEach((item, i) => addRow(numbered(item, i)));
     sync();
   };
   store.addEventListener('change', redraw);
   queueMicrotask(() => store.form?.addEventListener('reset', () => setTimeout(redraw)));
-  const add = h('button', { type: 'button', class: 'add-rule', onclick: () => addRow({ order: rows.children.length + 1 }) }, 'Add rule');
-  return h('div', { class: 'rules-editor' }, store, rows, add, h('p', { class: 'muted help' }, RULES_HELP));
+  const add = h('button', { type: 'button', class: 'add-row', onclick: () => addRow(numbered({}, rows.children.length)) }, field.add);
+  return h('div', { class: 'rows-editor' }, store, rows, add, h('p', { class: 'muted help' }, field.help));
 }
 
 function fieldInput(field) {
   if (field.type === 'module') return moduleSelect(field);
-  if (field.type === 'rules') return rulesEditor(field);
+  if (field.type === 'rows') return rowsEditor(field);
   if (field.options) return h('select', { name: field.name }, field.options.map((o) => h('option', { value: o }, o)));
   if (field.type === 'json') return h('textarea', { name: field.name, rows: 3, placeholder: field.example ?? '' });
   if (field.type === 'checkbox') return h('input', { name: field.name, type: 'checkbox', checked: field.checked });
@@ -299,8 +307,8 @@ function entityList(spec) {
   const form = h('form', { class: 'grid', id: `create-${spec.kind}` },
     spec.fields.map((field) => {
       errors[field.name] = h('span', { class: 'field-error', 'data-field': field.name });
-      // Rules hold labelled inputs of their own, so they are a fieldset, not a label.
-      if (field.type === 'rules') return h('fieldset', { class: 'wide' }, h('legend', {}, field.label), fieldInput(field), errors[field.name]);
+      // Rows hold labelled inputs of their own, so they are a fieldset, not a label.
+      if (field.type === 'rows') return h('fieldset', { class: 'wide' }, h('legend', {}, field.label), fieldInput(field), errors[field.name]);
       return h('label', {}, field.label, fieldInput(field), errors[field.name]);
     }),
     h('div', {}, save, ' ', cancel));
@@ -325,7 +333,7 @@ function entityList(spec) {
       if (field.type === 'checkbox') input.checked = !!value;
       else if (field.type === 'password') input.value = '';
       else if (field.type === 'json') input.value = value === undefined || value === null ? '' : JSON.stringify(value);
-      else if (field.type === 'rules') {
+      else if (field.type === 'rows') {
         input.value = value?.length ? JSON.stringify(value) : '';
         input.dispatchEvent(new Event('change'));
       }
@@ -365,12 +373,12 @@ function entityList(spec) {
     } catch (error) {
       const target = error.field && errors[error.field.split(/[.[]/)[0]];
       (target ?? formError).textContent = error.message;
-      // A rule's field (`rules[2].weekday`): say which, and mark its input.
-      const inRule = /^rules\[(\d+)\]\.(\w+)/.exec(error.field ?? '');
-      if (inRule && target) {
-        const [, index, name] = inRule;
-        target.textContent = `Rule ${Number(index) + 1}, ${name}: ${error.message.replace(`${error.field}: `, '')}`;
-        form.querySelectorAll('.rule')[index]?.querySelector(`[data-name="${name}"]`)?.classList.add('invalid');
+      // A row's field (`rules[2].weekday`): say which, and mark its input.
+      const inRow = /^(\w+)\[(\d+)\]\.(\w+)/.exec(error.field ?? '');
+      if (inRow && target) {
+        const [, list, index, name] = inRow;
+        target.textContent = `Row ${Number(index) + 1}, ${name}: ${error.message.replace(`${error.field}: `, '')}`;
+        form.elements[list]?.parentElement.querySelectorAll('.row')[index]?.querySelector(`[data-name="${name}"]`)?.classList.add('invalid');
       }
     }
   });
@@ -442,7 +450,7 @@ function adminSections(companyId) {
         { name: 'description', label: 'Description' },
         { name: 'default_destination', label: 'Default destination', type: 'destination', required: true, example: DESTINATION_HELP },
         { name: 'module', label: 'Deciding module', type: 'module', decision: 'did-routing', standard: 'did-router', company },
-        { name: 'rules', label: 'Time rules', type: 'rules' },
+        { name: 'rules', label: 'Time rules', type: 'rows', columns: RULE_FIELDS, help: RULES_HELP, add: 'Add rule' },
       ],
     },
     {
@@ -465,25 +473,25 @@ function adminSections(companyId) {
     {
       kind: 'ivr-menus', title: 'IVR menus', singular: 'menu', path: `${company}/ivr-menus`, id: (menu) => menu.name,
       bodyKeys: ['name', 'number', 'greeting', 'allow_dialing', 'options', 'no_input', 'invalid', 'timeout_seconds', 'repeats', 'module', 'config'],
-      columns: [['name', 'Name'], ['number', 'Number'], ['greeting', 'Greeting'], ['options', 'Keys']],
+      columns: [['name', 'Name'], ['number', 'Number'], ['greeting', 'Greeting'], ['options', 'Keys', (keys) => (keys ?? []).map((k) => h('div', {}, `${k.key} → ${cell(k.destination)}`))]],
       fields: [
         { name: 'name', label: 'Name', required: true },
         { name: 'number', label: 'Number', required: true },
         { name: 'greeting', label: 'Greeting prompt' },
         { name: 'timeout_seconds', label: 'Timeout (s)', type: 'number' },
-        { name: 'options', label: 'Keys (JSON)', type: 'json', example: '[{"key": "1", "destination": {"queue": "sales"}}]' },
+        { name: 'options', label: 'Keys', type: 'rows', columns: MENU_KEY_FIELDS, help: MENU_KEYS_HELP, add: 'Add key' },
         { name: 'module', label: 'Deciding module', type: 'module', decision: 'ivr', standard: 'ivr', company },
       ],
     },
     {
       kind: 'queues', title: 'Queues', singular: 'queue', path: `${company}/queues`, id: (queue) => queue.name,
       bodyKeys: ['name', 'number', 'max_waiting', 'step_timeout_seconds', 'max_time_seconds', 'wrap_up_seconds', 'members', 'autoanswer', 'ring_busy_agents', 'music_on_hold', 'remember_agent', 'show_queue_name', 'unanswered_destination', 'after_destination', 'strategy', 'module', 'config'],
-      columns: [['name', 'Name'], ['number', 'Number'], ['strategy', 'Strategy'], ['members', 'Agents']],
+      columns: [['name', 'Name'], ['number', 'Number'], ['strategy', 'Strategy'], ['members', 'Agents', (agents) => (agents ?? []).map((a) => `${a.extension} (${a.order})`).join(', ')]],
       fields: [
         { name: 'name', label: 'Name', required: true },
         { name: 'number', label: 'Number', required: true },
         { name: 'strategy', label: 'Strategy', options: ['ring_all', 'linear', 'grouped_linear', 'round_robin'] },
-        { name: 'members', label: 'Agents (JSON)', type: 'json', example: '[{"extension": "101", "order": 1}]' },
+        { name: 'members', label: 'Agents', type: 'rows', columns: AGENT_FIELDS, help: AGENTS_HELP, add: 'Add agent' },
         { name: 'unanswered_destination', label: 'When unanswered', type: 'destination', example: DESTINATION_HELP },
         { name: 'module', label: 'Deciding module', type: 'module', decision: 'queue-strategy', standard: 'queue-strategy', company },
       ],
