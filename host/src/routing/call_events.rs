@@ -106,12 +106,16 @@ pub fn tell_ended(
     outcome
 }
 
-/// Ask the company's call-events module who `call`'s caller is (a CRM lookup), within the
-/// company's decision deadline; none when the company has no module, the module found
-/// nobody, or it failed (logged, counted and audited like any decision). Blocks: run it
-/// off the call's task.
-pub fn identify_caller(app: &App, call: &CallInput) -> Option<Contact> {
-    let (company, settings) = settings_of(app, &call.company)?;
+/// Ask the company's call-events module (its `settings`, from [`settings_of`]) who
+/// `call`'s caller is (a CRM lookup), within the company's decision deadline; none when the
+/// module found nobody or failed (logged, counted and audited like any decision). Blocks:
+/// run it off the call's task.
+pub fn identify_caller(
+    app: &App,
+    company: &Company,
+    settings: &CallEventsSettings,
+    call: &CallInput,
+) -> Option<Contact> {
     let module = match app.sandbox.resolve(&app.store, &company.id, &settings.module) {
         Ok(module) => with_standard_grants(module, &settings.config),
         Err(error) => {
@@ -119,7 +123,7 @@ pub fn identify_caller(app: &App, call: &CallInput) -> Option<Contact> {
             return None;
         }
     };
-    let scope = decision_scope(&company, &module);
+    let scope = decision_scope(company, &module);
     let outcome = app.sandbox.identify_caller(&module.loaded, scope, call, &settings.config);
     match outcome.answer {
         Ok(contact) => {
@@ -130,7 +134,7 @@ pub fn identify_caller(app: &App, call: &CallInput) -> Option<Contact> {
             let failure = error.to_string();
             tracing::warn!(company = %company.id, call = %call.call_id, module = %settings.module, %failure, "caller lookup failed; the call goes on without a contact");
             let what = format!("looking up the caller of {}", call.call_id);
-            record_module_failure(app, &company, &settings, module.version, &failure, &what);
+            record_module_failure(app, company, settings, module.version, &failure, &what);
             None
         }
     }
