@@ -71,6 +71,12 @@ fn log_in(page: &mut impl Script, company: &str, user: &str, password: &str) {
     ));
 }
 
+/// Log out with the header's button and wait for the login form.
+fn log_out(page: &mut impl Script) {
+    page.eval("document.getElementById('logout').click(); true");
+    page.wait_for("!!document.getElementById('login-form')", PATIENCE);
+}
+
 /// Fill form `id` with `values` (by field name) and submit it.
 fn submit(page: &mut impl Script, id: &str, values: &Value) {
     page.eval(&format!(
@@ -449,8 +455,7 @@ fn a_company_admin_manages_only_their_company_and_a_change_needs_the_csrf_token(
     assert!(actions.contains(&("user.create".into(), "login:acme/100".into())), "{actions:?}");
 
     // 101 is a plain user: their portal, and no company pages.
-    page.eval("document.getElementById('logout').click(); true");
-    page.wait_for("!!document.getElementById('login-form')", PATIENCE);
+    log_out(&mut page);
     log_in(&mut page, "acme", "101", "bea-portal-pw");
     page.wait_for(
         "document.body.dataset.role === 'user' && !!document.getElementById('create-devices')",
@@ -636,8 +641,7 @@ fn a_call_shows_live_then_in_the_calls_list_and_the_callers_portal_has_its_recor
     no_console_errors(&mut page, &[]);
 
     // 101's portal: the recording of their call, and their voicemail.
-    page.eval("document.getElementById('logout').click(); true");
-    page.wait_for("!!document.getElementById('login-form')", PATIENCE);
+    log_out(&mut page);
     log_in(&mut page, "acme", "101", "bea-portal-pw");
     page.wait_for("document.body.dataset.role === 'user'", PATIENCE);
     page.eval("location.hash = '#recordings'; true");
@@ -661,8 +665,7 @@ fn a_call_shows_live_then_in_the_calls_list_and_the_callers_portal_has_its_recor
     no_console_errors(&mut page, &[]);
 
     // The admin deletes the recordings in bulk.
-    page.eval("document.getElementById('logout').click(); true");
-    page.wait_for("!!document.getElementById('login-form')", PATIENCE);
+    log_out(&mut page);
     log_in(&mut page, "acme", "100", "acme-admin-pw");
     page.wait_for("document.body.dataset.role === 'admin'", PATIENCE);
     page.eval("location.hash = '#recordings'; true");
@@ -732,8 +735,7 @@ fn in_firefox_each_role_logs_in_and_every_section_works_without_errors() {
     assert!(operator.contains(&"standard-modules".to_string()), "{operator:?}");
     firefox.screenshot(&artifacts_dir().join("panel-firefox-operator.png"));
 
-    firefox.eval("document.getElementById('logout').click(); true");
-    firefox.wait_for("!!document.getElementById('login-form')", PATIENCE);
+    log_out(&mut firefox);
     log_in(&mut firefox, "acme", "100", "acme-admin-pw");
     firefox.wait_for("document.body.dataset.role === 'admin'", PATIENCE);
     firefox.eval("location.hash = '#users'; true");
@@ -785,8 +787,7 @@ fn in_firefox_each_role_logs_in_and_every_section_works_without_errors() {
     firefox.wait_for("document.querySelectorAll('#cdr-chart rect').length === 48", PATIENCE);
     firefox.screenshot(&artifacts_dir().join("panel-firefox-calls.png"));
 
-    firefox.eval("document.getElementById('logout').click(); true");
-    firefox.wait_for("!!document.getElementById('login-form')", PATIENCE);
+    log_out(&mut firefox);
     log_in(&mut firefox, "acme", "101", "bea-portal-pw");
     firefox.wait_for("document.body.dataset.role === 'user'", PATIENCE);
     visit_every_section(&mut firefox);
