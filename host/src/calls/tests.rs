@@ -20,8 +20,8 @@ use crate::sip::dialog::param;
 use crate::sip::endpoint::tu::{CallEvent, Caller, LegId, NewCall, ServerTx};
 use crate::sip::registrar::service::Registrar;
 use crate::sip::wire::{Received, parse_datagram};
-use crate::store::records::{Company, Did, Role, User};
-use crate::store::{COMPANIES, DID_OWNERS, DIDS, Store, USERS, company_key};
+use crate::store::records::{Company, Device, DeviceKind, Did, Role, User};
+use crate::store::{COMPANIES, DEVICES, DID_OWNERS, DIDS, Store, USERS, company_key, device_key};
 
 const DID_NUMBER: &str = "3491000";
 
@@ -100,7 +100,9 @@ fn engine(devices: u16) -> (Arc<CallEngine>, UnboundedReceiver<Command>, Store) 
     );
     let (commands, queue) = unbounded_channel();
     let cdrs = CdrWriter::start(store.clone()).unwrap();
-    let settings = CallSettings::new("127.0.0.1:5060".parse().unwrap());
+    let mut settings = CallSettings::new("127.0.0.1:5060".parse().unwrap());
+    // Short enough that a test sees a second ring group within its 5 s wait.
+    settings.group_ring_time = Duration::from_millis(300);
     (CallEngine::new(app, media, commands, cdrs, settings), queue, store)
 }
 
@@ -152,6 +154,39 @@ impl Harness {
     /// A call whose INVITE carries `offer` (empty: a delayed offer).
     fn start_with(devices: u16, offer: &str) -> Harness {
         let (engine, commands, store) = engine(devices);
+        Harness::call(engine, commands, store, offer)
+    }
+
+    /// A call to 101, whose desk phone rings first and whose mobile rings after the
+    /// group time (ring order 1, then 2).
+    fn start_desk_then_mobile() -> Harness {
+        let (engine, commands, store) = engine(0);
+        for (n, id, order) in [(1, "desk", 1), (2, "mobile", 2)] {
+            let sip_username = format!("101-{id}");
+            let record = Device {
+                company: "acme".into(),
+                extension: "101".into(),
+                id: id.into(),
+                name: id.into(),
+                kind: DeviceKind::DeskPhone,
+                order,
+                enabled: true,
+                sip_username: sip_username.clone(),
+                created_at: Utc::now(),
+            };
+            store.write(|tx| tx.put(&DEVICES, &device_key("acme", "101", id), &record)).unwrap();
+            let contact = format!("<sip:{sip_username}@{}>", device(n));
+            engine.app.registrar.bind_for_tests("acme", "101", &contact, device(n));
+        }
+        Harness::call(engine, commands, store, OFFER)
+    }
+
+    fn call(
+        engine: Arc<CallEngine>,
+        commands: UnboundedReceiver<Command>,
+        store: Store,
+        offer: &str,
+    ) -> Harness {
         let (events_sender, events) = unbounded_channel();
         let new_call = NewCall {
             request: Box::new(provider_invite(offer)),
@@ -318,6 +353,32 @@ async fn cancel_before_any_provisional_waits_for_one_then_cancels() {
     call.respond(leg, &invite, 487, "d");
     assert!(matches!(call.next().await, Observed::Finished));
     assert_eq!(call.cdr_status().await, "cancelled");
+}
+
+#[tokio::test]
+async fn a_device_given_up_on_twice_before_its_487_gets_one_cancel() {
+    let mut call = Harness::start_desk_then_mobile();
+    let (desk, desk_invite) = call.expect_sent(rsip::Method::Invite).await;
+    call.respond(desk, &desk_invite, 180, "desk");
+    call.expect_response(180).await;
+    // The desk's group time ends: its CANCEL goes, and the mobile rings.
+    assert_eq!(call.expect_sent(rsip::Method::Cancel).await.0, desk);
+    let (mobile, mobile_invite) = call.expect_sent(rsip::Method::Invite).await;
+    assert_ne!(mobile, desk);
+    // The mobile answers before the desk's 487 came: the desk, still early, is not
+    // cancelled a second time (a phone answers a second CANCEL with an error, sipp aborts).
+    call.respond(mobile, &mobile_invite, 200, "mobile");
+    assert_eq!(call.expect_sent(rsip::Method::Ack).await.0, mobile);
+    call.expect_response(200).await;
+    call.respond(desk, &desk_invite, 487, "desk");
+    call.event(CallEvent::Request {
+        tx: Some(ServerTx("bye".into())),
+        request: caller_request("BYE", "z9hG4bK-bye"),
+        source: "127.0.0.1:5099".parse().unwrap(),
+    });
+    call.expect_response(200).await;
+    assert_eq!(call.expect_sent(rsip::Method::Bye).await.0, mobile);
+    assert!(matches!(call.next().await, Observed::Finished));
 }
 
 #[tokio::test]

@@ -118,6 +118,7 @@ impl Call {
             dialog,
             state: LegState::Answered,
             cancel_wanted: false,
+            cancel_sent: false,
             status: Some(200),
             group: usize::MAX,
             credentials: None,

@@ -24,6 +24,9 @@ pub(super) struct Leg {
     pub(super) state: LegState,
     /// CANCEL it as soon as it sends a provisional response.
     pub(super) cancel_wanted: bool,
+    /// A CANCEL went out for its INVITE: one CANCEL per INVITE transaction (RFC 3261
+    /// §9.1), however many times the call gives up on the leg before its 487 comes.
+    pub(super) cancel_sent: bool,
     pub(super) status: Option<u16>,
     pub(super) group: usize,
     /// What to answer a provider's challenge with.
@@ -160,6 +163,7 @@ impl Call {
             invite,
             state: LegState::Calling,
             cancel_wanted: false,
+            cancel_sent: false,
             status: None,
             group,
             credentials: target.credentials.clone(),
@@ -195,6 +199,7 @@ impl Call {
         };
         let header = if status == 401 { "Authorization" } else { "Proxy-Authorization" };
         leg.authenticated = true;
+        leg.cancel_sent = false;
         leg.invite = leg.dialog.request(Method::Invite, &[(header, answer)], Some(&self.offer));
         leg.state = LegState::Calling;
         let (invite, call_id, id) = (leg.invite.clone(), leg.dialog.call_id.clone(), leg.id);
@@ -205,9 +210,11 @@ impl Call {
     pub(super) fn cancel_leg(&mut self, index: usize) {
         let leg = &mut self.legs[index];
         match leg.state {
+            LegState::Early if leg.cancel_sent => {}
             LegState::Early => {
                 let cancel = leg.dialog.cancel(&leg.invite);
                 leg.cancel_wanted = false;
+                leg.cancel_sent = true;
                 let call_id = leg.dialog.call_id.clone();
                 let id = leg.id;
                 self.send_request(cancel, &call_id, id);
