@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Directory of the database, compiled modules and the operator token.
     #[arg(long, env = "CENTRALITA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The shared store of a cluster: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
+    /// Without it the store is the redb file in the data directory.
+    #[arg(long, env = "CENTRALITA_STORE")]
+    pub store: Option<String>,
     /// Address of the HTTP API.
     #[arg(long, env = "CENTRALITA_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
@@ -82,7 +86,7 @@ pub struct ServeArgs {
     /// The HTTPS certificate's private key, PEM.
     #[arg(long, env = "CENTRALITA_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
-    /// A TOML file with any of: data_dir, http_listen, sip_listen, demo, no_pooling,
+    /// A TOML file with any of: data_dir, store, http_listen, sip_listen, demo, no_pooling,
     /// rtp_ports, public_ip, ring_timeout_s, digest_sha256, ban_failures, ban_window_s,
     /// ban_duration_s, smtp_url, mail_from, https_listen, tls_cert, tls_key.
     #[arg(long, env = "CENTRALITA_CONFIG")]
@@ -93,6 +97,7 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     data_dir: Option<PathBuf>,
+    store: Option<String>,
     http_listen: Option<SocketAddr>,
     sip_listen: Option<SocketAddr>,
     demo: Option<bool>,
@@ -115,6 +120,8 @@ struct FileConfig {
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub data_dir: PathBuf,
+    /// The PostgreSQL URL of a shared store; `None`: redb in `data_dir`.
+    pub store: Option<String>,
     pub http_listen: SocketAddr,
     pub sip_listen: SocketAddr,
     pub demo: bool,
@@ -195,7 +202,17 @@ impl ServeArgs {
             self.tls_cert.or(file.tls_cert),
             self.tls_key.or(file.tls_key),
         )?;
+        let store = self.store.or(file.store);
+        if let Some(url) = &store
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "store",
+                message: format!("{url:?} is not a postgres:// URL (leave it out for the embedded store)"),
+            });
+        }
         Ok(ServeConfig {
+            store,
             mail,
             https,
             digest_sha256: self.digest_sha256 || file.digest_sha256.unwrap_or(false),

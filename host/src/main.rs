@@ -46,6 +46,24 @@ enum Command {
     /// Try a routing module without a server.
     #[command(subcommand)]
     Module(ModuleCommand),
+    /// Move a store between backends.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy a single host's redb store into an empty PostgreSQL database, in one
+    /// transaction, to run a cluster on it. Stop the host first: writes made during the
+    /// copy are not in it.
+    Copy {
+        /// The data directory whose centralita.redb is copied.
+        #[arg(long, env = "CENTRALITA_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -105,6 +123,20 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&decision)?);
             Ok(())
         }
+        Command::Store(StoreCommand::Copy { data_dir, to }) => {
+            let file = data_dir.join("centralita.redb");
+            if !file.exists() {
+                bail!("no store to copy: {} does not exist", file.display());
+            }
+            let source = Store::open(&data_dir).with_context(|| format!("opening {}", file.display()))?;
+            let target = Store::connect(&to).context("connecting to the target database")?;
+            let report = source.copy_into(&target).context("copying the store")?;
+            for (table, rows) in report.tables.iter().filter(|(_, rows)| *rows > 0) {
+                eprintln!("{table}: {rows} rows");
+            }
+            println!("copied {} rows from {} into PostgreSQL", report.rows(), file.display());
+            Ok(())
+        }
         Command::Module(ModuleCommand::Bench { file, input, count }) => {
             if count == 0 {
                 bail!("--count must be at least 1");
@@ -133,8 +165,12 @@ const WORKER_THREADS: usize = 4;
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
-    let store = Store::open(&config.data_dir)
-        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let store = match &config.store {
+        Some(url) => Store::connect(url).context("connecting to the PostgreSQL store")?,
+        None => Store::open(&config.data_dir)
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+    };
+    tracing::info!(backend = store.kind(), "store open");
     let mail = match &config.mail {
         Some(settings) => centralita::mail::Mailer::smtp(settings).context("starting mail delivery")?,
         None => {

@@ -110,6 +110,29 @@ pub fn free_media_ports() -> u16 {
     free_udp_ports(4)
 }
 
+/// The variable that runs every test server on PostgreSQL (`postgres`) instead of redb;
+/// the test command sets it for a second run of the API groups.
+pub const BACKEND_VARIABLE: &str = "CENTRALITA_TEST_BACKEND";
+
+/// `--store URL` when the tests run on PostgreSQL: one fresh database per data directory,
+/// remembered in it, so a server restarted on the same directory finds its data again.
+fn store_args(data_dir: &Path) -> Vec<String> {
+    match std::env::var(BACKEND_VARIABLE).as_deref() {
+        Err(_) | Ok("" | "redb") => Vec::new(),
+        Ok("postgres") => {
+            let remembered = data_dir.join("test-store-url");
+            let url = std::fs::read_to_string(&remembered).unwrap_or_else(|_| {
+                std::fs::create_dir_all(data_dir).expect("create the data directory");
+                let url = centralita::store::testing::fresh_database_url();
+                std::fs::write(&remembered, &url).expect("remember the test database");
+                url
+            });
+            vec!["--store".into(), url]
+        }
+        Ok(other) => panic!("{BACKEND_VARIABLE}={other}: expected redb or postgres"),
+    }
+}
+
 /// A running `centralita serve`, killed when dropped.
 pub struct Server {
     child: Option<Child>,
@@ -169,6 +192,7 @@ impl Server {
                 .arg("serve")
                 .arg("--data-dir")
                 .arg(data_dir)
+                .args(store_args(data_dir))
                 .arg("--http-listen")
                 .arg(addr.to_string())
                 .arg("--sip-listen")

@@ -1,15 +1,13 @@
 //! Storage behind the modules' `kv` import and the component bytes of module versions.
 //! Both are raw byte tables: kv rows are `version (u64 LE) ++ value`, keyed by
 //! `company NUL module NUL key`, so one company's module can never name another's rows.
+//! A compare-and-swap reads and writes in one write transaction; write transactions are
+//! serialised on every backend, so the check holds across hosts too.
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use super::{RawRead, Snapshot, Store, StoreError, Tx};
 
-use super::{Read, Snapshot, Store, StoreError, Tx, db_error};
-
-pub(super) const TABLE: TableDefinition<'static, &'static str, &'static [u8]> =
-    TableDefinition::new("module_kv");
-pub(super) const BLOBS: TableDefinition<'static, &'static str, &'static [u8]> =
-    TableDefinition::new("module_blobs");
+pub(super) const TABLE: &str = "module_kv";
+pub(super) const BLOBS: &str = "module_blobs";
 
 /// A kv value and its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,13 +35,14 @@ fn decode_entry(bytes: &[u8]) -> Option<KvEntry> {
     Some(KvEntry { version: u64::from_le_bytes(*version), value: value.to_vec() })
 }
 
+fn current(raw: &dyn RawRead, full_key: &str) -> Result<Option<KvEntry>, StoreError> {
+    Ok(raw.get(TABLE, full_key)?.and_then(|bytes| decode_entry(&bytes)))
+}
+
 impl Store {
     /// Read a module's key.
     pub fn kv_get(&self, company: &str, module: &str, key: &str) -> Result<Option<KvEntry>, StoreError> {
-        let read = self.db.begin_read().map_err(db_error)?;
-        let table = read.open_table(TABLE).map_err(db_error)?;
-        let value = table.get(kv_key(company, module, key).as_str()).map_err(db_error)?;
-        Ok(value.and_then(|v| decode_entry(v.value())))
+        self.read(|snapshot| current(snapshot.raw(), &kv_key(company, module, key)))
     }
 
     /// Write a module's key if its current version is `expected` (`None` in the outer
@@ -57,11 +56,8 @@ impl Store {
         value: &[u8],
     ) -> Result<u64, KvWriteError> {
         self.write(|tx| {
-            let mut table = tx.inner.open_table(TABLE).map_err(db_error)?;
             let full_key = kv_key(company, module, key);
-            let current =
-                table.get(full_key.as_str()).map_err(db_error)?.and_then(|v| decode_entry(v.value()));
-            let current_version = current.map(|c| c.version);
+            let current_version = current(tx.raw(), &full_key)?.map(|c| c.version);
             if let Some(expected) = expected
                 && expected != current_version
             {
@@ -70,45 +66,37 @@ impl Store {
             let version = current_version.unwrap_or(0) + 1;
             let mut row = version.to_le_bytes().to_vec();
             row.extend_from_slice(value);
-            table.insert(full_key.as_str(), row.as_slice()).map_err(db_error)?;
+            tx.raw_mut().put(TABLE, &full_key, &row)?;
             Ok(version)
         })
     }
 
     /// Remove a module's key; returns whether it existed.
     pub fn kv_delete(&self, company: &str, module: &str, key: &str) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            let mut table = tx.inner.open_table(TABLE).map_err(db_error)?;
-            let existed = table.remove(kv_key(company, module, key).as_str()).map_err(db_error)?.is_some();
-            Ok(existed)
-        })
+        self.write(|tx| tx.raw_mut().delete(TABLE, &kv_key(company, module, key)))
     }
 }
 
 impl Tx {
     /// Remove every kv row of every module of `company`.
     pub fn delete_company_kv(&mut self, company: &str) -> Result<usize, StoreError> {
-        let mut table = self.inner.open_table(TABLE).map_err(db_error)?;
-        super::remove_prefix(&mut table, &super::company_prefix(company))
+        self.raw_mut().delete_prefix(TABLE, &super::company_prefix(company))
     }
 
     /// Store component bytes under their SHA-256 (hex); identical uploads share a row.
     pub fn put_blob(&mut self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut table = self.inner.open_table(BLOBS).map_err(db_error)?;
-        table.insert(sha256, bytes).map_err(db_error)?;
-        Ok(())
+        self.raw_mut().put(BLOBS, sha256, bytes)
     }
 }
 
 /// Reading component bytes.
-pub trait ReadBlob: Read {
+pub trait ReadBlob: super::Read {
     /// The component bytes stored under `sha256`.
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 impl ReadBlob for Snapshot {
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let table = self.inner.open_table(BLOBS).map_err(db_error)?;
-        Ok(table.get(sha256).map_err(db_error)?.map(|v| v.value().to_vec()))
+        self.raw().get(BLOBS, sha256)
     }
 }

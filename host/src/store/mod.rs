@@ -1,39 +1,47 @@
 //! The store: every table access of the host goes through this module's API, and nothing
-//! outside it knows the backend is redb (one file, `centralita.redb`, in the data
-//! directory). Writes are ACID transactions committed with immediate durability, so an
-//! acknowledged API write survives a crash; an entity change and its audit entry commit
-//! together.
+//! outside it knows which database holds the rows. Two backends sit behind it:
+//!
+//! - [`embedded`]: redb, one file (`centralita.redb`) in the data directory, the default
+//!   for a single machine;
+//! - [`postgres`]: a PostgreSQL database (`--store postgres://…`) that several hosts share.
+//!
+//! Writes are ACID transactions committed durably, so an acknowledged API write survives a
+//! crash; an entity change and its audit entry commit together. Write transactions are
+//! serialised (redb has one writer; PostgreSQL takes one advisory lock per transaction),
+//! so every host sees each transaction whole or not at all, and compare-and-swap holds
+//! across hosts.
 //!
 //! Records are JSON in string-keyed tables. Keys of per-company tables start with the
 //! company id and a NUL, so one company's rows are one contiguous range.
 
 mod collections;
+mod copy;
+mod embedded;
 mod kv;
+mod postgres;
 pub mod records;
+#[doc(hidden)]
+pub mod testing;
 
 use std::path::Path;
 
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use collections::*;
+pub use copy::CopyReport;
 pub use kv::{KvEntry, KvWriteError, ReadBlob};
 use records::AuditEntry;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database file could not be opened, read or written.
+    /// The database could not be opened, read or written.
     #[error("database: {0}")]
     Database(String),
     /// A stored record could not be decoded (a bug or a damaged file).
     #[error("stored record {key:?} in {table} is unreadable: {reason}")]
     Corrupt { table: &'static str, key: String, reason: String },
-}
-
-fn db_error(error: impl Into<redb::Error>) -> StoreError {
-    StoreError::Database(error.into().to_string())
 }
 
 /// A JSON-encoded table of records of type `T`.
@@ -45,10 +53,6 @@ pub struct Collection<T> {
 impl<T> Collection<T> {
     const fn new(name: &'static str) -> Self {
         Collection { name, _record: std::marker::PhantomData }
-    }
-
-    fn definition(&self) -> TableDefinition<'static, &'static str, &'static [u8]> {
-        TableDefinition::new(self.name)
     }
 }
 
@@ -62,66 +66,138 @@ pub fn company_prefix(company: &str) -> String {
     format!("{company}\0")
 }
 
+/// One row as a backend hands it over: key and raw value.
+type Row = (String, Vec<u8>);
+
+/// What a backend's snapshot or transaction reads, on raw rows of a named table.
+trait RawRead {
+    fn get(&self, table: &'static str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every row whose key starts with `prefix`, in key order.
+    fn scan(&self, table: &'static str, prefix: &str) -> Result<Vec<Row>, StoreError>;
+    fn count(&self, table: &'static str, prefix: &str) -> Result<usize, StoreError>;
+    /// Up to `limit` rows with keys below `before` (from the end when `None`), last first.
+    fn scan_back(
+        &self,
+        table: &'static str,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError>;
+}
+
+/// What a backend's write transaction adds.
+trait RawWrite: RawRead {
+    fn put(&mut self, table: &'static str, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Whether the row existed.
+    fn delete(&mut self, table: &'static str, key: &str) -> Result<bool, StoreError>;
+    /// How many rows were removed.
+    fn delete_prefix(&mut self, table: &'static str, prefix: &str) -> Result<usize, StoreError>;
+}
+
 /// The handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: std::sync::Arc<Database>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Embedded(embedded::Db),
+    Postgres(postgres::Pool),
 }
 
 impl Store {
-    /// Open (or create) the store in `data_dir`.
+    /// Open (or create) the embedded store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Database(format!("{}: {e}", data_dir.display())))?;
-        let db = Database::create(data_dir.join("centralita.redb")).map_err(db_error)?;
-        Store::init(Store { db: std::sync::Arc::new(db) })
+        Ok(Store { backend: Backend::Embedded(embedded::Db::open(data_dir)?) })
     }
 
     /// A store that lives in memory only, for `centralita module run` and tests.
     pub fn in_memory() -> Result<Store, StoreError> {
-        let db = Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(db_error)?;
-        Store::init(Store { db: std::sync::Arc::new(db) })
+        Ok(Store { backend: Backend::Embedded(embedded::Db::in_memory()?) })
     }
 
-    fn init(store: Store) -> Result<Store, StoreError> {
-        store.write(|tx| {
-            for name in ALL_TABLES {
-                tx.inner.open_table(TableDefinition::<&str, &[u8]>::new(name)).map_err(db_error)?;
-            }
-            tx.inner.open_table(kv::TABLE).map_err(db_error)?;
-            tx.inner.open_table(kv::BLOBS).map_err(db_error)?;
-            Ok::<_, StoreError>(())
-        })?;
-        Ok(store)
+    /// Connect to the PostgreSQL database at `url` (`postgres://user@host:port/db`) and
+    /// bring its tables up to date.
+    pub fn connect(url: &str) -> Result<Store, StoreError> {
+        Ok(Store { backend: Backend::Postgres(postgres::Pool::connect(url)?) })
+    }
+
+    /// Which backend this is, for the start-up log: "redb" or "postgres".
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Embedded(_) => "redb",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
     /// Run `f` in a write transaction and commit it durably if `f` returns `Ok`; an
     /// `Err` from `f` aborts every write it made.
     pub fn write<R, E: From<StoreError>>(&self, f: impl FnOnce(&mut Tx) -> Result<R, E>) -> Result<R, E> {
-        let inner = self.db.begin_write().map_err(db_error)?;
-        let mut tx = Tx { inner };
+        let mut tx = match &self.backend {
+            Backend::Embedded(db) => Tx { inner: TxInner::Embedded(Box::new(db.begin_write()?)) },
+            Backend::Postgres(pool) => Tx { inner: TxInner::Postgres(pool.begin(true)?) },
+        };
         let result = f(&mut tx)?;
-        tx.inner.commit().map_err(db_error)?;
+        match tx.inner {
+            TxInner::Embedded(write) => write.commit()?,
+            TxInner::Postgres(session) => session.commit()?,
+        }
         Ok(result)
     }
 
     /// Run `f` on a consistent snapshot.
     pub fn read<R, E: From<StoreError>>(&self, f: impl FnOnce(&Snapshot) -> Result<R, E>) -> Result<R, E> {
-        let inner = self.db.begin_read().map_err(db_error)?;
-        f(&Snapshot { inner })
+        let snapshot = match &self.backend {
+            Backend::Embedded(db) => Snapshot { inner: SnapshotInner::Embedded(db.begin_read()?) },
+            Backend::Postgres(pool) => Snapshot { inner: SnapshotInner::Postgres(pool.begin(false)?) },
+        };
+        f(&snapshot)
     }
 }
 
 /// A write transaction.
 pub struct Tx {
-    inner: WriteTransaction,
+    inner: TxInner,
+}
+
+enum TxInner {
+    Embedded(Box<embedded::Write>),
+    Postgres(postgres::Session),
 }
 
 /// A read-only snapshot.
 pub struct Snapshot {
-    inner: ReadTransaction,
+    inner: SnapshotInner,
+}
+
+enum SnapshotInner {
+    Embedded(embedded::Read),
+    Postgres(postgres::Session),
+}
+
+impl Tx {
+    fn raw(&self) -> &dyn RawRead {
+        match &self.inner {
+            TxInner::Embedded(write) => write.as_ref(),
+            TxInner::Postgres(session) => session,
+        }
+    }
+
+    fn raw_mut(&mut self) -> &mut dyn RawWrite {
+        match &mut self.inner {
+            TxInner::Embedded(write) => write.as_mut(),
+            TxInner::Postgres(session) => session,
+        }
+    }
+}
+
+impl Snapshot {
+    fn raw(&self) -> &dyn RawRead {
+        match &self.inner {
+            SnapshotInner::Embedded(read) => read,
+            SnapshotInner::Postgres(session) => session,
+        }
+    }
 }
 
 fn decode<T: DeserializeOwned>(table: &'static str, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -164,9 +240,8 @@ macro_rules! impl_read {
                 collection: &Collection<T>,
                 key: &str,
             ) -> Result<Option<T>, StoreError> {
-                let table = self.inner.open_table(collection.definition()).map_err(db_error)?;
-                let value = table.get(key).map_err(db_error)?;
-                value.map(|v| decode(collection.name, key, v.value())).transpose()
+                let value = self.raw().get(collection.name, key)?;
+                value.map(|v| decode(collection.name, key, &v)).transpose()
             }
 
             fn scan<T: DeserializeOwned>(
@@ -174,29 +249,12 @@ macro_rules! impl_read {
                 collection: &Collection<T>,
                 prefix: &str,
             ) -> Result<Vec<T>, StoreError> {
-                let table = self.inner.open_table(collection.definition()).map_err(db_error)?;
-                let mut records = Vec::new();
-                for row in table.range(prefix..).map_err(db_error)? {
-                    let (key, value) = row.map_err(db_error)?;
-                    if !key.value().starts_with(prefix) {
-                        break;
-                    }
-                    records.push(decode(collection.name, key.value(), value.value())?);
-                }
-                Ok(records)
+                let rows = self.raw().scan(collection.name, prefix)?;
+                rows.iter().map(|(key, value)| decode(collection.name, key, value)).collect()
             }
 
             fn count<T>(&self, collection: &Collection<T>, prefix: &str) -> Result<usize, StoreError> {
-                let table = self.inner.open_table(collection.definition()).map_err(db_error)?;
-                let mut count = 0;
-                for row in table.range(prefix..).map_err(db_error)? {
-                    let (key, _) = row.map_err(db_error)?;
-                    if !key.value().starts_with(prefix) {
-                        break;
-                    }
-                    count += 1;
-                }
-                Ok(count)
+                self.raw().count(collection.name, prefix)
             }
         }
     };
@@ -213,16 +271,12 @@ impl Tx {
         key: &str,
         record: &T,
     ) -> Result<(), StoreError> {
-        let mut table = self.inner.open_table(collection.definition()).map_err(db_error)?;
-        table.insert(key, encode(record).as_slice()).map_err(db_error)?;
-        Ok(())
+        self.raw_mut().put(collection.name, key, &encode(record))
     }
 
     /// Remove the record under `key`; returns whether it existed.
     pub fn delete<T>(&mut self, collection: &Collection<T>, key: &str) -> Result<bool, StoreError> {
-        let mut table = self.inner.open_table(collection.definition()).map_err(db_error)?;
-        let existed = table.remove(key).map_err(db_error)?.is_some();
-        Ok(existed)
+        self.raw_mut().delete(collection.name, key)
     }
 
     /// Remove every record whose key starts with `prefix`; returns how many.
@@ -231,36 +285,17 @@ impl Tx {
         collection: &Collection<T>,
         prefix: &str,
     ) -> Result<usize, StoreError> {
-        let mut table = self.inner.open_table(collection.definition()).map_err(db_error)?;
-        remove_prefix(&mut table, prefix)
+        self.raw_mut().delete_prefix(collection.name, prefix)
     }
 
-    /// Append `entry` to the audit log, numbering it after the last entry.
+    /// Append `entry` to the audit log, numbering it after the last entry (writers are
+    /// serialised, so two transactions never take the same number).
     pub fn audit(&mut self, mut entry: AuditEntry) -> Result<u64, StoreError> {
-        let mut table = self.inner.open_table(AUDIT.definition()).map_err(db_error)?;
-        let last = table.last().map_err(db_error)?.map(|(key, _)| key.value().to_string());
-        entry.seq = last.and_then(|k| k.parse::<u64>().ok()).map_or(1, |seq| seq + 1);
-        table.insert(audit_key(entry.seq).as_str(), encode(&entry).as_slice()).map_err(db_error)?;
+        let last = self.raw().scan_back(AUDIT.name, None, 1)?;
+        entry.seq = last.first().and_then(|(key, _)| key.parse::<u64>().ok()).map_or(1, |seq| seq + 1);
+        self.raw_mut().put(AUDIT.name, &audit_key(entry.seq), &encode(&entry))?;
         Ok(entry.seq)
     }
-}
-
-/// Remove every row of `table` whose key starts with `prefix`; returns how many.
-fn remove_prefix(
-    table: &mut redb::Table<&'static str, &'static [u8]>,
-    prefix: &str,
-) -> Result<usize, StoreError> {
-    let keys: Vec<String> = table
-        .range(prefix..)
-        .map_err(db_error)?
-        .map(|row| row.map(|(key, _)| key.value().to_string()))
-        .take_while(|key| key.as_ref().map_or(true, |k| k.starts_with(prefix)))
-        .collect::<Result<_, _>>()
-        .map_err(db_error)?;
-    for key in &keys {
-        table.remove(key.as_str()).map_err(db_error)?;
-    }
-    Ok(keys.len())
 }
 
 /// Audit keys are zero-padded so that string order is numeric order.
@@ -274,17 +309,21 @@ pub fn recent_audit(
     company: Option<&str>,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let table = snapshot.inner.open_table(AUDIT.definition()).map_err(db_error)?;
+    // Newest first, a page at a time, stopping as soon as `limit` entries are found.
+    const PAGE: usize = 256;
     let mut entries = Vec::new();
-    // Newest first, stopping as soon as `limit` entries are found.
-    for row in table.range::<&str>(..).map_err(db_error)?.rev() {
-        if entries.len() >= limit {
-            break;
+    let mut before: Option<String> = None;
+    while entries.len() < limit {
+        let rows = snapshot.raw().scan_back(AUDIT.name, before.as_deref(), PAGE)?;
+        for (key, value) in &rows {
+            let entry: AuditEntry = decode(AUDIT.name, key, value)?;
+            if company.is_none_or(|c| entry.company.as_deref() == Some(c)) && entries.len() < limit {
+                entries.push(entry);
+            }
         }
-        let (key, value) = row.map_err(db_error)?;
-        let entry: AuditEntry = decode(AUDIT.name, key.value(), value.value())?;
-        if company.is_none_or(|c| entry.company.as_deref() == Some(c)) {
-            entries.push(entry);
+        match rows.last() {
+            Some((key, _)) if rows.len() == PAGE => before = Some(key.clone()),
+            _ => break,
         }
     }
     Ok(entries)

@@ -1,4 +1,5 @@
-//! Store behaviour the rest of the host relies on.
+//! Store behaviour the rest of the host relies on, on both backends: every test below
+//! runs once on redb (`embedded::…`) and once on PostgreSQL (`postgres::…`).
 
 use super::records::{AuditEntry, ExternalNumber};
 use super::*;
@@ -16,9 +17,30 @@ fn entry(company: &str) -> AuditEntry {
     crate::audit::Actor::system().entry(Some(company), "test", "x".into(), None)
 }
 
-#[test]
-fn prefix_scans_never_cross_into_another_company() {
-    let store = Store::in_memory().unwrap();
+/// Run each named test (a `fn(Store)`) on an empty store of each backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $( #[test] fn $name() { super::$name(super::Store::in_memory().unwrap()) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::testing::postgres()) } )*
+        }
+    };
+}
+
+on_both_backends!(
+    prefix_scans_never_cross_into_another_company,
+    an_error_inside_a_transaction_discards_all_its_writes,
+    audit_entries_are_numbered_and_listed_newest_first,
+    the_audit_log_pages_back_past_entries_of_other_companies,
+    kv_is_scoped_by_company_and_module,
+    kv_compare_and_swap_checks_the_version,
+    every_table_keeps_keys_with_nul_and_any_value_bytes,
+    deleting_a_prefix_removes_only_that_company,
+);
+
+fn prefix_scans_never_cross_into_another_company(store: Store) {
     store
         .write(|tx| {
             tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "a"), &number("acme", "a"))?;
@@ -29,11 +51,10 @@ fn prefix_scans_never_cross_into_another_company() {
     let acme = store.read(|r| r.scan(&EXTERNAL_NUMBERS, &company_prefix("acme"))).unwrap();
     assert_eq!(acme.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["a"]);
     assert_eq!(store.read(|r| r.count(&EXTERNAL_NUMBERS, &company_prefix("acm"))).unwrap(), 1);
+    assert_eq!(store.read(|r| r.count(&EXTERNAL_NUMBERS, "")).unwrap(), 3);
 }
 
-#[test]
-fn an_error_inside_a_transaction_discards_all_its_writes() {
-    let store = Store::in_memory().unwrap();
+fn an_error_inside_a_transaction_discards_all_its_writes(store: Store) {
     let result: Result<(), StoreError> = store.write(|tx| {
         tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "a"), &number("acme", "a"))?;
         tx.audit(entry("acme"))?;
@@ -42,11 +63,12 @@ fn an_error_inside_a_transaction_discards_all_its_writes() {
     assert!(result.is_err());
     assert!(store.read(|r| r.get(&EXTERNAL_NUMBERS, &company_key("acme", "a"))).unwrap().is_none());
     assert!(store.read(|r| recent_audit(r, None, 10)).unwrap().is_empty());
+    // The store goes on: the next transaction commits.
+    store.write(|tx| tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "b"), &number("acme", "b"))).unwrap();
+    assert!(store.read(|r| r.get(&EXTERNAL_NUMBERS, &company_key("acme", "b"))).unwrap().is_some());
 }
 
-#[test]
-fn audit_entries_are_numbered_and_listed_newest_first() {
-    let store = Store::in_memory().unwrap();
+fn audit_entries_are_numbered_and_listed_newest_first(store: Store) {
     for company in ["a", "b", "a"] {
         store.write(|tx| tx.audit(entry(company))).unwrap();
     }
@@ -56,18 +78,30 @@ fn audit_entries_are_numbered_and_listed_newest_first() {
     assert_eq!(only_a.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 1]);
 }
 
-#[test]
-fn kv_is_scoped_by_company_and_module() {
-    let store = Store::in_memory().unwrap();
+fn the_audit_log_pages_back_past_entries_of_other_companies(store: Store) {
+    // One entry of "old", then more entries of "busy" than one page of the scan.
+    store.write(|tx| tx.audit(entry("old"))).unwrap();
+    store
+        .write(|tx| {
+            for _ in 0..600 {
+                tx.audit(entry("busy"))?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let old = store.read(|r| recent_audit(r, Some("old"), 10)).unwrap();
+    assert_eq!(old.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+    assert_eq!(store.read(|r| recent_audit(r, None, 1000)).unwrap().len(), 601);
+}
+
+fn kv_is_scoped_by_company_and_module(store: Store) {
     store.kv_put("acme", "router", "k", None, b"1").unwrap();
     assert_eq!(store.kv_get("acme", "router", "k").unwrap().unwrap().value, b"1");
     assert!(store.kv_get("other", "router", "k").unwrap().is_none());
     assert!(store.kv_get("acme", "other", "k").unwrap().is_none());
 }
 
-#[test]
-fn kv_compare_and_swap_checks_the_version() {
-    let store = Store::in_memory().unwrap();
+fn kv_compare_and_swap_checks_the_version(store: Store) {
     let v1 = store.kv_put("c", "m", "k", Some(None), b"first").unwrap();
     assert!(
         matches!(store.kv_put("c", "m", "k", Some(None), b"again"), Err(KvWriteError::Conflict(Some(v))) if v == v1)
@@ -82,6 +116,48 @@ fn kv_compare_and_swap_checks_the_version() {
     assert!(!store.kv_delete("c", "m", "k").unwrap());
 }
 
+fn every_table_keeps_keys_with_nul_and_any_value_bytes(store: Store) {
+    let value: Vec<u8> = (0..=255).collect();
+    store
+        .write(|tx| {
+            for table in copy::every_table() {
+                tx.raw_mut().put(table, "acme\0ü\0k", &value)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    store
+        .read(|r| {
+            for table in copy::every_table() {
+                assert_eq!(r.raw().get(table, "acme\0ü\0k")?.as_deref(), Some(value.as_slice()), "{table}");
+                assert_eq!(
+                    r.raw().scan(table, "acme\0")?,
+                    [("acme\0ü\0k".to_string(), value.clone())],
+                    "{table}"
+                );
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+}
+
+fn deleting_a_prefix_removes_only_that_company(store: Store) {
+    store
+        .write(|tx| {
+            for (company, name) in [("acme", "a"), ("acme", "b"), ("acme-2", "c"), ("acm", "d")] {
+                tx.put(&EXTERNAL_NUMBERS, &company_key(company, name), &number(company, name))?;
+            }
+            let removed = tx.delete_prefix(&EXTERNAL_NUMBERS, &company_prefix("acme"))?;
+            assert_eq!(removed, 2);
+            assert!(tx.delete(&EXTERNAL_NUMBERS, &company_key("acm", "d"))?);
+            assert!(!tx.delete(&EXTERNAL_NUMBERS, &company_key("acm", "d"))?);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let left = store.read(|r| r.scan(&EXTERNAL_NUMBERS, "")).unwrap();
+    assert_eq!(left.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["c"]);
+}
+
 #[test]
 fn data_survives_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -91,4 +167,74 @@ fn data_survives_reopening_the_file() {
     }
     let store = Store::open(dir.path()).unwrap();
     assert!(store.read(|r| r.get(&EXTERNAL_NUMBERS, &company_key("acme", "a"))).unwrap().is_some());
+}
+
+#[test]
+fn compare_and_swap_holds_between_two_hosts_on_one_database() {
+    // Two stores on one database are two hosts: 4 threads on each add 1 to one counter
+    // 25 times by compare-and-swap, retrying on conflicts. No increment may be lost.
+    let url = testing::fresh_database_url();
+    let hosts = [Store::connect(&url).unwrap(), Store::connect(&url).unwrap()];
+    std::thread::scope(|scope| {
+        for host in &hosts {
+            for _ in 0..4 {
+                scope.spawn(move || {
+                    for _ in 0..25 {
+                        loop {
+                            let current = host.kv_get("acme", "counter", "n").unwrap();
+                            let n = current
+                                .as_ref()
+                                .map_or(0, |c| u64::from_le_bytes(c.value[..8].try_into().unwrap()));
+                            let expected = Some(current.map(|c| c.version));
+                            match host.kv_put("acme", "counter", "n", expected, &(n + 1).to_le_bytes()) {
+                                Ok(_) => break,
+                                Err(KvWriteError::Conflict(_)) => continue,
+                                Err(e) => panic!("{e}"),
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    });
+    let value = hosts[1].kv_get("acme", "counter", "n").unwrap().unwrap().value;
+    assert_eq!(u64::from_le_bytes(value[..8].try_into().unwrap()), 200);
+    // The audit numbering, a read-then-write too, never repeats across hosts.
+    std::thread::scope(|scope| {
+        for host in &hosts {
+            scope.spawn(move || {
+                for _ in 0..20 {
+                    host.write(|tx| tx.audit(entry("acme"))).unwrap();
+                }
+            });
+        }
+    });
+    let seqs: Vec<u64> =
+        hosts[0].read(|r| recent_audit(r, None, 100)).unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=40).rev().collect::<Vec<_>>());
+}
+
+#[test]
+fn a_redb_store_copies_whole_into_an_empty_postgres_database_and_never_into_a_used_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Store::open(dir.path()).unwrap();
+    source
+        .write(|tx| {
+            tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "a"), &number("acme", "a"))?;
+            tx.audit(entry("acme"))?;
+            tx.put_blob("abc", b"\0asm")
+        })
+        .unwrap();
+    source.kv_put("acme", "m", "k", None, b"v").unwrap();
+    let target = testing::postgres();
+    let report = source.copy_into(&target).unwrap();
+    assert_eq!(report.rows(), 4);
+    assert!(target.read(|r| r.get(&EXTERNAL_NUMBERS, &company_key("acme", "a"))).unwrap().is_some());
+    assert_eq!(target.read(|r| recent_audit(r, None, 10)).unwrap().len(), 1);
+    assert_eq!(target.read(|r| r.blob("abc")).unwrap().as_deref(), Some(&b"\0asm"[..]));
+    assert_eq!(target.kv_get("acme", "m", "k").unwrap().unwrap().value, b"v");
+    // Audit numbering goes on after the copied entries.
+    assert_eq!(target.write(|tx| tx.audit(entry("acme"))).unwrap(), 2);
+    let again = source.copy_into(&target).unwrap_err();
+    assert!(again.to_string().contains("not empty"), "{again}");
 }

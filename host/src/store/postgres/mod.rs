@@ -1,0 +1,223 @@
+//! The PostgreSQL backend (`--store postgres://…`): the store several hosts share.
+//!
+//! A pool of connections, each on its own thread ([`connection`]). A snapshot is a
+//! `REPEATABLE READ READ ONLY` transaction; a write transaction takes one advisory lock
+//! first, so writers run one at a time across every host, as in the embedded store, and
+//! a read-then-write (a compare-and-swap, the next audit number) holds cluster-wide.
+//! `COMMIT` returns once PostgreSQL has made the transaction durable.
+
+mod connection;
+mod migrations;
+
+use std::cell::Cell;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use connection::{Answer, Connection, Failure, Op};
+
+use super::{RawRead, RawWrite, Row, StoreError};
+
+/// Connections a host opens at most; more callers wait for one to be free.
+const MAX_CONNECTIONS: usize = 32;
+/// How long a caller waits for a free connection before failing.
+const LEASE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Session settings: a write waiting this long for the write lock fails instead of
+/// hanging, and a transaction left open by a vanished host is ended.
+const SESSION_OPTIONS: &str = "-c lock_timeout=10s -c idle_in_transaction_session_timeout=30s";
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn store_error(failure: Failure) -> StoreError {
+    StoreError::Database(failure.message)
+}
+
+/// The connection pool; cheap to clone.
+#[derive(Clone)]
+pub(in crate::store) struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    config: ::postgres::Config,
+    idle: Mutex<Idle>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct Idle {
+    connections: Vec<Connection>,
+    open: usize,
+}
+
+impl Pool {
+    /// Connect to `url` and apply the missing migrations.
+    pub(in crate::store) fn connect(url: &str) -> Result<Pool, StoreError> {
+        let mut config: ::postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Database(format!("the store URL is not a PostgreSQL URL: {e}")))?;
+        config.application_name("centralita").options(SESSION_OPTIONS);
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let pool =
+            Pool { inner: Arc::new(PoolInner { config, idle: Mutex::default(), freed: Condvar::new() }) };
+        let session = pool.lease()?;
+        session.call(Op::Migrate)?;
+        Ok(pool)
+    }
+
+    /// A session on a free connection, in a transaction.
+    pub(in crate::store) fn begin(&self, write: bool) -> Result<Session, StoreError> {
+        let mut session = self.lease()?;
+        session.call(Op::Begin { write })?;
+        session.in_transaction = true;
+        Ok(session)
+    }
+
+    fn lease(&self) -> Result<Session, StoreError> {
+        let inner = &self.inner;
+        // A poisoned lock only means another caller panicked while holding it; the list
+        // of idle connections is still consistent.
+        let mut idle = inner.idle.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(connection) = idle.connections.pop() {
+                return Ok(self.session(connection));
+            }
+            if idle.open < MAX_CONNECTIONS {
+                idle.open += 1;
+                drop(idle);
+                return match Connection::open(&inner.config) {
+                    Ok(connection) => Ok(self.session(connection)),
+                    Err(message) => {
+                        self.give_back(None);
+                        Err(StoreError::Database(format!("connecting to PostgreSQL: {message}")))
+                    }
+                };
+            }
+            let (guard, wait) =
+                inner.freed.wait_timeout(idle, LEASE_TIMEOUT).unwrap_or_else(|p| p.into_inner());
+            idle = guard;
+            if wait.timed_out() && idle.connections.is_empty() {
+                return Err(StoreError::Database(format!(
+                    "all {MAX_CONNECTIONS} PostgreSQL connections stayed busy for {LEASE_TIMEOUT:?}"
+                )));
+            }
+        }
+    }
+
+    fn session(&self, connection: Connection) -> Session {
+        Session {
+            pool: self.clone(),
+            connection: Some(connection),
+            in_transaction: false,
+            lost: Cell::new(false),
+        }
+    }
+
+    /// Return a healthy connection to the pool, or count a lost one (`None`) as closed.
+    fn give_back(&self, connection: Option<Connection>) {
+        let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
+        match connection {
+            Some(connection) => idle.connections.push(connection),
+            None => idle.open -= 1,
+        }
+        self.inner.freed.notify_one();
+    }
+}
+
+/// One leased connection, usually inside a transaction; rolled back and returned to the
+/// pool when dropped uncommitted.
+pub(in crate::store) struct Session {
+    pool: Pool,
+    connection: Option<Connection>,
+    in_transaction: bool,
+    lost: Cell<bool>,
+}
+
+impl Session {
+    fn call(&self, op: Op) -> Result<Answer, StoreError> {
+        // Present from lease to drop: only `Drop` takes it out.
+        let connection = self.connection.as_ref().expect("a session holds its connection");
+        connection.call(op).map_err(|failure| {
+            if failure.lost {
+                self.lost.set(true);
+            }
+            store_error(failure)
+        })
+    }
+
+    pub(in crate::store) fn commit(mut self) -> Result<(), StoreError> {
+        self.call(Op::Commit)?;
+        self.in_transaction = false;
+        Ok(())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.in_transaction && !self.lost.get() && self.call(Op::Rollback).is_err() {
+            self.lost.set(true);
+        }
+        let connection = self.connection.take().filter(|_| !self.lost.get());
+        self.pool.give_back(connection);
+    }
+}
+
+fn unexpected(op: &str) -> StoreError {
+    StoreError::Database(format!("the store connection answered {op} with something else"))
+}
+
+impl RawRead for Session {
+    fn get(&self, table: &'static str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.call(Op::Get { table, key: key.to_string() })? {
+            Answer::Value(value) => Ok(value),
+            _ => Err(unexpected("get")),
+        }
+    }
+
+    fn scan(&self, table: &'static str, prefix: &str) -> Result<Vec<Row>, StoreError> {
+        match self.call(Op::Scan { table, prefix: prefix.to_string() })? {
+            Answer::Rows(rows) => Ok(rows),
+            _ => Err(unexpected("scan")),
+        }
+    }
+
+    fn count(&self, table: &'static str, prefix: &str) -> Result<usize, StoreError> {
+        match self.call(Op::Count { table, prefix: prefix.to_string() })? {
+            Answer::Count(count) => Ok(count),
+            _ => Err(unexpected("count")),
+        }
+    }
+
+    fn scan_back(
+        &self,
+        table: &'static str,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        match self.call(Op::ScanBack { table, before: before.map(str::to_string), limit })? {
+            Answer::Rows(rows) => Ok(rows),
+            _ => Err(unexpected("scan_back")),
+        }
+    }
+}
+
+impl RawWrite for Session {
+    fn put(&mut self, table: &'static str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.call(Op::Put { table, key: key.to_string(), value: value.to_vec() }).map(|_| ())
+    }
+
+    fn delete(&mut self, table: &'static str, key: &str) -> Result<bool, StoreError> {
+        match self.call(Op::Delete { table, key: key.to_string() })? {
+            Answer::Count(count) => Ok(count > 0),
+            _ => Err(unexpected("delete")),
+        }
+    }
+
+    fn delete_prefix(&mut self, table: &'static str, prefix: &str) -> Result<usize, StoreError> {
+        match self.call(Op::DeletePrefix { table, prefix: prefix.to_string() })? {
+            Answer::Count(count) => Ok(count),
+            _ => Err(unexpected("delete_prefix")),
+        }
+    }
+}
