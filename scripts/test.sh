@@ -8,8 +8,9 @@ step() { printf '\n==== %s ====\n' "$*"; }
 die() { printf '\nscripts/test.sh: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the black-box tests drive: sipp (package sip-tester) registers phones.
-# baresip phones, python3-aiosmtpd mail, chromium browsers (see ../shared/TESTING.md).
-APT_PACKAGES=(sip-tester baresip python3-aiosmtpd chromium firefox-esr)
+# baresip phones, python3-aiosmtpd mail, chromium browsers (see ../shared/TESTING.md),
+# postgresql the shared store of a cluster.
+APT_PACKAGES=(sip-tester baresip python3-aiosmtpd chromium firefox-esr postgresql)
 
 step "Rust toolchain (rust-toolchain.toml)"
 channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
@@ -68,5 +69,20 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "PostgreSQL for the store tests (scripts/postgres.sh)"
+pg_dir=$(mktemp -d /tmp/centralita-test-pg.XXXXXX)
+trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir" "$pg_dir.initdb.log"' EXIT
+CENTRALITA_TEST_POSTGRES=$(scripts/postgres.sh start "$pg_dir") || die "start a PostgreSQL server"
+export CENTRALITA_TEST_POSTGRES
+echo "$CENTRALITA_TEST_POSTGRES"
+
 step "cargo test --workspace"
-exec cargo test --workspace
+cargo test --workspace
+
+# The same API, routing and durability tests again, every server on PostgreSQL
+# (`--store`): the second backend passes the suite the first does.
+step "the store's test groups again on PostgreSQL"
+CENTRALITA_TEST_BACKEND=postgres cargo test -p centralita \
+    --test api --test lifecycle --test durability --test sandbox --test security_api \
+    --test recordings_api --test queues_api --test ivr_api --test voicemail_api \
+    --test prompts --test sip_register --test sip_calls

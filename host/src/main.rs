@@ -185,6 +185,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let uploaded = sandbox.preload(&store)?;
     tracing::info!(allocator = ?sandbox.allocator(), uploaded, "sandbox ready");
+    let sandbox = Arc::new(sandbox);
+    // Module versions activated through another host's API reach this one's calls.
+    store.listen({
+        let sandbox = Arc::clone(&sandbox);
+        move |heard| sandbox.heard(&heard)
+    });
     let token = operator_token::load_or_create(&config.data_dir)?;
     let registrar = Arc::new(Registrar::new(store.clone()).with_sha256(config.digest_sha256));
     let security = Arc::new(Guard::load(store.clone(), config.ban).context("loading the ban list")?);
@@ -199,7 +205,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             config.sip_listen.ip()
         }),
         store,
-        sandbox: Arc::new(sandbox),
+        sandbox,
         counters: Arc::new(Counters::default()),
         registrar: registrar.clone(),
         security,

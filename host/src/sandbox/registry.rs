@@ -13,8 +13,8 @@ use super::{LoadedModule, Sandbox, UploadError, component};
 use crate::audit::Actor;
 use crate::store::records::{Grants, ModuleInstall, ModuleVersion};
 use crate::store::{
-    MODULE_INSTALLS, MODULE_VERSIONS, Read, ReadBlob, Store, StoreError, company_key, module_version_key,
-    module_versions_prefix,
+    Heard, MODULE_INSTALLS, MODULE_VERSIONS, Read, ReadBlob, Store, StoreError, company_key,
+    module_version_key, module_versions_prefix,
 };
 
 mod standard {
@@ -249,6 +249,7 @@ impl Sandbox {
                     Some(format!("version {version}")),
                 ))?;
             }
+            announce(tx, company, name)?;
             Ok(record)
         })?;
         self.changed(company, name);
@@ -276,6 +277,7 @@ impl Sandbox {
                 entity,
                 Some(format!("version {version}")),
             ))?;
+            announce(tx, company, name)?;
             Ok(install)
         })?;
         self.changed(company, name);
@@ -304,6 +306,7 @@ impl Sandbox {
             let (audit_company, entity) = audited(company, name);
             let detail = format!("version {} -> {}", version_name(from), version_name(previous));
             tx.audit(actor.entry(audit_company, "module.rollback", entity, Some(detail)))?;
+            announce(tx, company, name)?;
             Ok(install)
         })?;
         self.changed(company, name);
@@ -332,11 +335,25 @@ impl Sandbox {
                 tx.put(&MODULE_INSTALLS, &key, &install)?;
                 let (audit_company, entity) = audited(company, name);
                 tx.audit(actor.entry(audit_company, "module.deactivate", entity, None))?;
+                announce(tx, company, name)?;
             }
             Ok(install)
         })?;
         self.changed(company, name);
         Ok(result)
+    }
+
+    /// A change another host (or this one) committed: drop what this host cached of it.
+    pub fn heard(&self, heard: &Heard) {
+        match heard {
+            Heard::Change { topic, subject } if topic == MODULE_TOPIC => {
+                if let Some((owner, name)) = subject.split_once('/') {
+                    self.changed(owner, name);
+                }
+            }
+            Heard::Change { .. } => {}
+            Heard::Missed => self.resolved.forget_all(),
+        }
     }
 
     /// After a change of `owner`'s module `name` commits: no resolve that raced it may
@@ -347,6 +364,15 @@ impl Sandbox {
             company => self.resolved.forget(company, name),
         }
     }
+}
+
+/// The topic under which a change of the active version of a module is announced to
+/// every host, with `owner/name` as its subject.
+const MODULE_TOPIC: &str = "module";
+
+/// Tell every host, once `tx` commits, that `owner`'s module `name` changed.
+fn announce(tx: &mut crate::store::Tx, owner: &str, name: &str) -> Result<(), StoreError> {
+    tx.announce(MODULE_TOPIC, &format!("{owner}/{name}"))
 }
 
 /// "3", or "standard" for 0 (no upload active).

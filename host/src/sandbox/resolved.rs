@@ -1,8 +1,8 @@
 //! Which module version decides for (company, module name), cached so a decision does
 //! not read the store. Every change of an active version clears its entry after the
 //! change commits; a generation number stops a lookup that raced the change from caching
-//! what it read before. (With several hosts sharing a store, each host must also be told
-//! of changes made elsewhere — the scale-out work.)
+//! what it read before. With several hosts on one store, each host hears the others'
+//! changes from the store ([`crate::store::Store::listen`]) and clears the same entries.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -68,5 +68,12 @@ impl ResolvedCache {
         inner.generation += 1;
         let prefix = format!("{company}\0");
         inner.modules.retain(|k, _| !k.starts_with(&prefix));
+    }
+
+    /// Forget everything (changes may have been missed).
+    pub fn forget_all(&self) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.modules.clear();
     }
 }

@@ -130,6 +130,15 @@ impl Store {
         }
     }
 
+    /// Call `on_heard` (on a thread of the store's) with every change any host announces
+    /// from now on. The embedded store has no other host: nothing is ever heard.
+    pub fn listen(&self, on_heard: impl Fn(Heard) + Send + 'static) {
+        match &self.backend {
+            Backend::Embedded(_) => {}
+            Backend::Postgres(pool) => pool.listen(Box::new(on_heard)),
+        }
+    }
+
     /// Run `f` in a write transaction and commit it durably if `f` returns `Ok`; an
     /// `Err` from `f` aborts every write it made.
     pub fn write<R, E: From<StoreError>>(&self, f: impl FnOnce(&mut Tx) -> Result<R, E>) -> Result<R, E> {
@@ -155,6 +164,15 @@ impl Store {
     }
 }
 
+/// What a host hears of a change committed by any host ([`Tx::announce`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// A change of `subject` (e.g. `acme/router`) under `topic` (e.g. `module`).
+    Change { topic: String, subject: String },
+    /// Changes may have been missed (the feed was (re)connected): assume anything changed.
+    Missed,
+}
+
 /// A write transaction.
 pub struct Tx {
     inner: TxInner,
@@ -176,6 +194,16 @@ enum SnapshotInner {
 }
 
 impl Tx {
+    /// Tell every host of a change of `subject` under `topic` once this transaction
+    /// commits, so they drop what they cached of it. The embedded store has one host,
+    /// which updates its own caches itself: nothing to send.
+    pub fn announce(&mut self, topic: &str, subject: &str) -> Result<(), StoreError> {
+        match &mut self.inner {
+            TxInner::Embedded(_) => Ok(()),
+            TxInner::Postgres(session) => session.announce(topic, subject),
+        }
+    }
+
     fn raw(&self) -> &dyn RawRead {
         match &self.inner {
             TxInner::Embedded(write) => write.as_ref(),

@@ -25,6 +25,7 @@ pub(super) enum Op {
     Put { table: &'static str, key: String, value: Vec<u8> },
     Delete { table: &'static str, key: String },
     DeletePrefix { table: &'static str, prefix: String },
+    Notify { channel: &'static str, payload: String },
     Commit,
     Rollback,
     Migrate,
@@ -177,6 +178,11 @@ fn run(
         }
         Op::Begin { write: false } => {
             client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            Ok(Answer::Done)
+        }
+        Op::Notify { channel, payload } => {
+            let statement = prepared(client, statements, "SELECT pg_notify($1, $2)".to_string())?;
+            client.execute(&statement, &[&channel, &payload])?;
             Ok(Answer::Done)
         }
         Op::Commit => {

@@ -7,6 +7,7 @@
 //! `COMMIT` returns once PostgreSQL has made the transaction durable.
 
 mod connection;
+mod listen;
 mod migrations;
 
 use std::cell::Cell;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use connection::{Answer, Connection, Failure, Op};
 
-use super::{RawRead, RawWrite, Row, StoreError};
+use super::{Heard, RawRead, RawWrite, Row, StoreError};
 
 /// Connections a host opens at most; more callers wait for one to be free.
 const MAX_CONNECTIONS: usize = 32;
@@ -64,6 +65,11 @@ impl Pool {
         let session = pool.lease()?;
         session.call(Op::Migrate)?;
         Ok(pool)
+    }
+
+    /// Call `on_heard` with every change any host announces, from now on.
+    pub(in crate::store) fn listen(&self, on_heard: Box<dyn Fn(Heard) + Send>) {
+        listen::spawn(self.inner.config.clone(), on_heard);
     }
 
     /// A session on a free connection, in a transaction.
@@ -144,6 +150,12 @@ impl Session {
             }
             store_error(failure)
         })
+    }
+
+    /// Tell every host's listener of `topic`/`subject` when this transaction commits.
+    pub(in crate::store) fn announce(&mut self, topic: &str, subject: &str) -> Result<(), StoreError> {
+        self.call(Op::Notify { channel: listen::CHANNEL, payload: listen::payload(topic, subject) })
+            .map(|_| ())
     }
 
     pub(in crate::store) fn commit(mut self) -> Result<(), StoreError> {
