@@ -9,6 +9,7 @@ use std::process::Command;
 
 use centralita::store::testing::fresh_database_url;
 use serde_json::{Value, json};
+use support::sipp::{DOMAIN, Device, call};
 use support::*;
 
 const AT: &str = "2026-11-18T10:00:00Z";
@@ -112,4 +113,28 @@ fn two_hosts_on_one_database_see_each_others_writes() {
         assert!(rolled_back.elapsed() < NEVER, "a never heard of the rollback");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_phone_registered_through_one_host_is_called_through_another() {
+    let url = fresh_database_url();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Server::start_with(dir_a.path(), &["--store", &url]);
+    let b = Server::start_with(dir_b.path(), &["--store", &url]);
+    a.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let caller = a.create_user("acme", "100")["sip_password"].as_str().unwrap().to_string();
+    let callee = a.create_user("acme", "101")["sip_password"].as_str().unwrap().to_string();
+    // 101 registers with a; b lists the registration and rings it.
+    let device = Device::start(&a, "101", &callee, "answer", 1);
+    let registrations =
+        b.operator().get("/api/v1/companies/acme/users/101/registrations").expect(200, "on b");
+    assert_eq!(registrations.as_array().map(Vec::len), Some(1), "{registrations}");
+    let (ok, log) = call(&b, "100", &caller, "101", "answered", &[("TALK_MS", "300")], 1);
+    assert!(ok, "the call through b failed:\n{log}\n{}", b.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "the phone registered through a saw something wrong:\n{log}");
+    let cdr = b.first_cdr("acme");
+    assert_eq!(cdr["status"], "answered", "{cdr}");
+    // a lists the CDR b wrote.
+    assert_eq!(a.first_cdr("acme")["id"], cdr["id"]);
 }

@@ -56,6 +56,9 @@ pub const RECORDINGS: Collection<Recording> = Collection::new("recordings");
 /// Each company's recording storage use, keyed by company id.
 pub const RECORDING_USAGE: Collection<RecordingUsage> = Collection::new("recording_usage");
 
+/// Registered contacts shared by a cluster's hosts, keyed by `company NUL extension`.
+pub const REGISTRATIONS: Collection<Registration> = Collection::new("registrations");
+
 /// Queues, keyed by `company NUL name`.
 pub const QUEUES: Collection<Queue> = Collection::new("queues");
 /// Queue statistics per day, keyed by `queue_day_key`.
@@ -100,6 +103,7 @@ pub(super) const ALL_TABLES: &[&str] = &[
     "ivr_menus",
     "prompts",
     "call_events",
+    "registrations",
 ];
 
 /// The key of a SIP domain: lower case (domains compare without case).

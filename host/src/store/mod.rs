@@ -122,6 +122,12 @@ impl Store {
         Ok(Store { backend: Backend::Postgres(postgres::Pool::connect(url)?) })
     }
 
+    /// Whether other hosts may share this store (PostgreSQL): state they must agree on
+    /// (registrations) is kept in it rather than in this process.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// Which backend this is, for the start-up log: "redb" or "postgres".
     pub fn kind(&self) -> &'static str {
         match self.backend {

@@ -496,3 +496,27 @@ pub struct WhitelistEntry {
     /// When it was added.
     pub added_at: DateTime<Utc>,
 }
+
+/// The registered contacts of one extension as the hosts of a cluster share them (only a
+/// shared store holds these; a single host keeps its registrations in memory).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub contacts: Vec<RegisteredContact>,
+}
+
+/// One registered contact, as shared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredContact {
+    /// The Contact URI, as registered.
+    pub contact: String,
+    /// Where the REGISTER came from: where requests are sent.
+    pub source: std::net::SocketAddr,
+    /// "UDP", "TCP" or "WS", as in Via.
+    pub transport: String,
+    pub call_id: String,
+    pub cseq: u32,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    /// The host that took the REGISTER: only it holds a TCP or WebSocket connection.
+    pub host: String,
+}

@@ -107,6 +107,13 @@ impl Location {
         Location::default()
     }
 
+    /// Set the bindings of `aor` to `bindings` (read back from a shared store).
+    pub fn restore(&mut self, aor: &Aor, bindings: Vec<Binding>) {
+        if !bindings.is_empty() {
+            self.bindings.insert(aor.clone(), bindings);
+        }
+    }
+
     /// Apply a REGISTER for `aor` from `source` at `now`; all of it or none of it.
     /// Returns the bindings after the change (what the 200 OK lists).
     #[allow(clippy::too_many_arguments)]

@@ -3,3 +3,4 @@
 pub mod location;
 pub mod ring;
 pub mod service;
+pub mod shared;

@@ -15,6 +15,7 @@ use rsip::prelude::*;
 use rsip::{Header, Request, Response};
 
 use super::location::{Aor, Binding, ContactRequest, Location, MIN_EXPIRES, RegisterRequest};
+use super::shared::{Register, SharedLocation};
 use crate::sip::digest::{self, Algorithm, NonceCheck, Nonces};
 use crate::sip::endpoint::Peer;
 use crate::sip::message::{header_values, reply, uri_user};
@@ -35,6 +36,8 @@ pub struct Registrar {
     replays: Mutex<ReplayGuard>,
     /// The algorithms challenges are offered with, in order.
     challenges: Vec<Algorithm>,
+    /// On a shared store, the cluster's location service, used instead of `location`.
+    shared: Option<SharedLocation>,
 }
 
 /// Which challenge a request gets: a registrar's 401 with WWW-Authenticate, or a proxy's
@@ -90,11 +93,14 @@ impl Registrar {
     /// A registrar over `store`; nonces are signed with a random secret of this process.
     pub fn new(store: Store) -> Registrar {
         Registrar {
-            store,
             nonces: Nonces::new(rand::random(), digest::NONCE_LIFETIME),
             location: Mutex::default(),
             replays: Mutex::default(),
             challenges: vec![Algorithm::Md5],
+            shared: store
+                .is_shared()
+                .then(|| SharedLocation::new(store.clone(), crate::sip::dialog::token())),
+            store,
         }
     }
 
@@ -119,11 +125,22 @@ impl Registrar {
     /// Forget the bindings of `company`'s `extension` (deleted, or its password changed:
     /// its phones must register again).
     pub fn forget_extension(&self, company: &str, extension: &str) {
-        self.location().forget(&Aor { company: company.into(), extension: extension.into() });
+        let aor = Aor { company: company.into(), extension: extension.into() };
+        if let Some(shared) = &self.shared
+            && let Err(error) = shared.forget(&aor)
+        {
+            tracing::error!(%error, company, extension, "the extension's shared registrations stay");
+        }
+        self.location().forget(&aor);
     }
 
     /// Forget every binding of `company` (deleted).
     pub fn forget_company(&self, company: &str) {
+        if let Some(shared) = &self.shared
+            && let Err(error) = shared.forget_company(company)
+        {
+            tracing::error!(%error, company, "the company's shared registrations stay");
+        }
         self.location().forget_company(company);
     }
 
@@ -135,7 +152,14 @@ impl Registrar {
 
     /// The live bindings of `company`'s `extension`.
     pub fn bindings(&self, company: &str, extension: &str, now: SystemTime) -> Vec<Binding> {
-        self.location().lookup(&Aor { company: company.into(), extension: extension.into() }, now)
+        let aor = Aor { company: company.into(), extension: extension.into() };
+        match &self.shared {
+            Some(shared) => shared.lookup(&aor, now).unwrap_or_else(|error| {
+                tracing::error!(%error, company, extension, "cannot read the shared registrations");
+                Vec::new()
+            }),
+            None => self.location().lookup(&aor, now),
+        }
     }
 
     fn company_for_domain(&self, domain: &str) -> Result<Option<Company>, StoreError> {
@@ -378,15 +402,16 @@ impl Registrar {
         let aor = Aor { company: company.id.clone(), extension: extension.clone() };
         // The top Via names the transport the REGISTER came over; calls go back that way.
         let transport = request.via_header().map(|v| Transport::of_via(v.value())).unwrap_or_default();
-        let result = self.location().register(
-            &aor,
-            register,
-            Peer { addr: source, transport },
-            &call_id,
-            cseq,
-            user_agent.first().map(String::as_str),
-            now,
-        );
+        let source_peer = Peer { addr: source, transport };
+        let user_agent = user_agent.first().map(String::as_str);
+        let result = match &self.shared {
+            Some(shared) => shared.register(
+                &aor,
+                Register { request: register, source: source_peer, call_id: &call_id, cseq, user_agent },
+                now,
+            )?,
+            None => self.location().register(&aor, register, source_peer, &call_id, cseq, user_agent, now),
+        };
         Ok(match result {
             Ok(bindings) => {
                 let headers = bindings

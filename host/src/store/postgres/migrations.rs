@@ -6,7 +6,10 @@
 use ::postgres::Client;
 
 /// Every migration: number, name, SQL. Append only; never edit one that has shipped.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "tables", include_str!("migrations/0001_tables.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "tables", include_str!("migrations/0001_tables.sql")),
+    (2, "registrations", include_str!("migrations/0002_registrations.sql")),
+];
 
 /// Held while migrating, so that one host migrates and the others wait.
 const MIGRATION_LOCK: i64 = 0x6365_6e74_6d69_6772;
