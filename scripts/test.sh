@@ -9,8 +9,8 @@ die() { printf '\nscripts/test.sh: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the black-box tests drive: sipp (package sip-tester) registers phones.
 # baresip phones, python3-aiosmtpd mail, chromium browsers (see ../shared/TESTING.md),
-# postgresql the shared store of a cluster.
-APT_PACKAGES=(sip-tester baresip python3-aiosmtpd chromium firefox-esr postgresql)
+# postgresql the shared store of a cluster, kamailio its SIP front.
+APT_PACKAGES=(sip-tester baresip python3-aiosmtpd chromium firefox-esr postgresql kamailio)
 
 step "Rust toolchain (rust-toolchain.toml)"
 channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)

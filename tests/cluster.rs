@@ -138,3 +138,38 @@ fn a_phone_registered_through_one_host_is_called_through_another() {
     // a lists the CDR b wrote.
     assert_eq!(a.first_cdr("acme")["id"], cdr["id"]);
 }
+
+#[test]
+fn behind_the_kamailio_front_phones_register_and_call_and_a_killed_host_is_failed_over() {
+    let url = fresh_database_url();
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut hosts: Vec<Server> =
+        dirs.iter().map(|dir| Server::start_with(dir.path(), &["--store", &url])).collect();
+    let front = support::kamailio::Front::start(&hosts.iter().collect::<Vec<_>>());
+    hosts[0].create_company("acme", json!({"sip_domain": DOMAIN}));
+    let caller = hosts[0].create_user("acme", "100")["sip_password"].as_str().unwrap().to_string();
+    let callee = hosts[0].create_user("acme", "101")["sip_password"].as_str().unwrap().to_string();
+    // The sipp helpers dial a server's `sip_addr`: pointed at the front (the front has
+    // the hosts' real addresses already), phones reach the cluster only through it.
+    hosts[0].sip_addr = front.addr;
+
+    let calls = 4;
+    let device = Device::start(&hosts[0], "101", &callee, "answer", calls);
+    let (ok, log) = call(&hosts[0], "100", &caller, "101", "answered", &[("TALK_MS", "300")], calls);
+    assert!(ok, "calls through the front failed:\n{log}\n{}", front.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "the phone saw something wrong:\n{log}");
+    let anchored: Vec<usize> = hosts.iter().map(|h| h.log().matches("call ended").count()).collect();
+    eprintln!("calls anchored per host: {anchored:?}");
+    assert_eq!(anchored.iter().sum::<usize>(), calls, "{anchored:?}");
+
+    // One host dies without a word; the phone registers again and calls keep connecting.
+    hosts[2].kill();
+    let device = Device::start(&hosts[0], "101", &callee, "answer", calls);
+    let (ok, log) = call(&hosts[0], "100", &caller, "101", "answered", &[("TALK_MS", "300")], calls);
+    assert!(ok, "calls after a host died failed:\n{log}\n{}", front.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "the phone saw something wrong after the failover:\n{log}");
+    let anchored: Vec<usize> = hosts[..2].iter().map(|h| h.log().matches("call ended").count()).collect();
+    eprintln!("calls anchored per live host after the failover: {anchored:?}");
+}

@@ -26,6 +26,7 @@ pub mod browser;
 pub mod chromium;
 pub mod events;
 pub mod firefox;
+pub mod kamailio;
 pub mod sipp;
 pub mod smtp;
 

@@ -1,0 +1,94 @@
+//! Kamailio (Debian package `kamailio`) as the SIP front of a cluster, with the repo's
+//! own configuration (deploy/kamailio/kamailio.cfg) and a dispatcher list of the test's
+//! hosts. Phones talk to [`Front::addr`]; the front spreads them over the hosts.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::Server;
+
+/// A running Kamailio front, stopped when dropped.
+pub struct Front {
+    child: Child,
+    /// Where phones send their SIP.
+    pub addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+fn config() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/kamailio/kamailio.cfg"))
+}
+
+impl Front {
+    /// A front before `hosts`, answering once it relays an OPTIONS to one of them.
+    pub fn start(hosts: &[&Server]) -> Front {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("dispatcher.list");
+        let lines: String = hosts.iter().map(|host| format!("1 sip:{}\n", host.sip_addr)).collect();
+        std::fs::write(&list, lines).unwrap();
+        let port = super::free_port_tcp_udp();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let log = std::fs::File::create(dir.path().join("kamailio.log")).unwrap();
+        let child = Command::new("kamailio")
+            .args(["-DD", "-E", "-m", "64", "-M", "8", "-f"])
+            .arg(config())
+            .args(["-l", &format!("udp:{addr}"), "-w"])
+            .arg(dir.path())
+            .args(["-P"])
+            .arg(dir.path().join("kamailio.pid"))
+            .arg("-A")
+            .arg(format!("DISPATCHER_LIST=\"{}\"", list.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start kamailio (Debian package kamailio)");
+        let mut front = Front { child, addr, dir };
+        front.wait_relaying();
+        front
+    }
+
+    /// Send OPTIONS through the front until a host's answer comes back.
+    fn wait_relaying(&mut self) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let local = socket.local_addr().unwrap();
+        let started = Instant::now();
+        let mut buffer = [0u8; 4096];
+        for attempt in 0.. {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("kamailio exited with {status}:\n{}", self.log());
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "the front never relayed:\n{}", self.log());
+            let options = format!(
+                "OPTIONS sip:{addr} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-ready{attempt};rport\r\n\
+                 Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=probe\r\nTo: <sip:{addr}>\r\n\
+                 Call-ID: ready-{attempt}@{local}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                addr = self.addr
+            );
+            socket.send_to(options.as_bytes(), self.addr).unwrap();
+            if let Ok((n, _)) = socket.recv_from(&mut buffer)
+                && buffer[..n].starts_with(b"SIP/2.0 200")
+            {
+                return;
+            }
+        }
+    }
+
+    /// Kamailio's log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("kamailio.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- kamailio log ----\n{}\n---- end of kamailio log ----", self.log());
+        }
+    }
+}
