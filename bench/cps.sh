@@ -76,24 +76,6 @@ kamailio -l udp:127.0.0.1:$KAMAILIO_PORT -m 2048 -M 32 -f bench/kamailio/relay.c
 for _ in $(seq 50); do [[ -s "$work/kamailio.pid" ]] && break; sleep 0.1; done
 sleep 0.5
 
-# CPU seconds (user + system) used so far by the process `pid` and its children
-# (Kamailio's workers are forked from the main process).
-cpu_seconds() {
-    python3 - "$1" <<'PY'
-import os, sys
-root, ticks = sys.argv[1], os.sysconf("SC_CLK_TCK")
-total = 0
-for pid in filter(str.isdigit, os.listdir("/proc")):
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except OSError:
-        continue
-    if pid == root or fields[1] == root:  # fields[1]: the parent's pid
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-print(total / ticks)
-PY
-}
-
 # step NAME TARGET PID RATE STEP_NO: one step of SIPP_PAIRS callers at RATE calls/s in
 # all; prints `NAME rate=R offered=N ok=N failed=N retrans=N seconds=S cpu_ms_per_call=C`.
 step() {
@@ -111,32 +93,7 @@ step() {
         callers+=($!)
     done
     for caller in "${callers[@]}"; do wait "$caller" || true; done
-    python3 - "$work" "$name" "$rate" "$SIPP_PAIRS" "$count" "$cpu_before" "$(cpu_seconds "$pid")" <<'PY'
-import csv, sys
-work, name, rate, pairs, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-cpu_before, cpu_after = map(float, sys.argv[6:8])
-ok = failed = retrans = 0
-seconds = 0.0
-for i in range(1, pairs + 1):
-    try:
-        rows = list(csv.reader(open(f"{work}/stat-{name}-{rate}-{i}.csv"), delimiter=";"))
-    except OSError:
-        continue
-    header, rows = rows[0], rows[1:]
-    column = lambda row, key: row[header.index(key)]
-    epoch = lambda row, key: float(column(row, key).split("\t")[-1])
-    last = rows[-1]
-    done = int(column(last, "SuccessfulCall(C)"))
-    ok += done
-    failed += int(column(last, "FailedCall(C)"))
-    retrans += int(column(last, "Retransmissions(C)"))
-    # The time to the last completed call (stats every second): not the wait for a failed
-    # call's timeout, which ends the sipp run up to 5 s later.
-    finished = next(row for row in rows if int(column(row, "SuccessfulCall(C)")) == done)
-    seconds = max(seconds, epoch(finished, "CurrentTime") - epoch(finished, "StartTime"))
-print(f"{name} rate={ok / max(seconds, 1):.0f} offered={pairs * count} ok={ok} failed={failed} "
-      f"retrans={retrans} seconds={seconds:.1f} cpu_ms_per_call={1000 * (cpu_after - cpu_before) / max(ok, 1):.3f}")
-PY
+    python3 bench/sipp/step_summary.py "$work" "$name" "$rate" "$SIPP_PAIRS" "$count" "$cpu_before" "$(cpu_seconds "$pid")"
 }
 
 # Steps up the rate for one system while steps pass; prints each step's line.

@@ -62,3 +62,21 @@ one_did_to_101() {
         { echo "registering 101 failed:" >&2; cat "$work/register.log" >&2; exit 1; }
     sleep 0.3
 }
+
+# CPU seconds (user + system) used so far by the process `pid` and its children
+# (Kamailio's workers are forked from the main process).
+cpu_seconds() {
+    python3 - "$1" <<'PY'
+import os, sys
+root, ticks = sys.argv[1], os.sysconf("SC_CLK_TCK")
+total = 0
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    if pid == root or fields[1] == root:  # fields[1]: the parent's pid
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+print(total / ticks)
+PY
+}

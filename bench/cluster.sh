@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Calls per second through the Kamailio front (deploy/kamailio/kamailio.cfg) to one and
+# then three Centralita hosts sharing one PostgreSQL store, with bench/cps.sh's traffic: a
+# provider (bench/sipp/uac.xml, its ACK and BYE following the dialog's route) calls
+# SIPP_PAIRS DIDs, each routed by the did-router module to an extension registered
+# through the front from a sipp built-in uas. Everything runs on this machine: on 2 cores
+# this measures what sharing costs per call, not a speed-up.
+#
+# For each cluster size (HOSTS, default "1 3") the rate steps up (RATES, STEP_S seconds
+# each) while a step passes (bench/cps.sh's rule: under 0.1 % failed, 95 % of the offered
+# calls done in time). Per step: completed calls/s, and CPU per completed call of all
+# hosts together, of each host, of Kamailio and of PostgreSQL. The figures of a size are
+# those of its best passing step. Last line:
+# `cluster hosts=3 cps=N cpu_ms_per_call=N single_host_cpu_ms_per_call=N`
+# (hosts' CPU only; the goal is at most 20 % more per call with 3 hosts than with 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+source bench/lib.sh
+SIPP_PAIRS=${SIPP_PAIRS:-2}
+HOSTS=${HOSTS:-"1 3"}
+RATES=${RATES:-"200 400 600 800 1000"}
+STEP_S=${STEP_S:-10}
+FRONT_PORT=15700
+UAS_PORT=16200          # callee i listens on UAS_PORT + i
+UAC_PORT=16300          # caller i sends from UAC_PORT + 10 * step + i
+
+require_tools bench/cluster.sh sipp kamailio curl python3 psql
+echo "kamailio: $(kamailio -v | head -n 1)  postgres: $(psql --version)"
+machine_and_build
+
+start_work
+trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+      [[ -f "$work/kamailio.pid" ]] && kill "$(cat "$work/kamailio.pid")" 2>/dev/null
+      scripts/postgres.sh stop "$work/pg"; sleep 0.3
+      if [[ -n "${KEEP_WORK:-}" ]]; then echo "work directory kept: $work"; else rm -rf "$work"; fi' EXIT
+pg_url=$(scripts/postgres.sh start "$work/pg")
+postmaster=$(head -n 1 "$work/pg/postmaster.pid")
+echo "postgres: $pg_url (pid $postmaster)"
+
+# The provider's ACK and BYE go where the 200 says (Contact, Record-Route through the front).
+sed -e 's|<recv response="200"/>|<recv response="200" rrs="true"/>|' \
+    -e 's|^      \(ACK\|BYE\) sip:\[service\]@\[remote_ip\]:\[remote_port\] SIP/2.0|      \1 [next_url] SIP/2.0\n      [routes]|' \
+    bench/sipp/uac.xml > "$work/uac.xml"
+grep -q '\[routes\]' "$work/uac.xml" || { echo "bench/cluster.sh: could not derive the routed uac" >&2; exit 1; }
+
+# cluster N: start N hosts on a new database behind a new front, set up, ramp; appends
+# the step lines to $work/steps.txt.
+cluster() {
+    local n=$1 url host_pids=() k
+    psql -q "$pg_url" -c "CREATE DATABASE cluster$n" >/dev/null
+    url="${pg_url%/*}/cluster$n"
+    : > "$work/dispatcher-$n.list"
+    for k in $(seq "$n"); do
+        RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --store "$url" \
+            --data-dir "$work/host-$n-$k" --http-listen "127.0.0.1:$((18600 + k))" \
+            --sip-listen "127.0.0.1:$((15600 + k))" --rtp-ports "$((20000 + 3000 * k))-$((22998 + 3000 * k))" \
+            > "$work/host-$n-$k.log" 2>&1 &
+        host_pids+=($!)
+        pids+=($!)
+        echo "1 sip:127.0.0.1:$((15600 + k))" >> "$work/dispatcher-$n.list"
+    done
+    for k in $(seq "$n"); do
+        for _ in $(seq 100); do curl -sf "http://127.0.0.1:$((18600 + k))/api/v1/health" >/dev/null && break; sleep 0.1; done
+    done
+    kamailio -l "udp:127.0.0.1:$FRONT_PORT" -m 1024 -M 32 -f deploy/kamailio/kamailio.cfg \
+        -A "DISPATCHER_LIST=\"$work/dispatcher-$n.list\"" -P "$work/kamailio.pid" -w "$work" \
+        > "$work/kamailio-$n.log" 2>&1
+    for _ in $(seq 50); do [[ -s "$work/kamailio.pid" ]] && break; sleep 0.1; done
+    sleep 2   # the front's first OPTIONS round marks the hosts up
+
+    # Set up through the first host's API (the others see it in the store); the provider
+    # is whoever sends from 127.0.0.1, the front included.
+    local http=127.0.0.1:18601 i password
+    api -X POST "http://$http/api/v1/companies" -d '{"id":"bench","name":"Bench","max_extensions":100,
+        "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
+    sed 's/EXPECTED_STATUS/200/; s/Expires: 300/Expires: 3600/' tests/sipp/register.xml > "$work/register.xml"
+    local uas_pids=()
+    for i in $(seq "$SIPP_PAIRS"); do
+        password=$(api -X POST "http://$http/api/v1/companies/bench/users" \
+            -d "{\"extension\":\"10$i\",\"email\":\"u$i@bench.test\",\"full_name\":\"User $i\",\"role\":\"user\"}" |
+            python3 -c 'import json, sys; print(json.load(sys.stdin)["sip_password"])')
+        api -X POST "http://$http/api/v1/companies/bench/dids" -d "{\"number\":\"3491000000$i\",\"description\":\"bench\",
+            \"default_destination\":{\"extension\":\"10$i\"}}" >/dev/null
+        printf 'SEQUENTIAL\n10%s;%s;bench.test\n' "$i" "$password" > "$work/user$i.csv"
+        (cd "$work" && sipp "127.0.0.1:$FRONT_PORT" -sf register.xml -inf "user$i.csv" -i 127.0.0.1 \
+            -p $((UAS_PORT + i)) -m 1 -nostdin -timeout 10 -timeout_error > "register-$n-$i.log" 2>&1) ||
+            { echo "registering 10$i through the front failed:" >&2; cat "$work/register-$n-$i.log" >&2; exit 1; }
+    done
+    sleep 0.3
+    for i in $(seq "$SIPP_PAIRS"); do
+        (cd "$work" && exec sipp -sn uas -i 127.0.0.1 -p $((UAS_PORT + i)) -mp $((17000 + 10 * i)) \
+            -buff_size 4194304 -nostdin > "uas-$n-$i.log" 2>&1) &
+        uas_pids+=($!)
+        pids+=($!)
+    done
+
+    local no=0 rate each count callers before after host_cpu line
+    for rate in $RATES; do
+        no=$((no + 1))
+        each=$((rate / SIPP_PAIRS)); count=$((each * STEP_S)); callers=()
+        before=(); for pid in "${host_pids[@]}" "$(cat "$work/kamailio.pid")" "$postmaster"; do before+=("$(cpu_seconds "$pid")"); done
+        for i in $(seq "$SIPP_PAIRS"); do
+            (cd "$work" && sipp "127.0.0.1:$FRONT_PORT" -sf uac.xml -s "3491000000$i" -i 127.0.0.1 \
+                -p $((UAC_PORT + 10 * no + i)) -mp $((18000 + 10 * no + i)) -r "$each" -m "$count" -l $((each * 10)) \
+                -d 0 -buff_size 4194304 -nostdin -default_behaviors all,-abortunexp -recv_timeout 5000 \
+                -timeout $((STEP_S * 3 + 10)) -trace_stat -fd 1 -stf "stat-hosts$n-$rate-$i.csv" \
+                -trace_err -error_file "errors-hosts$n-$rate-$i.log" > "uac-hosts$n-$rate-$i.log" 2>&1) &
+            callers+=($!)
+        done
+        for caller in "${callers[@]}"; do wait "$caller" || true; done
+        after=(); for pid in "${host_pids[@]}" "$(cat "$work/kamailio.pid")" "$postmaster"; do after+=("$(cpu_seconds "$pid")"); done
+        host_cpu=$(python3 -c 'import sys; b, a = sys.argv[1].split(), sys.argv[2].split(); n = int(sys.argv[3])
+print(" ".join(f"{float(y) - float(x):.3f}" for x, y in zip(b, a)))' "${before[*]}" "${after[*]}" "$n")
+        line=$(python3 bench/sipp/step_summary.py "$work" "hosts$n" "$rate" "$SIPP_PAIRS" "$count" 0 0)
+        line=$(python3 - "$line" "$n" "$host_cpu" <<'PY'
+import sys
+line, n, cpu = sys.argv[1], int(sys.argv[2]), [float(c) for c in sys.argv[3].split()]
+f = dict(kv.split("=") for kv in line.split()[1:])
+ok = max(int(f["ok"]), 1)
+hosts, kamailio, postgres = cpu[:n], cpu[n], cpu[n + 1]
+per_host = ",".join(f"{1000 * c / ok:.3f}" for c in hosts)
+print(f"hosts={n} rate={f['rate']} offered={f['offered']} ok={f['ok']} failed={f['failed']} "
+      f"seconds={f['seconds']} cpu_ms_per_call={1000 * sum(hosts) / ok:.3f} per_host={per_host} "
+      f"kamailio_ms_per_call={1000 * kamailio / ok:.3f} postgres_ms_per_call={1000 * postgres / ok:.3f}")
+PY
+)
+        echo "$line"
+        echo "$line" >> "$work/steps.txt"
+        python3 - "$line" "$STEP_S" <<'PY' || break
+import sys
+f = dict(kv.split("=") for kv in sys.argv[1].split())
+done = int(f["ok"]) + int(f["failed"])
+in_time = float(f["seconds"]) <= 1.1 * int(sys.argv[2]) + 1
+sys.exit(0 if int(f["failed"]) * 1000 < max(done, 1) and done >= 0.95 * int(f["offered"]) and in_time else 1)
+PY
+        sleep 5   # the callees' built-in uas keeps each call 4 s after its BYE
+    done
+    if grep -q -E ' (WARN|ERROR) ' "$work"/host-"$n"-*.log; then
+        echo "== warnings and errors of the $n-host run (first 10)"
+        cat "$work"/host-"$n"-*.log | grep -m 10 -E ' (WARN|ERROR) ' || true
+    fi
+    kill "${host_pids[@]}" "${uas_pids[@]}" 2>/dev/null || true
+    kill "$(cat "$work/kamailio.pid")" 2>/dev/null || true
+    rm -f "$work/kamailio.pid"
+    sleep 1
+}
+
+for n in $HOSTS; do
+    echo "== $n host(s) behind the front, one PostgreSQL store, $SIPP_PAIRS sipp pairs, ${STEP_S} s per step"
+    cluster "$n"
+done
+
+python3 - "$work/steps.txt" "$STEP_S" <<'PY'
+import sys
+best, step_s = {}, int(sys.argv[2])
+for line in open(sys.argv[1]):
+    f = dict(kv.split("=") for kv in line.split())
+    done = int(f["ok"]) + int(f["failed"])
+    passed = int(f["failed"]) * 1000 < max(done, 1) and done >= 0.95 * int(f["offered"]) \
+        and float(f["seconds"]) <= 1.1 * step_s + 1
+    n = int(f["hosts"])
+    if passed and int(f["rate"]) > best.get(n, {}).get("rate", 0):
+        best[n] = {"rate": int(f["rate"]), "cpu": float(f["cpu_ms_per_call"])}
+most = max(best) if best else 0
+one, many = best.get(1, {"rate": 0, "cpu": 0.0}), best.get(most, {"rate": 0, "cpu": 0.0})
+print(f"cluster hosts={most} cps={many['rate']} cpu_ms_per_call={many['cpu']:.3f} "
+      f"single_host_cpu_ms_per_call={one['cpu']:.3f}")
+PY
