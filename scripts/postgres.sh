@@ -30,6 +30,7 @@ start)
     port=${3:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
     mkdir -p "$dir"
     [[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
+    as_owner test -w "$dir" || die "the cluster's owner cannot write $dir (are its parent directories searchable?)"
     if [[ ! -f "$dir/PG_VERSION" ]]; then
         as_owner "$bin/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale=C >"$dir.initdb.log" 2>&1 \
             || die "initdb failed: $(tail -n5 "$dir.initdb.log")"
