@@ -238,3 +238,22 @@ fn a_redb_store_copies_whole_into_an_empty_postgres_database_and_never_into_a_us
     let again = source.copy_into(&target).unwrap_err();
     assert!(again.to_string().contains("not empty"), "{again}");
 }
+
+#[test]
+fn a_write_that_times_out_on_the_write_lock_fails_and_leaves_its_connection_usable() {
+    // Another host holds the write lock past the 10 s lock timeout.
+    let url = testing::fresh_database_url();
+    let store = Store::connect(&url).unwrap();
+    let mut other_host = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let mut holding = other_host.transaction().unwrap();
+    holding.execute("SELECT pg_advisory_xact_lock($1)", &[&super::postgres::connection::WRITE_LOCK]).unwrap();
+    let refused =
+        store.write(|tx| tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "a"), &number("acme", "a")));
+    assert!(refused.unwrap_err().to_string().contains("lock timeout"));
+    holding.rollback().unwrap();
+    // The same pooled connection takes the next write.
+    store.write(|tx| tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "b"), &number("acme", "b"))).unwrap();
+    let names: Vec<String> =
+        store.read(|r| r.scan(&EXTERNAL_NUMBERS, "")).unwrap().into_iter().map(|n| n.name).collect();
+    assert_eq!(names, ["b"]);
+}

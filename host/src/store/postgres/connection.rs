@@ -13,7 +13,7 @@ use super::migrations;
 
 /// The advisory lock every write transaction holds: writers are serialised across hosts,
 /// as redb serialises them in one process.
-const WRITE_LOCK: i64 = 0x6365_6e74_7772_6974;
+pub(in crate::store) const WRITE_LOCK: i64 = 0x6365_6e74_7772_6974;
 
 /// One operation on the connection.
 pub(super) enum Op {

@@ -6,7 +6,7 @@
 //! a read-then-write (a compare-and-swap, the next audit number) holds cluster-wide.
 //! `COMMIT` returns once PostgreSQL has made the transaction durable.
 
-mod connection;
+pub(in crate::store) mod connection;
 mod listen;
 mod migrations;
 
@@ -75,8 +75,10 @@ impl Pool {
     /// A session on a free connection, in a transaction.
     pub(in crate::store) fn begin(&self, write: bool) -> Result<Session, StoreError> {
         let mut session = self.lease()?;
-        session.call(Op::Begin { write })?;
+        // Set first: a BEGIN that fails half-way (the write lock's timeout) leaves the
+        // connection in a transaction that dropping the session must roll back.
         session.in_transaction = true;
+        session.call(Op::Begin { write })?;
         Ok(session)
     }
 
