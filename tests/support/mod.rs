@@ -193,7 +193,8 @@ impl Server {
                 .arg("serve")
                 .arg("--data-dir")
                 .arg(data_dir)
-                .args(store_args(data_dir))
+                // A test that names its own store keeps it.
+                .args(if extra_args.contains(&"--store") { Vec::new() } else { store_args(data_dir) })
                 .arg("--http-listen")
                 .arg(addr.to_string())
                 .arg("--sip-listen")

@@ -351,7 +351,7 @@ impl Sandbox {
                     self.changed(owner, name);
                 }
             }
-            Heard::Change { .. } => {}
+            Heard::Change { .. } | Heard::Nothing => {}
             Heard::Missed => self.resolved.forget_all(),
         }
     }

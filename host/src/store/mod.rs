@@ -141,7 +141,8 @@ impl Store {
     pub fn listen(&self, on_heard: impl Fn(Heard) + Send + 'static) {
         match &self.backend {
             Backend::Embedded(_) => {}
-            Backend::Postgres(pool) => pool.listen(Box::new(on_heard)),
+            Backend::Postgres(pool) => pool
+                .listen(Box::new(move |heard: &Heard| on_heard(heard.clone())) as Box<dyn Fn(&Heard) + Send>),
         }
     }
 
@@ -164,7 +165,7 @@ impl Store {
     pub fn read<R, E: From<StoreError>>(&self, f: impl FnOnce(&Snapshot) -> Result<R, E>) -> Result<R, E> {
         let snapshot = match &self.backend {
             Backend::Embedded(db) => Snapshot { inner: SnapshotInner::Embedded(db.begin_read()?) },
-            Backend::Postgres(pool) => Snapshot { inner: SnapshotInner::Postgres(pool.begin(false)?) },
+            Backend::Postgres(pool) => Snapshot { inner: SnapshotInner::Postgres(pool.snapshot()) },
         };
         f(&snapshot)
     }
@@ -177,6 +178,9 @@ pub enum Heard {
     Change { topic: String, subject: String },
     /// Changes may have been missed (the feed was (re)connected): assume anything changed.
     Missed,
+    /// Nothing for a while (the feed checks its listeners are still there); never passed
+    /// to [`Store::listen`]'s callback.
+    Nothing,
 }
 
 /// A write transaction.
@@ -196,7 +200,7 @@ pub struct Snapshot {
 
 enum SnapshotInner {
     Embedded(embedded::Read),
-    Postgres(postgres::Session),
+    Postgres(postgres::Snapshot),
 }
 
 impl Tx {
@@ -229,7 +233,7 @@ impl Snapshot {
     fn raw(&self) -> &dyn RawRead {
         match &self.inner {
             SnapshotInner::Embedded(read) => read,
-            SnapshotInner::Postgres(session) => session,
+            SnapshotInner::Postgres(snapshot) => snapshot,
         }
     }
 }

@@ -257,3 +257,34 @@ fn a_write_that_times_out_on_the_write_lock_fails_and_leaves_its_connection_usab
         store.read(|r| r.scan(&EXTERNAL_NUMBERS, "")).unwrap().into_iter().map(|n| n.name).collect();
     assert_eq!(names, ["b"]);
 }
+
+#[test]
+fn a_host_reads_its_own_writes_at_once_and_another_hosts_once_it_hears_of_them() {
+    let url = testing::fresh_database_url();
+    let (a, b) = (Store::connect(&url).unwrap(), Store::connect(&url).unwrap());
+    let description = |store: &Store| {
+        store.read(|r| r.get(&EXTERNAL_NUMBERS, &company_key("acme", "a"))).unwrap().map(|n| n.description)
+    };
+    let mut record = number("acme", "a");
+    a.write(|tx| tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "a"), &record)).unwrap();
+    // Both read (and cache) the first version.
+    assert_eq!(description(&a).as_deref(), Some(""));
+    assert_eq!(description(&b).as_deref(), Some(""));
+    record.description = "changed on a".into();
+    a.write(|tx| tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "a"), &record)).unwrap();
+    assert_eq!(description(&a).as_deref(), Some("changed on a"), "the writer's next read");
+    let started = std::time::Instant::now();
+    while description(&b).as_deref() != Some("changed on a") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "b never heard of a's change");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // A scan is kept and dropped the same way.
+    let names = |store: &Store| store.read(|r| r.scan(&EXTERNAL_NUMBERS, "acme\0")).unwrap().len();
+    assert_eq!(names(&b), 1);
+    b.write(|tx| tx.delete(&EXTERNAL_NUMBERS, &company_key("acme", "a"))).unwrap();
+    assert_eq!(names(&b), 0);
+    while names(&a) != 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "a never heard of b's delete");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

@@ -27,16 +27,18 @@ fn heard(payload: &str) -> Heard {
     }
 }
 
-/// Listen on a thread of its own for as long as the process runs.
-pub(super) fn spawn(config: Config, on_heard: Box<dyn Fn(Heard) + Send>) {
+/// What a listener says after hearing something: go on, or stop (nobody listens any more).
+pub(super) type Listening = bool;
+
+/// Listen on a thread of its own until `on_heard` says to stop.
+pub(super) fn spawn(config: Config, on_heard: Box<dyn Fn(Heard) -> Listening + Send>) {
     let started = std::thread::Builder::new().name("store-listen".into()).spawn(move || {
         loop {
             match config.connect(NoTls) {
-                Ok(client) => {
-                    if let Err(error) = listen(client, &*on_heard) {
-                        tracing::warn!(%error, "lost the store's change feed; reconnecting");
-                    }
-                }
+                Ok(client) => match listen(client, &*on_heard) {
+                    Ok(()) => return,
+                    Err(error) => tracing::warn!(%error, "lost the store's change feed; reconnecting"),
+                },
                 Err(error) => tracing::warn!(%error, "cannot reach the store for its change feed"),
             }
             std::thread::sleep(RECONNECT_AFTER);
@@ -47,19 +49,27 @@ pub(super) fn spawn(config: Config, on_heard: Box<dyn Fn(Heard) + Send>) {
     }
 }
 
-fn listen(mut client: Client, on_heard: &dyn Fn(Heard)) -> Result<(), ::postgres::Error> {
+/// Listen until `on_heard` says to stop (`Ok`) or the connection fails.
+fn listen(mut client: Client, on_heard: &dyn Fn(Heard) -> Listening) -> Result<(), ::postgres::Error> {
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     // Changes committed before LISTEN took effect were not heard.
-    on_heard(Heard::Missed);
+    if !on_heard(Heard::Missed) {
+        return Ok(());
+    }
     loop {
         {
             let mut notifications = client.notifications();
             let mut quiet = notifications.timeout_iter(CHECK_EVERY);
             while let Some(notification) = quiet.next()? {
-                on_heard(heard(notification.payload()));
+                if !on_heard(heard(notification.payload())) {
+                    return Ok(());
+                }
             }
         }
-        // Quiet for a while: make sure the connection is still there.
+        // Quiet for a while: is anybody still listening, and is the connection there?
+        if !on_heard(Heard::Nothing) {
+            return Ok(());
+        }
         client.batch_execute("SELECT 1")?;
     }
 }

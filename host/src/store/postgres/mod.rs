@@ -6,11 +6,13 @@
 //! a read-then-write (a compare-and-swap, the next audit number) holds cluster-wide.
 //! `COMMIT` returns once PostgreSQL has made the transaction durable.
 
+mod cache;
 pub(in crate::store) mod connection;
 mod listen;
 mod migrations;
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
+use std::collections::HashSet;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -42,6 +44,9 @@ struct PoolInner {
     config: ::postgres::Config,
     idle: Mutex<Idle>,
     freed: Condvar,
+    cache: cache::ReadCache,
+    /// Who else hears the change feed ([`Pool::listen`]).
+    listeners: Mutex<Vec<Box<dyn Fn(&Heard) + Send>>>,
 }
 
 #[derive(Default)]
@@ -60,16 +65,41 @@ impl Pool {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        let pool =
-            Pool { inner: Arc::new(PoolInner { config, idle: Mutex::default(), freed: Condvar::new() }) };
+        let inner = PoolInner {
+            config,
+            idle: Mutex::default(),
+            freed: Condvar::new(),
+            cache: cache::ReadCache::default(),
+            listeners: Mutex::default(),
+        };
+        let pool = Pool { inner: Arc::new(inner) };
         let session = pool.lease()?;
         session.call(Op::Migrate)?;
+        drop(session);
+        // The feed keeps the cache true; a weak handle lets the pool go when unused.
+        let feed = Arc::downgrade(&pool.inner);
+        listen::spawn(
+            pool.inner.config.clone(),
+            Box::new(move |heard| match feed.upgrade() {
+                Some(inner) => {
+                    inner.heard(&heard);
+                    true
+                }
+                None => false,
+            }),
+        );
         Ok(pool)
     }
 
     /// Call `on_heard` with every change any host announces, from now on.
-    pub(in crate::store) fn listen(&self, on_heard: Box<dyn Fn(Heard) + Send>) {
-        listen::spawn(self.inner.config.clone(), on_heard);
+    pub(in crate::store) fn listen(&self, on_heard: Box<dyn Fn(&Heard) + Send>) {
+        self.inner.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(on_heard);
+    }
+
+    /// A snapshot: answered from the cache where it can be, else from a transaction
+    /// begun on the first read that needs the database.
+    pub(in crate::store) fn snapshot(&self) -> Snapshot {
+        Snapshot { pool: self.clone(), session: OnceCell::new() }
     }
 
     /// A session on a free connection, in a transaction.
@@ -119,6 +149,7 @@ impl Pool {
             connection: Some(connection),
             in_transaction: false,
             lost: Cell::new(false),
+            changed_cached: HashSet::new(),
         }
     }
 
@@ -133,6 +164,22 @@ impl Pool {
     }
 }
 
+impl PoolInner {
+    fn heard(&self, heard: &Heard) {
+        match heard {
+            Heard::Change { topic, subject } if topic == cache::TABLE_TOPIC => self.cache.forget(subject),
+            Heard::Change { .. } | Heard::Nothing => {}
+            Heard::Missed => self.cache.forget_all(),
+        }
+        if matches!(heard, Heard::Nothing) {
+            return;
+        }
+        for listener in self.listeners.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            listener(heard);
+        }
+    }
+}
+
 /// One leased connection, usually inside a transaction; rolled back and returned to the
 /// pool when dropped uncommitted.
 pub(in crate::store) struct Session {
@@ -140,6 +187,8 @@ pub(in crate::store) struct Session {
     connection: Option<Connection>,
     in_transaction: bool,
     lost: Cell<bool>,
+    /// The cached tables this transaction wrote: announced and forgotten at commit.
+    changed_cached: HashSet<&'static str>,
 }
 
 impl Session {
@@ -161,9 +210,24 @@ impl Session {
     }
 
     pub(in crate::store) fn commit(mut self) -> Result<(), StoreError> {
-        self.call(Op::Commit)?;
+        let changed: Vec<&'static str> = self.changed_cached.drain().collect();
+        for table in &changed {
+            self.announce(cache::TABLE_TOPIC, table)?;
+        }
+        let committed = self.call(Op::Commit);
+        // Also after a failed COMMIT: whether it took effect is unknown.
+        for table in changed {
+            self.pool.inner.cache.forget(table);
+        }
+        committed?;
         self.in_transaction = false;
         Ok(())
+    }
+
+    fn wrote(&mut self, table: &'static str) {
+        if cache::is_cached(table) {
+            self.changed_cached.insert(table);
+        }
     }
 }
 
@@ -218,10 +282,12 @@ impl RawRead for Session {
 
 impl RawWrite for Session {
     fn put(&mut self, table: &'static str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.wrote(table);
         self.call(Op::Put { table, key: key.to_string(), value: value.to_vec() }).map(|_| ())
     }
 
     fn delete(&mut self, table: &'static str, key: &str) -> Result<bool, StoreError> {
+        self.wrote(table);
         match self.call(Op::Delete { table, key: key.to_string() })? {
             Answer::Count(count) => Ok(count > 0),
             _ => Err(unexpected("delete")),
@@ -229,9 +295,71 @@ impl RawWrite for Session {
     }
 
     fn delete_prefix(&mut self, table: &'static str, prefix: &str) -> Result<usize, StoreError> {
+        self.wrote(table);
         match self.call(Op::DeletePrefix { table, prefix: prefix.to_string() })? {
             Answer::Count(count) => Ok(count),
             _ => Err(unexpected("delete_prefix")),
         }
+    }
+}
+
+/// A read-only snapshot: cached tables from the cache, the rest (and cache misses) from a
+/// `REPEATABLE READ` transaction begun on first need. (Rows answered from the cache may be
+/// a few milliseconds older than the transaction's, until a change is heard.)
+pub(in crate::store) struct Snapshot {
+    pool: Pool,
+    session: OnceCell<Session>,
+}
+
+impl Snapshot {
+    fn session(&self) -> Result<&Session, StoreError> {
+        if let Some(session) = self.session.get() {
+            return Ok(session);
+        }
+        let session = self.pool.begin(false)?;
+        Ok(self.session.get_or_init(|| session))
+    }
+}
+
+impl RawRead for Snapshot {
+    fn get(&self, table: &'static str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if !cache::is_cached(table) {
+            return self.session()?.get(table, key);
+        }
+        let cache = &self.pool.inner.cache;
+        if let Some(value) = cache.get(table, key) {
+            return Ok(value);
+        }
+        let generation = cache.generation(table);
+        let value = self.session()?.get(table, key)?;
+        cache.keep_get(table, generation, key, &value);
+        Ok(value)
+    }
+
+    fn scan(&self, table: &'static str, prefix: &str) -> Result<Vec<Row>, StoreError> {
+        if !cache::is_cached(table) {
+            return self.session()?.scan(table, prefix);
+        }
+        let cache = &self.pool.inner.cache;
+        if let Some(rows) = cache.scan(table, prefix) {
+            return Ok(rows);
+        }
+        let generation = cache.generation(table);
+        let rows = self.session()?.scan(table, prefix)?;
+        cache.keep_scan(table, generation, prefix, &rows);
+        Ok(rows)
+    }
+
+    fn count(&self, table: &'static str, prefix: &str) -> Result<usize, StoreError> {
+        self.session()?.count(table, prefix)
+    }
+
+    fn scan_back(
+        &self,
+        table: &'static str,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.session()?.scan_back(table, before, limit)
     }
 }

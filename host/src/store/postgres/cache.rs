@@ -1,0 +1,114 @@
+//! Each host's copy of the rows a call reads (companies, users, devices, DIDs, module
+//! installs…): tables that change only when an admin changes something. A snapshot's read
+//! of such a table is answered here when it can be, without a round trip to PostgreSQL.
+//!
+//! A write transaction that changed a cached table announces the table on the change
+//! feed in the same transaction, and clears it locally once committed; every host clears
+//! it when the announcement arrives (all of them after the feed reconnects). A generation
+//! per table stops a read that raced a change from caching what it read before. Write
+//! transactions never read from here: a read-then-write (compare-and-swap) sees the row
+//! as committed.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::super::Row;
+
+/// The tables kept: rarely written, read on every call.
+const CACHED: &[&str] = &[
+    "companies",
+    "users",
+    "devices",
+    "dids",
+    "did_owners",
+    "aliases",
+    "external_numbers",
+    "module_versions",
+    "module_installs",
+    "sip_domains",
+    "service_codes",
+    "service_code_overrides",
+    "pickup_groups",
+    "queues",
+    "ivr_menus",
+    "prompts",
+    "call_events",
+    "voicemail_boxes",
+    "rooms",
+];
+
+/// The topic a changed cached table is announced under, the table name its subject.
+pub(super) const TABLE_TOPIC: &str = "table";
+
+pub(super) fn is_cached(table: &str) -> bool {
+    CACHED.contains(&table)
+}
+
+#[derive(Default)]
+struct TableCache {
+    generation: u64,
+    gets: HashMap<String, Option<Vec<u8>>>,
+    scans: HashMap<String, Vec<Row>>,
+}
+
+#[derive(Default)]
+pub(super) struct ReadCache {
+    tables: Mutex<HashMap<&'static str, TableCache>>,
+}
+
+impl ReadCache {
+    fn lock(&self) -> MutexGuard<'_, HashMap<&'static str, TableCache>> {
+        // A poisoned lock only means a reader panicked mid-insert; every entry is whole.
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The table's generation, to pass back when caching what is read from now on.
+    pub(super) fn generation(&self, table: &'static str) -> u64 {
+        self.lock().get(table).map_or(0, |t| t.generation)
+    }
+
+    pub(super) fn get(&self, table: &'static str, key: &str) -> Option<Option<Vec<u8>>> {
+        self.lock().get(table)?.gets.get(key).cloned()
+    }
+
+    pub(super) fn scan(&self, table: &'static str, prefix: &str) -> Option<Vec<Row>> {
+        self.lock().get(table)?.scans.get(prefix).cloned()
+    }
+
+    pub(super) fn keep_get(&self, table: &'static str, generation: u64, key: &str, value: &Option<Vec<u8>>) {
+        let mut tables = self.lock();
+        let cache = tables.entry(table).or_default();
+        if cache.generation == generation {
+            cache.gets.insert(key.to_string(), value.clone());
+        }
+    }
+
+    pub(super) fn keep_scan(&self, table: &'static str, generation: u64, prefix: &str, rows: &[Row]) {
+        let mut tables = self.lock();
+        let cache = tables.entry(table).or_default();
+        if cache.generation == generation {
+            cache.scans.insert(prefix.to_string(), rows.to_vec());
+        }
+    }
+
+    /// Forget `table` (it changed).
+    pub(super) fn forget(&self, table: &str) {
+        // The entry is made if missing: a read of the table may be under way at
+        // generation 0, and must not cache what it read.
+        let Some(name) = CACHED.iter().find(|name| **name == table) else { return };
+        let mut tables = self.lock();
+        let cache = tables.entry(name).or_default();
+        cache.generation += 1;
+        cache.gets.clear();
+        cache.scans.clear();
+    }
+
+    /// Forget everything (changes may have been missed).
+    pub(super) fn forget_all(&self) {
+        for cache in self.lock().values_mut() {
+            cache.generation += 1;
+            cache.gets.clear();
+            cache.scans.clear();
+        }
+    }
+}
