@@ -30,6 +30,9 @@ const SESSION_OPTIONS: &str = "-c lock_timeout=10s -c idle_in_transaction_sessio
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Who hears the change feed besides the cache.
+pub(in crate::store) type Listener = Box<dyn Fn(&Heard) + Send>;
+
 fn store_error(failure: Failure) -> StoreError {
     StoreError::Database(failure.message)
 }
@@ -46,7 +49,7 @@ struct PoolInner {
     freed: Condvar,
     cache: cache::ReadCache,
     /// Who else hears the change feed ([`Pool::listen`]).
-    listeners: Mutex<Vec<Box<dyn Fn(&Heard) + Send>>>,
+    listeners: Mutex<Vec<Listener>>,
 }
 
 #[derive(Default)]
@@ -92,7 +95,7 @@ impl Pool {
     }
 
     /// Call `on_heard` with every change any host announces, from now on.
-    pub(in crate::store) fn listen(&self, on_heard: Box<dyn Fn(&Heard) + Send>) {
+    pub(in crate::store) fn listen(&self, on_heard: Listener) {
         self.inner.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(on_heard);
     }
 
