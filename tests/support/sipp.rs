@@ -113,9 +113,28 @@ impl Device {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run sipp");
-        // sipp needs a moment to bind its port (after a registering sipp released it).
-        std::thread::sleep(Duration::from_millis(300));
-        Device { child, dir }
+        let mut device = Device { child, dir };
+        device.wait_bound(port);
+        device
+    }
+
+    /// Wait until sipp has bound its UDP port (a loaded machine can take seconds to start
+    /// it; a call rung before would find nobody): the port shows in /proc/net/udp.
+    fn wait_bound(&mut self, port: u16) {
+        let listed = format!(":{port:04X} ");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+            if table.lines().any(|line| {
+                line.split_whitespace().nth(1).is_some_and(|local| format!("{local} ").ends_with(&listed))
+            }) {
+                return;
+            }
+            if self.child.try_wait().unwrap().is_some() {
+                return; // Its failure shows when the test finishes the device.
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Wait for the device's calls to end; its exit status and log.
