@@ -9,6 +9,7 @@ use std::process::Command;
 
 use centralita::store::testing::fresh_database_url;
 use serde_json::{Value, json};
+use support::events::{EventClient, Token};
 use support::sipp::{DOMAIN, Device, call};
 use support::*;
 
@@ -172,4 +173,41 @@ fn behind_the_kamailio_front_phones_register_and_call_and_a_killed_host_is_faile
     assert!(ok, "the phone saw something wrong after the failover:\n{log}");
     let anchored: Vec<usize> = hosts[..2].iter().map(|h| h.log().matches("call ended").count()).collect();
     eprintln!("calls anchored per live host after the failover: {anchored:?}");
+}
+
+#[test]
+fn a_cti_client_of_one_host_follows_a_call_on_another() {
+    let url = fresh_database_url();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Server::start_with(dir_a.path(), &["--store", &url]);
+    let b = Server::start_with(dir_b.path(), &["--store", &url]);
+    a.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let caller = a.create_user("acme", "100")["sip_password"].as_str().unwrap().to_string();
+    let callee = a.create_user("acme", "101")["sip_password"].as_str().unwrap().to_string();
+    let reply = a.operator().post("/api/v1/companies/acme/api-keys", &json!({"name": "crm"}));
+    let key = reply.expect(201, "a company key")["key"].as_str().unwrap().to_string();
+    // The CRM is connected to b; the call runs on a.
+    let mut crm = EventClient::connect(&b, "acme", Token::Header(&key));
+    let device = Device::start(&a, "101", &callee, "answer", 1);
+    let (ok, log) = call(&a, "100", &caller, "101", "answered", &[("TALK_MS", "300")], 1);
+    assert!(ok, "the call on a failed:\n{log}");
+    let (ok, log) = device.finish();
+    assert!(ok, "{log}");
+    let events = crm.events_until(|e| e["event"] == "hung_up" && e["user"] == "101");
+    let seen: Vec<String> = events
+        .iter()
+        .map(|e| format!("{} {}", e["user"].as_str().unwrap_or("?"), e["event"].as_str().unwrap_or("?")))
+        .collect();
+    for expected in ["100 dialing", "101 ringing", "101 connected", "100 connected"] {
+        assert!(seen.iter().any(|s| s == expected), "b's client missed {expected:?}: {seen:?}");
+    }
+    // Each event once: b does not echo a's events back to a's own clients.
+    let mut direct = EventClient::connect(&a, "acme", Token::Header(&key));
+    let device = Device::start(&a, "101", &callee, "answer", 1);
+    let (ok, log) = call(&a, "100", &caller, "101", "answered", &[("TALK_MS", "300")], 1);
+    assert!(ok, "the second call on a failed:\n{log}");
+    assert!(device.finish().0);
+    let events = direct.events_until(|e| e["event"] == "hung_up" && e["user"] == "101");
+    let ringing = events.iter().filter(|e| e["event"] == "ringing").count();
+    assert_eq!(ringing, 1, "a's own client got an event twice: {events:?}");
 }

@@ -213,6 +213,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         prompts: centralita::prompts::Prompts::new(Some(config.data_dir.join("prompts"))),
         data_dir: Some(config.data_dir.clone()),
     };
+    // With other hosts on the store, their calls' events reach this host's clients.
+    centralita::events::cluster::share(&app.events, &app.store);
     if config.demo {
         demo::ensure(&app).context("creating the demo company")?;
     }

@@ -12,13 +12,14 @@
 //! Every event concerns one user (extension): a call between two extensions gives each its
 //! own Connected and Hung up. A per-user client sees its user's; a company client all.
 
+pub mod cluster;
 pub mod control;
 pub mod reporter;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 use utoipa::ToSchema;
 
@@ -34,7 +35,7 @@ pub const CHANNEL_CAPACITY: usize = 4096;
 pub const USER_CHANNEL_CAPACITY: usize = 256;
 
 /// What happened to a call (SPEC.md §12).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The user's device placed a call.
@@ -58,7 +59,7 @@ pub enum EventKind {
 }
 
 /// A CRM contact matched to the caller by the company's call-events module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Contact {
     pub id: String,
     pub name: String,
@@ -67,7 +68,7 @@ pub struct Contact {
 }
 
 /// One call-state event, as clients receive it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CallStateEvent {
     /// What happened.
     pub event: EventKind,
@@ -198,6 +199,8 @@ pub struct EventHub {
     observer: OnceLock<mpsc::Sender<CallStateEvent>>,
     /// Where click-to-dial requests go: the call engine.
     dialer: OnceLock<mpsc::UnboundedSender<ClickToDial>>,
+    /// Where every event also goes when other hosts share the store: to their clients.
+    other_hosts: OnceLock<mpsc::UnboundedSender<CallStateEvent>>,
 }
 
 /// Events waiting for the call-events modules' feed; more are dropped (logged).
@@ -239,12 +242,34 @@ impl EventHub {
         self.observer.set(sender).ok().map(|()| receiver)
     }
 
+    /// Every event of this host from now on, for the other hosts of a cluster (which
+    /// deliver them with [`EventHub::deliver_from_another_host`]). One taker; `None` after.
+    pub fn share_with_other_hosts(&self) -> Option<mpsc::UnboundedReceiver<CallStateEvent>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.other_hosts.set(sender).ok().map(|()| receiver)
+    }
+
+    /// An event of a call on another host: to this host's clients only (the other host
+    /// ran its call-events modules and keeps the call's state).
+    pub fn deliver_from_another_host(&self, event: CallStateEvent) {
+        self.deliver(event);
+    }
+
     fn publish(&self, event: CallStateEvent) {
+        if let Some(other_hosts) = self.other_hosts.get() {
+            // Fails only when the relay stopped (shutting down).
+            let _ = other_hosts.send(event.clone());
+        }
         if let Some(observer) = self.observer.get()
             && let Err(mpsc::error::TrySendError::Full(event)) = observer.try_send(event.clone())
         {
             tracing::warn!(company = %event.company, call = %event.call_id, "event feed full; the module is not told of this event");
         }
+        self.deliver(event);
+    }
+
+    /// To the clients of this host that see `event`.
+    fn deliver(&self, event: CallStateEvent) {
         let mut channels = lock(&self.channels);
         let keys = [
             channel_key(&event.company, &Scope::Company),

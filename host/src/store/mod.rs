@@ -146,6 +146,15 @@ impl Store {
         }
     }
 
+    /// Tell every host's listeners of `subject` under `topic` now, outside any
+    /// transaction (e.g. a call event). The embedded store has no other host.
+    pub fn publish(&self, topic: &str, subject: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Embedded(_) => Ok(()),
+            Backend::Postgres(pool) => pool.publish(topic, subject),
+        }
+    }
+
     /// Run `f` in a write transaction and commit it durably if `f` returns `Ok`; an
     /// `Err` from `f` aborts every write it made.
     pub fn write<R, E: From<StoreError>>(&self, f: impl FnOnce(&mut Tx) -> Result<R, E>) -> Result<R, E> {

@@ -99,6 +99,14 @@ impl Pool {
         self.inner.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(on_heard);
     }
 
+    /// Notify every host's listeners now, outside a transaction.
+    pub(in crate::store) fn publish(&self, topic: &str, subject: &str) -> Result<(), StoreError> {
+        let session = self.lease()?;
+        session
+            .call(Op::Notify { channel: listen::CHANNEL, payload: listen::payload(topic, subject) })
+            .map(|_| ())
+    }
+
     /// A snapshot: answered from the cache where it can be, else from a transaction
     /// begun on the first read that needs the database.
     pub(in crate::store) fn snapshot(&self) -> Snapshot {
