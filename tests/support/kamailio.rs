@@ -3,6 +3,7 @@
 //! hosts. Phones talk to [`Front::addr`]; the front spreads them over the hosts.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,6 +44,10 @@ impl Front {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
+            // Its own process group: Kamailio forks workers (the dispatcher's OPTIONS
+            // pinger among them) that outlive a killed main process and would ping
+            // ports later tests reuse. Dropping the front kills the whole group.
+            .process_group(0)
             .spawn()
             .expect("start kamailio (Debian package kamailio)");
         let mut front = Front { child, addr, dir };
@@ -85,7 +90,9 @@ impl Front {
 
 impl Drop for Front {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // The group's id is the main process's: every worker goes with it.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
         if std::thread::panicking() {
             eprintln!("---- kamailio log ----\n{}\n---- end of kamailio log ----", self.log());
