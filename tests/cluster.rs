@@ -8,7 +8,7 @@ mod support;
 use std::process::Command;
 
 use centralita::store::testing::fresh_database_url;
-use serde_json::{Value, json};
+use serde_json::json;
 use support::events::{EventClient, Token};
 use support::sipp::{DOMAIN, Device, call};
 use support::*;
@@ -17,14 +17,15 @@ const AT: &str = "2026-11-18T10:00:00Z";
 /// Long enough that a change still unheard after it will never be heard.
 const NEVER: std::time::Duration = std::time::Duration::from_secs(15);
 
-fn vip_did(module: &str) -> Value {
-    json!({
-        "number": "34910000000",
-        "description": "main",
-        "default_destination": {"extension": "100"},
-        "module": module,
-        "config": {"vip_callers": ["34600111222"], "vip_destination": {"extension": "100"}},
-    })
+/// A host on the shared store at `url`, with a data directory of its own.
+fn on_store(url: &str) -> Server {
+    Server::start_with_args(&["--store", url])
+}
+
+/// acme's extensions 100 and 101 (made through `host`); their SIP passwords.
+fn phones(host: &Server) -> [String; 2] {
+    ["100", "101"]
+        .map(|extension| host.create_user("acme", extension)["sip_password"].as_str().unwrap().to_string())
 }
 
 fn store_copy(data_dir: &std::path::Path, to: &str) -> (bool, String) {
@@ -46,7 +47,7 @@ fn a_single_hosts_store_copied_into_postgres_serves_the_same_data() {
     server.create_company("acme", json!({}));
     server.create_user("acme", "100");
     server.upload_module("acme", "router", guest_bytes("vip_router"), "").expect(201, "upload the router");
-    server.create_did("acme", &vip_did("router"));
+    server.create_did("acme", &vip_did_body("router"));
     let audit_before = server.audit("acme").len();
     assert!(server.terminate().success());
 
@@ -75,9 +76,7 @@ fn a_single_hosts_store_copied_into_postgres_serves_the_same_data() {
 #[test]
 fn two_hosts_on_one_database_see_each_others_writes() {
     let url = fresh_database_url();
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = Server::start_with(dir_a.path(), &["--store", &url]);
-    let b = Server::start_with(dir_b.path(), &["--store", &url]);
+    let (a, b) = (on_store(&url), on_store(&url));
     a.create_company("acme", json!({}));
     a.create_user("acme", "100");
     let companies = b.operator().get("/api/v1/companies").expect(200, "companies on b");
@@ -86,7 +85,7 @@ fn two_hosts_on_one_database_see_each_others_writes() {
     b.operator().post("/api/v1/companies", &company_body("acme")).expect(409, "acme again on b");
     // A module uploaded through a's API decides b's calls.
     a.upload_module("acme", "router", guest_bytes("vip_router"), "").expect(201, "upload on a");
-    a.create_did("acme", &vip_did("router"));
+    a.create_did("acme", &vip_did_body("router"));
     let route = b.route("acme", "34910000000", "34600111222", AT);
     assert_eq!(route["decided_by"], "module", "{route}");
     assert_eq!(route["module_version"], 1, "{route}");
@@ -119,12 +118,9 @@ fn two_hosts_on_one_database_see_each_others_writes() {
 #[test]
 fn a_phone_registered_through_one_host_is_called_through_another() {
     let url = fresh_database_url();
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = Server::start_with(dir_a.path(), &["--store", &url]);
-    let b = Server::start_with(dir_b.path(), &["--store", &url]);
+    let (a, b) = (on_store(&url), on_store(&url));
     a.create_company("acme", json!({"sip_domain": DOMAIN}));
-    let caller = a.create_user("acme", "100")["sip_password"].as_str().unwrap().to_string();
-    let callee = a.create_user("acme", "101")["sip_password"].as_str().unwrap().to_string();
+    let [caller, callee] = phones(&a);
     // 101 registers with a; b lists the registration and rings it.
     let device = Device::start(&a, "101", &callee, "answer", 1);
     let registrations =
@@ -143,13 +139,10 @@ fn a_phone_registered_through_one_host_is_called_through_another() {
 #[test]
 fn behind_the_kamailio_front_phones_register_and_call_and_a_killed_host_is_failed_over() {
     let url = fresh_database_url();
-    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut hosts: Vec<Server> =
-        dirs.iter().map(|dir| Server::start_with(dir.path(), &["--store", &url])).collect();
+    let mut hosts: Vec<Server> = (0..3).map(|_| on_store(&url)).collect();
     let front = support::kamailio::Front::start(&hosts.iter().collect::<Vec<_>>());
     hosts[0].create_company("acme", json!({"sip_domain": DOMAIN}));
-    let caller = hosts[0].create_user("acme", "100")["sip_password"].as_str().unwrap().to_string();
-    let callee = hosts[0].create_user("acme", "101")["sip_password"].as_str().unwrap().to_string();
+    let [caller, callee] = phones(&hosts[0]);
     // The sipp helpers dial a server's `sip_addr`: pointed at the front (the front has
     // the hosts' real addresses already), phones reach the cluster only through it.
     hosts[0].sip_addr = front.addr;
@@ -209,12 +202,9 @@ fn behind_the_kamailio_front_phones_register_and_call_and_a_killed_host_is_faile
 #[test]
 fn a_cti_client_of_one_host_follows_a_call_on_another() {
     let url = fresh_database_url();
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = Server::start_with(dir_a.path(), &["--store", &url]);
-    let b = Server::start_with(dir_b.path(), &["--store", &url]);
+    let (a, b) = (on_store(&url), on_store(&url));
     a.create_company("acme", json!({"sip_domain": DOMAIN}));
-    let caller = a.create_user("acme", "100")["sip_password"].as_str().unwrap().to_string();
-    let callee = a.create_user("acme", "101")["sip_password"].as_str().unwrap().to_string();
+    let [caller, callee] = phones(&a);
     let reply = a.operator().post("/api/v1/companies/acme/api-keys", &json!({"name": "crm"}));
     let key = reply.expect(201, "a company key")["key"].as_str().unwrap().to_string();
     // The CRM is connected to b; the call runs on a.

@@ -15,16 +15,6 @@ use support::*;
 
 const AT: &str = "2026-11-18T10:00:00Z";
 
-fn did_body(module: &str) -> Value {
-    json!({
-        "number": "34910000000",
-        "description": "main",
-        "default_destination": {"extension": "100"},
-        "module": module,
-        "config": {"vip_callers": ["34600111222"], "vip_destination": {"extension": "100"}},
-    })
-}
-
 #[test]
 fn a_decision_in_flight_finishes_on_the_version_it_started_with() {
     let server = Server::start();
@@ -36,7 +26,7 @@ fn a_decision_in_flight_finishes_on_the_version_it_started_with() {
     server
         .upload_module("acme", "router", guest_bytes("vip_router"), "activate=false")
         .expect(201, "upload v2 inactive");
-    server.create_did("acme", &did_body("router"));
+    server.create_did("acme", &vip_did_body("router"));
 
     thread::scope(|scope| {
         let in_flight = scope.spawn(|| server.route("acme", "34910000000", "spin:1500", AT));
@@ -90,7 +80,7 @@ fn compiled_artifacts_are_reused_after_a_restart() {
         let version =
             server.upload_module("acme", "vip-router", guest_bytes("vip_router"), "").expect(201, "upload");
         sha = version["sha256"].as_str().unwrap().to_string();
-        server.create_did("acme", &did_body("vip-router"));
+        server.create_did("acme", &vip_did_body("vip-router"));
         assert_eq!(server.route("acme", "34910000000", "34600111222", AT)["decided_by"], "module");
     }
     let before = artifacts(&data);

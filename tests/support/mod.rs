@@ -134,6 +134,18 @@ fn store_args(data_dir: &Path) -> Vec<String> {
     }
 }
 
+/// DID 34910000000 decided by `module` (the vip_router guest): callers 34600111222 and
+/// the default both go to extension 100.
+pub fn vip_did_body(module: &str) -> Value {
+    json!({
+        "number": "34910000000",
+        "description": "main",
+        "default_destination": {"extension": "100"},
+        "module": module,
+        "config": {"vip_callers": ["34600111222"], "vip_destination": {"extension": "100"}},
+    })
+}
+
 /// A running `centralita serve`, killed when dropped.
 pub struct Server {
     child: Option<Child>,

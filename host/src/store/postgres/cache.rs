@@ -13,28 +13,34 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::super::Row;
+use crate::store::{
+    ALIASES, CALL_EVENTS, COMPANIES, DEVICES, DID_OWNERS, DIDS, EXTERNAL_NUMBERS, IVR_MENUS, MODULE_INSTALLS,
+    MODULE_VERSIONS, PICKUP_GROUPS, PROMPTS, QUEUES, ROOMS, SERVICE_CODE_OVERRIDES, SERVICE_CODES,
+    SIP_DOMAINS, USERS, VOICEMAIL_BOXES,
+};
 
-/// The tables kept: rarely written, read on every call.
+/// The tables kept: rarely written, read on every call. (Named by their collections, so
+/// a renamed table cannot silently drop out of the cache.)
 const CACHED: &[&str] = &[
-    "companies",
-    "users",
-    "devices",
-    "dids",
-    "did_owners",
-    "aliases",
-    "external_numbers",
-    "module_versions",
-    "module_installs",
-    "sip_domains",
-    "service_codes",
-    "service_code_overrides",
-    "pickup_groups",
-    "queues",
-    "ivr_menus",
-    "prompts",
-    "call_events",
-    "voicemail_boxes",
-    "rooms",
+    COMPANIES.name,
+    USERS.name,
+    DEVICES.name,
+    DIDS.name,
+    DID_OWNERS.name,
+    ALIASES.name,
+    EXTERNAL_NUMBERS.name,
+    MODULE_VERSIONS.name,
+    MODULE_INSTALLS.name,
+    SIP_DOMAINS.name,
+    SERVICE_CODES.name,
+    SERVICE_CODE_OVERRIDES.name,
+    PICKUP_GROUPS.name,
+    QUEUES.name,
+    IVR_MENUS.name,
+    PROMPTS.name,
+    CALL_EVENTS.name,
+    VOICEMAIL_BOXES.name,
+    ROOMS.name,
 ];
 
 /// The topic a changed cached table is announced under, the table name its subject.
