@@ -232,3 +232,57 @@ fn a_cti_client_of_one_host_follows_a_call_on_another() {
     let ringing = events.iter().filter(|e| e["event"] == "ringing").count();
     assert_eq!(ringing, 1, "a's own client got an event twice: {events:?}");
 }
+
+#[test]
+fn a_queue_on_one_host_skips_an_agent_busy_on_another_and_counts_the_callers_waiting_there() {
+    let url = fresh_database_url();
+    let (a, b) = (on_store(&url), on_store(&url));
+    a.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let [caller, agent] = phones(&a);
+    let password = |extension| a.create_user("acme", extension)["sip_password"].as_str().unwrap().to_string();
+    let (overflow, colleague) = (password("102"), password("104"));
+    let body = json!({"name": "support", "number": "800", "max_time_seconds": 3, "ring_busy_agents": false,
+                      "members": [{"extension": "101", "order": 1}],
+                      "unanswered_destination": {"extension": "102"}});
+    a.operator().post("/api/v1/companies/acme/queues", &body).expect(201, "create the queue");
+    // 101 would answer a second call too: only knowing it is busy on a keeps b from ringing it.
+    let agent_device = Device::start(&a, "101", &agent, "answer", 2);
+    let overflow_device = Device::start(&b, "102", &overflow, "answer", 1);
+    std::thread::scope(|scope| {
+        // 104 talks with 101 on a for six seconds.
+        let busy = scope.spawn(|| {
+            let values = [("KEYS_AFTER_MS", "0"), ("KEYS_ACTIONS", ""), ("TALK_MS", "6000")];
+            call(&a, "104", &colleague, "101", "keys", &values, 1)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        // 100 waits in the queue on b, then goes on to 102.
+        let queued = scope.spawn(|| {
+            let values = [
+                ("KEYS_AFTER_MS", "0"),
+                ("KEYS_ACTIONS", "  <pause milliseconds=\"6000\"/>\n"),
+                ("TALK_MS", "0"),
+            ];
+            call(&b, "100", &caller, "800", "keys", &values, 1)
+        });
+        // a counts b's waiting caller in the queue's live figures.
+        let started = std::time::Instant::now();
+        loop {
+            let stats = a.operator().get("/api/v1/companies/acme/queues/support/stats").expect(200, "on a");
+            if stats["live"]["waiting"] == 1 {
+                break;
+            }
+            assert!(started.elapsed() < NEVER, "a never counted the caller waiting on b: {stats}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let (ok, log) = queued.join().expect("the queue caller");
+        assert!(ok, "the queue caller's call through b failed:\n{log}\n{}", b.log());
+        let (ok, log) = busy.join().expect("the colleague's call");
+        assert!(ok, "104's call with 101 through a failed:\n{log}");
+    });
+    let (ok, log) = overflow_device.finish();
+    assert!(ok, "the queue caller should have gone to 102, 101 being busy on a:\n{log}\n{}", b.log());
+    agent_device.stop();
+    let stats = b.operator().get("/api/v1/companies/acme/queues/support/stats").expect(200, "on b");
+    assert_eq!(stats["historical"]["answered"], 0, "{stats}");
+    assert_eq!(stats["historical"]["unanswered_timed_out"], 1, "{stats}");
+}

@@ -73,15 +73,10 @@ impl CallEngine {
         cdrs: CdrWriter,
         settings: CallSettings,
     ) -> Arc<Self> {
-        Arc::new(CallEngine {
-            app,
-            media,
-            commands,
-            cdrs,
-            settings,
-            presence: Arc::default(),
-            pickups: Arc::default(),
-        })
+        let presence = Arc::default();
+        // With other hosts on the store, queues see their agents and waiting callers.
+        presence::cluster::share(&presence, &app.queue_stats, &app.store);
+        Arc::new(CallEngine { app, media, commands, cdrs, settings, presence, pickups: Arc::default() })
     }
 
     /// The endpoint's hook that starts a task for each admitted call. Call with the

@@ -58,6 +58,8 @@ pub const RECORDING_USAGE: Collection<RecordingUsage> = Collection::new("recordi
 
 /// Registered contacts shared by a cluster's hosts, keyed by `company NUL extension`.
 pub const REGISTRATIONS: Collection<Registration> = Collection::new("registrations");
+/// What each host of a cluster tells the others of its calls, keyed by host id.
+pub const HOST_ACTIVITY: Collection<HostActivity> = Collection::new("host_activity");
 
 /// Queues, keyed by `company NUL name`.
 pub const QUEUES: Collection<Queue> = Collection::new("queues");
@@ -104,6 +106,7 @@ pub(super) const ALL_TABLES: &[&str] = &[
     "prompts",
     "call_events",
     "registrations",
+    "host_activity",
 ];
 
 /// The key of a SIP domain: lower case (domains compare without case).

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod activity;
+pub use activity::*;
 mod call_events;
 pub use call_events::*;
 mod ivr;

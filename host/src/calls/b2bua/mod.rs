@@ -320,7 +320,7 @@ impl Call {
         }
         self.in_call.clear();
         if let Some((agent, wrap_up)) = self.rest_after.take() {
-            self.engine.presence.rest(&self.record.company, &agent, Instant::now() + wrap_up);
+            self.engine.presence.rest(&self.record.company, &agent, wrap_up);
         }
         self.report.hung_up(ending.status.cause());
         let recording = self.save_recording().await;

@@ -2,7 +2,8 @@
 //! through a queue here, and the API reads the figures back.
 //!
 //! - Live figures (callers waiting now, the longest wait now) are kept in memory only: a
-//!   restart ends every waiting call anyway.
+//!   restart ends every waiting call anyway. With other hosts on the store, their waiting
+//!   callers count too (`calls::presence::cluster` tells them).
 //! - Historical figures (offered, answered, abandoned, unanswered, waits, per-agent
 //!   answers) are counted per queue and UTC day in memory and written to the store by a
 //!   background thread every [`FLUSH_INTERVAL`], in one transaction: a call task never
@@ -13,7 +14,7 @@
 //! (reason [`UnansweredReason::TimedOut`]); a caller turned away because the queue was
 //! full never joined and is reported with [`UnansweredReason::Full`] only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::store::records::{QueueDay, queue_day_key, queue_days_prefix};
-use crate::store::{QUEUE_DAYS, Read, Store, StoreError};
+use crate::store::{QUEUE_DAYS, Read, Store, StoreError, company_key};
 
 /// How often counted figures are written to the store.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -101,8 +102,11 @@ type QueueId = (String, String);
 
 #[derive(Default)]
 struct Counts {
-    /// When each waiting caller joined, oldest first.
-    waiting: HashMap<QueueId, Vec<Instant>>,
+    /// When each waiting caller joined, oldest first (this host's monotonic clock, and
+    /// the wall clock for the other hosts).
+    waiting: HashMap<QueueId, Vec<(Instant, DateTime<Utc>)>>,
+    /// When each caller waiting on another host joined.
+    elsewhere: HashMap<QueueId, Vec<DateTime<Utc>>>,
     /// Figures not yet written, per queue and day.
     pending: HashMap<(QueueId, NaiveDate), QueueDay>,
 }
@@ -155,7 +159,7 @@ impl QueueStats {
 
     /// A caller started waiting in `queue`.
     pub fn joined(&self, company: &str, queue: &str) {
-        self.counts().waiting.entry(id(company, queue)).or_default().push(Instant::now());
+        self.counts().waiting.entry(id(company, queue)).or_default().push((Instant::now(), Utc::now()));
         self.today(company, queue, |day| day.offered += 1);
     }
 
@@ -205,7 +209,7 @@ impl QueueStats {
         let key = id(company, queue);
         let Some(waiting) = counts.waiting.get_mut(&key) else { return };
         let now = Instant::now();
-        let distance = |joined: &Instant| now.duration_since(*joined).abs_diff(wait);
+        let distance = |(joined, _): &(Instant, DateTime<Utc>)| now.duration_since(*joined).abs_diff(wait);
         if let Some(at) = (0..waiting.len()).min_by_key(|i| distance(&waiting[*i])) {
             waiting.remove(at);
         }
@@ -214,20 +218,49 @@ impl QueueStats {
         }
     }
 
-    /// Callers waiting in `queue` now.
+    /// Callers waiting in `queue` now, on this host and the others.
     pub fn waiting(&self, company: &str, queue: &str) -> usize {
-        self.counts().waiting.get(&id(company, queue)).map_or(0, Vec::len)
+        self.live(company, queue).waiting
     }
 
-    /// What is happening in `queue` now.
+    /// What is happening in `queue` now, on this host and the others.
     pub fn live(&self, company: &str, queue: &str) -> LiveFigures {
+        let key = id(company, queue);
         let counts = self.counts();
-        let waiting = counts.waiting.get(&id(company, queue));
-        let oldest = waiting.and_then(|joined| joined.iter().min());
+        let here = counts.waiting.get(&key).map_or(&[][..], Vec::as_slice);
+        let elsewhere = counts.elsewhere.get(&key).map_or(&[][..], Vec::as_slice);
+        let longest_here = here.iter().map(|(joined, _)| joined.elapsed()).max();
+        let now = Utc::now();
+        let longest_elsewhere = elsewhere.iter().filter_map(|joined| (now - *joined).to_std().ok()).max();
         LiveFigures {
-            waiting: waiting.map_or(0, Vec::len),
-            longest_waiting_ms: oldest.map_or(0, |joined| millis(joined.elapsed())),
+            waiting: here.len() + elsewhere.len(),
+            longest_waiting_ms: longest_here.max(longest_elsewhere).map_or(0, millis),
         }
+    }
+
+    /// When each caller waiting on this host joined, per queue (`company NUL queue`), for
+    /// the other hosts.
+    pub fn waiting_report(&self) -> BTreeMap<String, Vec<DateTime<Utc>>> {
+        self.counts()
+            .waiting
+            .iter()
+            .map(|((company, queue), joined)| {
+                (company_key(company, queue), joined.iter().map(|(_, wall)| *wall).collect())
+            })
+            .collect()
+    }
+
+    /// The callers waiting on the other hosts now (replacing what they reported before),
+    /// per queue as [`QueueStats::waiting_report`] gives them.
+    pub fn heard_elsewhere(&self, waiting: HashMap<String, Vec<DateTime<Utc>>>) {
+        let elsewhere = waiting
+            .into_iter()
+            .filter_map(|(key, joined)| {
+                let (company, queue) = key.split_once('\0')?;
+                Some((id(company, queue), joined))
+            })
+            .collect();
+        self.counts().elsewhere = elsewhere;
     }
 
     /// `queue`'s figures from day `from` to day `to` (UTC, both included; none = no bound).

@@ -9,6 +9,7 @@ use ::postgres::Client;
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "tables", include_str!("migrations/0001_tables.sql")),
     (2, "registrations", include_str!("migrations/0002_registrations.sql")),
+    (3, "host_activity", include_str!("migrations/0003_host_activity.sql")),
 ];
 
 /// Held while migrating, so that one host migrates and the others wait.

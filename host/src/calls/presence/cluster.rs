@@ -1,0 +1,207 @@
+//! Queue state across the hosts of a cluster: each host keeps its row of the store's
+//! `host_activity` table up to date with what its calls do — extensions in a call or
+//! resting after a queue call, callers waiting in each queue — and reads the other hosts'
+//! rows, so that a queue on any host skips an agent busy on another and counts every
+//! host's waiting callers.
+//!
+//! - A thread of its own does it, never a call: every [`TICK`] it writes the row if the
+//!   report changed (announcing it on the change feed) or [`HEARTBEAT`] has passed, and
+//!   reads the others' rows when one announced a change or [`HEARTBEAT`] has passed. A
+//!   change is seen elsewhere within two ticks and a database round trip.
+//! - Each write raises the row's sequence. A host whose sequence has not moved for
+//!   [`GONE_AFTER`] has stopped (or lost the database): its agents are free again and its
+//!   waiting callers no longer count. Rows unwritten for [`FORGET_AFTER`] are deleted.
+//! - Wrap-up ends and join times cross hosts on the wall clock: hosts keep time with NTP.
+//! - The rest of a queue's state is in the store already, shared by every host: "remember
+//!   the agent" and round robin's last agent in the strategy module's kv, and the agents'
+//!   answers of the day in the queue statistics (written every second).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use super::Presence;
+use crate::routing::queue::stats::QueueStats;
+use crate::store::records::{ActivityReport, ExtensionActivity, HostActivity};
+use crate::store::{HOST_ACTIVITY, Heard, Read, Store, StoreError};
+
+/// The change feed's topic for a host's new row; the subject is the host's id.
+const TOPIC: &str = "host-activity";
+/// How often the thread looks for changes, here and on the other hosts.
+pub const TICK: Duration = Duration::from_millis(100);
+/// The longest a host goes without writing its row, changed or not.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A host whose row has not moved for this long has stopped.
+pub const GONE_AFTER: Duration = Duration::from_secs(5);
+/// A row unwritten for this long is deleted.
+pub const FORGET_AFTER: Duration = Duration::from_secs(600);
+
+/// Share `presence`'s and `stats`' waiting callers with the other hosts of `store`, and
+/// take theirs, until `presence` is dropped. Nothing to do on a store no other host shares.
+pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store) {
+    if !store.is_shared() {
+        return;
+    }
+    let host = crate::sip::dialog::token();
+    // Set when another host announces a new row (or the feed missed some): read them all.
+    let others_changed = Arc::new(AtomicBool::new(true));
+    store.listen({
+        let (host, others_changed) = (host.clone(), Arc::clone(&others_changed));
+        move |heard| match heard {
+            Heard::Change { topic, subject } if topic == TOPIC && subject != host => {
+                others_changed.store(true, Ordering::Relaxed)
+            }
+            Heard::Missed => others_changed.store(true, Ordering::Relaxed),
+            _ => {}
+        }
+    });
+    let mut sharing = Sharing::new(host, store.clone(), others_changed);
+    let (presence, stats) = (Arc::downgrade(presence), stats.clone());
+    let started = std::thread::Builder::new().name("queue-state".into()).spawn(move || {
+        sharing.run(presence, stats);
+    });
+    if let Err(error) = started {
+        tracing::error!(%error, "cannot share queue state with the other hosts");
+    }
+}
+
+/// What the thread knows between ticks.
+struct Sharing {
+    host: String,
+    store: Store,
+    others_changed: Arc<AtomicBool>,
+    /// The last report written, its sequence and when.
+    written: Option<(ActivityReport, u64, Instant)>,
+    last_read: Option<Instant>,
+    /// Each other host's last sequence and when it last moved (`None`: not since its row
+    /// was first seen, already old).
+    seen: HashMap<String, (u64, Option<Instant>)>,
+    /// Whether the last write failed, so that a database outage is logged once.
+    failing: bool,
+}
+
+impl Sharing {
+    fn new(host: String, store: Store, others_changed: Arc<AtomicBool>) -> Sharing {
+        Sharing {
+            host,
+            store,
+            others_changed,
+            written: None,
+            last_read: None,
+            seen: HashMap::new(),
+            failing: false,
+        }
+    }
+
+    fn run(&mut self, presence: Weak<Presence>, stats: QueueStats) {
+        loop {
+            std::thread::sleep(TICK);
+            let Some(presence) = presence.upgrade() else {
+                // The host's calls are gone: so is what it told the others.
+                let _ = self.store.write(|tx| tx.delete(&HOST_ACTIVITY, &self.host));
+                return;
+            };
+            let report = ActivityReport { extensions: presence.report(), waiting: stats.waiting_report() };
+            let outcome = self.write_if_due(report).and_then(|()| self.read_if_due(&presence, &stats));
+            match outcome {
+                Ok(()) if self.failing => {
+                    tracing::info!("sharing queue state with the other hosts again");
+                    self.failing = false;
+                }
+                Ok(()) => {}
+                Err(error) if !self.failing => {
+                    tracing::warn!(%error, "cannot share queue state with the other hosts; retrying");
+                    self.failing = true;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn write_if_due(&mut self, report: ActivityReport) -> Result<(), StoreError> {
+        let sequence = match &self.written {
+            Some((written, _, at)) if *written == report && at.elapsed() < HEARTBEAT => return Ok(()),
+            Some((_, sequence, _)) => sequence + 1,
+            None => 1,
+        };
+        let row = HostActivity { host: self.host.clone(), sequence, written_at: Utc::now(), report };
+        self.store.write(|tx| {
+            tx.put(&HOST_ACTIVITY, &self.host, &row)?;
+            tx.announce(TOPIC, &self.host)
+        })?;
+        self.written = Some((row.report, sequence, Instant::now()));
+        Ok(())
+    }
+
+    fn read_if_due(&mut self, presence: &Presence, stats: &QueueStats) -> Result<(), StoreError> {
+        let heartbeat_due = self.last_read.is_none_or(|at| at.elapsed() >= HEARTBEAT);
+        if !self.others_changed.swap(false, Ordering::Relaxed) && !heartbeat_due {
+            return Ok(());
+        }
+        let rows = match self.store.read(|r| r.scan(&HOST_ACTIVITY, "")) {
+            Ok(rows) => rows,
+            Err(error) => {
+                self.others_changed.store(true, Ordering::Relaxed);
+                return Err(error);
+            }
+        };
+        self.last_read = Some(Instant::now());
+        let mut extensions: HashMap<String, ExtensionActivity> = HashMap::new();
+        let mut waiting: HashMap<String, Vec<_>> = HashMap::new();
+        let mut forgotten = Vec::new();
+        for row in rows {
+            if row.host == self.host {
+                continue;
+            }
+            let age = (Utc::now() - row.written_at).to_std().unwrap_or_default();
+            if age >= FORGET_AFTER {
+                forgotten.push(row.host);
+                continue;
+            }
+            if !self.alive(&row, age) {
+                continue;
+            }
+            for (key, activity) in row.report.extensions {
+                let merged = extensions.entry(key).or_default();
+                merged.in_call |= activity.in_call;
+                merged.resting_until = merged.resting_until.max(activity.resting_until);
+            }
+            for (key, joined) in row.report.waiting {
+                waiting.entry(key).or_default().extend(joined);
+            }
+        }
+        presence.heard_elsewhere(extensions);
+        stats.heard_elsewhere(waiting);
+        if !forgotten.is_empty() {
+            self.store.write(|tx| {
+                for host in &forgotten {
+                    tx.delete(&HOST_ACTIVITY, host)?;
+                    self.seen.remove(host);
+                }
+                Ok::<_, StoreError>(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether the host of `row` (written `age` ago by its clock) still runs: its row
+    /// moved within [`GONE_AFTER`].
+    fn alive(&mut self, row: &HostActivity, age: Duration) -> bool {
+        let now = Instant::now();
+        let (sequence, moved_at) = self
+            .seen
+            .entry(row.host.clone())
+            .or_insert_with(|| (row.sequence, (age < GONE_AFTER).then_some(now)));
+        if *sequence != row.sequence {
+            *sequence = row.sequence;
+            *moved_at = Some(now);
+        }
+        moved_at.is_some_and(|at| at.elapsed() < GONE_AFTER)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+//! Two hosts (two connections to one test database), each sharing its queue state.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::*;
+use crate::routing::queue::AgentState;
+use crate::store::testing::fresh_database_url;
+
+/// Far longer than a change takes to reach another host (two ticks and a round trip).
+const NEVER: Duration = Duration::from_secs(15);
+
+struct Host {
+    presence: Arc<Presence>,
+    stats: QueueStats,
+    store: Store,
+}
+
+fn host(url: &str) -> Host {
+    let store = Store::connect(url).expect("connect to the test database");
+    let (presence, stats) = (Arc::new(Presence::default()), QueueStats::new(store.clone()));
+    share(&presence, &stats, &store);
+    Host { presence, stats, store }
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < NEVER, "never: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn state(host: &Host) -> AgentState {
+    host.presence.state("acme", "101", true)
+}
+
+#[test]
+fn an_agent_in_a_call_on_one_host_is_in_call_on_another_until_it_ends_then_rests_there_too() {
+    let url = fresh_database_url();
+    let (a, b) = (host(&url), host(&url));
+    let call = a.presence.enter_call("acme", "101");
+    wait_until("b sees 101 in a's call", || state(&b) == AgentState::InCall);
+    assert_eq!(b.presence.state("globex", "101", true), AgentState::Available, "companies apart");
+    assert_eq!(
+        b.presence.state("acme", "101", false),
+        AgentState::Unavailable,
+        "unregistered is unavailable"
+    );
+    a.presence.rest("acme", "101", Duration::from_secs(60));
+    drop(call);
+    wait_until("b sees 101 rest after a's call", || state(&b) == AgentState::WrapUp);
+    a.presence.rest("acme", "101", Duration::ZERO);
+    wait_until("b sees 101 free", || state(&b) == AgentState::Available);
+}
+
+#[test]
+fn callers_waiting_on_one_host_count_on_another() {
+    let url = fresh_database_url();
+    let (a, b) = (host(&url), host(&url));
+    a.stats.joined("acme", "sales");
+    b.stats.joined("acme", "sales");
+    wait_until("each host counts both callers", || {
+        a.stats.waiting("acme", "sales") == 2 && b.stats.waiting("acme", "sales") == 2
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(b.stats.live("acme", "sales").longest_waiting_ms >= 50, "{:?}", b.stats.live("acme", "sales"));
+    a.stats.abandoned("acme", "sales", Duration::from_millis(50));
+    wait_until("b counts its own caller only", || b.stats.waiting("acme", "sales") == 1);
+    assert_eq!(b.stats.waiting("acme", "other"), 0, "queues apart");
+}
+
+#[test]
+fn a_host_that_stops_writing_its_row_is_gone_after_a_while_and_an_old_row_is_forgotten() {
+    let url = fresh_database_url();
+    let b = host(&url);
+    let busy = |written_at| HostActivity {
+        host: "crashed".into(),
+        sequence: 7,
+        written_at,
+        report: ActivityReport {
+            extensions: BTreeMap::from([(
+                crate::store::company_key("acme", "101"),
+                ExtensionActivity { in_call: true, resting_until: None },
+            )]),
+            waiting: BTreeMap::new(),
+        },
+    };
+    let write = |row: HostActivity| {
+        b.store
+            .write(|tx| {
+                tx.put(&HOST_ACTIVITY, &row.host.clone(), &row)?;
+                tx.announce(TOPIC, &row.host)
+            })
+            .expect("write a host's row")
+    };
+    write(busy(Utc::now()));
+    wait_until("b sees 101 in the crashed host's call", || state(&b) == AgentState::InCall);
+    let stopped = Instant::now();
+    wait_until("b takes the crashed host as gone", || state(&b) == AgentState::Available);
+    assert!(stopped.elapsed() >= GONE_AFTER - TICK * 2, "gone after {:?}", stopped.elapsed());
+
+    let old = Utc::now() - chrono::Duration::from_std(FORGET_AFTER).unwrap();
+    write(HostActivity { host: "long-gone".into(), ..busy(old) });
+    wait_until("b deletes the long gone host's row", || {
+        b.store.read(|r| r.get(&HOST_ACTIVITY, "long-gone")).expect("read").is_none()
+    });
+    assert_eq!(state(&b), AgentState::Available, "an old row never counts");
+}
+
+#[test]
+fn a_host_whose_calls_are_gone_deletes_its_row() {
+    let url = fresh_database_url();
+    let a = host(&url);
+    let rows = || a.store.read(|r| r.scan(&HOST_ACTIVITY, "")).expect("read").len();
+    wait_until("a writes its row", || rows() == 1);
+    let Host { presence, store, .. } = a;
+    drop(presence);
+    wait_until("a deletes its row", || store.read(|r| r.scan(&HOST_ACTIVITY, "")).expect("read").is_empty());
+}
