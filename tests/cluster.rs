@@ -286,3 +286,29 @@ fn a_queue_on_one_host_skips_an_agent_busy_on_another_and_counts_the_callers_wai
     assert_eq!(stats["historical"]["answered"], 0, "{stats}");
     assert_eq!(stats["historical"]["unanswered_timed_out"], 1, "{stats}");
 }
+
+#[test]
+fn a_caller_answered_through_one_host_is_remembered_by_the_queue_on_another() {
+    let url = fresh_database_url();
+    let (a, b) = (on_store(&url), on_store(&url));
+    a.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let [caller, first] = phones(&a);
+    let second = a.create_user("acme", "102")["sip_password"].as_str().unwrap().to_string();
+    let body = json!({"name": "support", "number": "800", "strategy": "linear", "step_timeout_seconds": 5,
+                      "remember_agent": true,
+                      "members": [{"extension": "101", "order": 1}, {"extension": "102", "order": 2}]});
+    a.operator().post("/api/v1/companies/acme/queues", &body).expect(201, "create the queue");
+    // 101 is not registered yet: 102 answers 100's first call, on a.
+    let second_device = Device::start(&a, "102", &second, "answer", 2);
+    let (ok, log) = call(&a, "100", &caller, "800", "answered", &[("TALK_MS", "300")], 1);
+    assert!(ok, "the first queue call through a failed:\n{log}\n{}", a.log());
+    // Now 101, first in the queue's order, is there too; b still rings 102 first for 100.
+    let first_device = Device::start(&b, "101", &first, "answer", 1);
+    let (ok, log) = call(&b, "100", &caller, "800", "answered", &[("TALK_MS", "300")], 1);
+    assert!(ok, "the second queue call through b failed:\n{log}\n{}", b.log());
+    let (ok, log) = second_device.finish();
+    assert!(ok, "102 should have answered both calls:\n{log}\n{}", b.log());
+    first_device.stop();
+    let stats = b.operator().get("/api/v1/companies/acme/queues/support/stats").expect(200, "on b");
+    assert_eq!(stats["historical"]["answered_by"], json!({"102": 2}), "{stats}");
+}
