@@ -1,7 +1,9 @@
 //! Black-box tests of Centralita on a shared PostgreSQL store (`--store postgres://…`):
-//! a single host's redb data moved there with `centralita store copy`, and two hosts on
-//! one database seeing each other's writes. The test command starts the PostgreSQL
-//! server (`scripts/postgres.sh`, URL in `CENTRALITA_TEST_POSTGRES`).
+//! a single host's redb data moved there with `centralita store copy`; hosts on one
+//! database seeing each other's writes, registrations, module versions, call events and
+//! queue state; three hosts behind the Kamailio front, one killed under load. The test
+//! command starts the PostgreSQL server (`scripts/postgres.sh`, URL in
+//! `CENTRALITA_TEST_POSTGRES`).
 
 mod support;
 
