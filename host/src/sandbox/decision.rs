@@ -69,6 +69,7 @@ impl Sandbox {
         let started = Instant::now();
         let deadline_ticks = scope.limits.deadline_ticks();
         let state = DecisionState::new(scope, self.services.clone(), now_ms, seed);
+        let _ticking = self.ticker.ticking();
         let mut store = wasmtime::Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(deadline_ticks);

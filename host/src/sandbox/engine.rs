@@ -1,8 +1,15 @@
 //! The one wasmtime `Engine` of the process: compilation settings, the pooling
 //! allocator (with a clean fall-back where its address space cannot be reserved), and
 //! the epoch ticker that enforces decision deadlines.
+//!
+//! The ticker ticks only while a decision runs ([`EpochTicker::ticking`]) and sleeps
+//! otherwise: a host between calls, or one of several hosts sharing a machine, should not
+//! wake a thousand times a second for nothing.
 
-use std::thread;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, Thread};
+use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -52,7 +59,7 @@ fn pooling_config() -> PoolingAllocationConfig {
 
 /// Build the engine: pooling when `prefer_pooling` and the reservation succeeds,
 /// otherwise on demand. Starts the epoch ticker.
-pub fn build(prefer_pooling: bool) -> wasmtime::Result<(Engine, Allocator)> {
+pub fn build(prefer_pooling: bool) -> wasmtime::Result<(Engine, Allocator, EpochTicker)> {
     let (engine, allocator) = if prefer_pooling {
         let mut config = base_config();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
@@ -67,19 +74,71 @@ pub fn build(prefer_pooling: bool) -> wasmtime::Result<(Engine, Allocator)> {
         (Engine::new(&on_demand_config())?, Allocator::OnDemand)
     };
     // Without the ticker no deadline would fire: refuse to run rather than run unbounded.
-    start_epoch_ticker(engine.weak())
+    let ticker = EpochTicker::start(engine.weak())
         .map_err(|e| wasmtime::Error::msg(format!("cannot start the epoch ticker thread: {e}")))?;
-    Ok((engine, allocator))
+    Ok((engine, allocator, ticker))
 }
 
-/// Advance the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
-fn start_epoch_ticker(engine: wasmtime::EngineWeak) -> std::io::Result<()> {
-    thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
-        while let Some(engine) = engine.upgrade() {
-            engine.increment_epoch();
-            drop(engine);
-            thread::sleep(EPOCH_TICK);
+/// How long the idle ticker sleeps before checking that the engine still exists.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// The thread that advances the engine's epoch every [`EPOCH_TICK`] while any decision
+/// runs, until the engine is dropped; cheap to clone.
+#[derive(Clone)]
+pub struct EpochTicker {
+    shared: Arc<TickerShared>,
+}
+
+struct TickerShared {
+    /// Decisions running now.
+    running: AtomicUsize,
+    /// The ticker thread, to wake; set once it is spawned.
+    thread: OnceLock<Thread>,
+}
+
+/// A running decision: the epoch advances until it is dropped.
+pub struct Ticking {
+    shared: Arc<TickerShared>,
+}
+
+impl EpochTicker {
+    fn start(engine: wasmtime::EngineWeak) -> std::io::Result<EpochTicker> {
+        let shared = Arc::new(TickerShared { running: AtomicUsize::new(0), thread: OnceLock::new() });
+        let ticker = Arc::clone(&shared);
+        let handle = thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
+            let shared = ticker;
+            loop {
+                if shared.running.load(Ordering::Acquire) == 0 {
+                    // `ticking` unparks: a decision starting after the load wakes this.
+                    thread::park_timeout(IDLE_CHECK);
+                    if engine.upgrade().is_none() {
+                        return;
+                    }
+                    continue;
+                }
+                thread::sleep(EPOCH_TICK);
+                let Some(engine) = engine.upgrade() else { return };
+                engine.increment_epoch();
+            }
+        })?;
+        // Set once, here, before any decision can start.
+        let _ = shared.thread.set(handle.thread().clone());
+        Ok(EpochTicker { shared })
+    }
+
+    /// A decision starts: tick until the returned guard is dropped.
+    pub fn ticking(&self) -> Ticking {
+        if self.shared.running.fetch_add(1, Ordering::AcqRel) == 0
+            && let Some(thread) = self.shared.thread.get()
+        {
+            thread.unpark();
         }
-    })?;
-    Ok(())
+        Ticking { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        self.shared.running.fetch_sub(1, Ordering::AcqRel);
+    }
 }

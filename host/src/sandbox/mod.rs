@@ -56,6 +56,8 @@ pub struct SandboxError(String);
 /// The process's sandbox.
 pub struct Sandbox {
     engine: Engine,
+    /// Advances `engine`'s epoch while decisions run.
+    ticker: engine::EpochTicker,
     allocator: Allocator,
     linker: Linker<DecisionState>,
     services: Arc<HostServices>,
@@ -71,11 +73,12 @@ impl Sandbox {
         artifacts: Option<PathBuf>,
         prefer_pooling: bool,
     ) -> Result<Sandbox, SandboxError> {
-        let (engine, allocator) =
+        let (engine, allocator, ticker) =
             engine::build(prefer_pooling).map_err(|e| SandboxError(format!("{e:#}")))?;
         let linker = imports::linker(&engine).map_err(|e| SandboxError(format!("linker: {e:#}")))?;
         Ok(Sandbox {
             engine,
+            ticker,
             allocator,
             linker,
             services: Arc::new(HostServices { store, mail: crate::mail::Mailer::disabled() }),
@@ -154,6 +157,7 @@ impl Sandbox {
             grants: Default::default(),
             limits: limits::DecisionLimits::default(),
         };
+        let _ticking = self.ticker.ticking();
         let mut store =
             wasmtime::Store::new(&self.engine, DecisionState::new(scope, self.services.clone(), 0, 0));
         store.limiter(|state| &mut state.limiter);
