@@ -3,9 +3,10 @@
 //! call's path), and every event another host publishes reaches this host's clients. The
 //! host where the call runs keeps its state and runs the call-events modules.
 //!
-//! The events that queued up while the last notification went out leave together, in as
-//! few notifications as the payload limit allows: a busy host sends a few hundred
-//! notifications a second, not one per event.
+//! Events leave together: the first waits [`GATHER`] for others, and those gathered go in
+//! as few notifications as the payload limit allows. A busy host sends tens of
+//! notifications a second, not one per event; a client on another host hears of a call
+//! [`GATHER`] later than one on the call's own host.
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ use crate::store::{Heard, Store};
 const TOPIC: &str = "call-events";
 /// PostgreSQL's limit on a notification's payload is 8000 bytes; an event is far smaller.
 const MAX_PAYLOAD: usize = 7900;
+/// How long the first event waits for others to leave with it.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Events as shared: with the host they came from, which has delivered them already.
 #[derive(Deserialize)]
@@ -81,6 +84,7 @@ pub fn share(hub: &Arc<EventHub>, store: &Store) {
             }
         };
         while let Some(first) = events.blocking_recv() {
+            std::thread::sleep(GATHER);
             let mut next = Some(first);
             while let Some(event) = next.take() {
                 // Strings and numbers: it serialises.
