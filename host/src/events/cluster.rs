@@ -110,8 +110,10 @@ pub fn share(hub: &Arc<EventHub>, store: &Store) {
     }
     let hub = Arc::clone(hub);
     store.listen(move |heard| {
+        // Without a client there is nobody to deliver to: skip reading the payload.
         if let Heard::Change { topic, subject } = heard
             && topic == TOPIC
+            && hub.has_listeners()
         {
             match serde_json::from_str::<Shared>(&subject) {
                 Ok(shared) if shared.host != host => {

@@ -228,6 +228,11 @@ impl EventHub {
             .subscribe()
     }
 
+    /// Whether any client of any company listens.
+    pub fn has_listeners(&self) -> bool {
+        lock(&self.channels).values().any(|channel| channel.receiver_count() > 0)
+    }
+
     /// How many clients listen to `company`'s events, company-wide or a user's.
     pub fn listeners(&self, company: &str) -> usize {
         let channels = lock(&self.channels);

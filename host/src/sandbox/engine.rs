@@ -2,14 +2,15 @@
 //! allocator (with a clean fall-back where its address space cannot be reserved), and
 //! the epoch ticker that enforces decision deadlines.
 //!
-//! The ticker ticks while decisions run ([`EpochTicker::ticking`]) and for [`LINGER`]
-//! after, then sleeps: an idle host, or one of several hosts sharing a machine, should not
-//! wake a thousand times a second for nothing.
+//! The ticker ticks only while decisions run ([`EpochTicker::ticking`]) and sleeps
+//! otherwise: an idle host, or one of several hosts sharing a machine, should not wake a
+//! thousand times a second for nothing. (Waking it costs a decision one system call; a
+//! decision takes tens of microseconds, its deadline milliseconds.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, Thread};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -81,10 +82,6 @@ pub fn build(prefer_pooling: bool) -> wasmtime::Result<(Engine, Allocator, Epoch
 
 /// How long the idle ticker sleeps before checking that the engine still exists.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
-/// How long the ticker keeps ticking after the last decision before it sleeps: a busy
-/// host's decisions then find it awake (waking a parked thread is a system call on the
-/// call's path; telling a running one is an atomic swap).
-const LINGER: Duration = Duration::from_millis(100);
 
 /// The thread that advances the engine's epoch every [`EPOCH_TICK`] while any decision
 /// runs, until the engine is dropped; cheap to clone.
@@ -111,17 +108,13 @@ impl EpochTicker {
         let ticker = Arc::clone(&shared);
         let handle = thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
             let shared = ticker;
-            let mut idle_since = Instant::now();
             loop {
-                if shared.running.load(Ordering::Acquire) > 0 {
-                    idle_since = Instant::now();
-                } else if idle_since.elapsed() >= LINGER {
+                if shared.running.load(Ordering::Acquire) == 0 {
                     // `ticking` unparks: a decision starting after the load wakes this.
                     thread::park_timeout(IDLE_CHECK);
                     if engine.upgrade().is_none() {
                         return;
                     }
-                    idle_since = Instant::now();
                     continue;
                 }
                 thread::sleep(EPOCH_TICK);
