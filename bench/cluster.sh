@@ -25,6 +25,9 @@ HOSTS=${HOSTS:-"1 3"}
 RATES=${RATES:-"200 400 600 800 1000"}
 STEP_S=${STEP_S:-10}
 ROUNDS=${ROUNDS:-3}
+# Worker threads per host, the same for every cluster size: the host's default is the
+# cores but at least 4, i.e. 12 busy-polling workers for 3 hosts on 2 cores.
+WORKERS=${WORKERS:-2}
 FRONT_PORT=15700
 UAS_PORT=16200          # callee i listens on UAS_PORT + i
 UAC_PORT=16300          # caller i sends from UAC_PORT + 10 * step + i
@@ -59,7 +62,7 @@ cluster() {
     url="${pg_url%/*}/cluster${n}r$round"
     : > "$work/dispatcher-$n.list"
     for k in $(seq "$n"); do
-        RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --store "$url" \
+        RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN CENTRALITA_WORKERS=$WORKERS "$TARGET/release/centralita" serve --store "$url" \
             --data-dir "$work/host-$label-$k" --http-listen "127.0.0.1:$((18600 + k))" \
             --sip-listen "127.0.0.1:$((15600 + k))" --rtp-ports "$((10000 + 10000 * k))-$((19998 + 10000 * k))" \
             > "$work/host-$label-$k.log" 2>&1 &

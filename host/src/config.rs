@@ -20,6 +20,8 @@ pub const DEFAULT_DATA_DIR: &str = "./centralita-data";
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 /// Default SIP address.
 pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
+/// The fewest threads running calls and the API when `workers` is not set.
+pub const MIN_WORKERS: usize = 4;
 
 /// Flags of `centralita serve`.
 #[derive(Debug, Clone, Default, Args)]
@@ -67,6 +69,10 @@ pub struct ServeArgs {
     /// Seconds an extension rings before the call counts as unanswered.
     #[arg(long, env = "CENTRALITA_RING_TIMEOUT_S")]
     pub ring_timeout_s: Option<u64>,
+    /// Threads that run calls and the API (default: the cores, at least 4). Fewer suit
+    /// several hosts sharing one machine.
+    #[arg(long, env = "CENTRALITA_WORKERS")]
+    pub workers: Option<usize>,
     /// The SMTP server mail is sent through: `smtp://HOST[:PORT]` (plain),
     /// `smtp://USER:PASSWORD@HOST:587?tls=required` (STARTTLS) or
     /// `smtps://USER:PASSWORD@HOST[:PORT]` (TLS). Without it no mail is sent.
@@ -87,8 +93,8 @@ pub struct ServeArgs {
     #[arg(long, env = "CENTRALITA_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// A TOML file with any of: data_dir, store, http_listen, sip_listen, demo, no_pooling,
-    /// rtp_ports, public_ip, ring_timeout_s, digest_sha256, ban_failures, ban_window_s,
-    /// ban_duration_s, smtp_url, mail_from, https_listen, tls_cert, tls_key.
+    /// rtp_ports, public_ip, ring_timeout_s, workers, digest_sha256, ban_failures,
+    /// ban_window_s, ban_duration_s, smtp_url, mail_from, https_listen, tls_cert, tls_key.
     #[arg(long, env = "CENTRALITA_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -108,6 +114,7 @@ struct FileConfig {
     rtp_ports: Option<String>,
     public_ip: Option<IpAddr>,
     ring_timeout_s: Option<u64>,
+    workers: Option<usize>,
     digest_sha256: Option<bool>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
@@ -132,6 +139,8 @@ pub struct ServeConfig {
     /// What goes into SIP headers and SDP as this host's address.
     pub public_ip: IpAddr,
     pub ring_timeout: Duration,
+    /// Threads that run calls and the API.
+    pub workers: usize,
     /// Offer SHA-256 digest challenges as well as MD5.
     pub digest_sha256: bool,
     /// The SMTP server and From address; none = mail is not sent.
@@ -196,6 +205,16 @@ impl ServeArgs {
             Some(seconds) => Duration::from_secs(seconds),
             None => crate::calls::DEFAULT_RING_TIMEOUT,
         };
+        let workers = match self.workers.or(file.workers) {
+            Some(0) => {
+                return Err(ConfigError::Invalid { setting: "workers", message: "must be at least 1".into() });
+            }
+            Some(workers) => workers,
+            // At least MIN_WORKERS even on a 2-core machine: routing decisions and store
+            // reads run inside call tasks, and more workers keep one slow call from
+            // holding up others.
+            None => std::thread::available_parallelism().map_or(MIN_WORKERS, |n| n.get().max(MIN_WORKERS)),
+        };
         let mail = mail_settings(self.smtp_url.or(file.smtp_url), self.mail_from.or(file.mail_from))?;
         let https = https_settings(
             self.https_listen.or(file.https_listen),
@@ -217,6 +236,7 @@ impl ServeArgs {
             https,
             digest_sha256: self.digest_sha256 || file.digest_sha256.unwrap_or(false),
             ring_timeout,
+            workers,
             ban,
             rtp_ports,
             public_ip,
@@ -359,6 +379,18 @@ mod tests {
         let args = ServeArgs { ban_window_s: Some(0), ..Default::default() };
         let error = args.resolve().unwrap_err();
         assert!(error.to_string().contains("ban_window_s"), "{error}");
+    }
+
+    #[test]
+    fn workers_default_to_the_cores_but_at_least_four_and_zero_is_refused() {
+        assert!(ServeArgs::default().resolve().unwrap().workers >= MIN_WORKERS);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("centralita.toml");
+        std::fs::write(&file, "workers = 2\n").unwrap();
+        let config = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap();
+        assert_eq!(config.workers, 2, "a cluster host on a shared machine may run fewer");
+        let error = ServeArgs { workers: Some(0), ..Default::default() }.resolve().unwrap_err();
+        assert!(error.to_string().contains("workers"), "{error}");
     }
 
     #[test]

@@ -160,9 +160,6 @@ fn read_input(path: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// The fewest async worker threads the host runs.
-const WORKER_THREADS: usize = 4;
-
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let store = match &config.store {
@@ -218,11 +215,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if config.demo {
         demo::ensure(&app).context("creating the demo company")?;
     }
-    // At least WORKER_THREADS workers even on a 2-core machine: routing decisions and store
-    // reads run inside call tasks, and more workers keep one slow call from holding up others.
-    let workers =
-        std::thread::available_parallelism().map_or(WORKER_THREADS, |n| n.get().max(WORKER_THREADS));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(config.workers).enable_all().build()?;
     runtime.block_on(async move {
         // One signal stops every listener.
         let (stop, stopped) = tokio::sync::watch::channel(false);
