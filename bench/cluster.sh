@@ -25,9 +25,9 @@ HOSTS=${HOSTS:-"1 3"}
 RATES=${RATES:-"200 400 600 800 1000"}
 STEP_S=${STEP_S:-10}
 ROUNDS=${ROUNDS:-3}
-# Worker threads per host, the same for every cluster size: the host's default is the
-# cores but at least 4, i.e. 12 busy-polling workers for 3 hosts on 2 cores.
-WORKERS=${WORKERS:-2}
+# Worker threads per host (--workers), the same for every cluster size; unset, the
+# host's default (the cores, at least 4).
+WORKERS=${WORKERS:-}
 FRONT_PORT=15700
 UAS_PORT=16200          # callee i listens on UAS_PORT + i
 UAC_PORT=16300          # caller i sends from UAC_PORT + 10 * step + i
@@ -62,7 +62,7 @@ cluster() {
     url="${pg_url%/*}/cluster${n}r$round"
     : > "$work/dispatcher-$n.list"
     for k in $(seq "$n"); do
-        RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN CENTRALITA_WORKERS=$WORKERS "$TARGET/release/centralita" serve --store "$url" \
+        RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --store "$url" ${WORKERS:+--workers "$WORKERS"} \
             --data-dir "$work/host-$label-$k" --http-listen "127.0.0.1:$((18600 + k))" \
             --sip-listen "127.0.0.1:$((15600 + k))" --rtp-ports "$((10000 + 10000 * k))-$((19998 + 10000 * k))" \
             > "$work/host-$label-$k.log" 2>&1 &
@@ -197,5 +197,15 @@ cpu = float(best["cpu_ms_per_call"]) if best else 0.0
 single_cpu = float(one["cpu_ms_per_call"]) if one else 0.0
 if single_cpu:
     print(f"sharing adds {100 * (cpu / single_cpu - 1):.0f} % host CPU per call at {best['offered']} calls offered")
+# The same with each host as loaded as the single one: a host's CPU per call falls as
+# its rate rises, so at equal total rates the comparison also counts three hosts each
+# running a third of the calls less efficiently.
+if best and most > 1:
+    per_host_offered = str(int(best["offered"]) // most)
+    alone = [f for f in single if f["offered"] == per_host_offered]
+    if alone:
+        alone_cpu = float(alone[0]["cpu_ms_per_call"])
+        print(f"at equal load per host ({most} hosts at {best['rate']}/s against one at {alone[0]['rate']}/s): "
+              f"{cpu:.3f} against {alone_cpu:.3f} ms per call, {100 * (cpu / alone_cpu - 1):+.0f} %")
 print(f"cluster hosts={most} cps={cps} cpu_ms_per_call={cpu:.3f} single_host_cpu_ms_per_call={single_cpu:.3f}")
 PY
