@@ -207,7 +207,10 @@ impl ServeArgs {
         };
         let workers = match self.workers.or(file.workers) {
             Some(0) => {
-                return Err(ConfigError::Invalid { setting: "workers", message: "must be at least 1".into() });
+                return Err(ConfigError::Invalid {
+                    setting: "workers",
+                    message: "must be at least 1".into(),
+                });
             }
             Some(workers) => workers,
             // At least MIN_WORKERS even on a 2-core machine: routing decisions and store

@@ -1,6 +1,8 @@
 //! Each host's copy of the rows a call reads (companies, users, devices, DIDs, module
-//! installs…): tables that change only when an admin changes something. A snapshot's read
-//! of such a table is answered here when it can be, without a round trip to PostgreSQL.
+//! installs…): tables that change only when an admin changes something, and the
+//! registrations, which change at each REGISTER (a few a second per thousand phones: at
+//! worst a call's lookup misses, as it would without the cache). A snapshot's read of such
+//! a table is answered here when it can be, without a round trip to PostgreSQL.
 //!
 //! A write transaction that changed a cached table announces the table on the change
 //! feed in the same transaction, and clears it locally once committed; every host clears
@@ -15,11 +17,11 @@ use std::sync::{Mutex, MutexGuard};
 use super::super::Row;
 use crate::store::{
     ALIASES, CALL_EVENTS, COMPANIES, DEVICES, DID_OWNERS, DIDS, EXTERNAL_NUMBERS, IVR_MENUS, MODULE_INSTALLS,
-    MODULE_VERSIONS, PICKUP_GROUPS, PROMPTS, QUEUES, ROOMS, SERVICE_CODE_OVERRIDES, SERVICE_CODES,
-    SIP_DOMAINS, USERS, VOICEMAIL_BOXES,
+    MODULE_VERSIONS, PICKUP_GROUPS, PROMPTS, QUEUES, REGISTRATIONS, ROOMS, SERVICE_CODE_OVERRIDES,
+    SERVICE_CODES, SIP_DOMAINS, USERS, VOICEMAIL_BOXES,
 };
 
-/// The tables kept: rarely written, read on every call. (Named by their collections, so
+/// The tables kept: read on every call, rarely written (registrations aside). (Named by their collections, so
 /// a renamed table cannot silently drop out of the cache.)
 const CACHED: &[&str] = &[
     COMPANIES.name,
@@ -41,6 +43,7 @@ const CACHED: &[&str] = &[
     CALL_EVENTS.name,
     VOICEMAIL_BOXES.name,
     ROOMS.name,
+    REGISTRATIONS.name,
 ];
 
 /// The topic a changed cached table is announced under, the table name its subject.
