@@ -288,3 +288,80 @@ fn a_host_reads_its_own_writes_at_once_and_another_hosts_once_it_hears_of_them()
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+#[test]
+fn a_prefix_deleted_on_one_host_is_forgotten_by_the_other_and_many_rows_forget_the_table() {
+    let url = testing::fresh_database_url();
+    let (a, b) = (Store::connect(&url).unwrap(), Store::connect(&url).unwrap());
+    let count =
+        |store: &Store, prefix: &str| store.read(|r| r.scan(&EXTERNAL_NUMBERS, prefix)).unwrap().len();
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(15), "never: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    };
+    // b caches the empty company; then more rows in one transaction than are announced
+    // one by one.
+    assert_eq!(count(&b, "acme\0"), 0);
+    a.write(|tx| {
+        for i in 0..100 {
+            let name = format!("n{i}");
+            tx.put(&EXTERNAL_NUMBERS, &company_key("acme", &name), &number("acme", &name))?;
+        }
+        tx.put(&EXTERNAL_NUMBERS, &company_key("globex", "g"), &number("globex", "g"))
+    })
+    .unwrap();
+    wait_for("b sees a's hundred rows", &|| count(&b, "acme\0") == 100);
+    assert_eq!(count(&b, "globex\0"), 1);
+    a.write(|tx| tx.delete_prefix(&EXTERNAL_NUMBERS, "acme\0")).unwrap();
+    assert_eq!(count(&a, "acme\0"), 0, "the writer's next read");
+    wait_for("b hears of a's prefix delete", &|| count(&b, "acme\0") == 0);
+    assert_eq!(count(&b, "globex\0"), 1);
+}
+
+#[test]
+fn a_row_changed_on_one_host_is_forgotten_by_the_other_which_keeps_the_rest_cached() {
+    let url = testing::fresh_database_url();
+    let (a, b) = (Store::connect(&url).unwrap(), Store::connect(&url).unwrap());
+    let description = |store: &Store, name: &str| {
+        store.read(|r| r.get(&EXTERNAL_NUMBERS, &company_key("acme", name))).unwrap().map(|n| n.description)
+    };
+    a.write(|tx| {
+        tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "one"), &number("acme", "one"))?;
+        tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "two"), &number("acme", "two"))
+    })
+    .unwrap();
+    // Announcements arrive in order: once b has heard of a later write ("fence", cached
+    // as missing first), it has heard of the first one and reads what follows afresh.
+    assert_eq!(description(&b, "fence"), None);
+    a.write(|tx| tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "fence"), &number("acme", "fence"))).unwrap();
+    let started = std::time::Instant::now();
+    while description(&b, "fence").is_none() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "b never heard of the fence");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(description(&b, "one").as_deref(), Some(""));
+    assert_eq!(description(&b, "two").as_deref(), Some(""), "b caches both");
+    // Row "two" changes behind every host's back (no announcement): only a cache that
+    // kept it still shows the old description.
+    let mut behind = number("acme", "two");
+    behind.description = "changed behind the store".into();
+    let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let key = company_key("acme", "two").into_bytes();
+    client
+        .execute(
+            "UPDATE external_numbers SET value = $2 WHERE key = $1",
+            &[&key, &serde_json::to_vec(&behind).unwrap()],
+        )
+        .unwrap();
+    let mut one = number("acme", "one");
+    one.description = "changed on a".into();
+    a.write(|tx| tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "one"), &one)).unwrap();
+    while description(&b, "one").as_deref() != Some("changed on a") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "b never heard of a's change");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(description(&b, "two").as_deref(), Some(""), "a change of row one kept row two cached");
+}

@@ -4,12 +4,14 @@
 //! worst a call's lookup misses, as it would without the cache). A snapshot's read of such
 //! a table is answered here when it can be, without a round trip to PostgreSQL.
 //!
-//! A write transaction that changed a cached table announces the table on the change
-//! feed in the same transaction, and clears it locally once committed; every host clears
-//! it when the announcement arrives (all of them after the feed reconnects). A generation
-//! per table stops a read that raced a change from caching what it read before. Write
-//! transactions never read from here: a read-then-write (compare-and-swap) sees the row
-//! as committed.
+//! A write transaction that changed a cached table announces the rows it put or deleted on
+//! the change feed in the same transaction (the whole table when it changed many, or a
+//! key prefix), and forgets them locally once committed; every host forgets them when the
+//! announcement arrives (the whole cache after the feed reconnects). Forgetting a row
+//! drops it and every cached scan whose prefix covers it, and keeps the rest: a phone's
+//! REGISTER does not empty the other phones' cached registrations. A generation per table
+//! stops a read that raced a change from caching what it read before. Write transactions
+//! never read from here: a read-then-write (compare-and-swap) sees the row as committed.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -48,6 +50,27 @@ const CACHED: &[&str] = &[
 
 /// The topic a changed cached table is announced under, the table name its subject.
 pub(super) const TABLE_TOPIC: &str = "table";
+/// The topic a changed row of a cached table is announced under; see [`row_subject`].
+pub(super) const ROW_TOPIC: &str = "row";
+/// More changed rows than this in one table and one transaction: the table is announced.
+pub(super) const MAX_ROWS_ANNOUNCED: usize = 32;
+
+/// A changed row as announced: `table NEWLINE key in hex` (keys hold NUL separators,
+/// which a notification's text cannot carry).
+pub(super) fn row_subject(table: &str, key: &str) -> String {
+    let hex: String = key.bytes().map(|byte| format!("{byte:02x}")).collect();
+    format!("{table}\n{hex}")
+}
+
+/// The table and key of a [`row_subject`]; `None` when it is not one.
+pub(super) fn parse_row_subject(subject: &str) -> Option<(&str, String)> {
+    let (table, hex) = subject.split_once('\n')?;
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|at| hex.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect::<Option<Vec<u8>>>()?;
+    Some((table, String::from_utf8(bytes).ok()?))
+}
 
 pub(super) fn is_cached(table: &str) -> bool {
     CACHED.contains(&table)
@@ -112,6 +135,18 @@ impl ReadCache {
         cache.scans.clear();
     }
 
+    /// Forget `table`'s row `key` (it changed): the row and the scans that cover it.
+    pub(super) fn forget_row(&self, table: &str, key: &str) {
+        let Some(name) = CACHED.iter().find(|name| **name == table) else { return };
+        let mut tables = self.lock();
+        let cache = tables.entry(name).or_default();
+        // Reads under way, of any row, cache nothing: simpler than a generation per row,
+        // and they are few.
+        cache.generation += 1;
+        cache.gets.remove(key);
+        cache.scans.retain(|prefix, _| !key.starts_with(prefix.as_str()));
+    }
+
     /// Forget everything (changes may have been missed).
     pub(super) fn forget_all(&self) {
         for cache in self.lock().values_mut() {
@@ -119,5 +154,52 @@ impl ReadCache {
             cache.gets.clear();
             cache.scans.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: &str = "registrations";
+
+    fn row(key: &str) -> Row {
+        (key.to_string(), key.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_changed_row_is_forgotten_with_the_scans_that_cover_it_and_the_rest_is_kept() {
+        let cache = ReadCache::default();
+        let generation = cache.generation(TABLE);
+        for key in ["acme\x00101", "acme\x00102", "globex\x00101"] {
+            cache.keep_get(TABLE, generation, key, &Some(key.as_bytes().to_vec()));
+        }
+        cache.keep_scan(TABLE, generation, "acme\0", &[row("acme\x00101"), row("acme\x00102")]);
+        cache.keep_scan(TABLE, generation, "globex\0", &[row("globex\x00101")]);
+        cache.keep_scan(
+            TABLE,
+            generation,
+            "",
+            &[row("acme\x00101"), row("acme\x00102"), row("globex\x00101")],
+        );
+        cache.forget_row(TABLE, "acme\x00101");
+        assert_eq!(cache.get(TABLE, "acme\x00101"), None, "the row");
+        assert_eq!(cache.scan(TABLE, "acme\0"), None, "its company's scan");
+        assert_eq!(cache.scan(TABLE, ""), None, "the whole table's scan");
+        assert!(cache.get(TABLE, "acme\x00102").is_some(), "another row is kept");
+        assert!(cache.scan(TABLE, "globex\0").is_some(), "another company's scan is kept");
+        // A read begun before the change caches nothing.
+        cache.keep_get(TABLE, generation, "acme\x00101", &None);
+        assert_eq!(cache.get(TABLE, "acme\x00101"), None);
+    }
+
+    #[test]
+    fn a_row_subject_carries_a_key_with_separators_and_a_bad_one_is_refused() {
+        let subject = row_subject(TABLE, "acme\x00101");
+        assert!(!subject.contains('\0'), "{subject:?}");
+        assert_eq!(parse_row_subject(&subject), Some((TABLE, "acme\x00101".to_string())));
+        assert_eq!(parse_row_subject("registrations\n6"), None, "odd length");
+        assert_eq!(parse_row_subject("registrations\nzz"), None, "not hex");
+        assert_eq!(parse_row_subject("registrations"), None, "no key");
     }
 }

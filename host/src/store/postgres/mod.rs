@@ -12,7 +12,7 @@ mod listen;
 mod migrations;
 
 use std::cell::{Cell, OnceCell};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -160,7 +160,7 @@ impl Pool {
             connection: Some(connection),
             in_transaction: false,
             lost: Cell::new(false),
-            changed_cached: HashSet::new(),
+            changed_cached: HashMap::new(),
         }
     }
 
@@ -179,6 +179,12 @@ impl PoolInner {
     fn heard(&self, heard: &Heard) {
         match heard {
             Heard::Change { topic, subject } if topic == cache::TABLE_TOPIC => self.cache.forget(subject),
+            Heard::Change { topic, subject } if topic == cache::ROW_TOPIC => {
+                match cache::parse_row_subject(subject) {
+                    Some((table, key)) => self.cache.forget_row(table, &key),
+                    None => self.cache.forget_all(),
+                }
+            }
             Heard::Change { .. } | Heard::Nothing => {}
             Heard::Missed => self.cache.forget_all(),
         }
@@ -198,8 +204,9 @@ pub(in crate::store) struct Session {
     connection: Option<Connection>,
     in_transaction: bool,
     lost: Cell<bool>,
-    /// The cached tables this transaction wrote: announced and forgotten at commit.
-    changed_cached: HashSet<&'static str>,
+    /// The rows of cached tables this transaction wrote (`None`: the whole table, for a
+    /// prefix delete or too many rows): announced and forgotten at commit.
+    changed_cached: HashMap<&'static str, Option<HashSet<String>>>,
 }
 
 impl Session {
@@ -221,23 +228,42 @@ impl Session {
     }
 
     pub(in crate::store) fn commit(mut self) -> Result<(), StoreError> {
-        let changed: Vec<&'static str> = self.changed_cached.drain().collect();
-        for table in &changed {
-            self.announce(cache::TABLE_TOPIC, table)?;
+        let changed: Vec<(&'static str, Option<HashSet<String>>)> = self.changed_cached.drain().collect();
+        for (table, rows) in &changed {
+            match rows {
+                None => self.announce(cache::TABLE_TOPIC, table)?,
+                Some(rows) => {
+                    for key in rows {
+                        self.announce(cache::ROW_TOPIC, &cache::row_subject(table, key))?;
+                    }
+                }
+            }
         }
         let committed = self.call(Op::Commit);
         // Also after a failed COMMIT: whether it took effect is unknown.
-        for table in changed {
-            self.pool.inner.cache.forget(table);
+        let cache = &self.pool.inner.cache;
+        for (table, rows) in changed {
+            match rows {
+                None => cache.forget(table),
+                Some(rows) => rows.iter().for_each(|key| cache.forget_row(table, key)),
+            }
         }
         committed?;
         self.in_transaction = false;
         Ok(())
     }
 
-    fn wrote(&mut self, table: &'static str) {
-        if cache::is_cached(table) {
-            self.changed_cached.insert(table);
+    /// This transaction wrote `table`'s row `key` (`None`: rows under a prefix).
+    fn wrote(&mut self, table: &'static str, key: Option<&str>) {
+        if !cache::is_cached(table) {
+            return;
+        }
+        let rows = self.changed_cached.entry(table).or_insert_with(|| Some(HashSet::new()));
+        match (rows.as_mut(), key) {
+            (Some(keys), Some(key)) if keys.len() < cache::MAX_ROWS_ANNOUNCED || keys.contains(key) => {
+                keys.insert(key.to_string());
+            }
+            _ => *rows = None,
         }
     }
 }
@@ -293,12 +319,12 @@ impl RawRead for Session {
 
 impl RawWrite for Session {
     fn put(&mut self, table: &'static str, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.wrote(table);
+        self.wrote(table, Some(key));
         self.call(Op::Put { table, key: key.to_string(), value: value.to_vec() }).map(|_| ())
     }
 
     fn delete(&mut self, table: &'static str, key: &str) -> Result<bool, StoreError> {
-        self.wrote(table);
+        self.wrote(table, Some(key));
         match self.call(Op::Delete { table, key: key.to_string() })? {
             Answer::Count(count) => Ok(count > 0),
             _ => Err(unexpected("delete")),
@@ -306,7 +332,7 @@ impl RawWrite for Session {
     }
 
     fn delete_prefix(&mut self, table: &'static str, prefix: &str) -> Result<usize, StoreError> {
-        self.wrote(table);
+        self.wrote(table, None);
         match self.call(Op::DeletePrefix { table, prefix: prefix.to_string() })? {
             Answer::Count(count) => Ok(count),
             _ => Err(unexpected("delete_prefix")),
