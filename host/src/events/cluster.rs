@@ -73,7 +73,7 @@ pub fn share(hub: &Arc<EventHub>, store: &Store) {
         return;
     }
     let Some(mut events) = hub.share_with_other_hosts() else { return };
-    let host = crate::sip::dialog::token();
+    let host = store.host_id().to_string();
     let publisher = store.clone();
     let from = host.clone();
     let started = std::thread::Builder::new().name("events-out".into()).spawn(move || {

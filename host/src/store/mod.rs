@@ -24,6 +24,7 @@ pub mod records;
 pub mod testing;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -97,6 +98,9 @@ trait RawWrite: RawRead {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// This host's id among the hosts sharing the store: new for each opened store (a
+    /// restarted host is a new host).
+    host: Arc<str>,
 }
 
 #[derive(Clone)]
@@ -108,18 +112,28 @@ enum Backend {
 impl Store {
     /// Open (or create) the embedded store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Embedded(embedded::Db::open(data_dir)?) })
+        Ok(Store::with(Backend::Embedded(embedded::Db::open(data_dir)?)))
     }
 
     /// A store that lives in memory only, for `centralita module run` and tests.
     pub fn in_memory() -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Embedded(embedded::Db::in_memory()?) })
+        Ok(Store::with(Backend::Embedded(embedded::Db::in_memory()?)))
     }
 
     /// Connect to the PostgreSQL database at `url` (`postgres://user@host:port/db`) and
     /// bring its tables up to date.
     pub fn connect(url: &str) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Postgres(postgres::Pool::connect(url)?) })
+        Ok(Store::with(Backend::Postgres(postgres::Pool::connect(url)?)))
+    }
+
+    fn with(backend: Backend) -> Store {
+        Store { backend, host: format!("{:016x}", rand::random::<u64>()).into() }
+    }
+
+    /// This host's id among the hosts sharing the store, for telling its own
+    /// announcements and rows from the others'.
+    pub fn host_id(&self) -> &str {
+        &self.host
     }
 
     /// Whether other hosts may share this store (PostgreSQL): state they must agree on

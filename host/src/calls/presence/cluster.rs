@@ -45,7 +45,7 @@ pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store) {
     if !store.is_shared() {
         return;
     }
-    let host = crate::sip::dialog::token();
+    let host = store.host_id().to_string();
     // Set when another host announces a new row (or the feed missed some): read them all.
     let others_changed = Arc::new(AtomicBool::new(true));
     store.listen({

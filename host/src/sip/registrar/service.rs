@@ -99,7 +99,7 @@ impl Registrar {
             challenges: vec![Algorithm::Md5],
             shared: store
                 .is_shared()
-                .then(|| SharedLocation::new(store.clone(), crate::sip::dialog::token())),
+                .then(|| SharedLocation::new(store.clone(), store.host_id().to_string())),
             store,
         }
     }
