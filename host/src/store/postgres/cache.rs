@@ -23,8 +23,8 @@ use crate::store::{
     SERVICE_CODES, SIP_DOMAINS, USERS, VOICEMAIL_BOXES,
 };
 
-/// The tables kept: read on every call, rarely written (registrations aside). (Named by their collections, so
-/// a renamed table cannot silently drop out of the cache.)
+/// The tables kept: read on every call, rarely written (registrations aside). Named by
+/// their collections, so a renamed table cannot silently drop out of the cache.
 const CACHED: &[&str] = &[
     COMPANIES.name,
     USERS.name,

@@ -356,35 +356,48 @@ impl Snapshot {
         let session = self.pool.begin(false)?;
         Ok(self.session.get_or_init(|| session))
     }
+
+    /// A read of `table`: what the cache holds (`cached`) when the table is cached and
+    /// it holds the answer, else `read` from the database, the answer kept (`keep`) at
+    /// the generation seen before reading.
+    fn through_cache<T>(
+        &self,
+        table: &'static str,
+        cached: impl FnOnce(&cache::ReadCache) -> Option<T>,
+        read: impl FnOnce(&Session) -> Result<T, StoreError>,
+        keep: impl FnOnce(&cache::ReadCache, u64, &T),
+    ) -> Result<T, StoreError> {
+        if !cache::is_cached(table) {
+            return read(self.session()?);
+        }
+        let cache = &self.pool.inner.cache;
+        if let Some(answer) = cached(cache) {
+            return Ok(answer);
+        }
+        let generation = cache.generation(table);
+        let answer = read(self.session()?)?;
+        keep(cache, generation, &answer);
+        Ok(answer)
+    }
 }
 
 impl RawRead for Snapshot {
     fn get(&self, table: &'static str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        if !cache::is_cached(table) {
-            return self.session()?.get(table, key);
-        }
-        let cache = &self.pool.inner.cache;
-        if let Some(value) = cache.get(table, key) {
-            return Ok(value);
-        }
-        let generation = cache.generation(table);
-        let value = self.session()?.get(table, key)?;
-        cache.keep_get(table, generation, key, &value);
-        Ok(value)
+        self.through_cache(
+            table,
+            |cache| cache.get(table, key),
+            |session| session.get(table, key),
+            |cache, generation, value| cache.keep_get(table, generation, key, value),
+        )
     }
 
     fn scan(&self, table: &'static str, prefix: &str) -> Result<Vec<Row>, StoreError> {
-        if !cache::is_cached(table) {
-            return self.session()?.scan(table, prefix);
-        }
-        let cache = &self.pool.inner.cache;
-        if let Some(rows) = cache.scan(table, prefix) {
-            return Ok(rows);
-        }
-        let generation = cache.generation(table);
-        let rows = self.session()?.scan(table, prefix)?;
-        cache.keep_scan(table, generation, prefix, &rows);
-        Ok(rows)
+        self.through_cache(
+            table,
+            |cache| cache.scan(table, prefix),
+            |session| session.scan(table, prefix),
+            |cache, generation, rows| cache.keep_scan(table, generation, prefix, rows),
+        )
     }
 
     fn count(&self, table: &'static str, prefix: &str) -> Result<usize, StoreError> {
