@@ -19,6 +19,19 @@ const AT: &str = "2026-11-18T10:00:00Z";
 /// Long enough that a change still unheard after it will never be heard.
 const NEVER: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// Poll `check` until it passes, and how long that took; fails the test with `what` and
+/// the last observation after [`NEVER`].
+fn eventually(what: &str, mut check: impl FnMut() -> Result<(), String>) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    loop {
+        match check() {
+            Ok(()) => return started.elapsed(),
+            Err(seen) => assert!(started.elapsed() < NEVER, "never: {what}: {seen}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A host on the shared store at `url`, with a data directory of its own.
 fn on_store(url: &str) -> Server {
     Server::start_with_args(&["--store", url])
@@ -96,25 +109,19 @@ fn two_hosts_on_one_database_see_each_others_writes() {
     // is printed; the bound only catches a change that never arrives (the machine is
     // shared: no test asserts a wall-clock time).
     a.upload_module("acme", "router", guest_bytes("vip_router"), "").expect(201, "upload v2 on a");
-    let activated = std::time::Instant::now();
-    loop {
+    let took = eventually("b decides with version 2", || {
         let route = b.route("acme", "34910000000", "34600111222", AT);
-        if route["module_version"] == 2 {
-            eprintln!("version 2 reached host b after {:?}", activated.elapsed());
-            break;
-        }
-        assert!(activated.elapsed() < NEVER, "b still decides with {route}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+        if route["module_version"] == 2 { Ok(()) } else { Err(format!("b still decides with {route}")) }
+    });
+    eprintln!("version 2 reached host b after {took:?}");
     // And back: a rollback on b reaches a.
     b.operator()
         .post("/api/v1/companies/acme/modules/router/rollback", &json!({}))
         .expect(200, "roll back on b");
-    let rolled_back = std::time::Instant::now();
-    while a.route("acme", "34910000000", "34600111222", AT)["module_version"] != 1 {
-        assert!(rolled_back.elapsed() < NEVER, "a never heard of the rollback");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    eventually("a hears of the rollback", || {
+        let route = a.route("acme", "34910000000", "34600111222", AT);
+        if route["module_version"] == 1 { Ok(()) } else { Err(format!("a decides with {route}")) }
+    });
 }
 
 #[test]
@@ -129,11 +136,14 @@ fn a_phone_registered_through_one_host_is_called_through_another() {
     assert_eq!(registrations_on_b().as_array().map(Vec::len), Some(0));
     // ...then 101 registers with a; b lists the registration and rings it.
     let device = Device::start(&a, "101", &callee, "answer", 1);
-    let registered = std::time::Instant::now();
-    while registrations_on_b().as_array().map(Vec::len) != Some(1) {
-        assert!(registered.elapsed() < NEVER, "b never heard of the registration through a");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    eventually("b hears of the registration through a", || {
+        let registrations = registrations_on_b();
+        if registrations.as_array().map(Vec::len) == Some(1) {
+            Ok(())
+        } else {
+            Err(registrations.to_string())
+        }
+    });
     let (ok, log) = call(&b, "100", &caller, "101", "answered", &[("TALK_MS", "300")], 1);
     assert!(ok, "the call through b failed:\n{log}\n{}", b.log());
     let (ok, log) = device.finish();
@@ -273,15 +283,10 @@ fn a_queue_on_one_host_skips_an_agent_busy_on_another_and_counts_the_callers_wai
             call(&b, "100", &caller, "800", "keys", &values, 1)
         });
         // a counts b's waiting caller in the queue's live figures.
-        let started = std::time::Instant::now();
-        loop {
+        eventually("a counts the caller waiting on b", || {
             let stats = a.operator().get("/api/v1/companies/acme/queues/support/stats").expect(200, "on a");
-            if stats["live"]["waiting"] == 1 {
-                break;
-            }
-            assert!(started.elapsed() < NEVER, "a never counted the caller waiting on b: {stats}");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+            if stats["live"]["waiting"] == 1 { Ok(()) } else { Err(stats.to_string()) }
+        });
         let (ok, log) = queued.join().expect("the queue caller");
         assert!(ok, "the queue caller's call through b failed:\n{log}\n{}", b.log());
         let (ok, log) = busy.join().expect("the colleague's call");
