@@ -29,6 +29,7 @@ pub mod constant_time;
 pub mod demo;
 pub mod dialling;
 pub mod events;
+pub mod huge_pages;
 pub mod mail;
 pub mod media;
 pub mod module_cli;

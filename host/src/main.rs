@@ -28,7 +28,8 @@ use centralita::trunks::{self, Trunks};
 use centralita::{demo, operator_token, shutdown};
 
 // mimalloc: decisions allocate and free many small objects; glibc's malloc showed in the
-// decision benchmark's profile (and its periodic consolidation in the tail).
+// decision benchmark's profile (and its periodic consolidation in the tail). Its huge
+// pages are turned off in `main` (see `huge_pages`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -112,6 +113,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    centralita::huge_pages::keep_small_pages();
     match Cli::parse().command {
         Command::Serve(args) => serve(*args),
         Command::Module(ModuleCommand::Run { file, decision, input, deadline_ms, http_allow }) => {
