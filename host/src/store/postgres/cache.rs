@@ -58,18 +58,13 @@ pub(super) const MAX_ROWS_ANNOUNCED: usize = 32;
 /// A changed row as announced: `table NEWLINE key in hex` (keys hold NUL separators,
 /// which a notification's text cannot carry).
 pub(super) fn row_subject(table: &str, key: &str) -> String {
-    let hex: String = key.bytes().map(|byte| format!("{byte:02x}")).collect();
-    format!("{table}\n{hex}")
+    format!("{table}\n{}", hex::encode(key))
 }
 
 /// The table and key of a [`row_subject`]; `None` when it is not one.
 pub(super) fn parse_row_subject(subject: &str) -> Option<(&str, String)> {
-    let (table, hex) = subject.split_once('\n')?;
-    let bytes = (0..hex.len())
-        .step_by(2)
-        .map(|at| hex.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
-        .collect::<Option<Vec<u8>>>()?;
-    Some((table, String::from_utf8(bytes).ok()?))
+    let (table, key) = subject.split_once('\n')?;
+    Some((table, String::from_utf8(hex::decode(key).ok()?).ok()?))
 }
 
 pub(super) fn is_cached(table: &str) -> bool {
