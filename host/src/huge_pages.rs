@@ -16,7 +16,8 @@ pub const MIMALLOC_ALLOW_THP: &str = "MIMALLOC_ALLOW_THP";
 
 /// Turn transparent huge pages off for this process (and its children) unless
 /// [`MIMALLOC_ALLOW_THP`] says otherwise. Call early in `main` (once logging is up):
-/// pages faulted before keep their size. A kernel that refuses leaves them on, and the log says so.
+/// pages faulted before keep their size. A kernel that refuses leaves them on, and the
+/// log says so.
 pub fn keep_small_pages() {
     if std::env::var_os(MIMALLOC_ALLOW_THP).is_some() {
         tracing::info!("{MIMALLOC_ALLOW_THP} is set: huge pages are left to mimalloc");
@@ -38,11 +39,11 @@ mod tests {
     /// the intent to.
     #[test]
     fn the_process_flag_is_set() {
-        // SAFETY: like keep_small_pages; the test binary's own flag is all it touches.
-        let before = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
         if std::env::var_os(MIMALLOC_ALLOW_THP).is_some() {
             return;
         }
+        // SAFETY: like keep_small_pages; the test binary's own flag is all it touches.
+        let before = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
         keep_small_pages();
         // SAFETY: as above.
         let after = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
