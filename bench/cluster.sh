@@ -28,6 +28,8 @@ ROUNDS=${ROUNDS:-3}
 # Worker threads per host (--workers), the same for every cluster size; unset, the
 # host's default (the cores, at least 4).
 WORKERS=${WORKERS:-}
+# Set (THREADS=1): after each step, the hosts' CPU and wake-ups per call by thread name.
+THREADS=${THREADS:-}
 FRONT_PORT=15700
 UAS_PORT=16200          # callee i listens on UAS_PORT + i
 UAC_PORT=16300          # caller i sends from UAC_PORT + 10 * step + i
@@ -110,6 +112,7 @@ cluster() {
         no=$((no + 1))
         each=$((rate / SIPP_PAIRS)); count=$((each * STEP_S)); callers=()
         before=(); for pid in "${host_pids[@]}" "$(cat "$work/kamailio.pid")" "$postmaster"; do before+=("$(cpu_seconds "$pid")"); done
+        [[ -n "$THREADS" ]] && threads_before=$(python3 bench/thread_cpu.py snap "${host_pids[@]}")
         for i in $(seq "$SIPP_PAIRS"); do
             (cd "$work" && sipp "127.0.0.1:$FRONT_PORT" -sf uac.xml -s "3491000000$i" -i 127.0.0.1 \
                 -p $((UAC_PORT + 10 * no + i)) -mp $((18000 + 10 * no + i)) -r "$each" -m "$count" -l $((each * 10)) \
@@ -120,6 +123,7 @@ cluster() {
         done
         for caller in "${callers[@]}"; do wait "$caller" || true; done
         after=(); for pid in "${host_pids[@]}" "$(cat "$work/kamailio.pid")" "$postmaster"; do after+=("$(cpu_seconds "$pid")"); done
+        [[ -n "$THREADS" ]] && threads_after=$(python3 bench/thread_cpu.py snap "${host_pids[@]}")
         host_cpu=$(python3 -c 'import sys; b, a = sys.argv[1].split(), sys.argv[2].split(); n = int(sys.argv[3])
 print(" ".join(f"{float(y) - float(x):.3f}" for x, y in zip(b, a)))' "${before[*]}" "${after[*]}" "$n")
         line=$(python3 bench/sipp/step_summary.py "$work" "$label" "$rate" "$SIPP_PAIRS" "$count" 0 0)
@@ -137,6 +141,10 @@ PY
 )
         echo "$line"
         echo "$line" >> "$work/steps.txt"
+        if [[ -n "$THREADS" ]]; then
+            echo "  hosts' threads per call: $(python3 bench/thread_cpu.py diff "$threads_before" "$threads_after" \
+                "$(sed 's/.* ok=\([0-9]*\).*/\1/' <<< "$line")")"
+        fi
         python3 - "$line" "$STEP_S" <<'PY' || break
 import sys
 f = dict(kv.split("=") for kv in sys.argv[1].split())
