@@ -589,7 +589,10 @@ impl Endpoint {
                 (applied, tx.owner.clone())
             }
         };
+        // A 100 Trying only tells the transaction to stop retransmitting (§17.1.1.2): no
+        // call acts on it, so it wakes none (a stateful proxy in front sends one per call).
         if applied.passed_up
+            && status != 100
             && let Some((events, leg)) = owner
         {
             let _ = events.send(CallEvent::Response { leg, response: Box::new(response) });

@@ -273,3 +273,56 @@ fn an_invite_with_no_hops_left_gets_483() {
     assert_eq!(status_of(&out), ["SIP/2.0 483 Too Many Hops"]);
     assert_eq!(spawned.load(std::sync::atomic::Ordering::Relaxed), 0);
 }
+
+fn response_to(status: &str, branch: &str, method: &str) -> Vec<u8> {
+    format!(
+        "SIP/2.0 {status}\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5060;branch={branch}\r\n\
+         From: <sip:100@nowhere.test>;tag=a\r\n\
+         To: <sip:101@nowhere.test>;tag=b\r\n\
+         Call-ID: out-1\r\n\
+         CSeq: 1 {method}\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_100_trying_stops_the_invite_retransmissions_without_waking_the_call() {
+    let mut endpoint = endpoint();
+    let t0 = Instant::now();
+    let (events, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let invite = crate::sip::dialog::Outgoing {
+        method: Method::Invite,
+        branch: "z9hG4bK-out".into(),
+        cseq: 1,
+        bytes: request("INVITE", "z9hG4bK-out", None, "out-1"),
+        dest: source(),
+        transport: crate::sip::transport::Transport::Udp,
+    };
+    let sent =
+        endpoint.on_command(Command::Send { request: invite, call_id: "out-1".into(), leg: 7, events }, t0);
+    assert_eq!(sent.len(), 1, "the INVITE goes out");
+
+    let trying = endpoint.on_datagram(
+        &response_to("100 Trying", "z9hG4bK-out", "INVITE"),
+        source(),
+        t0,
+        SystemTime::now(),
+    );
+    assert!(trying.is_empty());
+    assert!(heard.try_recv().is_err(), "the call is not woken by a 100");
+    // Timer A (T1 = 500 ms) would have retransmitted the INVITE: the 100 stopped it.
+    assert!(endpoint.on_tick(t0 + Duration::from_millis(600)).is_empty());
+
+    endpoint.on_datagram(
+        &response_to("180 Ringing", "z9hG4bK-out", "INVITE"),
+        source(),
+        t0,
+        SystemTime::now(),
+    );
+    match heard.try_recv() {
+        Ok(CallEvent::Response { leg: 7, response }) => assert_eq!(u16::from(response.status_code), 180),
+        other => panic!("the 180 reaches the call: {other:?}"),
+    }
+}
