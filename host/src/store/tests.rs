@@ -38,6 +38,7 @@ on_both_backends!(
     kv_compare_and_swap_checks_the_version,
     every_table_keeps_keys_with_nul_and_any_value_bytes,
     deleting_a_prefix_removes_only_that_company,
+    a_transaction_reads_its_own_writes_and_keeps_large_values_whole,
 );
 
 fn prefix_scans_never_cross_into_another_company(store: Store) {
@@ -139,6 +140,27 @@ fn every_table_keeps_keys_with_nul_and_any_value_bytes(store: Store) {
             Ok::<_, StoreError>(())
         })
         .unwrap();
+}
+
+fn a_transaction_reads_its_own_writes_and_keeps_large_values_whole(store: Store) {
+    const TABLE: &str = "external_numbers";
+    // Larger than what the PostgreSQL backend buffers as a literal.
+    let large: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    store
+        .write(|tx| {
+            let raw = tx.raw_mut();
+            raw.put(TABLE, "acme\0a", b"first")?;
+            raw.put(TABLE, "acme\0big", &large)?;
+            raw.put(TABLE, "acme\0a", b"second")?;
+            assert_eq!(raw.get(TABLE, "acme\0a")?.as_deref(), Some(&b"second"[..]));
+            assert_eq!(raw.scan(TABLE, "acme\0")?.len(), 2);
+            raw.put(TABLE, "acme\0c", b"third")?;
+            assert!(raw.delete(TABLE, "acme\0c")?, "the buffered row is there to delete");
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let rows = store.read(|r| r.raw().scan(TABLE, "acme\0")).unwrap();
+    assert_eq!(rows, [("acme\0a".to_string(), b"second".to_vec()), ("acme\0big".to_string(), large)]);
 }
 
 fn deleting_a_prefix_removes_only_that_company(store: Store) {
@@ -256,6 +278,47 @@ fn a_write_that_times_out_on_the_write_lock_fails_and_leaves_its_connection_usab
     let names: Vec<String> =
         store.read(|r| r.scan(&EXTERNAL_NUMBERS, "")).unwrap().into_iter().map(|n| n.name).collect();
     assert_eq!(names, ["b"]);
+}
+
+#[test]
+fn a_write_transaction_of_writes_only_goes_to_postgresql_whole_at_commit() {
+    let url = testing::fresh_database_url();
+    let store = Store::connect(&url).unwrap();
+    let mut observer = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let lock_holders = |observer: &mut ::postgres::Client| -> i64 {
+        let lock = super::postgres::connection::WRITE_LOCK;
+        let (high, low) = ((lock >> 32) as i32 as i64, lock as i32 as u32 as i64);
+        observer
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid \
+                 AND objid = $2::bigint::oid AND granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[&high, &low],
+            )
+            .unwrap()
+            .get(0)
+    };
+    store
+        .write(|tx| {
+            tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "a"), &number("acme", "a"))?;
+            tx.put(&EXTERNAL_NUMBERS, &company_key("acme", "b"), &number("acme", "b"))?;
+            // Nothing has gone yet: no BEGIN, so the write lock is not taken.
+            assert_eq!(lock_holders(&mut observer), 0);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let names: Vec<String> =
+        store.read(|r| r.scan(&EXTERNAL_NUMBERS, "")).unwrap().into_iter().map(|n| n.name).collect();
+    assert_eq!(names, ["a", "b"]);
+    // A read inside a write transaction takes the lock first, as a compare-and-swap needs.
+    store
+        .write(|tx| {
+            tx.get(&EXTERNAL_NUMBERS, &company_key("acme", "a"))?;
+            assert_eq!(lock_holders(&mut observer), 1);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(lock_holders(&mut observer), 0);
 }
 
 #[test]

@@ -15,18 +15,53 @@ use super::migrations;
 /// as redb serialises them in one process.
 pub(in crate::store) const WRITE_LOCK: i64 = 0x6365_6e74_7772_6974;
 
+/// The statements that begin a write transaction: BEGIN and the write lock.
+pub(super) fn begin_write() -> String {
+    format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}); ")
+}
+
 /// One operation on the connection.
 pub(super) enum Op {
-    Begin { write: bool },
-    Get { table: &'static str, key: String },
-    Scan { table: &'static str, prefix: String },
-    Count { table: &'static str, prefix: String },
-    ScanBack { table: &'static str, before: Option<String>, limit: usize },
-    Put { table: &'static str, key: String, value: Vec<u8> },
-    Delete { table: &'static str, key: String },
-    DeletePrefix { table: &'static str, prefix: String },
-    Notify { channel: &'static str, payload: String },
-    Commit,
+    /// A snapshot's transaction. (A write transaction's BEGIN goes in its first
+    /// [`Op::Script`], see [`begin_write`].)
+    BeginSnapshot,
+    Get {
+        table: &'static str,
+        key: String,
+    },
+    Scan {
+        table: &'static str,
+        prefix: String,
+    },
+    Count {
+        table: &'static str,
+        prefix: String,
+    },
+    ScanBack {
+        table: &'static str,
+        before: Option<String>,
+        limit: usize,
+    },
+    Put {
+        table: &'static str,
+        key: String,
+        value: Vec<u8>,
+    },
+    Delete {
+        table: &'static str,
+        key: String,
+    },
+    DeletePrefix {
+        table: &'static str,
+        prefix: String,
+    },
+    Notify {
+        channel: &'static str,
+        payload: String,
+    },
+    /// Several statements in one round trip (PostgreSQL's simple query protocol), values
+    /// written as literals: a write transaction's buffered writes ([`super::Session`]).
+    Script(String),
     Rollback,
     Migrate,
 }
@@ -172,11 +207,7 @@ fn run(
     op: Op,
 ) -> Result<Answer, ::postgres::Error> {
     match op {
-        Op::Begin { write: true } => {
-            client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"))?;
-            Ok(Answer::Done)
-        }
-        Op::Begin { write: false } => {
+        Op::BeginSnapshot => {
             client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
             Ok(Answer::Done)
         }
@@ -185,8 +216,8 @@ fn run(
             client.execute(&statement, &[&channel, &payload])?;
             Ok(Answer::Done)
         }
-        Op::Commit => {
-            client.batch_execute("COMMIT")?;
+        Op::Script(script) => {
+            client.batch_execute(&script)?;
             Ok(Answer::Done)
         }
         Op::Rollback => {

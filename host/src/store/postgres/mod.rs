@@ -4,6 +4,8 @@
 //! `REPEATABLE READ READ ONLY` transaction; a write transaction takes one advisory lock
 //! first, so writers run one at a time across every host, as in the embedded store, and
 //! a read-then-write (a compare-and-swap, the next audit number) holds cluster-wide.
+//! A write transaction's BEGIN and writes wait to go with its first read or its COMMIT,
+//! in one round trip: a transaction of writes only (a batch of CDRs) costs one.
 //! `COMMIT` returns once PostgreSQL has made the transaction durable.
 
 mod cache;
@@ -11,7 +13,7 @@ pub(in crate::store) mod connection;
 mod listen;
 mod migrations;
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -29,6 +31,11 @@ const LEASE_TIMEOUT: Duration = Duration::from_secs(30);
 const SESSION_OPTIONS: &str = "-c lock_timeout=10s -c idle_in_transaction_session_timeout=30s";
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A write transaction's writes wait to go in one round trip with its next read or its
+/// COMMIT, written as hex literals; a larger value (a module's component) goes at once
+/// as a parameter, and buffered statements past [`MAX_BUFFERED_SCRIPT`] are sent.
+const MAX_BUFFERED_VALUE: usize = 64 << 10;
+const MAX_BUFFERED_SCRIPT: usize = 1 << 20;
 
 /// Who hears the change feed besides the cache.
 pub(in crate::store) type Listener = Box<dyn Fn(&Heard) + Send>;
@@ -113,13 +120,16 @@ impl Pool {
         Snapshot { pool: self.clone(), session: OnceCell::new() }
     }
 
-    /// A session on a free connection, in a transaction.
+    /// A session on a free connection, in a transaction. A write transaction begins
+    /// with its first statement: one of writes only is a single round trip.
     pub(in crate::store) fn begin(&self, write: bool) -> Result<Session, StoreError> {
-        let mut session = self.lease()?;
-        // Set first: a BEGIN that fails half-way (the write lock's timeout) leaves the
-        // connection in a transaction that dropping the session must roll back.
-        session.in_transaction = true;
-        session.call(Op::Begin { write })?;
+        let session = self.lease()?;
+        if write {
+            session.begin_deferred.set(true);
+            return Ok(session);
+        }
+        session.in_transaction.set(true);
+        session.call(Op::BeginSnapshot)?;
         Ok(session)
     }
 
@@ -158,7 +168,9 @@ impl Pool {
         Session {
             pool: self.clone(),
             connection: Some(connection),
-            in_transaction: false,
+            in_transaction: Cell::new(false),
+            begin_deferred: Cell::new(false),
+            buffered: RefCell::default(),
             lost: Cell::new(false),
             changed_cached: HashMap::new(),
         }
@@ -202,7 +214,12 @@ impl PoolInner {
 pub(in crate::store) struct Session {
     pool: Pool,
     connection: Option<Connection>,
-    in_transaction: bool,
+    /// PostgreSQL is inside this session's transaction (its BEGIN was sent).
+    in_transaction: Cell<bool>,
+    /// A write transaction whose BEGIN goes with its first statement.
+    begin_deferred: Cell<bool>,
+    /// Writes not sent yet: statements that go with the next read or with COMMIT.
+    buffered: RefCell<String>,
     lost: Cell<bool>,
     /// The rows of cached tables this transaction wrote (`None`: the whole table, for a
     /// prefix delete or too many rows): announced and forgotten at commit.
@@ -221,10 +238,41 @@ impl Session {
         })
     }
 
+    /// Send the deferred BEGIN and the buffered writes, then `tail` (COMMIT, or nothing),
+    /// in one round trip; nothing when there is nothing to send.
+    fn flush(&self, tail: &str) -> Result<(), StoreError> {
+        let mut script = std::mem::take(&mut *self.buffered.borrow_mut());
+        if self.begin_deferred.replace(false) {
+            script.insert_str(0, &connection::begin_write());
+            // Set first: a script that fails half-way (the write lock's timeout) leaves the
+            // connection in a transaction that dropping the session must roll back.
+            self.in_transaction.set(true);
+        }
+        script.push_str(tail);
+        if script.is_empty() {
+            return Ok(());
+        }
+        self.call(Op::Script(script)).map(|_| ())
+    }
+
+    /// Add `statement` to the buffered writes, sending them when they grow large.
+    fn buffer(&self, statement: std::fmt::Arguments) -> Result<(), StoreError> {
+        let mut buffered = self.buffered.borrow_mut();
+        std::fmt::Write::write_fmt(&mut *buffered, statement)
+            .map_err(|_| StoreError::Database("formatting a statement failed".into()))?;
+        let full = buffered.len() > MAX_BUFFERED_SCRIPT;
+        drop(buffered);
+        if full { self.flush("") } else { Ok(()) }
+    }
+
     /// Tell every host's listener of `topic`/`subject` when this transaction commits.
     pub(in crate::store) fn announce(&mut self, topic: &str, subject: &str) -> Result<(), StoreError> {
-        self.call(Op::Notify { channel: listen::CHANNEL, payload: listen::payload(topic, subject) })
-            .map(|_| ())
+        let payload = hex::encode(listen::payload(topic, subject));
+        // The payload travels as hex: no quoting of its text.
+        self.buffer(format_args!(
+            "SELECT pg_notify('{}', convert_from(decode('{payload}', 'hex'), 'UTF8')); ",
+            listen::CHANNEL
+        ))
     }
 
     pub(in crate::store) fn commit(mut self) -> Result<(), StoreError> {
@@ -239,7 +287,9 @@ impl Session {
                 }
             }
         }
-        let committed = self.call(Op::Commit);
+        // Nothing sent and nothing to send: nothing to commit.
+        let idle = !self.in_transaction.get() && self.buffered.borrow().is_empty();
+        let committed = if idle { Ok(()) } else { self.flush("COMMIT") };
         // Also after a failed COMMIT: whether it took effect is unknown.
         let cache = &self.pool.inner.cache;
         for (table, rows) in changed {
@@ -249,7 +299,8 @@ impl Session {
             }
         }
         committed?;
-        self.in_transaction = false;
+        self.in_transaction.set(false);
+        self.begin_deferred.set(false);
         Ok(())
     }
 
@@ -270,7 +321,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.in_transaction && !self.lost.get() && self.call(Op::Rollback).is_err() {
+        if self.in_transaction.get() && !self.lost.get() && self.call(Op::Rollback).is_err() {
             self.lost.set(true);
         }
         let connection = self.connection.take().filter(|_| !self.lost.get());
@@ -284,6 +335,7 @@ fn unexpected(op: &str) -> StoreError {
 
 impl RawRead for Session {
     fn get(&self, table: &'static str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.flush("")?;
         match self.call(Op::Get { table, key: key.to_string() })? {
             Answer::Value(value) => Ok(value),
             _ => Err(unexpected("get")),
@@ -291,6 +343,7 @@ impl RawRead for Session {
     }
 
     fn scan(&self, table: &'static str, prefix: &str) -> Result<Vec<Row>, StoreError> {
+        self.flush("")?;
         match self.call(Op::Scan { table, prefix: prefix.to_string() })? {
             Answer::Rows(rows) => Ok(rows),
             _ => Err(unexpected("scan")),
@@ -298,6 +351,7 @@ impl RawRead for Session {
     }
 
     fn count(&self, table: &'static str, prefix: &str) -> Result<usize, StoreError> {
+        self.flush("")?;
         match self.call(Op::Count { table, prefix: prefix.to_string() })? {
             Answer::Count(count) => Ok(count),
             _ => Err(unexpected("count")),
@@ -310,6 +364,7 @@ impl RawRead for Session {
         before: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Row>, StoreError> {
+        self.flush("")?;
         match self.call(Op::ScanBack { table, before: before.map(str::to_string), limit })? {
             Answer::Rows(rows) => Ok(rows),
             _ => Err(unexpected("scan_back")),
@@ -320,11 +375,22 @@ impl RawRead for Session {
 impl RawWrite for Session {
     fn put(&mut self, table: &'static str, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.wrote(table, Some(key));
-        self.call(Op::Put { table, key: key.to_string(), value: value.to_vec() }).map(|_| ())
+        if value.len() > MAX_BUFFERED_VALUE {
+            self.flush("")?;
+            return self.call(Op::Put { table, key: key.to_string(), value: value.to_vec() }).map(|_| ());
+        }
+        self.buffer(format_args!(
+            "INSERT INTO {table} (key, value) VALUES (decode('{}', 'hex'), decode('{}', 'hex')) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value; ",
+            hex::encode(key),
+            hex::encode(value)
+        ))
     }
 
     fn delete(&mut self, table: &'static str, key: &str) -> Result<bool, StoreError> {
         self.wrote(table, Some(key));
+        // Its answer (was the row there?) is needed now.
+        self.flush("")?;
         match self.call(Op::Delete { table, key: key.to_string() })? {
             Answer::Count(count) => Ok(count > 0),
             _ => Err(unexpected("delete")),
@@ -333,6 +399,7 @@ impl RawWrite for Session {
 
     fn delete_prefix(&mut self, table: &'static str, prefix: &str) -> Result<usize, StoreError> {
         self.wrote(table, None);
+        self.flush("")?;
         match self.call(Op::DeletePrefix { table, prefix: prefix.to_string() })? {
             Answer::Count(count) => Ok(count),
             _ => Err(unexpected("delete_prefix")),
