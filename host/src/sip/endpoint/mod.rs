@@ -202,9 +202,22 @@ impl Endpoint {
             + self.client_others.len()
     }
 
-    /// When the next timer is due.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.queue.next_due()
+    /// When the next running timer is due; the stale entries before it (timers cancelled
+    /// or restarted, transactions ended) are dropped, so they wake nobody.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(due) = self.queue.peek() {
+            let timers = match due.kind {
+                TxKind::ServerInvite => self.server_invites.get(&due.key).map(|tx| &tx.timers),
+                TxKind::ServerNonInvite => self.server_others.get(&due.key).map(|tx| &tx.timers),
+                TxKind::ClientInvite => self.client_invites.get(&due.key).map(|tx| &tx.timers),
+                TxKind::ClientNonInvite => self.client_others.get(&due.key).map(|tx| &tx.timers),
+            };
+            if timers.is_some_and(|timers| timers.contains(&(due.timer, due.due))) {
+                return Some(due.due);
+            }
+            self.queue.pop();
+        }
+        None
     }
 
     /// Carry out `actions` of the transaction `key` of `kind`.
@@ -222,7 +235,7 @@ impl Endpoint {
             match action {
                 Action::Transmit(bytes) => out.push(Packet::new(bytes, tx.peer)),
                 Action::StartTimer(timer, after) => {
-                    let due = now + after;
+                    let due = queue.due(timer, now, after);
                     tx.timers.retain(|(t, _)| *t != timer);
                     tx.timers.push((timer, due));
                     queue.push(due, kind, key, timer);

@@ -288,7 +288,7 @@ fn response_to(status: &str, branch: &str, method: &str) -> Vec<u8> {
 }
 
 #[test]
-fn a_100_trying_stops_the_invite_retransmissions_without_waking_the_call() {
+fn a_100_trying_stops_the_invite_retransmissions_without_waking_the_call_or_the_sip_thread() {
     let mut endpoint = endpoint();
     let t0 = Instant::now();
     let (events, mut heard) = tokio::sync::mpsc::unbounded_channel();
@@ -312,6 +312,8 @@ fn a_100_trying_stops_the_invite_retransmissions_without_waking_the_call() {
     );
     assert!(trying.is_empty());
     assert!(heard.try_recv().is_err(), "the call is not woken by a 100");
+    // Timers A and B stopped: their entries are stale and the SIP thread sleeps on.
+    assert_eq!(endpoint.next_deadline(), None);
     // Timer A (T1 = 500 ms) would have retransmitted the INVITE: the 100 stopped it.
     assert!(endpoint.on_tick(t0 + Duration::from_millis(600)).is_empty());
 

@@ -3,11 +3,17 @@
 //! RFC 3261 keeps completed transactions for 32 s to absorb retransmissions).
 //!
 //! Cancelling or restarting a timer leaves its old entry in the heap; the transaction
-//! remembers the deadline of each running timer and stale entries are skipped on pop.
+//! remembers the deadline of each running timer and stale entries are skipped on pop, and
+//! dropped before the endpoint sleeps (so none wakes it).
+//!
+//! Only the retransmission timers (A, E, G) need their millisecond. The others end a
+//! transaction or give up on a peer after seconds; they fall due on a [`COARSE_GRID`], so
+//! the thousands started each second by a busy host wake its SIP thread a few times a
+//! second instead of once each.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::sip::transaction::Timer;
 
@@ -48,14 +54,38 @@ impl Ord for Due {
     }
 }
 
+/// The step on which the timers that are not retransmissions fall due: they are rounded
+/// up to it, never earlier than RFC 3261 asks.
+pub const COARSE_GRID: Duration = Duration::from_millis(100);
+
 /// The heap of pending timers.
-#[derive(Default)]
 pub struct TimerQueue {
     heap: BinaryHeap<Due>,
     seq: u64,
+    /// Where the coarse grid starts.
+    origin: Instant,
+}
+
+impl Default for TimerQueue {
+    fn default() -> TimerQueue {
+        TimerQueue { heap: BinaryHeap::new(), seq: 0, origin: Instant::now() }
+    }
 }
 
 impl TimerQueue {
+    /// When `timer`, started at `now` to run `after`, falls due.
+    pub fn due(&self, timer: Timer, now: Instant, after: Duration) -> Instant {
+        let due = now + after;
+        if matches!(timer, Timer::A | Timer::E | Timer::G) {
+            return due;
+        }
+        let since = due.saturating_duration_since(self.origin).as_nanos();
+        let grid = COARSE_GRID.as_nanos();
+        let steps = since.div_ceil(grid);
+        // Within u64 nanoseconds for 500 years of uptime.
+        self.origin + Duration::from_nanos(u64::try_from(steps * grid).unwrap_or(u64::MAX))
+    }
+
     pub fn push(&mut self, due: Instant, kind: TxKind, key: &str, timer: Timer) {
         self.seq += 1;
         self.heap.push(Due { due, kind, key: key.to_string(), timer, seq: self.seq });
@@ -66,16 +96,19 @@ impl TimerQueue {
         if self.heap.peek()?.due <= now { self.heap.pop() } else { None }
     }
 
-    /// When the earliest entry is due.
-    pub fn next_due(&self) -> Option<Instant> {
-        self.heap.peek().map(|d| d.due)
+    /// The earliest entry.
+    pub fn peek(&self) -> Option<&Due> {
+        self.heap.peek()
+    }
+
+    /// Drop the earliest entry (a stale one).
+    pub fn pop(&mut self) {
+        self.heap.pop();
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]
@@ -85,12 +118,31 @@ mod tests {
         queue.push(t0 + Duration::from_millis(500), TxKind::ClientInvite, "b", Timer::A);
         queue.push(t0 + Duration::from_millis(100), TxKind::ServerNonInvite, "a", Timer::J);
         queue.push(t0 + Duration::from_millis(100), TxKind::ServerInvite, "c", Timer::G);
-        assert_eq!(queue.next_due(), Some(t0 + Duration::from_millis(100)));
+        assert_eq!(queue.peek().map(|d| d.due), Some(t0 + Duration::from_millis(100)));
         assert!(queue.pop_due(t0).is_none());
         let first = queue.pop_due(t0 + Duration::from_secs(1)).unwrap();
         let second = queue.pop_due(t0 + Duration::from_secs(1)).unwrap();
         assert_eq!((first.key.as_str(), second.key.as_str()), ("a", "c"), "equal deadlines keep push order");
         assert_eq!(queue.pop_due(t0 + Duration::from_secs(1)).unwrap().key, "b");
-        assert!(queue.next_due().is_none());
+        assert!(queue.peek().is_none());
+    }
+
+    #[test]
+    fn retransmissions_keep_their_millisecond_and_the_rest_fall_due_on_the_grid_never_earlier() {
+        let queue = TimerQueue::default();
+        let now = queue.origin + Duration::from_millis(1234);
+        let t1 = Duration::from_millis(500);
+        for timer in [Timer::A, Timer::E, Timer::G] {
+            assert_eq!(queue.due(timer, now, t1), now + t1);
+        }
+        for timer in
+            [Timer::B, Timer::D, Timer::F, Timer::H, Timer::I, Timer::J, Timer::K, Timer::L, Timer::M]
+        {
+            let due = queue.due(timer, now, 64 * t1);
+            assert_eq!(due, queue.origin + Duration::from_millis(33_300), "{timer:?}");
+            assert!(due >= now + 64 * t1 && due < now + 64 * t1 + COARSE_GRID);
+        }
+        let on_the_grid = queue.origin + Duration::from_millis(700);
+        assert_eq!(queue.due(Timer::K, on_the_grid, Duration::ZERO), on_the_grid);
     }
 }
