@@ -138,11 +138,8 @@ enum Observed {
     /// Answered the caller's INVITE (or another server transaction) with this status.
     Responded(u16, ServerTx, Vec<u8>),
     /// Sent a request for a leg.
-    Sent {
-        method: rsip::Method,
-        leg: LegId,
-        bytes: Vec<u8>,
-    },
+    Sent { method: rsip::Method, leg: LegId, bytes: Vec<u8> },
+    /// The call ended: its task dropped its events.
     Finished,
 }
 
@@ -201,10 +198,18 @@ impl Harness {
     }
 
     async fn next(&mut self) -> Observed {
-        let command = tokio::time::timeout(Duration::from_secs(5), self.commands.recv())
-            .await
-            .expect("the call said nothing for 5 s")
-            .expect("the call's command channel closed");
+        let next = async {
+            tokio::select! {
+                // What the call said before it ended comes first.
+                biased;
+                command = self.commands.recv() => Some(command.expect("the call's command channel closed")),
+                // The endpoint forgets a call once its task drops its events.
+                () = self.events.closed() => None,
+            }
+        };
+        let command =
+            tokio::time::timeout(Duration::from_secs(5), next).await.expect("the call said nothing for 5 s");
+        let Some(command) = command else { return Observed::Finished };
         match command {
             Command::Respond { tx, status, bytes } => Observed::Responded(status, tx, bytes),
             Command::Send { request, leg, .. } => {

@@ -308,7 +308,8 @@ impl Call {
     }
 
     /// Wait for cancelled legs that still owe us a provisional response (to CANCEL them)
-    /// or a 2xx (to hang them up), write the CDR, and let the endpoint forget the call.
+    /// or a 2xx (to hang them up) and write the CDR; the endpoint forgets the call when
+    /// this returns.
     pub(super) async fn finish(mut self, ending: Ending) {
         if self.handed_over {
             // The picked-up call owns the picker's dialog now, its CDR and its end.
@@ -367,9 +368,7 @@ impl Call {
                 None => break,
             }
         }
-        let mut call_ids = vec![self.caller.call_id.clone()];
-        call_ids.extend(self.legs.iter().map(|l| l.dialog.call_id.clone()));
-        self.send(Command::Finished { call_ids });
+        // The endpoint forgets the call when its events channel closes, as this returns.
     }
 }
 

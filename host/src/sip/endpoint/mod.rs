@@ -8,7 +8,7 @@ mod ack;
 pub mod timer_queue;
 pub mod tu;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -114,7 +114,9 @@ pub struct Endpoint {
     server_others: BTreeMap<String, Tx<ServerNonInvite<Vec<u8>>>>,
     client_invites: BTreeMap<String, Tx<ClientInvite<Vec<u8>>>>,
     client_others: BTreeMap<String, Tx<ClientNonInvite<Vec<u8>>>>,
-    /// Live calls by the Call-ID of each of their legs.
+    /// Calls by the Call-ID of each of their legs. A call whose task has ended (its events
+    /// channel closed) is over: [`Endpoint::live_call`] skips it, and the periodic sweep
+    /// removes it, so a call ending costs its task no message to this thread.
     calls: BTreeMap<String, CallEvents>,
     spawner: Option<CallSpawner>,
     on_auth_failure: Option<AuthFailureHook>,
@@ -200,6 +202,11 @@ impl Endpoint {
             + self.server_others.len()
             + self.client_invites.len()
             + self.client_others.len()
+    }
+
+    /// The live call with a leg of Call-ID `id`.
+    fn live_call(&self, id: &str) -> Option<&CallEvents> {
+        self.calls.get(id).filter(|events| !events.is_closed())
     }
 
     /// When the next running timer is due; the stale entries before it (timers cancelled
@@ -341,7 +348,7 @@ impl Endpoint {
                     }
                 }
                 // The ACK of a 2xx belongs to the call (§13.3.1.4); an unknown one is dropped.
-                if let Some(events) = call_id(&request.headers).and_then(|id| self.calls.get(&id)) {
+                if let Some(events) = call_id(&request.headers).and_then(|id| self.live_call(&id)) {
                     let _ = events.send(CallEvent::Request { tx: None, request: Box::new(request), source });
                 }
             }
@@ -386,7 +393,7 @@ impl Endpoint {
 
         if has_to_tag(&request) {
             // A re-INVITE (§14): the call answers it.
-            match self.calls.get(&id) {
+            match self.live_call(&id) {
                 Some(events) => {
                     let _ = events.send(CallEvent::Request {
                         tx: Some(ServerTx(key.clone())),
@@ -405,7 +412,7 @@ impl Endpoint {
             return;
         }
 
-        let admitted = match (self.spawner.is_some(), self.calls.contains_key(&id)) {
+        let admitted = match (self.spawner.is_some(), self.live_call(&id).is_some()) {
             // §16.3: no hops left (a loop between hosts, or a misconfigured trunk).
             _ if crate::sip::dialog::max_forwards(&request) == Some(0) => {
                 Err(reply(&request, source, 483, Vec::new()))
@@ -526,7 +533,7 @@ impl Endpoint {
                 // §9.2: the CANCEL matches the INVITE transaction with the same key.
                 let cancelled = self.server_invites.get(&invite_key).and_then(|invite| {
                     let id = invite.call_id.as_ref()?;
-                    self.calls.get(id).map(|events| events.send(CallEvent::Cancelled))
+                    self.live_call(id)?.send(CallEvent::Cancelled).ok()
                 });
                 Some(reply(&request, source, if cancelled.is_some() { 200 } else { 481 }, Vec::new()))
             }
@@ -538,7 +545,7 @@ impl Endpoint {
                     "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO".to_string().into(),
                 )],
             )),
-            _ if has_to_tag(&request) => match self.calls.get(&id) {
+            _ if has_to_tag(&request) => match self.live_call(&id) {
                 Some(events) => {
                     let _ = events.send(CallEvent::Request {
                         tx: Some(ServerTx(key.clone())),
@@ -643,7 +650,16 @@ impl Endpoint {
                 }
             }
             Command::Send { request, call_id, leg, events } => {
-                self.calls.entry(call_id).or_insert_with(|| events.clone());
+                // A Call-ID reused after its call ended (a trunk's REGISTER) is the new task's.
+                match self.calls.entry(call_id) {
+                    btree_map::Entry::Vacant(vacant) => {
+                        vacant.insert(events.clone());
+                    }
+                    btree_map::Entry::Occupied(mut occupied) if occupied.get().is_closed() => {
+                        occupied.insert(events.clone());
+                    }
+                    btree_map::Entry::Occupied(_) => {}
+                }
                 let owner = Some((events, leg));
                 match request.method {
                     Method::Ack => {

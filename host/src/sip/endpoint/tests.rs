@@ -137,9 +137,9 @@ fn the_same_branch_from_another_sent_by_is_another_transaction() {
 }
 
 /// An endpoint whose store has company "acme" with a trunk at 127.0.0.1 and DID 3491000,
-/// so INVITEs from 127.0.0.1 to the DID are admitted as calls (their tasks are dropped
-/// here: events to them go nowhere).
-fn endpoint_with_a_trunk() -> (Endpoint, Arc<std::sync::atomic::AtomicUsize>) {
+/// so INVITEs from 127.0.0.1 to the DID are admitted as calls. The calls are kept, not
+/// run: events to them wait unread, and a call dropped from the list has ended.
+fn endpoint_with_a_trunk() -> (Endpoint, Arc<std::sync::Mutex<Vec<NewCall>>>) {
     use crate::store::records::{Company, Did};
     use crate::store::{COMPANIES, DID_OWNERS, DIDS, company_key};
     let store = Store::in_memory().unwrap();
@@ -162,10 +162,10 @@ fn endpoint_with_a_trunk() -> (Endpoint, Arc<std::sync::atomic::AtomicUsize>) {
             tx.put(&DID_OWNERS, "3491000", &"acme".to_string())
         })
         .unwrap();
-    let spawned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = spawned.clone();
-    let endpoint = Endpoint::new(Arc::new(Registrar::new(store))).with_calls(Box::new(move |_call| {
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let spawned = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let calls = spawned.clone();
+    let endpoint = Endpoint::new(Arc::new(Registrar::new(store))).with_calls(Box::new(move |call| {
+        calls.lock().unwrap().push(call);
     }));
     (endpoint, spawned)
 }
@@ -192,7 +192,7 @@ fn a_retransmitted_invite_is_absorbed_by_its_transaction_and_starts_one_call() {
     assert_eq!(status_of(&first), ["SIP/2.0 100 Trying"]);
     let again = endpoint.on_datagram(&trunk_invite("z9hG4bK-t1", "call-1"), source(), t0, SystemTime::now());
     assert_eq!(status_of(&again), ["SIP/2.0 100 Trying"], "the last provisional is sent again");
-    assert_eq!(spawned.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(spawned.lock().unwrap().len(), 1);
     // The same Call-ID in a new transaction is a loop or a merged request (§8.2.2.2).
     let merged = endpoint.on_datagram(&trunk_invite("z9hG4bK-t2", "call-1"), source(), t0, SystemTime::now());
     assert_eq!(status_of(&merged), ["SIP/2.0 482 Loop Detected"]);
@@ -203,8 +203,30 @@ fn a_retransmitted_invite_is_absorbed_by_its_transaction_and_starts_one_call() {
 }
 
 #[test]
+fn a_call_whose_task_ended_is_forgotten_without_telling_the_endpoint() {
+    let (mut endpoint, spawned) = endpoint_with_a_trunk();
+    let t0 = Instant::now();
+    endpoint.on_datagram(&trunk_invite("z9hG4bK-e1", "call-e"), source(), t0, SystemTime::now());
+    let bye = String::from_utf8(request("BYE", "z9hG4bK-e2", Some("x"), "call-e")).unwrap();
+    assert!(
+        endpoint.on_datagram(bye.as_bytes(), source(), t0, SystemTime::now()).is_empty(),
+        "the call answers it"
+    );
+
+    // The task ends (here: the call is dropped with its events), sending nothing.
+    spawned.lock().unwrap().clear();
+    let again = String::from_utf8(request("BYE", "z9hG4bK-e3", Some("x"), "call-e")).unwrap();
+    let out = endpoint.on_datagram(again.as_bytes(), source(), t0, SystemTime::now());
+    assert_eq!(status_of(&out), ["SIP/2.0 481 Call/Transaction Does Not Exist"]);
+    // Its Call-ID is free for a new call (no 482 loop) at once.
+    let new = endpoint.on_datagram(&trunk_invite("z9hG4bK-e4", "call-e"), source(), t0, SystemTime::now());
+    assert_eq!(status_of(&new), ["SIP/2.0 100 Trying"]);
+    assert_eq!(spawned.lock().unwrap().len(), 1);
+}
+
+#[test]
 fn a_flood_of_mutated_messages_never_panics_and_the_endpoint_keeps_answering() {
-    let (mut endpoint, _) = endpoint_with_a_trunk();
+    let (mut endpoint, calls) = endpoint_with_a_trunk();
     let corpus: Vec<Vec<u8>> = vec![
         trunk_invite("z9hG4bK-f", "f-1"),
         register("z9hG4bK-r"),
@@ -247,8 +269,9 @@ fn a_flood_of_mutated_messages_never_panics_and_the_endpoint_keeps_answering() {
         }
     }
     // Still serving: a fresh OPTIONS is answered.
-    // The calls' tasks were dropped without answering: the sweep answers their INVITEs
-    // with 500, and the transactions then end by their timers.
+    // The calls' tasks end without answering: the sweep answers their INVITEs with 500,
+    // and the transactions then end by their timers.
+    calls.lock().unwrap().clear();
     let later = start + Duration::from_secs(200);
     endpoint.on_tick(later);
     endpoint.on_tick(later + Duration::from_secs(40));
@@ -271,7 +294,7 @@ fn an_invite_with_no_hops_left_gets_483() {
         .replace("CSeq: 1 INVITE\r\n", "CSeq: 1 INVITE\r\nMax-Forwards: 0\r\n");
     let out = endpoint.on_datagram(invite.as_bytes(), source(), Instant::now(), SystemTime::now());
     assert_eq!(status_of(&out), ["SIP/2.0 483 Too Many Hops"]);
-    assert_eq!(spawned.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(spawned.lock().unwrap().is_empty());
 }
 
 fn response_to(status: &str, branch: &str, method: &str) -> Vec<u8> {

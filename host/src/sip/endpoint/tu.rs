@@ -42,7 +42,8 @@ pub enum Command {
     /// Send `request` in a new client transaction (an ACK is sent as is, without one); its
     /// responses go to `events` tagged `leg`, and requests in its dialog (by Call-ID) too.
     Send { request: Outgoing, call_id: String, leg: LegId, events: CallEvents },
-    /// The call is over: stop routing these Call-IDs to it.
+    /// Stop routing these Call-IDs to their task now. (A call's Call-IDs are forgotten
+    /// anyway once its task has dropped its events.)
     Finished { call_ids: Vec<String> },
 }
 
