@@ -328,6 +328,7 @@ fn devices_ring_in_order_and_the_next_group_rings_when_the_first_is_busy() {
     let (ok, log) = old.finish_quickly();
     assert!(!ok, "a device with order 0 was rung:\n{log}");
 
+    wait_for_cdrs(&server, 1);
     let csv = server.operator().get("/api/v1/companies/acme/cdrs.csv");
     assert_eq!(csv.status, 200);
     assert!(csv.text.lines().count() == 2 && csv.text.contains("answered"), "{}", csv.text);

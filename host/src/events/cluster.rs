@@ -4,9 +4,10 @@
 //! host where the call runs keeps its state and runs the call-events modules.
 //!
 //! Events leave together: the first waits [`GATHER`] for others, and those gathered go in
-//! as few notifications as the payload limit allows. A busy host sends tens of
-//! notifications a second, not one per event; a client on another host hears of a call
-//! [`GATHER`] later than one on the call's own host.
+//! as few notifications as the payload limit allows. A busy host sends about ten
+//! notifications a second, not one per event (each wakes every host and PostgreSQL); a
+//! client on another host hears of a call up to [`GATHER`] later than one on the call's
+//! own host.
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ const TOPIC: &str = "call-events";
 /// PostgreSQL's limit on a notification's payload is 8000 bytes; an event is far smaller.
 const MAX_PAYLOAD: usize = 7900;
 /// How long the first event waits for others to leave with it.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+const GATHER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Events as shared: with the host they came from, which has delivered them already.
 #[derive(Deserialize)]
