@@ -8,7 +8,7 @@ mod ack;
 pub mod timer_queue;
 pub mod tu;
 
-use std::collections::{BTreeMap, btree_map};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -656,14 +656,8 @@ impl Endpoint {
             }
             Command::Send { request, call_id, leg, events } => {
                 // A Call-ID reused after its call ended (a trunk's REGISTER) is the new task's.
-                match self.calls.entry(call_id) {
-                    btree_map::Entry::Vacant(vacant) => {
-                        vacant.insert(events.clone());
-                    }
-                    btree_map::Entry::Occupied(mut occupied) if occupied.get().is_closed() => {
-                        occupied.insert(events.clone());
-                    }
-                    btree_map::Entry::Occupied(_) => {}
+                if self.live_call(&call_id).is_none() {
+                    self.calls.insert(call_id, events.clone());
                 }
                 let owner = Some((events, leg));
                 match request.method {
@@ -731,13 +725,12 @@ impl Endpoint {
     /// A safety net for a call task that ended without saying so (a bug, a panic): forget
     /// its Call-IDs and answer its unanswered INVITE with 500, so neither lingers.
     fn sweep_orphans(&mut self, now: Instant, out: &mut Vec<Packet>) {
-        self.calls.retain(|_, events| !events.is_closed());
         let orphans: Vec<String> = self
             .server_invites
             .iter()
             .filter(|(_, tx)| {
                 tx.machine.state() == crate::sip::transaction::ServerInviteState::Proceeding
-                    && tx.call_id.as_ref().is_some_and(|id| !self.calls.contains_key(id))
+                    && tx.call_id.as_ref().is_some_and(|id| self.live_call(id).is_none())
             })
             .map(|(key, _)| key.clone())
             .collect();

@@ -35,6 +35,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// COMMIT, written as hex literals; a larger value (a module's component) goes at once
 /// as a parameter, and buffered statements past [`MAX_BUFFERED_SCRIPT`] are sent.
 const MAX_BUFFERED_VALUE: usize = 64 << 10;
+/// How many bytes of buffered statements a write transaction holds before sending them.
 const MAX_BUFFERED_SCRIPT: usize = 1 << 20;
 
 /// Who hears the change feed besides the cache.
@@ -255,6 +256,12 @@ impl Session {
         self.call(Op::Script(script)).map(|_| ())
     }
 
+    /// Run `op`, which needs an answer now, after the buffered writes (a read sees them).
+    fn query(&self, op: Op) -> Result<Answer, StoreError> {
+        self.flush("")?;
+        self.call(op)
+    }
+
     /// Add `statement` to the buffered writes, sending them when they grow large.
     fn buffer(&self, statement: std::fmt::Arguments) -> Result<(), StoreError> {
         let mut buffered = self.buffered.borrow_mut();
@@ -300,7 +307,6 @@ impl Session {
         }
         committed?;
         self.in_transaction.set(false);
-        self.begin_deferred.set(false);
         Ok(())
     }
 
@@ -335,24 +341,21 @@ fn unexpected(op: &str) -> StoreError {
 
 impl RawRead for Session {
     fn get(&self, table: &'static str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.flush("")?;
-        match self.call(Op::Get { table, key: key.to_string() })? {
+        match self.query(Op::Get { table, key: key.to_string() })? {
             Answer::Value(value) => Ok(value),
             _ => Err(unexpected("get")),
         }
     }
 
     fn scan(&self, table: &'static str, prefix: &str) -> Result<Vec<Row>, StoreError> {
-        self.flush("")?;
-        match self.call(Op::Scan { table, prefix: prefix.to_string() })? {
+        match self.query(Op::Scan { table, prefix: prefix.to_string() })? {
             Answer::Rows(rows) => Ok(rows),
             _ => Err(unexpected("scan")),
         }
     }
 
     fn count(&self, table: &'static str, prefix: &str) -> Result<usize, StoreError> {
-        self.flush("")?;
-        match self.call(Op::Count { table, prefix: prefix.to_string() })? {
+        match self.query(Op::Count { table, prefix: prefix.to_string() })? {
             Answer::Count(count) => Ok(count),
             _ => Err(unexpected("count")),
         }
@@ -364,8 +367,7 @@ impl RawRead for Session {
         before: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Row>, StoreError> {
-        self.flush("")?;
-        match self.call(Op::ScanBack { table, before: before.map(str::to_string), limit })? {
+        match self.query(Op::ScanBack { table, before: before.map(str::to_string), limit })? {
             Answer::Rows(rows) => Ok(rows),
             _ => Err(unexpected("scan_back")),
         }
@@ -376,8 +378,7 @@ impl RawWrite for Session {
     fn put(&mut self, table: &'static str, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.wrote(table, Some(key));
         if value.len() > MAX_BUFFERED_VALUE {
-            self.flush("")?;
-            return self.call(Op::Put { table, key: key.to_string(), value: value.to_vec() }).map(|_| ());
+            return self.query(Op::Put { table, key: key.to_string(), value: value.to_vec() }).map(|_| ());
         }
         self.buffer(format_args!(
             "INSERT INTO {table} (key, value) VALUES (decode('{}', 'hex'), decode('{}', 'hex')) \
@@ -389,9 +390,8 @@ impl RawWrite for Session {
 
     fn delete(&mut self, table: &'static str, key: &str) -> Result<bool, StoreError> {
         self.wrote(table, Some(key));
-        // Its answer (was the row there?) is needed now.
-        self.flush("")?;
-        match self.call(Op::Delete { table, key: key.to_string() })? {
+        // Its answer (was the row there?) is needed now: not buffered.
+        match self.query(Op::Delete { table, key: key.to_string() })? {
             Answer::Count(count) => Ok(count > 0),
             _ => Err(unexpected("delete")),
         }
@@ -399,8 +399,7 @@ impl RawWrite for Session {
 
     fn delete_prefix(&mut self, table: &'static str, prefix: &str) -> Result<usize, StoreError> {
         self.wrote(table, None);
-        self.flush("")?;
-        match self.call(Op::DeletePrefix { table, prefix: prefix.to_string() })? {
+        match self.query(Op::DeletePrefix { table, prefix: prefix.to_string() })? {
             Answer::Count(count) => Ok(count),
             _ => Err(unexpected("delete_prefix")),
         }
