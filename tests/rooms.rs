@@ -162,13 +162,13 @@ fn a_third_browser_receives_both_others_and_its_leaving_removes_it_from_their_pa
     }
     // Each page receives two participants' audio and video: four inbound streams.
     let streams = "window.roomConnection.getStats().then(r => [...r.values()].filter(s => s.type === 'inbound-rtp' && s.bytesReceived > 0).length)";
-    for page in pages.iter_mut() {
+    for (index, page) in pages.iter_mut().enumerate() {
         let deadline = std::time::Instant::now() + MEDIA_PATIENCE;
         while page.eval(&format!("{streams}.then(n => n === 4)")) != json!(true) {
-            let report = "window.roomConnection.getStats().then(r => JSON.stringify([...r.values()].filter(s => s.type === 'inbound-rtp').map(s => [s.kind, s.ssrc, s.bytesReceived, s.mid])) + ' ' + JSON.stringify(window.roomConnection.getTransceivers().map(t => [t.mid, t.direction, t.currentDirection])))";
+            let report = "window.roomConnection.getStats().then(r => JSON.stringify([...r.values()].filter(s => s.type === 'inbound-rtp').map(s => [s.kind, s.ssrc, s.bytesReceived, s.mid])) + ' ' + JSON.stringify(window.roomConnection.getTransceivers().map(t => [t.mid, t.direction, t.currentDirection])) + ' ' + window.roomConnection.remoteDescription.sdp.split('\\r\\n').filter(l => l.startsWith('a=mid') || l.startsWith('a=ssrc:') || l.startsWith('m=')).join(' | '))";
             assert!(
                 std::time::Instant::now() < deadline,
-                "not 4 streams: {}\n{}",
+                "page {index} has not 4 streams (inbound, transceivers, offered SSRCs): {}\n{}",
                 page.eval(report),
                 server.log()
             );

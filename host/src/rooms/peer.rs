@@ -30,7 +30,7 @@ use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
 };
 
-use super::room::{LiveRoom, Member, Reach, TrackChange};
+use super::room::{LiveRoom, Member, Reach, SenderSlot, TrackChange};
 use crate::media::sdp::{PCMA, PCMU};
 
 #[derive(Serialize)]
@@ -178,12 +178,14 @@ pub(super) async fn run(room: &Arc<LiveRoom>, bind_ip: IpAddr, mut socket: WebSo
     room.enter(Arc::new(Member { id, reach: Reach::Browser(changes) })).await;
     // Track changes wait here until no offer is out.
     let mut pending: Vec<TrackChange> = Vec::new();
+    // The copies the offer that is out announces: they go live with its answer.
+    let mut offered: Vec<Arc<SenderSlot>> = Vec::new();
     let mut closed = room.closed();
     // The first offer is due at once.
     let (mut offer_due, mut awaiting_answer) = (true, false);
     loop {
         if (offer_due || !pending.is_empty()) && !awaiting_answer {
-            apply(&connection, std::mem::take(&mut pending)).await;
+            offered = apply(&connection, std::mem::take(&mut pending)).await;
             match offer(&connection).await {
                 Ok(sdp) => {
                     if socket.send(message(&ToBrowser::Offer { sdp })).await.is_err() {
@@ -221,6 +223,7 @@ pub(super) async fn run(room: &Arc<LiveRoom>, bind_ip: IpAddr, mut socket: WebSo
                             break;
                         }
                         awaiting_answer = false;
+                        offered.drain(..).for_each(|slot| slot.answered());
                     }
                     Ok(FromBrowser::Candidate { candidate }) => {
                         if let Err(error) = connection.add_ice_candidate(candidate).await {
@@ -244,8 +247,9 @@ pub(super) async fn run(room: &Arc<LiveRoom>, bind_ip: IpAddr, mut socket: WebSo
     }
 }
 
-/// Make the track changes asked for, before the next offer.
-async fn apply(connection: &Arc<dyn PeerConnection>, changes: Vec<TrackChange>) {
+/// Make the track changes asked for, before the next offer; the slots of the copies added.
+async fn apply(connection: &Arc<dyn PeerConnection>, changes: Vec<TrackChange>) -> Vec<Arc<SenderSlot>> {
+    let mut added = Vec::new();
     for change in changes {
         match change {
             TrackChange::Add(track, slot) => {
@@ -261,14 +265,15 @@ async fn apply(connection: &Arc<dyn PeerConnection>, changes: Vec<TrackChange>) 
                 {
                     Ok(transceiver) => {
                         if let Ok(Some(sender)) = transceiver.sender().await {
-                            let _ = slot.set(sender);
+                            slot.placed(sender);
                         }
+                        added.push(slot);
                     }
                     Err(error) => tracing::warn!(%error, "cannot add a copy of a participant's track"),
                 }
             }
             TrackChange::Remove(slot) => {
-                if let Some(sender) = slot.get()
+                if let Some(sender) = slot.sender()
                     && let Err(error) = connection.remove_track(sender).await
                 {
                     tracing::debug!(%error, "removing a departed participant's track");
@@ -276,6 +281,7 @@ async fn apply(connection: &Arc<dyn PeerConnection>, changes: Vec<TrackChange>) 
             }
         }
     }
+    added
 }
 
 /// A new offer, set as the local description.

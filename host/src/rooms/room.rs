@@ -6,9 +6,15 @@
 //! publisher's RTP and writes each packet to every copy. A participant who joins gets a
 //! copy of every track already published; one who leaves takes its tracks, and its
 //! copies, away.
+//!
+//! A copy carries packets only once the browser answered the offer that announced it
+//! (JSEP, RFC 8829 §5.2: the offerer sends on a new section after the answer). Before
+//! that the browser does not know the copy's SSRC; Chromium then files the packet under
+//! another section of the same payload type and keeps filing that SSRC there, so the
+//! participant never hears the copy.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rtc::media_stream::MediaStreamTrack;
@@ -39,13 +45,38 @@ pub(super) struct Member {
 /// added while an offer waits for its answer may never be sent).
 pub(super) enum TrackChange {
     /// Send this copy, on a send-only transceiver of its own; its sender goes in the slot.
-    Add(Arc<TrackLocalStaticRTP>, SenderSlot),
+    Add(Arc<TrackLocalStaticRTP>, Arc<SenderSlot>),
     /// Stop sending the copy whose sender is in the slot.
-    Remove(SenderSlot),
+    Remove(Arc<SenderSlot>),
 }
 
-/// Where a copy's sender is kept once its transceiver exists.
-pub(super) type SenderSlot = Arc<std::sync::OnceLock<Arc<dyn RtpSender>>>;
+/// A copy's place on a browser's connection: its sender once its transceiver exists, and
+/// whether the browser has answered the offer that announced it.
+#[derive(Default)]
+pub(super) struct SenderSlot {
+    sender: OnceLock<Arc<dyn RtpSender>>,
+    answered: AtomicBool,
+}
+
+impl SenderSlot {
+    pub(super) fn sender(&self) -> Option<&Arc<dyn RtpSender>> {
+        self.sender.get()
+    }
+
+    /// The copy's transceiver exists (it goes in the next offer).
+    pub(super) fn placed(&self, sender: Arc<dyn RtpSender>) {
+        let _ = self.sender.set(sender);
+    }
+
+    /// The browser answered the offer that announced the copy: its packets may flow.
+    pub(super) fn answered(&self) {
+        self.answered.store(true, Ordering::Release);
+    }
+
+    fn is_answered(&self) -> bool {
+        self.answered.load(Ordering::Acquire)
+    }
+}
 
 /// How a participant receives the others.
 pub(super) enum Reach {
@@ -64,7 +95,7 @@ pub(super) struct Copy {
 
 pub(super) enum CopyTarget {
     /// A track on a browser's connection, with its own SSRC.
-    Track { ssrc: u32, track: Arc<TrackLocalStaticRTP>, sender: SenderSlot },
+    Track { ssrc: u32, track: Arc<TrackLocalStaticRTP>, slot: Arc<SenderSlot> },
     /// A phone's mix.
     Mix(Arc<Mixer>),
 }
@@ -155,8 +186,8 @@ impl LiveRoom {
             for copy in copies {
                 let subscriber = members.iter().find(|m| m.id == copy.subscriber);
                 match (subscriber.map(|m| &m.reach), copy.target) {
-                    (Some(Reach::Browser(changes)), CopyTarget::Track { sender, .. }) => {
-                        let _ = changes.send(TrackChange::Remove(sender));
+                    (Some(Reach::Browser(changes)), CopyTarget::Track { slot, .. }) => {
+                        let _ = changes.send(TrackChange::Remove(slot));
                     }
                     (Some(Reach::Phone(mix)), _) => mix.forget(member),
                     _ => {}
@@ -250,41 +281,46 @@ fn copy_for(member: &Member, publisher: u64, kind: RtpCodecKind, codec: RTCRtpCo
             ..Default::default()
         }],
     )));
-    let sender = SenderSlot::default();
+    let slot = Arc::new(SenderSlot::default());
     // Fails only when the participant's signalling ended (it is leaving).
-    changes.send(TrackChange::Add(Arc::clone(&track), Arc::clone(&sender))).ok()?;
-    Some(Copy { subscriber: member.id, target: CopyTarget::Track { ssrc, track, sender } })
+    changes.send(TrackChange::Add(Arc::clone(&track), Arc::clone(&slot))).ok()?;
+    Some(Copy { subscriber: member.id, target: CopyTarget::Track { ssrc, track, slot } })
 }
 
 /// Hand `publisher`'s RTP `packet` to each copy: a browser's track (with the copy's SSRC)
-/// or a phone's mix.
+/// once the browser answered for it, or a phone's mix.
 pub(super) async fn forward(publisher: u64, packet: &rtc::rtp::Packet, copies: &Copies) {
-    let targets: Vec<(u32, Arc<TrackLocalStaticRTP>)> = {
-        let copies = lock(copies);
-        for copy in copies.iter() {
-            if let CopyTarget::Mix(mix) = &copy.target {
-                mix.push(publisher, packet.header.payload_type, &packet.payload);
-            }
-        }
-        copies
-            .iter()
-            .filter_map(|copy| match &copy.target {
-                CopyTarget::Track { ssrc, track, .. } => Some((*ssrc, Arc::clone(track))),
-                CopyTarget::Mix(_) => None,
-            })
-            .collect()
-    };
-    for (ssrc, target) in targets {
+    for (ssrc, target) in deliver_to(publisher, packet, copies) {
         let mut copy = packet.clone();
         copy.header.ssrc = ssrc;
         // The publisher's header extensions name its own connection's streams (its MID,
         // its transport-wide sequence): the subscriber's sender writes its own.
         copy.header.extension = false;
         copy.header.extensions.clear();
-        // Fails while the subscriber's connection has not bound the track yet (its answer
-        // is on the way): the packet is dropped, the next one tries again.
+        // Fails only when the subscriber's connection is closing: nothing to deliver to.
         let _ = target.write_rtp(copy).await;
     }
+}
+
+/// Push `packet` into the phones' mixes; the browsers' tracks it goes to, with their
+/// SSRCs: those whose offer the browser answered.
+fn deliver_to(
+    publisher: u64,
+    packet: &rtc::rtp::Packet,
+    copies: &Copies,
+) -> Vec<(u32, Arc<TrackLocalStaticRTP>)> {
+    let copies = lock(copies);
+    let mut tracks = Vec::new();
+    for copy in copies.iter() {
+        match &copy.target {
+            CopyTarget::Mix(mix) => mix.push(publisher, packet.header.payload_type, &packet.payload),
+            CopyTarget::Track { ssrc, track, slot } if slot.is_answered() => {
+                tracks.push((*ssrc, Arc::clone(track)));
+            }
+            CopyTarget::Track { .. } => {}
+        }
+    }
+    tracks
 }
 
 async fn ask_for_key_frames(track: Arc<dyn TrackRemote>, media_ssrc: u32) {
@@ -294,5 +330,35 @@ async fn ask_for_key_frames(track: Arc<dyn TrackRemote>, media_ssrc: u32) {
         if track.write_rtcp(vec![Box::new(pli)]).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audio_packet() -> rtc::rtp::Packet {
+        let mut packet = rtc::rtp::Packet::default();
+        packet.header.payload_type = crate::media::sdp::PCMU;
+        packet.header.ssrc = 1;
+        packet
+    }
+
+    #[tokio::test]
+    async fn a_copy_carries_packets_only_once_the_browser_answered_the_offer_announcing_it() {
+        let room = LiveRoom::new();
+        let (changes, mut asked) = tokio::sync::mpsc::unbounded_channel();
+        room.enter(Arc::new(Member { id: 2, reach: Reach::Browser(changes) })).await;
+        let codec = super::super::peer::codec_of(crate::media::sdp::PCMU).expect("PCMU is a room codec");
+        let copies = room.published_by(1, RtpCodecKind::Audio, codec).await;
+        let Ok(TrackChange::Add(_, slot)) = asked.try_recv() else {
+            panic!("the browser was asked to add a copy")
+        };
+
+        assert!(deliver_to(1, &audio_packet(), &copies).is_empty(), "no packet before the answer");
+        slot.answered();
+        let delivered = deliver_to(1, &audio_packet(), &copies);
+        assert_eq!(delivered.len(), 1, "the answered copy gets the packet");
+        assert_ne!(delivered[0].0, 1, "under the copy's own SSRC");
     }
 }
