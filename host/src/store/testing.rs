@@ -21,12 +21,30 @@ pub fn fresh_database_url() -> String {
     let mut client = ::postgres::Client::connect(&server, ::postgres::NoTls)
         .unwrap_or_else(|e| panic!("the test PostgreSQL at {server} is unreachable: {e}"));
     let name = format!("centralita_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
+    create_database(&mut client, &name);
     match server.rsplit_once('/') {
         Some((base, _)) if base.contains("://") && !base.ends_with('/') => format!("{base}/{name}"),
         _ => panic!(
             "{SERVER_VARIABLE} must end with a database name, as in postgres://postgres@127.0.0.1:5432/postgres: {server}"
         ),
+    }
+}
+
+/// How often a `CREATE DATABASE` is tried: it fails, now and then, while tests running in
+/// parallel copy the template database at the same moment ("source database is being
+/// accessed by other users").
+const CREATE_ATTEMPTS: u32 = 5;
+
+fn create_database(client: &mut ::postgres::Client, name: &str) {
+    for attempt in 1.. {
+        match client.batch_execute(&format!("CREATE DATABASE {name}")) {
+            Ok(()) => return,
+            Err(error) if attempt < CREATE_ATTEMPTS => {
+                eprintln!("CREATE DATABASE {name} (attempt {attempt}): {error}; trying again");
+                std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)));
+            }
+            Err(error) => panic!("cannot create the test database {name}: {error}"),
+        }
     }
 }
 
