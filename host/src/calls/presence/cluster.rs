@@ -1,9 +1,13 @@
 //! Queue state across the hosts of a cluster: each host keeps its row of the store's
-//! `host_activity` table up to date with what its calls do — extensions in a call or
+//! `host_activity` table up to date with what its calls do — queue agents in a call or
 //! resting after a queue call, callers waiting in each queue — and reads the other hosts'
 //! rows, so that a queue on any host skips an agent busy on another and counts every
 //! host's waiting callers.
 //!
+//! - Only queue agents are reported: no other host asks after another extension, and
+//!   extensions coming and going from calls would change the row at every tick. The
+//!   agents are read from the queues every [`HEARTBEAT`], so a new member's calls are
+//!   shared within a second of its joining the queue.
 //! - A thread of its own does it, never a call: every [`TICK`] it writes the row if the
 //!   report changed (announcing it on the change feed) or [`HEARTBEAT`] has passed, and
 //!   reads the others' rows when one announced a change or [`HEARTBEAT`] has passed. A
@@ -16,7 +20,7 @@
 //!   the agent" and round robin's last agent in the strategy module's kv, and the agents'
 //!   answers of the day in the queue statistics (written every second).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -26,7 +30,7 @@ use chrono::Utc;
 use super::Presence;
 use crate::routing::queue::stats::QueueStats;
 use crate::store::records::{ActivityReport, ExtensionActivity, HostActivity};
-use crate::store::{HOST_ACTIVITY, Heard, Read, Store, StoreError};
+use crate::store::{HOST_ACTIVITY, Heard, QUEUES, Read, Store, StoreError, company_key};
 
 /// The change feed's topic for a host's new row; the subject is the host's id.
 const TOPIC: &str = "host-activity";
@@ -75,6 +79,9 @@ struct Sharing {
     others_changed: Arc<AtomicBool>,
     /// The last report written, its sequence and when.
     written: Option<(ActivityReport, u64, Instant)>,
+    /// Every queue's agents, by `company NUL extension`, and when they were read.
+    agents: HashSet<String>,
+    agents_read: Option<Instant>,
     last_read: Option<Instant>,
     /// Each other host's last sequence and when it last moved (`None`: not since its row
     /// was first seen, already old).
@@ -90,6 +97,8 @@ impl Sharing {
             store,
             others_changed,
             written: None,
+            agents: HashSet::new(),
+            agents_read: None,
             last_read: None,
             seen: HashMap::new(),
             failing: false,
@@ -104,8 +113,12 @@ impl Sharing {
                 let _ = self.store.write(|tx| tx.delete(&HOST_ACTIVITY, &self.host));
                 return;
             };
-            let report = ActivityReport { extensions: presence.report(), waiting: stats.waiting_report() };
-            let outcome = self.write_if_due(report).and_then(|()| self.read_if_due(&presence, &stats));
+            let outcome = self.read_agents_if_due().and_then(|()| {
+                let mut extensions = presence.report();
+                extensions.retain(|key, _| self.agents.contains(key));
+                self.write_if_due(ActivityReport { extensions, waiting: stats.waiting_report() })?;
+                self.read_if_due(&presence, &stats)
+            });
             match outcome {
                 Ok(()) if self.failing => {
                     tracing::info!("sharing queue state with the other hosts again");
@@ -119,6 +132,19 @@ impl Sharing {
                 Err(_) => {}
             }
         }
+    }
+
+    fn read_agents_if_due(&mut self) -> Result<(), StoreError> {
+        if self.agents_read.is_some_and(|at| at.elapsed() < HEARTBEAT) {
+            return Ok(());
+        }
+        let queues = self.store.read(|r| r.scan(&QUEUES, ""))?;
+        self.agents = queues
+            .iter()
+            .flat_map(|queue| queue.members.iter().map(|m| company_key(&queue.company, &m.extension)))
+            .collect();
+        self.agents_read = Some(Instant::now());
+        Ok(())
     }
 
     fn write_if_due(&mut self, report: ActivityReport) -> Result<(), StoreError> {

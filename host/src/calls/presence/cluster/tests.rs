@@ -38,10 +38,33 @@ fn state(host: &Host) -> AgentState {
     host.presence.state("acme", "101", true)
 }
 
+/// Queue "sales" of acme with `agents` (written on the store the hosts share).
+fn sales_queue(store: &Store, agents: &[&str]) {
+    let members: Vec<_> = agents.iter().map(|a| serde_json::json!({"extension": a, "order": 1})).collect();
+    let queue: crate::store::records::Queue = serde_json::from_value(serde_json::json!({
+        "company": "acme", "name": "sales", "number": "500", "max_waiting": 0,
+        "step_timeout_seconds": 15, "max_time_seconds": 300, "wrap_up_seconds": 10,
+        "members": members, "autoanswer": false, "ring_busy_agents": false, "music_on_hold": null,
+        "remember_agent": false, "show_queue_name": true, "unanswered_destination": null,
+        "after_destination": null, "strategy": "ring_all", "module": "queue-strategy", "config": {},
+        "created_at": "2026-01-01T00:00:00Z"
+    }))
+    .expect("a queue");
+    store.write(|tx| tx.put(&QUEUES, &company_key("acme", "sales"), &queue)).expect("write the queue");
+}
+
+/// What `host` last wrote of its extensions.
+fn reported(host: &Host) -> Vec<String> {
+    let host_id = host.store.host_id().to_string();
+    let row = host.store.read(|r| r.get(&HOST_ACTIVITY, &host_id)).expect("read");
+    row.map(|row| row.report.extensions.into_keys().collect()).unwrap_or_default()
+}
+
 #[test]
 fn an_agent_in_a_call_on_one_host_is_in_call_on_another_until_it_ends_then_rests_there_too() {
     let url = fresh_database_url();
     let (a, b) = (host(&url), host(&url));
+    sales_queue(&a.store, &["101"]);
     let call = a.presence.enter_call("acme", "101");
     wait_until("b sees 101 in a's call", || state(&b) == AgentState::InCall);
     assert_eq!(b.presence.state("globex", "101", true), AgentState::Available, "companies apart");
@@ -55,6 +78,23 @@ fn an_agent_in_a_call_on_one_host_is_in_call_on_another_until_it_ends_then_rests
     wait_until("b sees 101 rest after a's call", || state(&b) == AgentState::WrapUp);
     a.presence.rest("acme", "101", Duration::ZERO);
     wait_until("b sees 101 free", || state(&b) == AgentState::Available);
+}
+
+#[test]
+fn only_queue_agents_are_reported_and_a_new_agent_within_a_heartbeat() {
+    let url = fresh_database_url();
+    let (a, b) = (host(&url), host(&url));
+    sales_queue(&a.store, &["101"]);
+    let _agent = a.presence.enter_call("acme", "101");
+    let _other = a.presence.enter_call("acme", "102");
+    wait_until("b sees agent 101 in a's call", || state(&b) == AgentState::InCall);
+    assert_eq!(reported(&a), [company_key("acme", "101")], "102 is no queue's agent: not reported");
+    assert_eq!(b.presence.state("acme", "102", true), AgentState::Available);
+
+    sales_queue(&a.store, &["101", "102"]);
+    wait_until("b sees the new agent 102 in a's call", || {
+        b.presence.state("acme", "102", true) == AgentState::InCall
+    });
 }
 
 #[test]
