@@ -2,7 +2,7 @@
 //! batches: one durable commit per call would cap the host at the disk's fsync rate, so
 //! records that end close together share a transaction.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -14,10 +14,12 @@ use crate::store::records::{CallStatus, Cdr};
 /// Most records written in one transaction.
 const BATCH: usize = 1024;
 /// How long the writer waits after the first record of a batch for the others: the most
-/// a record waits before it is durable. (100 ms makes fewer transactions, which a lightly
-/// loaded cluster host on PostgreSQL likes, but on redb the post-dial delay's p99 at 1,650
-/// calls/s was then 1–3 ms longer, in interleaved runs of bench/pdd.sh.)
-const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+/// a record waits before it is durable. On the embedded store: at 100 ms the post-dial
+/// delay's p99 at 1,650 calls/s was 1–3 ms longer (interleaved runs of bench/pdd.sh).
+const GATHER_EMBEDDED: Duration = Duration::from_millis(20);
+/// The same on a store shared by several hosts, where each batch is a round trip to the
+/// database: a lightly loaded host of a cluster gathers longer for fewer of them.
+const GATHER_SHARED: Duration = Duration::from_millis(100);
 
 /// A call's record while the call runs.
 pub struct Draft {
@@ -90,13 +92,14 @@ impl CdrWriter {
     /// what it holds.
     pub fn start(store: Store) -> std::io::Result<CdrWriter> {
         let (records, mut queue) = mpsc::unbounded_channel::<Cdr>();
+        let gather = if store.is_shared() { GATHER_SHARED } else { GATHER_EMBEDDED };
         std::thread::Builder::new().name("cdr-writer".into()).spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
             while let Some(first) = queue.blocking_recv() {
                 batch.push(first);
                 // Let the records of calls ending together gather: one durable commit for
                 // them all instead of one fsync per call.
-                std::thread::sleep(GATHER);
+                std::thread::sleep(gather);
                 while batch.len() < BATCH
                     && let Ok(next) = queue.try_recv()
                 {
