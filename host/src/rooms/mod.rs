@@ -97,7 +97,7 @@ impl Rooms {
         room.enter(Arc::new(Member { id: member, reach: Reach::Phone(Arc::clone(&mix)) })).await;
         let mime_type = if payload_type == PCMA { MIME_TYPE_PCMA } else { MIME_TYPE_PCMU };
         let codec = RTCRtpCodec { mime_type: mime_type.to_string(), clock_rate: 8000, ..Default::default() };
-        let copies = room.published_by(member, RtpCodecKind::Audio, codec).await;
+        let (copies, _) = room.published_by(member, RtpCodecKind::Audio, codec).await;
         let (audio, mut packets) = mpsc::unbounded_channel::<Vec<u8>>();
         let closed = room.closed();
         let (rooms, company, id) = (Arc::clone(self), company.to_string(), id.to_string());

@@ -22,7 +22,7 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -32,7 +32,8 @@ use super::lock;
 use super::mixer::Mixer;
 
 /// How often a video publisher is asked for a key frame (RTCP PLI), so that a participant
-/// who joined later, or lost packets, gets a picture soon.
+/// who lost packets gets a picture again soon. (One whose copy just went live gets one
+/// asked for at once.)
 const KEY_FRAME_INTERVAL: Duration = Duration::from_secs(2);
 
 /// A participant as the room sees it.
@@ -52,13 +53,18 @@ pub(super) enum TrackChange {
 
 /// A copy's place on a browser's connection: its sender once its transceiver exists, and
 /// whether the browser has answered the offer that announced it.
-#[derive(Default)]
 pub(super) struct SenderSlot {
     sender: OnceLock<Arc<dyn RtpSender>>,
     answered: AtomicBool,
+    /// A video copy's publisher's key frame requests: the copy starts with a picture.
+    key_frame: Option<Arc<Notify>>,
 }
 
 impl SenderSlot {
+    fn new(key_frame: Option<Arc<Notify>>) -> SenderSlot {
+        SenderSlot { sender: OnceLock::new(), answered: AtomicBool::new(false), key_frame }
+    }
+
     pub(super) fn sender(&self) -> Option<&Arc<dyn RtpSender>> {
         self.sender.get()
     }
@@ -71,6 +77,9 @@ impl SenderSlot {
     /// The browser answered the offer that announced the copy: its packets may flow.
     pub(super) fn answered(&self) {
         self.answered.store(true, Ordering::Release);
+        if let Some(key_frame) = &self.key_frame {
+            key_frame.notify_one();
+        }
     }
 
     fn is_answered(&self) -> bool {
@@ -109,6 +118,8 @@ struct Published {
     kind: RtpCodecKind,
     codec: RTCRtpCodec,
     copies: Copies,
+    /// Woken when a copy goes live: ask the publisher for a key frame now.
+    key_frame: Arc<Notify>,
 }
 
 pub(super) struct LiveRoom {
@@ -155,12 +166,12 @@ impl LiveRoom {
     /// carries them).
     pub(super) async fn enter(&self, member: Arc<Member>) {
         let _changing = self.changing.lock().await;
-        let published: Vec<(RtpCodecKind, RTCRtpCodec, u64, Copies)> = lock(&self.published)
+        let published: Vec<(RtpCodecKind, RTCRtpCodec, u64, Copies, Arc<Notify>)> = lock(&self.published)
             .iter()
-            .map(|p| (p.kind, p.codec.clone(), p.publisher, Arc::clone(&p.copies)))
+            .map(|p| (p.kind, p.codec.clone(), p.publisher, Arc::clone(&p.copies), Arc::clone(&p.key_frame)))
             .collect();
-        for (kind, codec, publisher, copies) in published {
-            if let Some(copy) = copy_for(&member, publisher, kind, codec) {
+        for (kind, codec, publisher, copies, key_frame) in published {
+            if let Some(copy) = copy_for(&member, publisher, kind, codec, &key_frame) {
                 lock(&copies).push(copy);
             }
         }
@@ -222,9 +233,9 @@ impl LiveRoom {
                 }
             },
         };
-        let copies = self.published_by(publisher, kind, codec).await;
+        let (copies, key_frame) = self.published_by(publisher, kind, codec).await;
         if kind == RtpCodecKind::Video {
-            tokio::spawn(ask_for_key_frames(Arc::clone(&track), ssrc));
+            tokio::spawn(ask_for_key_frames(Arc::clone(&track), ssrc, key_frame));
         }
         if let Some(packet) = first {
             forward(publisher, &packet, &copies).await;
@@ -237,31 +248,47 @@ impl LiveRoom {
     }
 
     /// `publisher` sends a track of `kind` in `codec`: each other participant gets a copy
-    /// (browsers a new offer for it); the copies, for the packets to go to.
+    /// (browsers a new offer for it); the copies, for the packets to go to, and what is
+    /// woken when a copy goes live (for a video track: ask for a key frame).
     pub(super) async fn published_by(
         &self,
         publisher: u64,
         kind: RtpCodecKind,
         codec: RTCRtpCodec,
-    ) -> Copies {
+    ) -> (Copies, Arc<Notify>) {
         let _changing = self.changing.lock().await;
         let copies: Copies = Arc::default();
+        let key_frame = Arc::new(Notify::new());
         let others: Vec<Arc<Member>> =
             lock(&self.members).iter().filter(|m| m.id != publisher).cloned().collect();
         for member in &others {
-            if let Some(copy) = copy_for(member, publisher, kind, codec.clone()) {
+            if let Some(copy) = copy_for(member, publisher, kind, codec.clone(), &key_frame) {
                 lock(&copies).push(copy);
             }
         }
-        lock(&self.published).push(Published { publisher, kind, codec, copies: Arc::clone(&copies) });
-        copies
+        let key_frame_of = Arc::clone(&key_frame);
+        lock(&self.published).push(Published {
+            publisher,
+            kind,
+            codec,
+            copies: Arc::clone(&copies),
+            key_frame: key_frame_of,
+        });
+        (copies, key_frame)
     }
 }
 
 /// A copy of `publisher`'s track of `kind` for `member`: on a browser's connection a
 /// track whose stream id names the publisher (a browser shows a participant's audio and
-/// video together); into a phone's mix, audio only.
-fn copy_for(member: &Member, publisher: u64, kind: RtpCodecKind, codec: RTCRtpCodec) -> Option<Copy> {
+/// video together); into a phone's mix, audio only. A video copy wakes `key_frame` when it
+/// goes live.
+fn copy_for(
+    member: &Member,
+    publisher: u64,
+    kind: RtpCodecKind,
+    codec: RTCRtpCodec,
+    key_frame: &Arc<Notify>,
+) -> Option<Copy> {
     let changes = match &member.reach {
         Reach::Phone(mix) if kind == RtpCodecKind::Audio => {
             return Some(Copy { subscriber: member.id, target: CopyTarget::Mix(Arc::clone(mix)) });
@@ -281,7 +308,7 @@ fn copy_for(member: &Member, publisher: u64, kind: RtpCodecKind, codec: RTCRtpCo
             ..Default::default()
         }],
     )));
-    let slot = Arc::new(SenderSlot::default());
+    let slot = Arc::new(SenderSlot::new((kind == RtpCodecKind::Video).then(|| Arc::clone(key_frame))));
     // Fails only when the participant's signalling ended (it is leaving).
     changes.send(TrackChange::Add(Arc::clone(&track), Arc::clone(&slot))).ok()?;
     Some(Copy { subscriber: member.id, target: CopyTarget::Track { ssrc, track, slot } })
@@ -323,9 +350,14 @@ fn deliver_to(
     tracks
 }
 
-async fn ask_for_key_frames(track: Arc<dyn TrackRemote>, media_ssrc: u32) {
+/// Ask `track`'s publisher for a key frame every [`KEY_FRAME_INTERVAL`], and at once when
+/// `wanted` (a copy went live), until the track ends.
+async fn ask_for_key_frames(track: Arc<dyn TrackRemote>, media_ssrc: u32, wanted: Arc<Notify>) {
     loop {
-        tokio::time::sleep(KEY_FRAME_INTERVAL).await;
+        tokio::select! {
+            () = tokio::time::sleep(KEY_FRAME_INTERVAL) => {}
+            () = wanted.notified() => {}
+        }
         let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc };
         if track.write_rtcp(vec![Box::new(pli)]).await.is_err() {
             return;
@@ -350,7 +382,7 @@ mod tests {
         let (changes, mut asked) = tokio::sync::mpsc::unbounded_channel();
         room.enter(Arc::new(Member { id: 2, reach: Reach::Browser(changes) })).await;
         let codec = super::super::peer::codec_of(crate::media::sdp::PCMU).expect("PCMU is a room codec");
-        let copies = room.published_by(1, RtpCodecKind::Audio, codec).await;
+        let (copies, _) = room.published_by(1, RtpCodecKind::Audio, codec).await;
         let Ok(TrackChange::Add(_, slot)) = asked.try_recv() else {
             panic!("the browser was asked to add a copy")
         };
@@ -360,5 +392,22 @@ mod tests {
         let delivered = deliver_to(1, &audio_packet(), &copies);
         assert_eq!(delivered.len(), 1, "the answered copy gets the packet");
         assert_ne!(delivered[0].0, 1, "under the copy's own SSRC");
+    }
+
+    #[tokio::test]
+    async fn a_video_copy_going_live_asks_its_publisher_for_a_key_frame_at_once() {
+        let room = LiveRoom::new();
+        let (changes, mut asked) = tokio::sync::mpsc::unbounded_channel();
+        room.enter(Arc::new(Member { id: 2, reach: Reach::Browser(changes) })).await;
+        let vp8 = super::super::peer::codec_of(96).expect("VP8 is a room codec");
+        let (_copies, key_frame) = room.published_by(1, RtpCodecKind::Video, vp8).await;
+        let Ok(TrackChange::Add(_, slot)) = asked.try_recv() else {
+            panic!("the browser was asked to add a copy")
+        };
+        // A zero timeout polls once: whether a wake-up is already there.
+        let woken = || tokio::time::timeout(std::time::Duration::ZERO, key_frame.notified());
+        assert!(woken().await.is_err(), "no key frame asked for before the copy is live");
+        slot.answered();
+        assert!(woken().await.is_ok(), "asked for as the copy goes live");
     }
 }
