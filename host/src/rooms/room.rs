@@ -9,9 +9,9 @@
 //!
 //! A copy carries packets only once the browser answered the offer that announced it
 //! (JSEP, RFC 8829 §5.2: the offerer sends on a new section after the answer). Before
-//! that the browser does not know the copy's SSRC; Chromium then files the packet under
-//! another section of the same payload type and keeps filing that SSRC there, so the
-//! participant never hears the copy.
+//! that the browser does not know the copy's SSRC; Chromium was seen never to deliver
+//! such an SSRC afterwards (most likely routed by payload type to another section and
+//! kept there), so a participant now and then never heard another.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
