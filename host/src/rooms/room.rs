@@ -113,6 +113,7 @@ pub(super) enum CopyTarget {
 pub(super) type Copies = Arc<Mutex<Vec<Copy>>>;
 
 /// A track a participant publishes.
+#[derive(Clone)]
 struct Published {
     publisher: u64,
     kind: RtpCodecKind,
@@ -166,13 +167,10 @@ impl LiveRoom {
     /// carries them).
     pub(super) async fn enter(&self, member: Arc<Member>) {
         let _changing = self.changing.lock().await;
-        let published: Vec<(RtpCodecKind, RTCRtpCodec, u64, Copies, Arc<Notify>)> = lock(&self.published)
-            .iter()
-            .map(|p| (p.kind, p.codec.clone(), p.publisher, Arc::clone(&p.copies), Arc::clone(&p.key_frame)))
-            .collect();
-        for (kind, codec, publisher, copies, key_frame) in published {
-            if let Some(copy) = copy_for(&member, publisher, kind, codec, &key_frame) {
-                lock(&copies).push(copy);
+        let published: Vec<Published> = lock(&self.published).clone();
+        for track in &published {
+            if let Some(copy) = copy_for(&member, track) {
+                lock(&track.copies).push(copy);
             }
         }
         lock(&self.members).push(member);
@@ -257,38 +255,27 @@ impl LiveRoom {
         codec: RTCRtpCodec,
     ) -> (Copies, Arc<Notify>) {
         let _changing = self.changing.lock().await;
-        let copies: Copies = Arc::default();
-        let key_frame = Arc::new(Notify::new());
+        let track =
+            Published { publisher, kind, codec, copies: Arc::default(), key_frame: Arc::new(Notify::new()) };
         let others: Vec<Arc<Member>> =
             lock(&self.members).iter().filter(|m| m.id != publisher).cloned().collect();
         for member in &others {
-            if let Some(copy) = copy_for(member, publisher, kind, codec.clone(), &key_frame) {
-                lock(&copies).push(copy);
+            if let Some(copy) = copy_for(member, &track) {
+                lock(&track.copies).push(copy);
             }
         }
-        let key_frame_of = Arc::clone(&key_frame);
-        lock(&self.published).push(Published {
-            publisher,
-            kind,
-            codec,
-            copies: Arc::clone(&copies),
-            key_frame: key_frame_of,
-        });
-        (copies, key_frame)
+        let handles = (Arc::clone(&track.copies), Arc::clone(&track.key_frame));
+        lock(&self.published).push(track);
+        handles
     }
 }
 
-/// A copy of `publisher`'s track of `kind` for `member`: on a browser's connection a
-/// track whose stream id names the publisher (a browser shows a participant's audio and
-/// video together); into a phone's mix, audio only. A video copy wakes `key_frame` when it
-/// goes live.
-fn copy_for(
-    member: &Member,
-    publisher: u64,
-    kind: RtpCodecKind,
-    codec: RTCRtpCodec,
-    key_frame: &Arc<Notify>,
-) -> Option<Copy> {
+/// A copy of a `published` track for `member`: on a browser's connection a track whose
+/// stream id names the publisher (a browser shows a participant's audio and video
+/// together); into a phone's mix, audio only. A video copy wakes the publication's
+/// `key_frame` when it goes live.
+fn copy_for(member: &Member, published: &Published) -> Option<Copy> {
+    let Published { publisher, kind, ref codec, ref key_frame, .. } = *published;
     let changes = match &member.reach {
         Reach::Phone(mix) if kind == RtpCodecKind::Audio => {
             return Some(Copy { subscriber: member.id, target: CopyTarget::Mix(Arc::clone(mix)) });
@@ -304,7 +291,7 @@ fn copy_for(
         kind,
         vec![RTCRtpEncodingParameters {
             rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-            codec,
+            codec: codec.clone(),
             ..Default::default()
         }],
     )));
@@ -376,17 +363,26 @@ mod tests {
         packet
     }
 
-    #[tokio::test]
-    async fn a_copy_carries_packets_only_once_the_browser_answered_the_offer_announcing_it() {
+    /// Participant 1 publishes a track of `kind` sent with `payload_type` into a room where
+    /// browser 2 is: the copies, the publication's key frame wake-up, and the slot of 2's copy.
+    async fn published_to_a_browser(
+        kind: RtpCodecKind,
+        payload_type: u8,
+    ) -> (Copies, Arc<Notify>, Arc<SenderSlot>) {
         let room = LiveRoom::new();
         let (changes, mut asked) = tokio::sync::mpsc::unbounded_channel();
         room.enter(Arc::new(Member { id: 2, reach: Reach::Browser(changes) })).await;
-        let codec = super::super::peer::codec_of(crate::media::sdp::PCMU).expect("PCMU is a room codec");
-        let (copies, _) = room.published_by(1, RtpCodecKind::Audio, codec).await;
+        let codec = super::super::peer::codec_of(payload_type).expect("a room codec");
+        let (copies, key_frame) = room.published_by(1, kind, codec).await;
         let Ok(TrackChange::Add(_, slot)) = asked.try_recv() else {
             panic!("the browser was asked to add a copy")
         };
+        (copies, key_frame, slot)
+    }
 
+    #[tokio::test]
+    async fn a_copy_carries_packets_only_once_the_browser_answered_the_offer_announcing_it() {
+        let (copies, _, slot) = published_to_a_browser(RtpCodecKind::Audio, crate::media::sdp::PCMU).await;
         assert!(deliver_to(1, &audio_packet(), &copies).is_empty(), "no packet before the answer");
         slot.answered();
         let delivered = deliver_to(1, &audio_packet(), &copies);
@@ -396,14 +392,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_video_copy_going_live_asks_its_publisher_for_a_key_frame_at_once() {
-        let room = LiveRoom::new();
-        let (changes, mut asked) = tokio::sync::mpsc::unbounded_channel();
-        room.enter(Arc::new(Member { id: 2, reach: Reach::Browser(changes) })).await;
-        let vp8 = super::super::peer::codec_of(96).expect("VP8 is a room codec");
-        let (_copies, key_frame) = room.published_by(1, RtpCodecKind::Video, vp8).await;
-        let Ok(TrackChange::Add(_, slot)) = asked.try_recv() else {
-            panic!("the browser was asked to add a copy")
-        };
+        let (_copies, key_frame, slot) = published_to_a_browser(RtpCodecKind::Video, 96).await;
         // A zero timeout polls once: whether a wake-up is already there.
         let woken = || tokio::time::timeout(std::time::Duration::ZERO, key_frame.notified());
         assert!(woken().await.is_err(), "no key frame asked for before the copy is live");
