@@ -45,15 +45,7 @@ fn company(app: &App) -> Company {
 
 /// Queue "sales" (number 500) of 101, 102 (order 1) and 103 (order 2), 15 s steps.
 fn queue(app: &App, strategy: RingStrategy) -> Queue {
-    let queue: Queue = serde_json::from_value(json!({
-        "company": "acme", "name": "sales", "number": "500", "max_waiting": 0,
-        "step_timeout_seconds": 15, "max_time_seconds": 300, "wrap_up_seconds": 10,
-        "members": [{"extension": "103", "order": 2}, {"extension": "101", "order": 1}, {"extension": "102", "order": 1}],
-        "autoanswer": false, "ring_busy_agents": false, "music_on_hold": null, "remember_agent": false,
-        "show_queue_name": true, "unanswered_destination": null, "after_destination": null,
-        "strategy": strategy, "module": DEFAULT_MODULE, "config": {}, "created_at": "2026-01-01T00:00:00Z"
-    }))
-    .unwrap();
+    let queue = Queue { strategy, ..Queue::for_tests("sales", &[("103", 2), ("101", 1), ("102", 1)]) };
     app.store.write(|tx| tx.put(&QUEUES, &company_key("acme", "sales"), &queue)).unwrap();
     queue
 }

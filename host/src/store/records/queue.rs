@@ -99,6 +99,36 @@ impl Queue {
             .flatten()
             .any(|d| d == destination)
     }
+
+    /// For tests: queue `name` (number 500) of company acme with `members` (extension,
+    /// order), ring all, 15 s steps, 300 s at most, 10 s of wrap-up, everything else off.
+    #[cfg(test)]
+    pub fn for_tests(name: &str, members: &[(&str, u32)]) -> Queue {
+        Queue {
+            company: "acme".into(),
+            name: name.into(),
+            number: "500".into(),
+            max_waiting: 0,
+            step_timeout_seconds: 15,
+            max_time_seconds: 300,
+            wrap_up_seconds: 10,
+            members: members
+                .iter()
+                .map(|(extension, order)| QueueMember { extension: extension.to_string(), order: *order })
+                .collect(),
+            autoanswer: false,
+            ring_busy_agents: false,
+            music_on_hold: None,
+            remember_agent: false,
+            show_queue_name: true,
+            unanswered_destination: None,
+            after_destination: None,
+            strategy: RingStrategy::RingAll,
+            module: "queue-strategy".into(),
+            config: serde_json::json!({}),
+            created_at: DateTime::UNIX_EPOCH,
+        }
+    }
 }
 
 /// One queue's figures for one day (UTC), kept by `crate::routing::queue::stats`.

@@ -40,16 +40,8 @@ fn state(host: &Host) -> AgentState {
 
 /// Queue "sales" of acme with `agents` (written on the store the hosts share).
 fn sales_queue(store: &Store, agents: &[&str]) {
-    let members: Vec<_> = agents.iter().map(|a| serde_json::json!({"extension": a, "order": 1})).collect();
-    let queue: crate::store::records::Queue = serde_json::from_value(serde_json::json!({
-        "company": "acme", "name": "sales", "number": "500", "max_waiting": 0,
-        "step_timeout_seconds": 15, "max_time_seconds": 300, "wrap_up_seconds": 10,
-        "members": members, "autoanswer": false, "ring_busy_agents": false, "music_on_hold": null,
-        "remember_agent": false, "show_queue_name": true, "unanswered_destination": null,
-        "after_destination": null, "strategy": "ring_all", "module": "queue-strategy", "config": {},
-        "created_at": "2026-01-01T00:00:00Z"
-    }))
-    .expect("a queue");
+    let members: Vec<_> = agents.iter().map(|agent| (*agent, 1)).collect();
+    let queue = crate::store::records::Queue::for_tests("sales", &members);
     store.write(|tx| tx.put(&QUEUES, &company_key("acme", "sales"), &queue)).expect("write the queue");
 }
 
