@@ -6,14 +6,17 @@
 # through the front from a sipp built-in uas. Everything runs on this machine: on 2 cores
 # this measures what sharing costs per call, not a speed-up.
 #
-# For each cluster size (HOSTS, default "1 3") the rate steps up (RATES, STEP_S seconds
-# each) while a step passes (bench/cps.sh's rule: under 0.1 % failed, 95 % of the offered
-# calls done in time). Per step: completed calls/s, and CPU per completed call of all
-# hosts together, of each host, of Kamailio and of PostgreSQL. The sizes take turns for
-# ROUNDS rounds (default 3): a step's figures are the medians of its rounds, as this
-# shared machine's noise moves one round's CPU per call by up to a quarter. The figures of
-# a size are those of its best passing step; the single host's CPU per call is taken at
-# that same offered rate. Last line:
+# Every cluster size (HOSTS, default "1 3") runs side by side, each on a database and
+# behind a front of its own; the rate steps up (RATES, STEP_S seconds each) and at each
+# rate the sizes take turns, ROUNDS times (default 3), so that the shared machine's drift
+# from one minute to the next (it moves a step's CPU per call by up to a quarter) touches
+# every size alike. A size stops ramping once a step failed in most of its rounds
+# (bench/cps.sh's rule: under 0.1 % failed, 95 % of the offered calls done in time). Per
+# step: completed calls/s, and CPU per completed call of all hosts together, of each host,
+# of Kamailio and of PostgreSQL. A step's figures are the medians of its passing rounds;
+# the figures of a size are those of its best passing step, and the single host's CPU per
+# call is taken at that same offered rate (with the ratios of the turns taken side by
+# side, round by round). Last line:
 # `cluster hosts=3 cps=N cpu_ms_per_call=N single_host_cpu_ms_per_call=N`
 # (hosts' CPU only; the goal is at most 20 % more per call with 3 hosts than with 1).
 set -euo pipefail
@@ -30,9 +33,9 @@ ROUNDS=${ROUNDS:-3}
 WORKERS=${WORKERS:-}
 # Set (THREADS=1): after each step, the hosts' CPU and wake-ups per call by thread name.
 THREADS=${THREADS:-}
-FRONT_PORT=15700
-UAS_PORT=16200          # callee i listens on UAS_PORT + i
-UAC_PORT=16300          # caller i sends from UAC_PORT + 10 * step + i
+FRONT_PORT=15700        # size N's front listens on FRONT_PORT + N
+UAS_PORT=16200          # size N's callee i listens on UAS_PORT + 10 * N + i
+UAC_PORT=16300          # caller i sends from UAC_PORT + 10 * (step number % 50) + i
 
 require_tools bench/cluster.sh sipp kamailio curl python3 psql
 echo "kamailio: $(kamailio -v | head -n 1)  postgres: $(psql --version)"
@@ -40,7 +43,6 @@ machine_and_build
 
 start_work
 trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-      [[ -f "$work/kamailio.pid" ]] && kill "$(cat "$work/kamailio.pid")" 2>/dev/null
       scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir" "$pg_dir.initdb.log"; sleep 0.3
       if [[ -n "${KEEP_WORK:-}" ]]; then echo "work directory kept: $work"; else rm -rf "$work"; fi' EXIT
 # Its own directory: PostgreSQL runs as user postgres, who cannot enter the work directory.
@@ -55,79 +57,91 @@ sed -e 's|<recv response="200"/>|<recv response="200" rrs="true"/>|' \
     bench/sipp/uac.xml > "$work/uac.xml"
 grep -q '\[routes\]' "$work/uac.xml" || { echo "bench/cluster.sh: could not derive the routed uac" >&2; exit 1; }
 
-# cluster N: start N hosts on a new database behind a new front, set up, ramp; appends
-# the step lines to $work/steps.txt.
-cluster() {
-    local n=$1 round=$2 url host_pids=() k
-    local label="hosts$n-r$round"
-    psql -q "$pg_url" -c "CREATE DATABASE cluster${n}r$round" >/dev/null
-    url="${pg_url%/*}/cluster${n}r$round"
+# start_cluster N: N hosts on a database of their own behind a front of their own, the
+# company and the callees set up through the first host's API and registered through the
+# front. Every size runs from the start to the end, so that their steps can take turns.
+# Ports: size N's front listens on FRONT_PORT + N, its host k (1..N) on 15600 + 10 N + k
+# (SIP) and 18600 + 10 N + k (API), its callee i on UAS_PORT + 10 N + i.
+declare -A host_pids_of
+start_cluster() {
+    local n=$1 url k g sip http
+    psql -q "$pg_url" -c "CREATE DATABASE cluster$n" >/dev/null
+    url="${pg_url%/*}/cluster$n"
     : > "$work/dispatcher-$n.list"
+    host_pids_of[$n]=""
     for k in $(seq "$n"); do
+        # Each host of the run gets its own 10,000 RTP ports (hosts 1.. over all sizes).
+        g=$((hosts_started + k))
+        sip=$((15600 + 10 * n + k)); http=$((18600 + 10 * n + k))
         RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --store "$url" ${WORKERS:+--workers "$WORKERS"} \
-            --data-dir "$work/host-$label-$k" --http-listen "127.0.0.1:$((18600 + k))" \
-            --sip-listen "127.0.0.1:$((15600 + k))" --rtp-ports "$((10000 + 10000 * k))-$((19998 + 10000 * k))" \
-            > "$work/host-$label-$k.log" 2>&1 &
-        host_pids+=($!)
+            --data-dir "$work/host-$n-$k" --http-listen "127.0.0.1:$http" \
+            --sip-listen "127.0.0.1:$sip" --rtp-ports "$((10000 + 10000 * g))-$((19998 + 10000 * g))" \
+            > "$work/host-$n-$k.log" 2>&1 &
+        host_pids_of[$n]+=" $!"
         pids+=($!)
-        echo "1 sip:127.0.0.1:$((15600 + k))" >> "$work/dispatcher-$n.list"
+        echo "1 sip:127.0.0.1:$sip" >> "$work/dispatcher-$n.list"
     done
+    hosts_started=$((hosts_started + n))
     for k in $(seq "$n"); do
-        for _ in $(seq 100); do curl -sf "http://127.0.0.1:$((18600 + k))/api/v1/health" >/dev/null && break; sleep 0.1; done
+        for _ in $(seq 100); do curl -sf "http://127.0.0.1:$((18600 + 10 * n + k))/api/v1/health" >/dev/null && break; sleep 0.1; done
     done
-    kamailio -l "udp:127.0.0.1:$FRONT_PORT" -m 1024 -M 32 -f deploy/kamailio/kamailio.cfg \
-        -A "DISPATCHER_LIST=\"$work/dispatcher-$n.list\"" -P "$work/kamailio.pid" -w "$work" \
-        > "$work/kamailio-$label.log" 2>&1
-    for _ in $(seq 50); do [[ -s "$work/kamailio.pid" ]] && break; sleep 0.1; done
+    kamailio -l "udp:127.0.0.1:$((FRONT_PORT + n))" -m 1024 -M 32 -f deploy/kamailio/kamailio.cfg \
+        -A "DISPATCHER_LIST=\"$work/dispatcher-$n.list\"" -P "$work/kamailio-$n.pid" -w "$work" \
+        > "$work/kamailio-$n.log" 2>&1
+    for _ in $(seq 50); do [[ -s "$work/kamailio-$n.pid" ]] && break; sleep 0.1; done
+    pids+=("$(cat "$work/kamailio-$n.pid")")
     sleep 2   # the front's first OPTIONS round marks the hosts up
 
     # Set up through the first host's API (the others see it in the store); the provider
     # is whoever sends from 127.0.0.1, the front included.
-    local http=127.0.0.1:18601 i password
+    local i password
+    http=127.0.0.1:$((18600 + 10 * n + 1))
     api -X POST "http://$http/api/v1/companies" -d '{"id":"bench","name":"Bench","max_extensions":100,
         "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
-    sed 's/EXPECTED_STATUS/200/; s/Expires: 300/Expires: 3600/' tests/sipp/register.xml > "$work/register.xml"
-    local uas_pids=()
     for i in $(seq "$SIPP_PAIRS"); do
         password=$(api -X POST "http://$http/api/v1/companies/bench/users" \
             -d "{\"extension\":\"10$i\",\"email\":\"u$i@bench.test\",\"full_name\":\"User $i\",\"role\":\"user\"}" |
             python3 -c 'import json, sys; print(json.load(sys.stdin)["sip_password"])')
         api -X POST "http://$http/api/v1/companies/bench/dids" -d "{\"number\":\"3491000000$i\",\"description\":\"bench\",
             \"default_destination\":{\"extension\":\"10$i\"}}" >/dev/null
-        printf 'SEQUENTIAL\n10%s;%s;bench.test\n' "$i" "$password" > "$work/user$i.csv"
-        (cd "$work" && sipp "127.0.0.1:$FRONT_PORT" -sf register.xml -inf "user$i.csv" -i 127.0.0.1 \
-            -p $((UAS_PORT + i)) -m 1 -nostdin -timeout 10 -timeout_error > "register-$label-$i.log" 2>&1) ||
-            { echo "registering 10$i through the front failed:" >&2; cat "$work/register-$label-$i.log" >&2; exit 1; }
+        printf 'SEQUENTIAL\n10%s;%s;bench.test\n' "$i" "$password" > "$work/user-$n-$i.csv"
+        (cd "$work" && sipp "127.0.0.1:$((FRONT_PORT + n))" -sf register.xml -inf "user-$n-$i.csv" -i 127.0.0.1 \
+            -p $((UAS_PORT + 10 * n + i)) -m 1 -nostdin -timeout 10 -timeout_error > "register-$n-$i.log" 2>&1) ||
+            { echo "registering 10$i through the front of $n host(s) failed:" >&2; cat "$work/register-$n-$i.log" >&2; exit 1; }
     done
     sleep 0.3
     for i in $(seq "$SIPP_PAIRS"); do
-        (cd "$work" && exec sipp -sn uas -i 127.0.0.1 -p $((UAS_PORT + i)) -mp $((17000 + 10 * i)) \
-            -buff_size 4194304 -nostdin > "uas-$label-$i.log" 2>&1) &
-        uas_pids+=($!)
+        (cd "$work" && exec sipp -sn uas -i 127.0.0.1 -p $((UAS_PORT + 10 * n + i)) -mp $((17000 + 100 * n + 10 * i)) \
+            -buff_size 4194304 -nostdin > "uas-$n-$i.log" 2>&1) &
         pids+=($!)
     done
+}
 
-    local no=0 rate each count callers before after host_cpu line
-    for rate in $RATES; do
-        no=$((no + 1))
-        each=$((rate / SIPP_PAIRS)); count=$((each * STEP_S)); callers=()
-        before=(); for pid in "${host_pids[@]}" "$(cat "$work/kamailio.pid")" "$postmaster"; do before+=("$(cpu_seconds "$pid")"); done
-        [[ -n "$THREADS" ]] && threads_before=$(python3 bench/thread_cpu.py snap "${host_pids[@]}")
-        for i in $(seq "$SIPP_PAIRS"); do
-            (cd "$work" && sipp "127.0.0.1:$FRONT_PORT" -sf uac.xml -s "3491000000$i" -i 127.0.0.1 \
-                -p $((UAC_PORT + 10 * no + i)) -mp $((18000 + 10 * no + i)) -r "$each" -m "$count" -l $((each * 10)) \
-                -d 0 -buff_size 4194304 -nostdin -default_behaviors all,-abortunexp -recv_timeout 5000 \
-                -timeout $((STEP_S * 3 + 10)) -trace_stat -fd 1 -stf "stat-$label-$rate-$i.csv" \
-                -trace_err -error_file "errors-$label-$rate-$i.log" > "uac-$label-$rate-$i.log" 2>&1) &
-            callers+=($!)
-        done
-        for caller in "${callers[@]}"; do wait "$caller" || true; done
-        after=(); for pid in "${host_pids[@]}" "$(cat "$work/kamailio.pid")" "$postmaster"; do after+=("$(cpu_seconds "$pid")"); done
-        [[ -n "$THREADS" ]] && threads_after=$(python3 bench/thread_cpu.py snap "${host_pids[@]}")
-        host_cpu=$(python3 -c 'import sys; b, a = sys.argv[1].split(), sys.argv[2].split(); n = int(sys.argv[3])
-print(" ".join(f"{float(y) - float(x):.3f}" for x, y in zip(b, a)))' "${before[*]}" "${after[*]}" "$n")
-        line=$(python3 bench/sipp/step_summary.py "$work" "$label" "$rate" "$SIPP_PAIRS" "$count" 0 0)
-        line=$(python3 - "$line" "$n" "$host_cpu" "$round" <<'PY'
+# step N RATE ROUND: one step of RATE calls/s through size N's front; prints and records
+# its line, and fails when the step did not pass (bench/cps.sh's rule).
+step() {
+    local n=$1 rate=$2 round=$3 each count callers=() before=() after=() host_cpu line pid i
+    local label="hosts$n-r$round" host_pids=(${host_pids_of[$n]}) kamailio_pid
+    kamailio_pid=$(cat "$work/kamailio-$n.pid")
+    steps_run=$((steps_run + 1))
+    each=$((rate / SIPP_PAIRS)); count=$((each * STEP_S))
+    for pid in "${host_pids[@]}" "$kamailio_pid" "$postmaster"; do before+=("$(cpu_seconds "$pid")"); done
+    [[ -n "$THREADS" ]] && threads_before=$(python3 bench/thread_cpu.py snap "${host_pids[@]}")
+    for i in $(seq "$SIPP_PAIRS"); do
+        (cd "$work" && sipp "127.0.0.1:$((FRONT_PORT + n))" -sf uac.xml -s "3491000000$i" -i 127.0.0.1 \
+            -p $((UAC_PORT + 10 * (steps_run % 50) + i)) -mp $((18000 + 10 * (steps_run % 50) + i)) -r "$each" -m "$count" -l $((each * 10)) \
+            -d 0 -buff_size 4194304 -nostdin -default_behaviors all,-abortunexp -recv_timeout 5000 \
+            -timeout $((STEP_S * 3 + 10)) -trace_stat -fd 1 -stf "stat-$label-$rate-$i.csv" \
+            -trace_err -error_file "errors-$label-$rate-$i.log" > "uac-$label-$rate-$i.log" 2>&1) &
+        callers+=($!)
+    done
+    for pid in "${callers[@]}"; do wait "$pid" || true; done
+    for pid in "${host_pids[@]}" "$kamailio_pid" "$postmaster"; do after+=("$(cpu_seconds "$pid")"); done
+    [[ -n "$THREADS" ]] && threads_after=$(python3 bench/thread_cpu.py snap "${host_pids[@]}")
+    host_cpu=$(python3 -c 'import sys; b, a = sys.argv[1].split(), sys.argv[2].split()
+print(" ".join(f"{float(y) - float(x):.3f}" for x, y in zip(b, a)))' "${before[*]}" "${after[*]}")
+    line=$(python3 bench/sipp/step_summary.py "$work" "$label" "$rate" "$SIPP_PAIRS" "$count" 0 0)
+    line=$(python3 - "$line" "$n" "$host_cpu" "$round" <<'PY'
 import sys
 line, n, cpu, round_ = sys.argv[1], int(sys.argv[2]), [float(c) for c in sys.argv[3].split()], sys.argv[4]
 f = dict(kv.split("=") for kv in line.split()[1:])
@@ -139,36 +153,54 @@ print(f"hosts={n} round={round_} rate={f['rate']} offered={f['offered']} ok={f['
       f"kamailio_ms_per_call={1000 * kamailio / ok:.3f} postgres_ms_per_call={1000 * postgres / ok:.3f}")
 PY
 )
-        echo "$line"
-        echo "$line" >> "$work/steps.txt"
-        if [[ -n "$THREADS" ]]; then
-            echo "  hosts' threads per call: $(python3 bench/thread_cpu.py diff "$threads_before" "$threads_after" \
-                "$(sed 's/.* ok=\([0-9]*\).*/\1/' <<< "$line")")"
-        fi
-        python3 - "$line" "$STEP_S" <<'PY' || break
+    echo "$line"
+    echo "$line" >> "$work/steps.txt"
+    if [[ -n "$THREADS" ]]; then
+        echo "  hosts' threads per call: $(python3 bench/thread_cpu.py diff "$threads_before" "$threads_after" \
+            "$(sed 's/.* ok=\([0-9]*\).*/\1/' <<< "$line")")"
+    fi
+    python3 - "$line" "$STEP_S" <<'PY'
 import sys
 f = dict(kv.split("=") for kv in sys.argv[1].split())
 done = int(f["ok"]) + int(f["failed"])
 in_time = float(f["seconds"]) <= 1.1 * int(sys.argv[2]) + 1
 sys.exit(0 if int(f["failed"]) * 1000 < max(done, 1) and done >= 0.95 * int(f["offered"]) and in_time else 1)
 PY
-        sleep 5   # the callees' built-in uas keeps each call 4 s after its BYE
-    done
-    if grep -q -E ' (WARN|ERROR) ' "$work"/host-"$label"-*.log; then
-        echo "== warnings and errors of the $n-host run (first 10)"
-        cat "$work"/host-"$label"-*.log | grep -m 10 -E ' (WARN|ERROR) ' || true
-    fi
-    kill "${host_pids[@]}" "${uas_pids[@]}" 2>/dev/null || true
-    kill "$(cat "$work/kamailio.pid")" 2>/dev/null || true
-    rm -f "$work/kamailio.pid"
-    sleep 1
 }
 
-for round in $(seq "$ROUNDS"); do
-    for n in $HOSTS; do
-        echo "== round $round: $n host(s) behind the front, one PostgreSQL store, $SIPP_PAIRS sipp pairs, ${STEP_S} s per step"
-        cluster "$n" "$round"
+sed 's/EXPECTED_STATUS/200/; s/Expires: 300/Expires: 3600/' tests/sipp/register.xml > "$work/register.xml"
+hosts_started=0
+steps_run=0
+for n in $HOSTS; do
+    echo "== $n host(s) behind a front of their own, on database cluster$n of the one PostgreSQL"
+    start_cluster "$n"
+done
+# The sizes take turns at each step (round 1 of every size, then round 2, ...), so that
+# the machine's drift from minute to minute touches them alike. A size stops ramping once
+# a step failed in most of its rounds.
+declare -A ramping
+for n in $HOSTS; do ramping[$n]=1; done
+for rate in $RATES; do
+    declare -A failures=()
+    for round in $(seq "$ROUNDS"); do
+        for n in $HOSTS; do
+            [[ -n "${ramping[$n]}" ]] || continue
+            step "$n" "$rate" "$round" || failures[$n]=$(( ${failures[$n]:-0} + 1 ))
+            sleep 5   # the callees' built-in uas keeps each call 4 s after its BYE
+        done
     done
+    for n in $HOSTS; do
+        if [[ -n "${ramping[$n]}" ]] && (( 2 * ${failures[$n]:-0} > ROUNDS )); then ramping[$n]=""; fi
+    done
+    unset failures
+    any=""; for n in $HOSTS; do [[ -n "${ramping[$n]}" ]] && any=1; done
+    [[ -n "$any" ]] || break
+done
+for n in $HOSTS; do
+    if grep -q -E ' (WARN|ERROR) ' "$work"/host-"$n"-*.log; then
+        echo "== warnings and errors of the $n-host cluster (first 10)"
+        cat "$work"/host-"$n"-*.log | grep -m 10 -E ' (WARN|ERROR) ' || true
+    fi
 done
 
 python3 - "$work/steps.txt" "$STEP_S" <<'PY'
@@ -205,6 +237,14 @@ cpu = float(best["cpu_ms_per_call"]) if best else 0.0
 single_cpu = float(one["cpu_ms_per_call"]) if one else 0.0
 if single_cpu:
     print(f"sharing adds {100 * (cpu / single_cpu - 1):.0f} % host CPU per call at {best['offered']} calls offered")
+    # The same, turn by turn: each round's sizes ran a minute apart.
+    by_round = lambda hosts: {f["round"]: float(f["cpu_ms_per_call"])
+                              for f in rounds.get((hosts, best["offered"]), []) if f["passed"]}
+    many, alone_ = by_round(best["hosts"]), by_round("1")
+    paired = [100 * (many[r] / alone_[r] - 1) for r in sorted(many) if r in alone_]
+    if paired:
+        print("side by side, round by round: " + ", ".join(f"{p:+.0f} %" for p in paired)
+              + f" (median {statistics.median(paired):+.0f} %)")
 # The same with each host as loaded as the single one: a host's CPU per call falls as
 # its rate rises, so at equal total rates the comparison also counts three hosts each
 # running a third of the calls less efficiently.
