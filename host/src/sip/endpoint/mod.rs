@@ -214,22 +214,20 @@ impl Endpoint {
         self.calls.get(id).filter(|events| !events.is_closed())
     }
 
-    /// When the next running timer is due; the stale entries before it (timers cancelled
-    /// or restarted, transactions ended) are dropped, so they wake nobody.
+    /// When the SIP thread must next fire timers (see [`timer_queue`]); the stale entries
+    /// before it (timers cancelled or restarted, transactions ended) are dropped, so they
+    /// wake nobody.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(due) = self.queue.peek() {
+        let Endpoint { server_invites, server_others, client_invites, client_others, .. } = self;
+        self.queue.next_wake(|due| {
             let timers = match due.kind {
-                TxKind::ServerInvite => self.server_invites.get(&due.key).map(|tx| &tx.timers),
-                TxKind::ServerNonInvite => self.server_others.get(&due.key).map(|tx| &tx.timers),
-                TxKind::ClientInvite => self.client_invites.get(&due.key).map(|tx| &tx.timers),
-                TxKind::ClientNonInvite => self.client_others.get(&due.key).map(|tx| &tx.timers),
+                TxKind::ServerInvite => server_invites.get(&due.key).map(|tx| &tx.timers),
+                TxKind::ServerNonInvite => server_others.get(&due.key).map(|tx| &tx.timers),
+                TxKind::ClientInvite => client_invites.get(&due.key).map(|tx| &tx.timers),
+                TxKind::ClientNonInvite => client_others.get(&due.key).map(|tx| &tx.timers),
             };
-            if timers.is_some_and(|timers| timers.contains(&(due.timer, due.due))) {
-                return Some(due.due);
-            }
-            self.queue.pop();
-        }
-        None
+            timers.is_some_and(|timers| timers.contains(&(due.timer, due.due)))
+        })
     }
 
     /// Carry out `actions` of the transaction `key` of `kind`.
@@ -247,7 +245,7 @@ impl Endpoint {
             match action {
                 Action::Transmit(bytes) => out.push(Packet::new(bytes, tx.peer)),
                 Action::StartTimer(timer, after) => {
-                    let due = queue.due(timer, now, after);
+                    let due = now + after;
                     tx.timers.retain(|(t, _)| *t != timer);
                     tx.timers.push((timer, due));
                     queue.push(due, kind, key, timer);

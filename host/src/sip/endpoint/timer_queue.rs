@@ -7,9 +7,10 @@
 //! dropped before the endpoint sleeps (so none wakes it).
 //!
 //! Only the retransmission timers (A, E, G) need their millisecond. The others end a
-//! transaction or give up on a peer after seconds; they fall due on a [`COARSE_GRID`], so
-//! the thousands started each second by a busy host wake its SIP thread at most a hundred
-//! times a second instead of once each.
+//! transaction or give up on a peer after seconds: they fire whenever the SIP thread is
+//! awake anyway (it fires due timers after every message), and wake it themselves only
+//! [`LAZY_SLACK`] after they fell due. A host at a few hundred calls a second starts
+//! thousands of them each second; none then costs the SIP thread a wake-up of its own.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -54,59 +55,63 @@ impl Ord for Due {
     }
 }
 
-/// The step on which the timers that are not retransmissions fall due: they are rounded
-/// up to it, never earlier than RFC 3261 asks. Coarser batches more timers per wake-up but
-/// makes each a longer pause of the SIP thread (at 1,650 calls/s a 100 ms step ends some
-/// 700 transactions at once, and the post-dial delay's p99 grew by 2 ms).
-pub const COARSE_GRID: Duration = Duration::from_millis(10);
+/// How late a timer that is not a retransmission may fire when nothing else wakes the SIP
+/// thread: never earlier than RFC 3261 asks, and at most this much later. A quiet host
+/// then ends its transactions in batches of up to this long; a busy one ends them a few
+/// at a time, with the messages that woke it.
+pub const LAZY_SLACK: Duration = Duration::from_millis(100);
 
-/// The heap of pending timers.
-pub struct TimerQueue {
-    heap: BinaryHeap<Due>,
-    seq: u64,
-    /// Where the coarse grid starts.
-    origin: Instant,
+/// Whether `timer` needs its millisecond (a retransmission).
+fn is_precise(timer: Timer) -> bool {
+    matches!(timer, Timer::A | Timer::E | Timer::G)
 }
 
-impl Default for TimerQueue {
-    fn default() -> TimerQueue {
-        TimerQueue { heap: BinaryHeap::new(), seq: 0, origin: Instant::now() }
-    }
+/// The pending timers: the retransmissions in one heap, the others in another.
+#[derive(Default)]
+pub struct TimerQueue {
+    precise: BinaryHeap<Due>,
+    lazy: BinaryHeap<Due>,
+    seq: u64,
 }
 
 impl TimerQueue {
-    /// When `timer`, started at `now` to run `after`, falls due.
-    pub fn due(&self, timer: Timer, now: Instant, after: Duration) -> Instant {
-        let due = now + after;
-        if matches!(timer, Timer::A | Timer::E | Timer::G) {
-            return due;
-        }
-        let since = due.saturating_duration_since(self.origin).as_nanos();
-        let grid = COARSE_GRID.as_nanos();
-        let steps = since.div_ceil(grid);
-        // Within u64 nanoseconds for 500 years of uptime.
-        self.origin + Duration::from_nanos(u64::try_from(steps * grid).unwrap_or(u64::MAX))
-    }
-
     pub fn push(&mut self, due: Instant, kind: TxKind, key: &str, timer: Timer) {
         self.seq += 1;
-        self.heap.push(Due { due, kind, key: key.to_string(), timer, seq: self.seq });
+        let entry = Due { due, kind, key: key.to_string(), timer, seq: self.seq };
+        if is_precise(timer) { self.precise.push(entry) } else { self.lazy.push(entry) }
     }
 
-    /// The next entry due at or before `now`, if any.
+    /// The next entry due at or before `now`, if any, the earliest of either kind first.
     pub fn pop_due(&mut self, now: Instant) -> Option<Due> {
-        if self.heap.peek()?.due <= now { self.heap.pop() } else { None }
+        let precise = self.precise.peek().map(|d| d.due).filter(|due| *due <= now);
+        let lazy = self.lazy.peek().map(|d| d.due).filter(|due| *due <= now);
+        match (precise, lazy) {
+            (Some(p), Some(l)) if l < p => self.lazy.pop(),
+            (Some(_), _) => self.precise.pop(),
+            (None, Some(_)) => self.lazy.pop(),
+            (None, None) => None,
+        }
     }
 
-    /// The earliest entry.
-    pub fn peek(&self) -> Option<&Due> {
-        self.heap.peek()
+    /// When the SIP thread must wake for the timers, `running` telling which entries are
+    /// still wanted (a cancelled or restarted timer leaves a stale one, dropped here so it
+    /// wakes nobody): the next retransmission, or [`LAZY_SLACK`] after the next other timer.
+    pub fn next_wake(&mut self, running: impl Fn(&Due) -> bool) -> Option<Instant> {
+        let precise = earliest_running(&mut self.precise, &running);
+        let lazy = earliest_running(&mut self.lazy, &running).map(|due| due + LAZY_SLACK);
+        precise.into_iter().chain(lazy).min()
     }
+}
 
-    /// Drop the earliest entry (a stale one).
-    pub fn pop(&mut self) {
-        self.heap.pop();
+/// The earliest deadline in `heap` whose entry is `running`; stale entries before it go.
+fn earliest_running(heap: &mut BinaryHeap<Due>, running: &impl Fn(&Due) -> bool) -> Option<Instant> {
+    while let Some(due) = heap.peek() {
+        if running(due) {
+            return Some(due.due);
+        }
+        heap.pop();
     }
+    None
 }
 
 #[cfg(test)]
@@ -120,31 +125,36 @@ mod tests {
         queue.push(t0 + Duration::from_millis(500), TxKind::ClientInvite, "b", Timer::A);
         queue.push(t0 + Duration::from_millis(100), TxKind::ServerNonInvite, "a", Timer::J);
         queue.push(t0 + Duration::from_millis(100), TxKind::ServerInvite, "c", Timer::G);
-        assert_eq!(queue.peek().map(|d| d.due), Some(t0 + Duration::from_millis(100)));
         assert!(queue.pop_due(t0).is_none());
         let first = queue.pop_due(t0 + Duration::from_secs(1)).unwrap();
         let second = queue.pop_due(t0 + Duration::from_secs(1)).unwrap();
-        assert_eq!((first.key.as_str(), second.key.as_str()), ("a", "c"), "equal deadlines keep push order");
+        assert_eq!(first.due, second.due);
         assert_eq!(queue.pop_due(t0 + Duration::from_secs(1)).unwrap().key, "b");
-        assert!(queue.peek().is_none());
+        assert!(queue.pop_due(t0 + Duration::from_secs(1)).is_none());
     }
 
     #[test]
-    fn retransmissions_keep_their_millisecond_and_the_rest_fall_due_on_the_grid_never_earlier() {
-        let queue = TimerQueue::default();
-        let now = queue.origin + Duration::from_millis(1234);
+    fn retransmissions_wake_the_thread_on_time_and_the_rest_at_most_the_slack_late() {
+        let mut queue = TimerQueue::default();
+        let t0 = Instant::now();
         let t1 = Duration::from_millis(500);
-        for timer in [Timer::A, Timer::E, Timer::G] {
-            assert_eq!(queue.due(timer, now, t1), now + t1);
-        }
-        for timer in
-            [Timer::B, Timer::D, Timer::F, Timer::H, Timer::I, Timer::J, Timer::K, Timer::L, Timer::M]
-        {
-            let due = queue.due(timer, now, 64 * t1);
-            assert_eq!(due, queue.origin + Duration::from_millis(33_240), "{timer:?}");
-            assert!(due >= now + 64 * t1 && due < now + 64 * t1 + COARSE_GRID);
-        }
-        let on_the_grid = queue.origin + Duration::from_millis(730);
-        assert_eq!(queue.due(Timer::K, on_the_grid, Duration::ZERO), on_the_grid);
+        queue.push(t0 + 64 * t1, TxKind::ServerNonInvite, "j", Timer::J);
+        assert_eq!(queue.next_wake(|_| true), Some(t0 + 64 * t1 + LAZY_SLACK));
+        // Due, it fires with whatever wakes the thread first, the slack unspent.
+        assert_eq!(queue.pop_due(t0 + 64 * t1).map(|d| d.key), Some("j".to_string()));
+
+        queue.push(t0 + t1, TxKind::ClientInvite, "a", Timer::A);
+        queue.push(t0 + Duration::from_millis(450), TxKind::ClientNonInvite, "k", Timer::K);
+        assert_eq!(queue.next_wake(|_| true), Some(t0 + t1), "the retransmission is not delayed");
+    }
+
+    #[test]
+    fn stale_entries_are_dropped_and_wake_nobody() {
+        let mut queue = TimerQueue::default();
+        let t0 = Instant::now();
+        queue.push(t0 + Duration::from_millis(500), TxKind::ClientInvite, "gone", Timer::A);
+        queue.push(t0 + Duration::from_secs(32), TxKind::ClientInvite, "gone", Timer::B);
+        assert_eq!(queue.next_wake(|due| due.key != "gone"), None);
+        assert!(queue.pop_due(t0 + Duration::from_secs(60)).is_none(), "dropped, not kept");
     }
 }

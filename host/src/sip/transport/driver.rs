@@ -123,9 +123,9 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         let wake = endpoint.next_deadline().unwrap_or_else(|| Instant::now() + IDLE_WAKE);
-        let packets = tokio::select! {
+        let mut packets = tokio::select! {
             () = &mut shutdown => break,
-            () = tokio::time::sleep_until(wake.into()) => endpoint.on_tick(Instant::now()),
+            () = tokio::time::sleep_until(wake.into()) => Vec::new(),
             command = commands.recv() => match command {
                 Some(command) => {
                     let mut out = endpoint.on_command(command, Instant::now());
@@ -156,6 +156,9 @@ pub async fn serve(
                 }
             }
         };
+        // Timers due by now fire whatever woke the loop: the lazy ones never wait for a
+        // wake-up of their own while messages keep it busy.
+        packets.extend(endpoint.on_tick(Instant::now()));
         send_all(&udp, &connections, packets).await;
     }
     let _ = stop_accepting.send(());
