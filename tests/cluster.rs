@@ -328,3 +328,106 @@ fn a_caller_answered_through_one_host_is_remembered_by_the_queue_on_another() {
         if stats["historical"]["answered_by"] == json!({"102": 2}) { Ok(()) } else { Err(stats.to_string()) }
     });
 }
+
+/// The trunk provider's registrar: sipp answering every REGISTER 200 at once
+/// (tests/sipp/provider_registrar_open.xml) and logging each one's Contact, until dropped.
+struct OpenRegistrar {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OpenRegistrar {
+    fn start() -> OpenRegistrar {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp/provider_registrar_open.xml");
+        let port = free_port_tcp_udp();
+        let child = Command::new("sipp")
+            .args(["-sf", scenario, "-i", "127.0.0.1", "-p", &port.to_string(), "-trace_logs", "-nostdin"])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("sipp.err")).unwrap())
+            .spawn()
+            .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
+        OpenRegistrar { child, dir, port }
+    }
+
+    /// The host:port of every Contact that registered (an un-REGISTER, Expires 0, removes
+    /// its contact again), in the order first seen.
+    fn registered(&self) -> Vec<String> {
+        let mut contacts: Vec<String> = Vec::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            if !entry.file_name().to_string_lossy().ends_with("_logs.log") {
+                continue;
+            }
+            for line in std::fs::read_to_string(entry.path()).unwrap_or_default().lines() {
+                let Some(rest) = line.split("REGISTER contact=").nth(1) else { continue };
+                let (contact, expires) = rest.split_once(" expires=").unwrap_or((rest, ""));
+                contacts.retain(|c| c != contact);
+                if expires.split_whitespace().next() != Some("0") {
+                    contacts.push(contact.to_string());
+                }
+            }
+        }
+        contacts
+    }
+}
+
+impl Drop for OpenRegistrar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// acme's primary trunk status as `host` shows it.
+fn primary_trunk(host: &Server) -> serde_json::Value {
+    let statuses =
+        host.operator().get("/api/v1/companies/acme/trunk-status").expect(200, "read the trunk status");
+    statuses.as_array().and_then(|s| s.iter().find(|s| s["trunk"] == "primary").cloned()).unwrap_or_default()
+}
+
+#[test]
+fn a_trunk_is_registered_by_one_host_of_the_cluster_and_by_another_once_that_one_is_killed() {
+    let url = fresh_database_url();
+    let mut hosts: Vec<Server> = (0..2).map(|_| on_store(&url)).collect();
+    let provider = OpenRegistrar::start();
+    // Each host writes its activity row within a second of starting: let both be seen
+    // alive before the trunk exists, so that neither starts out alone.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let domain = format!("127.0.0.1:{}", provider.port);
+    hosts[0].create_company(
+        "acme",
+        json!({"trunk": {"username": "acme-trunk", "password": "p", "domain": domain}}),
+    );
+
+    // One host registers the trunk; the other names it.
+    let mut owner = 0;
+    eventually("one host registers the trunk and the other names it", || {
+        let statuses = [primary_trunk(&hosts[0]), primary_trunk(&hosts[1])];
+        let registering =
+            statuses.iter().position(|s| s["state"] == "registered").ok_or(format!("{statuses:?}"))?;
+        let other = &statuses[1 - registering];
+        let named = other["state"] == "on_another_host" && other["host"] == statuses[registering]["host"];
+        owner = registering;
+        named.then_some(()).ok_or(format!("{statuses:?}"))
+    });
+    let other = 1 - owner;
+    assert_eq!(
+        provider.registered(),
+        [format!("127.0.0.1:{}", hosts[owner].sip_addr.port())],
+        "only the owner's contact is bound at the provider"
+    );
+
+    // The owner stops dead: the other host takes the trunk over and registers it.
+    hosts[owner].kill();
+    eventually("the other host registers the trunk", || {
+        let status = primary_trunk(&hosts[other]);
+        (status["state"] == "registered").then_some(()).ok_or(status.to_string())
+    });
+    assert!(
+        provider.registered().contains(&format!("127.0.0.1:{}", hosts[other].sip_addr.port())),
+        "the survivor's contact is bound: {:?}",
+        provider.registered()
+    );
+}

@@ -41,6 +41,7 @@ pub async fn get(
                 last_error: None,
                 registered_until: None,
                 next_attempt: None,
+                host: None,
             }))
         })
         .collect();

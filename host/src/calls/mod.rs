@@ -7,7 +7,7 @@
 mod b2bua;
 pub mod dial_plan;
 pub mod pickup;
-mod presence;
+pub(crate) mod presence;
 mod record;
 mod ringing;
 mod targets;

@@ -6,10 +6,12 @@
 //! - [`registration`]: one registration as a sans-IO state machine.
 //! - `runner`: the task that carries one out through the SIP endpoint.
 //! - [`supervisor`]: one task per configured trunk, following the companies' changes.
+//! - [`ownership`]: in a cluster, which host registers each trunk.
 //! - [`status`]: the shared status map the API reads.
 //! - [`address`]: where a trunk's requests go.
 
 pub mod address;
+pub mod ownership;
 pub mod registration;
 mod runner;
 pub mod status;

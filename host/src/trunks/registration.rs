@@ -233,6 +233,7 @@ impl Registration {
             last_error: self.last_error.clone(),
             registered_until: self.registered_until.map(|at| wall_time(at, now, wall)),
             next_attempt: self.next_attempt.map(|at| wall_time(at, now, wall)),
+            host: None,
         }
     }
 

@@ -33,6 +33,8 @@ pub enum TrunkState {
     /// The last attempt failed; see `last_error`, and `next_attempt` (none: the provider
     /// refused the credentials and nothing is retried until the account changes).
     Failed,
+    /// Another host of the cluster registers it (`host`); ask that host's API for more.
+    OnAnotherHost,
 }
 
 /// One trunk registration as the API shows it.
@@ -52,6 +54,9 @@ pub struct TrunkStatus {
     pub registered_until: Option<DateTime<Utc>>,
     /// When the next REGISTER (refresh or retry) goes out.
     pub next_attempt: Option<DateTime<Utc>>,
+    /// In a cluster, the id of the host that registers it; absent on a single host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// A trunk registration's identity: company id and slot.
@@ -67,6 +72,10 @@ struct Entry {
 #[derive(Default)]
 pub struct Trunks {
     entries: Mutex<HashMap<TrunkKey, Entry>>,
+    /// The trunks other hosts of the cluster register (see [`super::ownership`]).
+    elsewhere: Mutex<HashMap<TrunkKey, TrunkStatus>>,
+    /// This host's id, in a cluster: shown with the registrations it runs.
+    this_host: std::sync::OnceLock<String>,
     next_generation: AtomicU64,
     /// Wakes the supervisor before its next poll (see [`Trunks::changed`]).
     pub(super) wake: Notify,
@@ -75,19 +84,29 @@ pub struct Trunks {
 impl Trunks {
     /// The statuses of `company`'s registrations, primary first.
     pub fn company(&self, company: &str) -> Vec<TrunkStatus> {
-        let mut statuses: Vec<TrunkStatus> = self
-            .lock()
-            .iter()
-            .filter(|((id, _), _)| id == company)
-            .map(|(_, entry)| entry.status.clone())
-            .collect();
-        statuses.sort_by_key(|status| status.trunk);
-        statuses
+        [TrunkSlot::Primary, TrunkSlot::Secondary]
+            .into_iter()
+            .filter_map(|slot| self.get(company, slot))
+            .collect()
     }
 
-    /// The status of one registration.
+    /// The status of one registration: this host's, else the note of the host that has it.
     pub fn get(&self, company: &str, slot: TrunkSlot) -> Option<TrunkStatus> {
-        self.lock().get(&(company.to_string(), slot)).map(|entry| entry.status.clone())
+        let key = (company.to_string(), slot);
+        if let Some(entry) = self.lock().get(&key) {
+            return Some(TrunkStatus { host: self.this_host.get().cloned(), ..entry.status.clone() });
+        }
+        recover(self.elsewhere.lock()).get(&key).cloned()
+    }
+
+    /// In a cluster: this host's id, shown with its registrations (set once).
+    pub(super) fn set_this_host(&self, host: &str) {
+        let _ = self.this_host.set(host.to_string());
+    }
+
+    /// The trunks other hosts register now, replacing the previous list.
+    pub(super) fn set_elsewhere(&self, trunks: HashMap<TrunkKey, TrunkStatus>) {
+        *recover(self.elsewhere.lock()) = trunks;
     }
 
     /// The companies' trunks changed: re-read them now rather than at the next poll. (The
@@ -119,10 +138,14 @@ impl Trunks {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TrunkKey, Entry>> {
-        // The map holds plain data and no code panics while holding the lock; recover
-        // the data rather than propagate a poison flag.
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        recover(self.entries.lock())
     }
+}
+
+/// The maps hold plain data and no code panics while holding their lock: recover the data
+/// rather than propagate a poison flag.
+fn recover<T>(locked: std::sync::LockResult<std::sync::MutexGuard<'_, T>>) -> std::sync::MutexGuard<'_, T> {
+    locked.unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -139,6 +162,7 @@ mod tests {
             last_error: None,
             registered_until: None,
             next_attempt: None,
+            host: None,
         }
     }
 

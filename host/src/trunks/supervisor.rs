@@ -2,7 +2,8 @@
 //! seconds (or sooner when [`Trunks::changed`] is called) and starts a task for a new
 //! trunk, stops the task of a removed one, and replaces the task of a changed one. Polling
 //! needs nothing from the companies API and reading every company is cheap (one table
-//! scan); a stopped task removes its binding in the background.
+//! scan); a stopped task removes its binding in the background. In a cluster each trunk is
+//! registered by one host ([`super::ownership`]); the others show who does.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,12 +14,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::Settings;
+use super::ownership;
 use super::registration::Registration;
 use super::runner::{Job, run};
-use super::status::{TrunkKey, TrunkSlot, Trunks};
+use super::status::{TrunkKey, TrunkSlot, TrunkState, TrunkStatus, Trunks};
 use crate::sip::endpoint::tu::Command;
 use crate::store::records::{Company, TrunkProvider};
-use crate::store::{COMPANIES, Read, Store};
+use crate::store::{COMPANIES, Read, Store, StoreError};
 
 /// A running registration task.
 struct Running {
@@ -52,9 +54,13 @@ pub(super) async fn supervise(
     settings: Settings,
 ) {
     let mut supervisor = Supervisor::new(trunks.clone(), commands, local, settings);
+    if store.is_shared() {
+        trunks.set_this_host(store.host_id());
+    }
     loop {
-        match store.read(|r| r.scan(&COMPANIES, "")) {
-            Ok(companies) => supervisor.reconcile(configured(&companies)),
+        let wanted = store.read(|r| r.scan(&COMPANIES, "")).map(|companies| configured(&companies));
+        match wanted.and_then(|configured| ours(&store, &trunks, configured)) {
+            Ok(wanted) => supervisor.reconcile(wanted),
             Err(error) => {
                 tracing::error!(%error, "cannot read the companies' trunks; registrations kept as they are")
             }
@@ -64,6 +70,44 @@ pub(super) async fn supervise(
             _ = trunks.wake.notified() => {}
         }
     }
+}
+
+/// Of the `configured` trunks, those this host registers: every one on a single host; in a
+/// cluster those it owns ([`ownership`]), the others noted in `trunks` as registered by
+/// their owner.
+fn ours(
+    store: &Store,
+    trunks: &Trunks,
+    configured: HashMap<TrunkKey, TrunkProvider>,
+) -> Result<HashMap<TrunkKey, TrunkProvider>, StoreError> {
+    if !store.is_shared() {
+        return Ok(configured);
+    }
+    let hosts = ownership::live_hosts(store)?;
+    let (mut mine, mut elsewhere) = (HashMap::new(), HashMap::new());
+    for (key, account) in configured {
+        match ownership::owner(&key, &hosts) {
+            Some(host) if host != store.host_id() => {
+                let status = TrunkStatus {
+                    trunk: key.1,
+                    username: account.username,
+                    domain: account.domain,
+                    state: TrunkState::OnAnotherHost,
+                    last_status: None,
+                    last_error: None,
+                    registered_until: None,
+                    next_attempt: None,
+                    host: Some(host.to_string()),
+                };
+                elsewhere.insert(key, status);
+            }
+            _ => {
+                mine.insert(key, account);
+            }
+        }
+    }
+    trunks.set_elsewhere(elsewhere);
+    Ok(mine)
 }
 
 /// The registration tasks, running and stopping.
