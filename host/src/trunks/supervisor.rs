@@ -148,7 +148,7 @@ impl Supervisor {
         for key in stale {
             if let Some(task) = self.running.remove(&key) {
                 let domain = &task.account.domain;
-                tracing::info!(company = %key.0, trunk = ?key.1, %domain, "trunk removed or changed");
+                tracing::info!(company = %key.0, trunk = ?key.1, %domain, "trunk removed, changed or now registered by another host");
                 self.trunks.release(&key, task.generation);
                 // The task un-registers and ends by itself.
                 let _ = task.stop.send(());
