@@ -9,7 +9,8 @@ use super::auth::Access;
 use super::error::ApiResult;
 use crate::trunks::{TrunkSlot, TrunkState, TrunkStatus};
 
-/// The registration status of each of the company's trunks (none configured: empty).
+/// The registration status of each of the company's trunks (none configured: empty). In a
+/// cluster one host registers each trunk; the others answer `on_another_host` and name it.
 #[utoipa::path(get, path = "/api/v1/companies/{company}/trunk-status", tag = "companies",
     params(("company" = String, Path, description = "Company id")),
     responses((status = 200, body = [TrunkStatus]), (status = 404, description = "No such company")))]
