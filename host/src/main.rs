@@ -249,13 +249,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(centralita::recordings::retention_loop(app.clone()));
         // Delete voicemail messages past their box's retention, now and every hour.
         tokio::spawn(centralita::voicemail::purge_loop(app.clone()));
-        // Register every company's trunks to their providers, following the companies' changes.
-        let trunks = Arc::new(Trunks::default());
-        trunks.start(app.store.clone(), commands.clone(), sip_address, trunks::Settings::default());
-        let engine = CallEngine::new(app.clone(), media, commands, cdrs, CallSettings {
+        let engine = CallEngine::new(app.clone(), media, commands.clone(), cdrs, CallSettings {
             ring_timeout: config.ring_timeout,
             ..CallSettings::new(sip_address)
         });
+        // Register every company's trunks to their providers (in a cluster, those this host
+        // owns among the hosts the calls see running), following the companies' changes.
+        let trunks = Arc::new(Trunks::default());
+        trunks.start(app.store.clone(), engine.live_hosts(), commands, sip_address, trunks::Settings::default());
         engine.serve_click_to_dial();
         let guard = app.security.clone();
         let endpoint = Endpoint::new(registrar).with_calls(engine.spawner()).with_auth_failure_hook(Box::new(

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
+pub use presence::cluster::LiveHosts;
 pub use record::CdrWriter;
 
 use crate::app::App;
@@ -63,6 +64,8 @@ pub struct CallEngine {
     presence: Arc<presence::Presence>,
     /// Which extensions ring now: what `*95`/`*96` take.
     pickups: Arc<pickup::Pickups>,
+    /// The cluster's hosts that run now, as the queue state sharing judges them.
+    live_hosts: LiveHosts,
 }
 
 impl CallEngine {
@@ -75,8 +78,23 @@ impl CallEngine {
     ) -> Arc<Self> {
         let presence = Arc::default();
         // With other hosts on the store, queues see their agents and waiting callers.
-        presence::cluster::share(&presence, &app.queue_stats, &app.store);
-        Arc::new(CallEngine { app, media, commands, cdrs, settings, presence, pickups: Arc::default() })
+        let live_hosts = presence::cluster::share(&presence, &app.queue_stats, &app.store);
+        Arc::new(CallEngine {
+            app,
+            media,
+            commands,
+            cdrs,
+            settings,
+            presence,
+            pickups: Arc::default(),
+            live_hosts,
+        })
+    }
+
+    /// The cluster's hosts that run now (this one alone on a store no other host shares):
+    /// the hosts that trunks are shared out between.
+    pub fn live_hosts(&self) -> LiveHosts {
+        self.live_hosts.clone()
     }
 
     /// The endpoint's hook that starts a task for each admitted call. Call with the

@@ -24,6 +24,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
+use crate::calls::LiveHosts;
 use crate::sip::endpoint::tu::Command;
 use crate::store::Store;
 pub use registration::Backoff;
@@ -54,16 +55,17 @@ impl Default for Settings {
 }
 
 impl Trunks {
-    /// Start registering every company's trunks from our SIP address `local`, sending
-    /// through the SIP endpoint's `commands`; runs on the current tokio runtime until it
-    /// stops.
+    /// Start registering every company's trunks (in a cluster, those this host owns among
+    /// `hosts`) from our SIP address `local`, sending through the SIP endpoint's
+    /// `commands`; runs on the current tokio runtime until it stops.
     pub fn start(
         self: &Arc<Trunks>,
         store: Store,
+        hosts: LiveHosts,
         commands: UnboundedSender<Command>,
         local: SocketAddr,
         settings: Settings,
     ) -> JoinHandle<()> {
-        tokio::spawn(supervisor::supervise(self.clone(), store, commands, local, settings))
+        tokio::spawn(supervisor::supervise(self.clone(), store, hosts, commands, local, settings))
     }
 }

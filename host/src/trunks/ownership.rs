@@ -5,34 +5,14 @@
 //! (the host scoring highest for the trunk): every host computes the same owner from the
 //! same hosts, and a host joining or leaving moves only the trunks it wins or held.
 //!
-//! The live hosts are those whose `host_activity` row (written every second by the queue
-//! state thread, [`crate::calls::presence::cluster`]) is younger than
-//! [`GONE_AFTER`](crate::calls::presence::cluster::GONE_AFTER) by the wall clock, and this
-//! host. A stopped host's trunks are registered by another within that time and a poll of
-//! the supervisor. While the hosts' views differ (a host starting, one stopping) a trunk
-//! can be registered twice, or not at all, for a few seconds.
-
-use chrono::Utc;
+//! The live hosts are those the queue state thread judges running
+//! ([`crate::calls::LiveHosts`]: a host's `host_activity` row moved within
+//! [`GONE_AFTER`](crate::calls::presence::cluster::GONE_AFTER)), so that trunks and queues
+//! agree on them. A stopped host's trunks are registered by another within that time.
+//! While the hosts' views differ (a host starting, one stopping) a trunk can be registered
+//! twice, or not at all, for a few seconds.
 
 use super::status::{TrunkKey, TrunkSlot};
-use crate::calls::presence::cluster::GONE_AFTER;
-use crate::store::{HOST_ACTIVITY, Read, Store, StoreError};
-
-/// The hosts of `store`'s cluster that run now, this one included, sorted.
-pub fn live_hosts(store: &Store) -> Result<Vec<String>, StoreError> {
-    let rows = store.read(|r| r.scan(&HOST_ACTIVITY, ""))?;
-    let now = Utc::now();
-    let mut hosts: Vec<String> = rows
-        .into_iter()
-        // A row written "in the future" (that host's clock is ahead) is young too.
-        .filter(|row| (now - row.written_at).to_std().map_or(true, |age| age < GONE_AFTER))
-        .map(|row| row.host)
-        .collect();
-    hosts.push(store.host_id().to_string());
-    hosts.sort();
-    hosts.dedup();
-    Ok(hosts)
-}
 
 /// The host among `hosts` that registers `trunk`; none when there is no host.
 pub fn owner<'a>(trunk: &TrunkKey, hosts: &'a [String]) -> Option<&'a str> {

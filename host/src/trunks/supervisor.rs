@@ -18,9 +18,10 @@ use super::ownership;
 use super::registration::Registration;
 use super::runner::{Job, run};
 use super::status::{TrunkKey, TrunkSlot, TrunkState, TrunkStatus, Trunks};
+use crate::calls::LiveHosts;
 use crate::sip::endpoint::tu::Command;
 use crate::store::records::{Company, TrunkProvider};
-use crate::store::{COMPANIES, Read, Store, StoreError};
+use crate::store::{COMPANIES, Read, Store};
 
 /// A running registration task.
 struct Running {
@@ -49,6 +50,7 @@ pub fn configured(companies: &[Company]) -> HashMap<TrunkKey, TrunkProvider> {
 pub(super) async fn supervise(
     trunks: Arc<Trunks>,
     store: Store,
+    mut hosts: LiveHosts,
     commands: UnboundedSender<Command>,
     local: SocketAddr,
     settings: Settings,
@@ -59,7 +61,7 @@ pub(super) async fn supervise(
     }
     loop {
         let wanted = store.read(|r| r.scan(&COMPANIES, "")).map(|companies| configured(&companies));
-        match wanted.and_then(|configured| ours(&store, &trunks, configured)) {
+        match wanted.map(|configured| ours(&store, &trunks, hosts.now(), configured)) {
             Ok(wanted) => supervisor.reconcile(wanted),
             Err(error) => {
                 tracing::error!(%error, "cannot read the companies' trunks; registrations kept as they are")
@@ -68,22 +70,25 @@ pub(super) async fn supervise(
         tokio::select! {
             _ = tokio::time::sleep(settings.poll_every) => {}
             _ = trunks.wake.notified() => {}
+            _ = hosts.changed() => {}
         }
     }
 }
 
 /// Of the `configured` trunks, those this host registers: every one on a single host; in a
-/// cluster those it owns ([`ownership`]), the others noted in `trunks` as registered by
-/// their owner.
+/// cluster those it owns among the live `hosts` ([`ownership`]), the others noted in
+/// `trunks` as registered by their owner; none while the live hosts are not known yet.
 fn ours(
     store: &Store,
     trunks: &Trunks,
+    hosts: Option<Vec<String>>,
     configured: HashMap<TrunkKey, TrunkProvider>,
-) -> Result<HashMap<TrunkKey, TrunkProvider>, StoreError> {
+) -> HashMap<TrunkKey, TrunkProvider> {
     if !store.is_shared() {
-        return Ok(configured);
+        return configured;
     }
-    let hosts = ownership::live_hosts(store)?;
+    // Registering every trunk until the other hosts are known would register them twice.
+    let Some(hosts) = hosts else { return HashMap::new() };
     let (mut mine, mut elsewhere) = (HashMap::new(), HashMap::new());
     for (key, account) in configured {
         match ownership::owner(&key, &hosts) {
@@ -107,7 +112,7 @@ fn ours(
         }
     }
     trunks.set_elsewhere(elsewhere);
-    Ok(mine)
+    mine
 }
 
 /// The registration tasks, running and stopping.

@@ -15,6 +15,9 @@
 //! - Each write raises the row's sequence. A host whose sequence has not moved for
 //!   [`GONE_AFTER`] has stopped (or lost the database): its agents are free again and its
 //!   waiting callers no longer count. Rows unwritten for [`FORGET_AFTER`] are deleted.
+//! - The hosts judged alive this way are published as [`LiveHosts`]: the trunks take
+//!   their owners from the same judgement ([`crate::trunks::ownership`]), so queues and
+//!   trunks never disagree on which hosts run, whatever the hosts' clocks say.
 //! - Wrap-up ends and join times cross hosts on the wall clock: hosts keep time with NTP.
 //! - The rest of a queue's state is in the store already, shared by every host: "remember
 //!   the agent" and round robin's last agent in the strategy module's kv, and the agents'
@@ -26,6 +29,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use tokio::sync::watch;
 
 use super::Presence;
 use crate::routing::queue::stats::QueueStats;
@@ -43,13 +47,36 @@ pub const GONE_AFTER: Duration = Duration::from_secs(5);
 /// A row unwritten for this long is deleted.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 
+/// The hosts of the cluster that run now, this one included, sorted: as the queue state
+/// thread last judged them, `None` before its first read of the others' rows. On a store
+/// no other host shares, this host alone from the start.
+#[derive(Clone)]
+pub struct LiveHosts(watch::Receiver<Option<Vec<String>>>);
+
+impl LiveHosts {
+    /// The hosts judged alive at the last read, if there was one.
+    pub fn now(&self) -> Option<Vec<String>> {
+        self.0.borrow().clone()
+    }
+
+    /// Returns once the live hosts changed since the last return (or since the start);
+    /// never once the thread has stopped.
+    pub async fn changed(&mut self) {
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Share `presence`'s and `stats`' waiting callers with the other hosts of `store`, and
 /// take theirs, until `presence` is dropped. Nothing to do on a store no other host shares.
-pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store) {
-    if !store.is_shared() {
-        return;
-    }
+/// Returns the hosts alive by the same judgement.
+pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store) -> LiveHosts {
     let host = store.host_id().to_string();
+    if !store.is_shared() {
+        return LiveHosts(watch::channel(Some(vec![host])).1);
+    }
+    let (live, live_hosts) = watch::channel(None);
     // Set when another host announces a new row (or the feed missed some): read them all.
     let others_changed = Arc::new(AtomicBool::new(true));
     store.listen({
@@ -62,7 +89,7 @@ pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store) {
             _ => {}
         }
     });
-    let mut sharing = Sharing::new(host, store.clone(), others_changed);
+    let mut sharing = Sharing::new(host, store.clone(), others_changed, live);
     let (presence, stats) = (Arc::downgrade(presence), stats.clone());
     let started = std::thread::Builder::new().name("queue-state".into()).spawn(move || {
         sharing.run(presence, stats);
@@ -70,6 +97,7 @@ pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store) {
     if let Err(error) = started {
         tracing::error!(%error, "cannot share queue state with the other hosts");
     }
+    LiveHosts(live_hosts)
 }
 
 /// What the thread knows between ticks.
@@ -88,10 +116,17 @@ struct Sharing {
     seen: HashMap<String, (u64, Option<Instant>)>,
     /// Whether the last write failed, so that a database outage is logged once.
     failing: bool,
+    /// Where the live hosts are published after each read.
+    live: watch::Sender<Option<Vec<String>>>,
 }
 
 impl Sharing {
-    fn new(host: String, store: Store, others_changed: Arc<AtomicBool>) -> Sharing {
+    fn new(
+        host: String,
+        store: Store,
+        others_changed: Arc<AtomicBool>,
+        live: watch::Sender<Option<Vec<String>>>,
+    ) -> Sharing {
         Sharing {
             host,
             store,
@@ -102,6 +137,7 @@ impl Sharing {
             last_read: None,
             seen: HashMap::new(),
             failing: false,
+            live,
         }
     }
 
@@ -178,6 +214,7 @@ impl Sharing {
         let mut extensions: HashMap<String, ExtensionActivity> = HashMap::new();
         let mut waiting: HashMap<String, Vec<_>> = HashMap::new();
         let mut forgotten = Vec::new();
+        let mut live = vec![self.host.clone()];
         for row in rows {
             if row.host == self.host {
                 continue;
@@ -190,6 +227,7 @@ impl Sharing {
             if !self.alive(&row, age) {
                 continue;
             }
+            live.push(row.host);
             for (key, activity) in row.report.extensions {
                 let merged = extensions.entry(key).or_default();
                 merged.in_call |= activity.in_call;
@@ -201,6 +239,12 @@ impl Sharing {
         }
         presence.heard_elsewhere(extensions);
         stats.heard_elsewhere(waiting);
+        live.sort();
+        self.live.send_if_modified(|hosts| {
+            let changed = hosts.as_ref() != Some(&live);
+            *hosts = Some(live);
+            changed
+        });
         if !forgotten.is_empty() {
             self.store.write(|tx| {
                 for host in &forgotten {

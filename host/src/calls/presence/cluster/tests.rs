@@ -17,13 +17,19 @@ struct Host {
     presence: Arc<Presence>,
     stats: QueueStats,
     store: Store,
+    live: LiveHosts,
 }
 
 fn host(url: &str) -> Host {
     let store = Store::connect(url).expect("connect to the test database");
     let (presence, stats) = (Arc::new(Presence::default()), QueueStats::new(store.clone()));
-    share(&presence, &stats, &store);
-    Host { presence, stats, store }
+    let live = share(&presence, &stats, &store);
+    Host { presence, stats, store, live }
+}
+
+/// Whether `host` takes `other` for a running host.
+fn sees_running(host: &Host, other: &str) -> bool {
+    host.live.now().is_some_and(|hosts| hosts.iter().any(|h| h == other))
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -131,9 +137,11 @@ fn a_host_that_stops_writing_its_row_is_gone_after_a_while_and_an_old_row_is_for
     };
     write(busy(Utc::now()));
     wait_until("b sees 101 in the crashed host's call", || state(&b) == AgentState::InCall);
+    assert!(sees_running(&b, "crashed"), "{:?}", b.live.now());
     let stopped = Instant::now();
     wait_until("b takes the crashed host as gone", || state(&b) == AgentState::Available);
     assert!(stopped.elapsed() >= GONE_AFTER - TICK * 2, "gone after {:?}", stopped.elapsed());
+    assert_eq!(b.live.now(), Some(vec![b.store.host_id().to_string()]), "only b runs now");
 
     let old = Utc::now() - chrono::Duration::from_std(FORGET_AFTER).unwrap();
     write(HostActivity { host: "long-gone".into(), ..busy(old) });
@@ -152,4 +160,39 @@ fn a_host_whose_calls_are_gone_deletes_its_row() {
     let Host { presence, store, .. } = a;
     drop(presence);
     wait_until("a deletes its row", || store.read(|r| r.scan(&HOST_ACTIVITY, "")).expect("read").is_empty());
+}
+
+#[test]
+fn every_host_sees_the_others_running_and_one_whose_clock_is_behind_once_its_row_moves() {
+    let url = fresh_database_url();
+    let (a, b) = (host(&url), host(&url));
+    let (a_id, b_id) = (a.store.host_id().to_string(), b.store.host_id().to_string());
+    wait_until("a and b see each other", || sees_running(&a, &b_id) && sees_running(&b, &a_id));
+    let mut both = vec![a_id.clone(), b_id.clone()];
+    both.sort();
+    assert_eq!(a.live.now(), Some(both.clone()), "sorted, each host once");
+
+    // A host whose clock is a minute behind: its first row looks old by the wall clock, but
+    // it is judged by its row moving, as the queues judge it.
+    let behind = |sequence| HostActivity {
+        host: "behind".into(),
+        sequence,
+        written_at: Utc::now() - chrono::Duration::seconds(60),
+        report: ActivityReport::default(),
+    };
+    let write = |row: HostActivity| {
+        a.store
+            .write(|tx| {
+                tx.put(&HOST_ACTIVITY, &row.host.clone(), &row)?;
+                tx.announce(TOPIC, &row.host)
+            })
+            .expect("write a host's row")
+    };
+    write(behind(1));
+    std::thread::sleep(TICK * 3);
+    assert!(!sees_running(&a, "behind"), "a row first seen old is no running host yet");
+    write(behind(2));
+    wait_until("a sees the host whose clock is behind once its row moved", || sees_running(&a, "behind"));
+    write(behind(3));
+    wait_until("b sees it too", || b.live.now().is_some_and(|hosts| hosts.len() == 3));
 }
