@@ -332,8 +332,8 @@ fn a_caller_answered_through_one_host_is_remembered_by_the_queue_on_another() {
 /// The trunk provider's registrar: sipp answering every REGISTER 200 at once
 /// (tests/sipp/provider_registrar_open.xml) and logging each one's Contact, until dropped.
 struct OpenRegistrar {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
+    /// Taken when the registrar is dropped, to stop sipp.
+    sipp: Option<Device>,
     port: u16,
 }
 
@@ -342,21 +342,16 @@ impl OpenRegistrar {
         let dir = tempfile::tempdir().unwrap();
         let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp/provider_registrar_open.xml");
         let port = free_port_tcp_udp();
-        let child = Command::new("sipp")
-            .args(["-sf", scenario, "-i", "127.0.0.1", "-p", &port.to_string(), "-trace_logs", "-nostdin"])
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("sipp.err")).unwrap())
-            .spawn()
-            .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
-        OpenRegistrar { child, dir, port }
+        let sipp = Device::serve(dir, std::path::Path::new(scenario), port, &["-trace_logs"]);
+        OpenRegistrar { sipp: Some(sipp), port }
     }
 
     /// The host:port of every Contact that registered (an un-REGISTER, Expires 0, removes
     /// its contact again), in the order first seen.
     fn registered(&self) -> Vec<String> {
         let mut contacts: Vec<String> = Vec::new();
-        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+        let Some(sipp) = &self.sipp else { return contacts };
+        for entry in std::fs::read_dir(sipp.dir()).unwrap().flatten() {
             if !entry.file_name().to_string_lossy().ends_with("_logs.log") {
                 continue;
             }
@@ -375,8 +370,9 @@ impl OpenRegistrar {
 
 impl Drop for OpenRegistrar {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(sipp) = self.sipp.take() {
+            sipp.stop();
+        }
     }
 }
 

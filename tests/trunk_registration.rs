@@ -6,11 +6,11 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Server;
+use support::sipp::Device;
 
 const USERNAME: &str = "acme-trunk";
 const PASSWORD: &str = "pr0vider-s3cret";
@@ -22,8 +22,7 @@ const SETTLE: Duration = Duration::from_secs(30);
 /// The provider's registrar: sipp serving the scenario once on 127.0.0.1:`port`, expecting
 /// `USERNAME` / `PASSWORD`.
 struct Provider {
-    child: Child,
-    dir: tempfile::TempDir,
+    sipp: Device,
     port: u16,
 }
 
@@ -39,25 +38,8 @@ impl Provider {
         let scenario = dir.path().join("provider_registrar.xml");
         std::fs::write(&scenario, text).unwrap();
         let port = support::free_port_tcp_udp();
-        let child = Command::new("sipp")
-            .arg("-sf")
-            .arg(&scenario)
-            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1"])
-            .args(["-timeout", "90", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
-            .arg(dir.path().join("errors.log"))
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
-        // sipp needs a moment to bind its port.
-        std::thread::sleep(Duration::from_millis(300));
-        let mut provider = Provider { child, dir, port };
-        if provider.child.try_wait().unwrap().is_some() {
-            let (_, log) = provider.finish();
-            panic!("sipp (the provider) stopped at once:\n{log}");
-        }
-        provider
+        let sipp = Device::serve(dir, &scenario, port, &["-m", "1", "-timeout", "90", "-timeout_error"]);
+        Provider { sipp, port }
     }
 
     /// The trunk account pointing at this provider, with `password`.
@@ -66,22 +48,8 @@ impl Provider {
     }
 
     /// Wait for sipp's one call to end; its success and log.
-    fn finish(mut self) -> (bool, String) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline && self.child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if self.child.try_wait().unwrap().is_none() {
-            let _ = self.child.kill();
-        }
-        let output = self.child.wait_with_output().unwrap();
-        let errors = std::fs::read_to_string(self.dir.path().join("errors.log")).unwrap_or_default();
-        let log = format!(
-            "{}\n{}\n{errors}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.success(), log)
+    fn finish(self) -> (bool, String) {
+        self.sipp.finish()
     }
 }
 

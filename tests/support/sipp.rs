@@ -101,18 +101,26 @@ impl Device {
     /// sipp in server mode running `path` for `calls` calls on `port`, with its files in
     /// `dir` (kept as long as the device).
     pub fn spawn(dir: tempfile::TempDir, path: &Path, port: u16, calls: usize) -> Device {
+        Device::serve(dir, path, port, &["-m", &calls.to_string(), "-timeout", "60", "-timeout_error"])
+    }
+
+    /// sipp in server mode running `path` on `port` with `options` (how many calls, for
+    /// how long, which traces), with its files in `dir` (kept as long as the device);
+    /// returns once sipp listens.
+    pub fn serve(dir: tempfile::TempDir, path: &Path, port: u16, options: &[&str]) -> Device {
         let child = Command::new("sipp")
             .arg("-sf")
             .arg(path)
-            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", &calls.to_string()])
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(options)
             .args(["-mp", &super::free_media_ports().to_string()])
-            .args(["-timeout", "60", "-timeout_error", "-nostdin", "-trace_err", "-error_file"])
+            .args(["-nostdin", "-trace_err", "-error_file"])
             .arg(dir.path().join("errors.log"))
             .current_dir(dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("run sipp");
+            .expect("run sipp (package sip-tester; scripts/test.sh installs it)");
         let mut device = Device { child, dir };
         device.wait_bound(port);
         device
@@ -175,6 +183,11 @@ impl Device {
         }
         let output = self.child.wait_with_output().unwrap();
         (output.status.success(), sipp_output(&output, self.dir.path()))
+    }
+
+    /// Where sipp writes its files (logs, traces).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub fn stop(mut self) {
