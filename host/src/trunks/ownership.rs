@@ -8,7 +8,8 @@
 //! The live hosts are those the queue state thread judges running
 //! ([`crate::calls::LiveHosts`]: a host's `host_activity` row moved within
 //! [`GONE_AFTER`](crate::calls::presence::cluster::GONE_AFTER)), so that trunks and queues
-//! agree on them. A stopped host's trunks are registered by another within that time.
+//! agree on them. A stopped host's trunks are registered by another within that time and
+//! a heartbeat's read of the rows.
 //! While the hosts' views differ (a host starting, one stopping) a trunk can be registered
 //! twice, or not at all, for a few seconds.
 

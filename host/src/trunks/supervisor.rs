@@ -3,7 +3,9 @@
 //! trunk, stops the task of a removed one, and replaces the task of a changed one. Polling
 //! needs nothing from the companies API and reading every company is cheap (one table
 //! scan); a stopped task removes its binding in the background. In a cluster each trunk is
-//! registered by one host ([`super::ownership`]); the others show who does.
+//! registered by one host ([`super::ownership`]); the others show who does. The trunks are
+//! dealt again at once when a host comes or goes, and a host that does not know the live
+//! hosts (starting, or cut off from the store) registers none.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -60,9 +62,13 @@ pub(super) async fn supervise(
         trunks.set_this_host(store.host_id());
     }
     loop {
+        let live = hosts.now();
+        // Not knowing the live hosts, or cut off from them: they register this host's share.
+        let cut_off = store.is_shared() && live.is_none();
         let wanted = store.read(|r| r.scan(&COMPANIES, "")).map(|companies| configured(&companies));
-        match wanted.map(|configured| ours(&store, &trunks, hosts.now(), configured)) {
+        match wanted.map(|configured| ours(&store, &trunks, live, configured)) {
             Ok(wanted) => supervisor.reconcile(wanted),
+            Err(_) if cut_off => supervisor.reconcile(HashMap::new()),
             Err(error) => {
                 tracing::error!(%error, "cannot read the companies' trunks; registrations kept as they are")
             }

@@ -17,7 +17,10 @@
 //!   waiting callers no longer count. Rows unwritten for [`FORGET_AFTER`] are deleted.
 //! - The hosts judged alive this way are published as [`LiveHosts`]: the trunks take
 //!   their owners from the same judgement ([`crate::trunks::ownership`]), so queues and
-//!   trunks never disagree on which hosts run, whatever the hosts' clocks say.
+//!   trunks never disagree on which hosts run, even when the hosts' clocks differ (by
+//!   less than [`FORGET_AFTER`]). A host that could not write its own row for
+//!   [`GONE_AFTER`] knows the others take it as stopped, and publishes that it knows no
+//!   live hosts until it writes again.
 //! - Wrap-up ends and join times cross hosts on the wall clock: hosts keep time with NTP.
 //! - The rest of a queue's state is in the store already, shared by every host: "remember
 //!   the agent" and round robin's last agent in the strategy module's kv, and the agents'
@@ -48,21 +51,29 @@ pub const GONE_AFTER: Duration = Duration::from_secs(5);
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 
 /// The hosts of the cluster that run now, this one included, sorted: as the queue state
-/// thread last judged them, `None` before its first read of the others' rows. On a store
-/// no other host shares, this host alone from the start.
+/// thread last judged them. `None` before its first read of the others' rows, while this
+/// host cannot write its own row (the others take it as stopped) and once the thread has
+/// stopped. On a store no other host shares, this host alone from the start.
 #[derive(Clone)]
-pub struct LiveHosts(watch::Receiver<Option<Vec<String>>>);
+pub struct LiveHosts {
+    hosts: watch::Receiver<Option<Vec<String>>>,
+    shared: bool,
+}
 
 impl LiveHosts {
-    /// The hosts judged alive at the last read, if there was one.
+    /// The hosts judged alive at the last read, if they are known.
     pub fn now(&self) -> Option<Vec<String>> {
-        self.0.borrow().clone()
+        // A stopped thread writes no row: the other hosts count this one as stopped.
+        if self.shared && self.hosts.has_changed().is_err() {
+            return None;
+        }
+        self.hosts.borrow().clone()
     }
 
     /// Returns once the live hosts changed since the last return (or since the start);
     /// never once the thread has stopped.
     pub async fn changed(&mut self) {
-        if self.0.changed().await.is_err() {
+        if self.hosts.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
     }
@@ -74,7 +85,7 @@ impl LiveHosts {
 pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store) -> LiveHosts {
     let host = store.host_id().to_string();
     if !store.is_shared() {
-        return LiveHosts(watch::channel(Some(vec![host])).1);
+        return LiveHosts { hosts: watch::channel(Some(vec![host])).1, shared: false };
     }
     let (live, live_hosts) = watch::channel(None);
     // Set when another host announces a new row (or the feed missed some): read them all.
@@ -97,7 +108,7 @@ pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store) -> Liv
     if let Err(error) = started {
         tracing::error!(%error, "cannot share queue state with the other hosts");
     }
-    LiveHosts(live_hosts)
+    LiveHosts { hosts: live_hosts, shared: true }
 }
 
 /// What the thread knows between ticks.
@@ -155,6 +166,7 @@ impl Sharing {
                 self.write_if_due(ActivityReport { extensions, waiting: stats.waiting_report() })?;
                 self.read_if_due(&presence, &stats)
             });
+            self.forget_live_hosts_if_cut_off();
             match outcome {
                 Ok(()) if self.failing => {
                     tracing::info!("sharing queue state with the other hosts again");
@@ -167,6 +179,14 @@ impl Sharing {
                 }
                 Err(_) => {}
             }
+        }
+    }
+
+    /// Until this host has written its row within [`GONE_AFTER`], the other hosts take it
+    /// as stopped (and its trunks over): it then knows no live hosts.
+    fn forget_live_hosts_if_cut_off(&self) {
+        if self.written.as_ref().is_none_or(|(_, _, at)| at.elapsed() >= GONE_AFTER) {
+            self.live.send_if_modified(|hosts| hosts.take().is_some());
         }
     }
 
@@ -237,14 +257,14 @@ impl Sharing {
                 waiting.entry(key).or_default().extend(joined);
             }
         }
-        presence.heard_elsewhere(extensions);
-        stats.heard_elsewhere(waiting);
         live.sort();
         self.live.send_if_modified(|hosts| {
             let changed = hosts.as_ref() != Some(&live);
             *hosts = Some(live);
             changed
         });
+        presence.heard_elsewhere(extensions);
+        stats.heard_elsewhere(waiting);
         if !forgotten.is_empty() {
             self.store.write(|tx| {
                 for host in &forgotten {

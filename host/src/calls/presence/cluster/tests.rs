@@ -196,3 +196,25 @@ fn every_host_sees_the_others_running_and_one_whose_clock_is_behind_once_its_row
     write(behind(3));
     wait_until("b sees it too", || b.live.now().is_some_and(|hosts| hosts.len() == 3));
 }
+
+#[test]
+fn a_host_that_cannot_write_its_row_or_whose_thread_stopped_knows_no_live_hosts() {
+    let store = Store::in_memory().expect("an in-memory store");
+    let sharing = |written_ago: Duration| {
+        let (live, hosts) = watch::channel(Some(vec![store.host_id().to_string()]));
+        let mut sharing = Sharing::new(store.host_id().into(), store.clone(), Arc::default(), live);
+        // Holds: the machine has been up for longer than GONE_AFTER.
+        let at = Instant::now().checked_sub(written_ago).unwrap();
+        sharing.written = Some((ActivityReport::default(), 1, at));
+        sharing.forget_live_hosts_if_cut_off();
+        (sharing, LiveHosts { hosts, shared: true })
+    };
+
+    let (written_lately, live) = sharing(GONE_AFTER / 2);
+    assert!(live.now().is_some(), "the row was written within GONE_AFTER");
+    drop(written_lately);
+    assert_eq!(live.now(), None, "a stopped thread writes no row: the others take this host as stopped");
+
+    let (_cut_off, live) = sharing(GONE_AFTER);
+    assert_eq!(live.now(), None, "unwritten for GONE_AFTER: the others take this host as stopped");
+}
