@@ -1,9 +1,9 @@
 //! Black-box tests of Centralita on a shared PostgreSQL store (`--store postgres://…`):
 //! a single host's redb data moved there with `centralita store copy`; hosts on one
 //! database seeing each other's writes, registrations, module versions, call events and
-//! queue state; three hosts behind the Kamailio front, one killed under load. The test
-//! command starts the PostgreSQL server (`scripts/postgres.sh`, URL in
-//! `CENTRALITA_TEST_POSTGRES`).
+//! queue state; three hosts behind the Kamailio front, one killed under load; a phone slow
+//! to answer through the front. The test command starts the PostgreSQL server
+//! (`scripts/postgres.sh`, URL in `CENTRALITA_TEST_POSTGRES`).
 
 mod support;
 
@@ -215,6 +215,37 @@ fn behind_the_kamailio_front_phones_register_and_call_and_a_killed_host_is_faile
     assert!(ok, "the phone saw something wrong after the failover:\n{log}");
     let anchored: Vec<usize> = hosts[..2].iter().map(|h| h.log().matches("call ended").count()).collect();
     eprintln!("calls anchored per live host after the failover: {anchored:?}");
+}
+
+/// How long the slow phone says nothing to an INVITE: longer than the front's 2 s
+/// failover timer for hosts, well inside the host's own (RFC 3261 Timer B, 32 s).
+const SLOW_PHONE_SILENCE_MS: u32 = 3500;
+
+#[test]
+fn a_phone_slow_to_answer_an_invite_through_the_front_still_rings_and_answers() {
+    let url = fresh_database_url();
+    let mut host = on_store(&url);
+    let front = support::kamailio::Front::start(&[&host]);
+    host.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let [caller, callee] = phones(&host);
+    host.sip_addr = front.addr;
+
+    // A phone woken by a push notification, or on a slow link, says nothing for seconds.
+    let port = free_port_tcp_udp();
+    support::sipp::register(&host, "101", &callee, "101", port);
+    let dir = tempfile::tempdir().unwrap();
+    let path = support::sipp::scenario(dir.path(), "callee.xml", "BEHAVIOUR_STEPS", "callee_answer", &[]);
+    let invite = r#"<recv request="INVITE" crlf="true"/>"#;
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(invite), "callee.xml no longer starts with {invite}");
+    let silent = format!(r#"{invite}<pause milliseconds="{SLOW_PHONE_SILENCE_MS}"/>"#);
+    std::fs::write(&path, text.replace(invite, &silent)).unwrap();
+    let device = Device::spawn(dir, &path, port, 1);
+
+    let (ok, log) = call(&host, "100", &caller, "101", "answered", &[("TALK_MS", "300")], 1);
+    assert!(ok, "the call to the slow phone failed:\n{log}\n{}", front.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "the slow phone saw something wrong:\n{log}");
 }
 
 #[test]
