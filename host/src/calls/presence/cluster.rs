@@ -14,11 +14,12 @@
 //!   change is seen elsewhere within two ticks and a database round trip.
 //! - Each write raises the row's sequence. A host whose sequence has not moved for
 //!   [`GONE_AFTER`] has stopped (or lost the database): its agents are free again and its
-//!   waiting callers no longer count. Rows unwritten for [`FORGET_AFTER`] are deleted.
+//!   waiting callers no longer count. A stopped host's row written over [`FORGET_AFTER`]
+//!   ago (and seen standing still) is deleted.
 //! - The hosts judged alive this way are published as [`LiveHosts`]: the trunks take
 //!   their owners from the same judgement ([`crate::trunks::ownership`]), so queues and
-//!   trunks never disagree on which hosts run, even when the hosts' clocks differ (by
-//!   less than [`FORGET_AFTER`]). A host that could not write its own row for
+//!   trunks never disagree on which hosts run, even when the hosts' clocks differ. A
+//!   host that could not write its own row for
 //!   [`GONE_AFTER`] knows the others take it as stopped, and publishes that it knows no
 //!   live hosts until it writes again.
 //! - Wrap-up ends and join times cross hosts on the wall clock: hosts keep time with NTP.
@@ -47,7 +48,7 @@ pub const TICK: Duration = Duration::from_millis(100);
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// A host whose row has not moved for this long has stopped.
 pub const GONE_AFTER: Duration = Duration::from_secs(5);
-/// A row unwritten for this long is deleted.
+/// A stopped host's row written this long ago is deleted.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 
 /// The hosts of the cluster that run now, this one included, sorted: as the queue state
@@ -122,9 +123,8 @@ struct Sharing {
     agents: HashSet<String>,
     agents_read: Option<Instant>,
     last_read: Option<Instant>,
-    /// Each other host's last sequence and when it last moved (`None`: not since its row
-    /// was first seen, already old).
-    seen: HashMap<String, (u64, Option<Instant>)>,
+    /// What was seen of each other host's row.
+    seen: HashMap<String, Seen>,
     /// Whether the last write failed, so that a database outage is logged once.
     failing: bool,
     /// Where the live hosts are published after each read.
@@ -240,11 +240,14 @@ impl Sharing {
                 continue;
             }
             let age = (Utc::now() - row.written_at).to_std().unwrap_or_default();
-            if age >= FORGET_AFTER {
-                forgotten.push(row.host);
-                continue;
-            }
             if !self.alive(&row, age) {
+                // Only a row seen standing still is forgotten: a running host's clock can be
+                // far behind, but its row moves at every heartbeat.
+                let still =
+                    self.seen.get(&row.host).is_some_and(|seen| seen.first_seen.elapsed() >= GONE_AFTER);
+                if age >= FORGET_AFTER && still {
+                    forgotten.push(row.host);
+                }
                 continue;
             }
             live.push(row.host);
@@ -281,16 +284,25 @@ impl Sharing {
     /// moved within [`GONE_AFTER`].
     fn alive(&mut self, row: &HostActivity, age: Duration) -> bool {
         let now = Instant::now();
-        let (sequence, moved_at) = self
-            .seen
-            .entry(row.host.clone())
-            .or_insert_with(|| (row.sequence, (age < GONE_AFTER).then_some(now)));
-        if *sequence != row.sequence {
-            *sequence = row.sequence;
-            *moved_at = Some(now);
+        let seen = self.seen.entry(row.host.clone()).or_insert_with(|| Seen {
+            sequence: row.sequence,
+            moved_at: (age < GONE_AFTER).then_some(now),
+            first_seen: now,
+        });
+        if seen.sequence != row.sequence {
+            seen.sequence = row.sequence;
+            seen.moved_at = Some(now);
         }
-        moved_at.is_some_and(|at| at.elapsed() < GONE_AFTER)
+        seen.moved_at.is_some_and(|at| at.elapsed() < GONE_AFTER)
     }
+}
+
+/// What the thread saw of another host's row.
+struct Seen {
+    sequence: u64,
+    /// When the sequence last moved (`None`: not since the row was first seen, already old).
+    moved_at: Option<Instant>,
+    first_seen: Instant,
 }
 
 #[cfg(test)]

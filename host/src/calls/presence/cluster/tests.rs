@@ -172,12 +172,13 @@ fn every_host_sees_the_others_running_and_one_whose_clock_is_behind_once_its_row
     both.sort();
     assert_eq!(a.live.now(), Some(both.clone()), "sorted, each host once");
 
-    // A host whose clock is a minute behind: its first row looks old by the wall clock, but
-    // it is judged by its row moving, as the queues judge it.
+    // A host whose clock is behind by more than FORGET_AFTER: its first row looks old by
+    // the wall clock, but it is judged by its row moving, and not deleted as a stopped
+    // host's old row would be.
     let behind = |sequence| HostActivity {
         host: "behind".into(),
         sequence,
-        written_at: Utc::now() - chrono::Duration::seconds(60),
+        written_at: Utc::now() - chrono::Duration::from_std(FORGET_AFTER * 2).unwrap(),
         report: ActivityReport::default(),
     };
     let write = |row: HostActivity| {
