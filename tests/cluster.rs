@@ -2,8 +2,9 @@
 //! a single host's redb data moved there with `centralita store copy`; hosts on one
 //! database seeing each other's writes, registrations, module versions, call events and
 //! queue state; three hosts behind the Kamailio front, one killed under load; a phone slow
-//! to answer through the front. The test command starts the PostgreSQL server
-//! (`scripts/postgres.sh`, URL in `CENTRALITA_TEST_POSTGRES`).
+//! to answer through the front; trunks registered with the front as Contact, the
+//! provider's calls reaching any live host through it. The test command starts the
+//! PostgreSQL server (`scripts/postgres.sh`, URL in `CENTRALITA_TEST_POSTGRES`).
 
 mod support;
 
@@ -457,4 +458,58 @@ fn a_trunk_is_registered_by_one_host_of_the_cluster_and_by_another_once_that_one
         "the survivor's contact is bound: {:?}",
         provider.registered()
     );
+}
+
+#[test]
+fn behind_the_front_a_trunk_names_it_and_the_providers_calls_reach_any_live_host() {
+    let url = fresh_database_url();
+    // The front on 127.0.0.2: what it relays comes from there, the provider is 127.0.0.1.
+    let front_addr: std::net::SocketAddr = format!("127.0.0.2:{}", free_port_tcp_udp()).parse().unwrap();
+    let front_arg = front_addr.to_string();
+    let mut hosts: Vec<Server> =
+        (0..2).map(|_| Server::start_with_args(&["--store", &url, "--sip-front", &front_arg])).collect();
+    let front = support::kamailio::Front::start_on(front_addr, &hosts.iter().collect::<Vec<_>>());
+    let provider = OpenRegistrar::start();
+    // Both hosts seen alive before the trunk exists (as in the test above).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let trunk =
+        json!({"username": "acme-trunk", "password": "p", "domain": format!("127.0.0.1:{}", provider.port)});
+    hosts[0].create_company("acme", json!({"sip_domain": DOMAIN, "trunk": trunk}));
+    let [_, callee] = phones(&hosts[0]);
+    hosts[0].create_did(
+        "acme",
+        &json!({"number": "34910000000", "description": "main", "default_destination": {"extension": "101"}, "rules": []}),
+    );
+
+    let mut owner = 0;
+    eventually("one host registers the trunk with the front as its Contact", || {
+        let statuses = [primary_trunk(&hosts[0]), primary_trunk(&hosts[1])];
+        owner = statuses.iter().position(|s| s["state"] == "registered").ok_or(format!("{statuses:?}"))?;
+        let registered = provider.registered();
+        (registered == [front_arg.clone()])
+            .then_some(())
+            .ok_or(format!("bound at the provider: {registered:?}"))
+    });
+    let other = 1 - owner;
+    // The provider calls the Contact, the front: any live host takes the call.
+    hosts[other].sip_addr = front.addr;
+    let provider_calls = |host: &Server, what: &str| {
+        let device = Device::start(host, "101", &callee, "answer", 1);
+        let (ok, log) =
+            support::sipp::provider_call(host, "34910000000", "answered", &[("TALK_MS", "300")], 1);
+        assert!(ok, "{what}: the provider's call through the front failed:\n{log}\n{}", front.log());
+        let (ok, log) = device.finish();
+        assert!(ok, "{what}: the phone saw something wrong:\n{log}");
+    };
+    provider_calls(&hosts[other], "both hosts up");
+
+    // The owner dies: the provider's next call reaches the survivor through the front at
+    // once, and the survivor registers the same Contact.
+    hosts[owner].kill();
+    provider_calls(&hosts[other], "the owner killed");
+    eventually("the survivor registers the trunk", || {
+        let status = primary_trunk(&hosts[other]);
+        (status["state"] == "registered").then_some(()).ok_or(format!("{status}"))
+    });
+    assert_eq!(provider.registered(), [front_arg], "still the front alone at the provider");
 }

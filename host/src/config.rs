@@ -52,6 +52,11 @@ pub struct ServeArgs {
     /// the SIP listen address, or the machine's primary address when that is a wildcard.
     #[arg(long, env = "CENTRALITA_PUBLIC_IP")]
     pub public_ip: Option<IpAddr>,
+    /// The SIP front of a cluster (`IP:PORT`, deploy/kamailio): trunk registrations name it
+    /// as their Contact, so the providers' calls come through it to any live host, and the
+    /// providers' requests it relays are recognised by the address it received them from.
+    #[arg(long, env = "CENTRALITA_SIP_FRONT")]
+    pub sip_front: Option<SocketAddr>,
     /// Failed authentications from one address within the window that ban it (default 5;
     /// `ban_failures` in the config file, as are the two below).
     #[arg(long, env = "CENTRALITA_BAN_FAILURES")]
@@ -93,8 +98,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CENTRALITA_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// A TOML file with any of: data_dir, store, http_listen, sip_listen, demo, no_pooling,
-    /// rtp_ports, public_ip, ring_timeout_s, workers, digest_sha256, ban_failures,
-    /// ban_window_s, ban_duration_s, smtp_url, mail_from, https_listen, tls_cert, tls_key.
+    /// rtp_ports, public_ip, sip_front, ring_timeout_s, workers, digest_sha256,
+    /// ban_failures, ban_window_s, ban_duration_s, smtp_url, mail_from, https_listen,
+    /// tls_cert, tls_key.
     #[arg(long, env = "CENTRALITA_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -113,6 +119,7 @@ struct FileConfig {
     ban_duration_s: Option<u64>,
     rtp_ports: Option<String>,
     public_ip: Option<IpAddr>,
+    sip_front: Option<SocketAddr>,
     ring_timeout_s: Option<u64>,
     workers: Option<usize>,
     digest_sha256: Option<bool>,
@@ -138,6 +145,8 @@ pub struct ServeConfig {
     pub rtp_ports: PortRange,
     /// What goes into SIP headers and SDP as this host's address.
     pub public_ip: IpAddr,
+    /// The cluster's SIP front, if the host runs behind one.
+    pub sip_front: Option<SocketAddr>,
     pub ring_timeout: Duration,
     /// Threads that run calls and the API.
     pub workers: usize,
@@ -243,6 +252,7 @@ impl ServeArgs {
             ban,
             rtp_ports,
             public_ip,
+            sip_front: self.sip_front.or(file.sip_front),
             data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             http_listen: self.http_listen.or(file.http_listen).unwrap_or_else(|| parse(DEFAULT_HTTP_LISTEN)),
             sip_listen,

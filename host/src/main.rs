@@ -191,7 +191,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         move |heard| sandbox.heard(&heard)
     });
     let token = operator_token::load_or_create(&config.data_dir)?;
-    let registrar = Arc::new(Registrar::new(store.clone()).with_sha256(config.digest_sha256));
+    let registrar = Arc::new(
+        Registrar::new(store.clone())
+            .with_sha256(config.digest_sha256)
+            .behind_front(config.sip_front.map(|front| front.ip())),
+    );
     let security = Arc::new(Guard::load(store.clone(), config.ban).context("loading the ban list")?);
     let app = App {
         queue_stats: centralita::routing::queue::stats::QueueStats::new(store.clone()),
@@ -256,7 +260,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Register every company's trunks to their providers (in a cluster, those this host
         // owns among the hosts the calls see running), following the companies' changes.
         let trunks = Arc::new(Trunks::default());
-        trunks.start(app.store.clone(), engine.live_hosts(), commands, sip_address, trunks::Settings::default());
+        let trunk_settings = trunks::Settings { contact: config.sip_front, ..trunks::Settings::default() };
+        trunks.start(app.store.clone(), engine.live_hosts(), commands, sip_address, trunk_settings);
         engine.serve_click_to_dial();
         let guard = app.security.clone();
         let endpoint = Endpoint::new(registrar).with_calls(engine.spawner()).with_auth_failure_hook(Box::new(

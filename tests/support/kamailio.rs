@@ -25,12 +25,17 @@ fn config() -> PathBuf {
 impl Front {
     /// A front before `hosts`, answering once it relays an OPTIONS to one of them.
     pub fn start(hosts: &[&Server]) -> Front {
+        let port = super::free_port_tcp_udp();
+        Front::start_on(format!("127.0.0.1:{port}").parse().unwrap(), hosts)
+    }
+
+    /// [`Front::start`] listening on `addr` (another loopback address than the hosts' and
+    /// the phones' 127.0.0.1 tells what the front relays from what it does not).
+    pub fn start_on(addr: SocketAddr, hosts: &[&Server]) -> Front {
         let dir = tempfile::tempdir().unwrap();
         let list = dir.path().join("dispatcher.list");
         let lines: String = hosts.iter().map(|host| format!("1 sip:{}\n", host.sip_addr)).collect();
         std::fs::write(&list, lines).unwrap();
-        let port = super::free_port_tcp_udp();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = std::fs::File::create(dir.path().join("kamailio.log")).unwrap();
         let child = Command::new("kamailio")
             .args(["-DD", "-E", "-m", "64", "-M", "8", "-f"])

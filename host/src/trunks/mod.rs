@@ -41,6 +41,9 @@ pub struct Settings {
     pub backoff: Backoff,
     /// The longest a removed trunk's task waits for its un-REGISTER to be answered.
     pub unregister_wait: Duration,
+    /// The address named in the Contact: the cluster's SIP front, shared by every host
+    /// (so a trunk handed over to another host keeps its binding); `None`: this host's.
+    pub contact: Option<SocketAddr>,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             poll_every: Duration::from_secs(2),
             backoff: Backoff::default(),
             unregister_wait: Duration::from_secs(10),
+            contact: None,
         }
     }
 }

@@ -149,6 +149,13 @@ impl Registration {
         }
     }
 
+    /// Name `at` in the Contact instead of our own address: the cluster's front, which
+    /// relays the provider's calls to any live host.
+    pub fn contact_at(mut self, at: SocketAddr) -> Registration {
+        self.contact = format!("<sip:{}@{at}>", self.account.username);
+        self
+    }
+
     /// The Call-ID every REGISTER of this registration carries.
     pub fn call_id(&self) -> &str {
         &self.dialog.call_id

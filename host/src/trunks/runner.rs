@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -32,6 +33,9 @@ pub(super) struct Job {
     pub trunks: Arc<Trunks>,
     /// The status entry this task owns (see [`Trunks::claim`]).
     pub generation: u64,
+    /// Set before the stop when another host took the trunk over with the same Contact:
+    /// the binding is its now, not to be removed.
+    pub keep_binding: Arc<AtomicBool>,
 }
 
 /// How waiting for something ended.
@@ -60,7 +64,8 @@ pub(super) async fn run(job: Job, mut stop: oneshot::Receiver<()>) {
         job.local,
         job.settings.expires,
         job.settings.backoff,
-    );
+    )
+    .contact_at(job.settings.contact.unwrap_or(job.local));
     let mut runner = Runner { job, registration, events, events_sender };
     let span = tracing::info_span!(
         "trunk",
@@ -71,7 +76,11 @@ pub(super) async fn run(job: Job, mut stop: oneshot::Receiver<()>) {
     );
     async move {
         runner.register_until_stopped(&mut stop).await;
-        runner.unregister().await;
+        if runner.job.keep_binding.load(Ordering::Relaxed) {
+            tracing::info!("another host keeps the trunk's registration");
+        } else {
+            runner.unregister().await;
+        }
         let call_id = runner.registration.call_id().to_string();
         // The endpoint routes nothing more to us.
         let _ = runner.job.commands.send(Command::Finished { call_ids: vec![call_id] });

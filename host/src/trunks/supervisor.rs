@@ -7,9 +7,10 @@
 //! dealt again at once when a host comes or goes, and a host that does not know the live
 //! hosts (starting, or cut off from the store) registers none.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
@@ -31,6 +32,8 @@ struct Running {
     generation: u64,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    /// Told to the task before its stop: see [`Job::keep_binding`].
+    keep_binding: Arc<AtomicBool>,
 }
 
 /// The trunks `companies` configure, by company and slot.
@@ -67,8 +70,8 @@ pub(super) async fn supervise(
         let cut_off = store.is_shared() && live.is_none();
         let wanted = store.read(|r| r.scan(&COMPANIES, "")).map(|companies| configured(&companies));
         match wanted.map(|configured| ours(&store, &trunks, live, configured)) {
-            Ok(wanted) => supervisor.reconcile(wanted),
-            Err(_) if cut_off => supervisor.reconcile(HashMap::new()),
+            Ok(Ours { mine, elsewhere }) => supervisor.reconcile(mine, |key| elsewhere.contains(key)),
+            Err(_) if cut_off => supervisor.reconcile(HashMap::new(), |_| true),
             Err(error) => {
                 tracing::error!(%error, "cannot read the companies' trunks; registrations kept as they are")
             }
@@ -81,20 +84,29 @@ pub(super) async fn supervise(
     }
 }
 
+/// The configured trunks this host registers, and those other hosts do.
+struct Ours {
+    mine: HashMap<TrunkKey, TrunkProvider>,
+    elsewhere: HashSet<TrunkKey>,
+}
+
 /// Of the `configured` trunks, those this host registers: every one on a single host; in a
 /// cluster those it owns among the live `hosts` ([`ownership`]), the others noted in
-/// `trunks` as registered by their owner; none while the live hosts are not known yet.
+/// `trunks` as registered by their owner; none while the live hosts are not known yet
+/// (they are all taken as registered elsewhere).
 fn ours(
     store: &Store,
     trunks: &Trunks,
     hosts: Option<Vec<String>>,
     configured: HashMap<TrunkKey, TrunkProvider>,
-) -> HashMap<TrunkKey, TrunkProvider> {
+) -> Ours {
     if !store.is_shared() {
-        return configured;
+        return Ours { mine: configured, elsewhere: HashSet::new() };
     }
     // Registering every trunk until the other hosts are known would register them twice.
-    let Some(hosts) = hosts else { return HashMap::new() };
+    let Some(hosts) = hosts else {
+        return Ours { mine: HashMap::new(), elsewhere: configured.into_keys().collect() };
+    };
     let (mut mine, mut elsewhere) = (HashMap::new(), HashMap::new());
     for (key, account) in configured {
         match ownership::owner(&key, &hosts) {
@@ -117,8 +129,9 @@ fn ours(
             }
         }
     }
+    let handed_over = elsewhere.keys().cloned().collect();
     trunks.set_elsewhere(elsewhere);
-    mine
+    Ours { mine, elsewhere: handed_over }
 }
 
 /// The registration tasks, running and stopping.
@@ -144,8 +157,14 @@ impl Supervisor {
         Supervisor { trunks, commands, local, settings, running: HashMap::new(), stopping: HashMap::new() }
     }
 
-    /// Make the running tasks match `wanted`.
-    fn reconcile(&mut self, mut wanted: HashMap<TrunkKey, TrunkProvider>) {
+    /// Make the running tasks match `wanted`. A trunk `elsewhere` is registered by another
+    /// host now; when the hosts share the Contact (the front's), its binding is that
+    /// host's too, and the stopped task leaves it.
+    fn reconcile(
+        &mut self,
+        mut wanted: HashMap<TrunkKey, TrunkProvider>,
+        elsewhere: impl Fn(&TrunkKey) -> bool,
+    ) {
         self.stopping.retain(|_, task| !task.is_finished());
         let stale: Vec<TrunkKey> = self
             .running
@@ -161,7 +180,9 @@ impl Supervisor {
                 let domain = &task.account.domain;
                 tracing::info!(company = %key.0, trunk = ?key.1, %domain, "trunk removed, changed or now registered by another host");
                 self.trunks.release(&key, task.generation);
-                // The task un-registers and ends by itself.
+                let shared_contact = self.settings.contact.is_some();
+                task.keep_binding.store(shared_contact && elsewhere(&key), Ordering::Relaxed);
+                // The task un-registers (unless told to keep the binding) and ends by itself.
                 let _ = task.stop.send(());
                 self.stopping.insert(key, task.task);
             }
@@ -179,9 +200,11 @@ impl Supervisor {
         tracing::info!(company = %key.0, trunk = ?key.1, domain = %account.domain, "registering a trunk");
         let (local, settings) = (self.local, self.settings);
         let first = Registration::new(account.clone(), key.1, local, settings.expires, settings.backoff)
+            .contact_at(settings.contact.unwrap_or(local))
             .status(std::time::Instant::now(), chrono::Utc::now());
         let generation = self.trunks.claim(key.clone(), first);
         let (stop, stopped) = oneshot::channel();
+        let keep_binding = Arc::new(AtomicBool::new(false));
         let job = Job {
             key: key.clone(),
             account: account.clone(),
@@ -190,9 +213,10 @@ impl Supervisor {
             commands: self.commands.clone(),
             trunks: self.trunks.clone(),
             generation,
+            keep_binding: keep_binding.clone(),
         };
         let task = tokio::spawn(run(job, stopped));
-        self.running.insert(key, Running { account, generation, stop, task });
+        self.running.insert(key, Running { account, generation, stop, task, keep_binding });
     }
 }
 
@@ -258,7 +282,7 @@ mod tests {
         let key = ("acme".to_string(), TrunkSlot::Primary);
         let domain = |trunks: &Trunks| trunks.get("acme", TrunkSlot::Primary).map(|status| status.domain);
 
-        supervisor.reconcile(configured(&[company("acme", Some("192.0.2.1"), None)]));
+        supervisor.reconcile(configured(&[company("acme", Some("192.0.2.1"), None)]), |_| false);
         let Some(Command::Send { request, .. }) = sent.recv().await else {
             panic!("the new trunk registers")
         };
@@ -266,7 +290,7 @@ mod tests {
         assert_eq!(domain(&trunks).as_deref(), Some("192.0.2.1"));
 
         let changed = configured(&[company("acme", Some("192.0.2.9"), None)]);
-        supervisor.reconcile(changed.clone());
+        supervisor.reconcile(changed.clone(), |_| false);
         // Its REGISTER was in flight: the old task un-registers (unanswered here) first.
         let Some(Command::Send { request, .. }) = sent.recv().await else { panic!("an un-REGISTER") };
         assert!(String::from_utf8_lossy(&request.bytes).contains("Expires: 0"));
@@ -276,15 +300,56 @@ mod tests {
         while supervisor.stopping.values().any(|task| !task.is_finished()) {
             tokio::task::yield_now().await;
         }
-        supervisor.reconcile(changed);
+        supervisor.reconcile(changed, |_| false);
         let Some(Command::Send { request, .. }) = sent.recv().await else {
             panic!("the changed trunk registers")
         };
         assert_eq!(request.dest, "192.0.2.9:5060".parse::<std::net::SocketAddr>().unwrap());
         assert_eq!(domain(&trunks).as_deref(), Some("192.0.2.9"));
 
-        supervisor.reconcile(HashMap::new());
+        supervisor.reconcile(HashMap::new(), |_| false);
         assert!(supervisor.running.is_empty());
         assert_eq!(trunks.company("acme"), []);
+    }
+
+    #[tokio::test]
+    async fn behind_a_front_a_trunk_names_it_and_one_handed_over_keeps_its_binding_one_removed_does_not() {
+        let front: std::net::SocketAddr = "192.0.2.80:5060".parse().unwrap();
+        let settings = Settings {
+            unregister_wait: Duration::from_millis(20),
+            contact: Some(front),
+            ..Settings::default()
+        };
+        let (commands, mut sent) = tokio::sync::mpsc::unbounded_channel();
+        let local = "127.0.0.1:5060".parse().unwrap();
+        let mut supervisor = Supervisor::new(Arc::new(Trunks::default()), commands, local, settings);
+        let acme = configured(&[company("acme", Some("192.0.2.1"), None)]);
+        let text = |command: Option<Command>| match command {
+            Some(Command::Send { request, .. }) => String::from_utf8_lossy(&request.bytes).to_string(),
+            other => panic!("a REGISTER, not {other:?}"),
+        };
+
+        supervisor.reconcile(acme.clone(), |_| false);
+        let register = text(sent.recv().await);
+        assert!(register.contains("Contact: <sip:acme-trunk@192.0.2.80:5060>"), "{register}");
+        assert!(register.contains("Via: SIP/2.0/UDP 127.0.0.1:5060"), "sent from this host: {register}");
+
+        // Another host took the trunk over, with the same Contact: no un-REGISTER.
+        supervisor.reconcile(HashMap::new(), |_| true);
+        let after = sent.recv().await;
+        assert!(
+            matches!(after, Some(Command::Finished { .. })),
+            "the task ends without a request: {after:?}"
+        );
+        while supervisor.stopping.values().any(|task| !task.is_finished()) {
+            tokio::task::yield_now().await;
+        }
+
+        // Removed from the company: the binding goes.
+        supervisor.reconcile(acme, |_| false);
+        text(sent.recv().await);
+        supervisor.reconcile(HashMap::new(), |_| false);
+        let unregister = text(sent.recv().await);
+        assert!(unregister.contains("Expires: 0"), "{unregister}");
     }
 }

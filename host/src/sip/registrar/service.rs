@@ -7,7 +7,7 @@
 //! challenge they support, but some take the first whatever it is (sipp 3.6) and others
 //! give up when any names an algorithm they lack (baresip 1.0.0), so it is opt-in.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -18,7 +18,7 @@ use super::location::{Aor, Binding, ContactRequest, Location, MIN_EXPIRES, Regis
 use super::shared::{Register, SharedLocation};
 use crate::sip::digest::{self, Algorithm, NonceCheck, Nonces};
 use crate::sip::endpoint::Peer;
-use crate::sip::message::{header_values, reply, uri_user};
+use crate::sip::message::{header_values, relayed_from, reply, uri_user};
 use crate::sip::transport::Transport;
 use crate::store::records::{Company, Did, TrunkProvider, User};
 use crate::store::{
@@ -38,6 +38,8 @@ pub struct Registrar {
     challenges: Vec<Algorithm>,
     /// On a shared store, the cluster's location service, used instead of `location`.
     shared: Option<SharedLocation>,
+    /// The cluster's SIP front, whose relayed requests say where they came from.
+    front: Option<IpAddr>,
 }
 
 /// Which challenge a request gets: a registrar's 401 with WWW-Authenticate, or a proxy's
@@ -61,10 +63,10 @@ pub enum Admission {
 
 /// The IP addresses a trunk's provider sends from: its outbound proxy and domain, when
 /// they are IP literals (`host`, `host:port`, `[v6]:port`).
-fn trunk_hosts(trunk: &TrunkProvider) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+fn trunk_hosts(trunk: &TrunkProvider) -> impl Iterator<Item = IpAddr> + '_ {
     [trunk.outbound_proxy.as_deref(), Some(trunk.domain.as_str())].into_iter().flatten().filter_map(|host| {
         let host = host.trim().trim_start_matches("sip:");
-        host.parse::<std::net::IpAddr>().ok().or_else(|| host.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        host.parse::<IpAddr>().ok().or_else(|| host.parse::<SocketAddr>().ok().map(|a| a.ip()))
     })
 }
 
@@ -101,7 +103,15 @@ impl Registrar {
                 .is_shared()
                 .then(|| SharedLocation::new(store.clone(), store.host_id().to_string())),
             store,
+            front: None,
         }
+    }
+
+    /// Trust the cluster's SIP front at `front` to say where the requests it relays came
+    /// from (the Via below its own): the trunk providers' calls come through it.
+    pub fn behind_front(mut self, front: Option<IpAddr>) -> Registrar {
+        self.front = front;
+        self
     }
 
     /// Also offer SHA-256 challenges (RFC 8760), after the MD5 one. Off by default: some
@@ -298,7 +308,8 @@ impl Registrar {
     }
 
     /// The company and DID of an INVITE from a trunk provider: the Request-URI user is a
-    /// DID (with or without '+') and the source address is the owning company's provider
+    /// DID (with or without '+') and the source address (or, relayed by the cluster's
+    /// front, the address the front received it from) is the owning company's provider
     /// (its outbound proxy or domain, primary or secondary trunk). Providers are recognised
     /// by IP address; a provider configured by DNS name does not match (names are not
     /// resolved on the call path).
@@ -311,6 +322,11 @@ impl Registrar {
             return Ok(None);
         };
         let number = user.strip_prefix('+').unwrap_or(&user);
+        let sender = match self.front {
+            Some(front) if front == source.ip() => relayed_from(request),
+            _ => Some(source.ip()),
+        };
+        let Some(sender) = sender else { return Ok(None) };
         self.store.read(|r| {
             let Some(owner) = r.get(&DID_OWNERS, number)? else {
                 return Ok(None);
@@ -321,7 +337,7 @@ impl Registrar {
             let from_provider = [&company.trunk, &company.secondary_trunk]
                 .into_iter()
                 .flatten()
-                .any(|trunk| trunk_hosts(trunk).any(|host| host == source.ip()));
+                .any(|trunk| trunk_hosts(trunk).any(|host| host == sender));
             if !from_provider {
                 return Ok(None);
             }
