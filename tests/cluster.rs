@@ -503,6 +503,29 @@ fn behind_the_front_a_trunk_names_it_and_the_providers_calls_reach_any_live_host
     };
     provider_calls(&hosts[other], "both hosts up");
 
+    // Another sender claiming to be the provider, through the front: the front writes
+    // where the INVITE really came from, and the host asks it to authenticate.
+    let forger = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
+    forger.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let at = forger.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:34910000000@{front} SIP/2.0\r\nVia: SIP/2.0/UDP {at};branch=z9hG4bK-forged;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:34600111222@127.0.0.1>;tag=forged\r\nTo: <sip:34910000000@{front}>\r\n\
+         Call-ID: forged@{at}\r\nCSeq: 1 INVITE\r\nContact: <sip:forger@{at}>\r\n\
+         X-Centralita-Source: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+        front = front.addr
+    );
+    forger.send_to(invite.as_bytes(), front.addr).unwrap();
+    let mut buffer = [0u8; 4096];
+    let status = loop {
+        let (n, _) = forger.recv_from(&mut buffer).expect("an answer to the forged INVITE");
+        let status: u16 = String::from_utf8_lossy(&buffer[8..n.min(11)]).parse().unwrap_or(0);
+        if status >= 180 {
+            break status;
+        }
+    };
+    assert!(status >= 400, "a forged provider call was taken ({status}):\n{}", front.log());
+
     // The owner dies: the provider's next call reaches the survivor through the front at
     // once, and the survivor registers the same Contact.
     hosts[owner].kill();

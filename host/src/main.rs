@@ -192,9 +192,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     let token = operator_token::load_or_create(&config.data_dir)?;
     let registrar = Arc::new(
-        Registrar::new(store.clone())
-            .with_sha256(config.digest_sha256)
-            .behind_front(config.sip_front.map(|front| front.ip())),
+        Registrar::new(store.clone()).with_sha256(config.digest_sha256).behind_front(config.sip_front),
     );
     let security = Arc::new(Guard::load(store.clone(), config.ban).context("loading the ban list")?);
     let app = App {

@@ -101,22 +101,21 @@ pub(crate) fn stamped_via(via: &str, source: SocketAddr) -> String {
     format!("{sent_by};{}", params.join(";"))
 }
 
-/// Where a request relayed by a proxy (the cluster's front) came from: the proxy's Via is
-/// on top and the sender's below it, with `received` whenever its sent-by was not the
-/// address the proxy saw (RFC 3261 §18.2.1). `None` without a second Via naming an IP.
-pub(crate) fn relayed_from(request: &Request) -> Option<IpAddr> {
-    let vias = header_values(request, |h| match h {
-        Header::Via(via) => Some(via.value().to_string()),
+/// The header in which the cluster's front (deploy/kamailio) says where a request it
+/// relays came from; it removes any copy the sender wrote.
+pub const FRONT_SOURCE_HEADER: &str = "X-Centralita-Source";
+
+/// Where the cluster's front says `request` came from ([`FRONT_SOURCE_HEADER`]): `None`
+/// without exactly one such header naming an IP address. Trust it only from the front.
+pub(crate) fn front_says_from(request: &Request) -> Option<IpAddr> {
+    let values = header_values(request, |h| match h {
+        Header::Other(name, value) if name.eq_ignore_ascii_case(FRONT_SOURCE_HEADER) => Some(value.clone()),
         _ => None,
     });
-    // One Via header can carry several values, comma-separated.
-    let via = vias.iter().flat_map(|v| v.split(',')).nth(1)?;
-    let mut parts = via.split(';');
-    let sent_by = parts.next()?.split_whitespace().nth(1)?;
-    if let Some(received) = parts.find_map(|p| p.trim().strip_prefix("received=")) {
-        return received.trim_matches(['[', ']']).parse().ok();
+    match values.as_slice() {
+        [value] => value.trim().trim_matches(['[', ']']).parse().ok(),
+        _ => None,
     }
-    sent_by.parse::<SocketAddr>().map(|a| a.ip()).or_else(|_| sent_by.trim_matches(['[', ']']).parse()).ok()
 }
 
 /// A response with `status` to `request` from `source`: its Vias (the top one stamped),
@@ -178,28 +177,23 @@ mod tests {
         );
     }
 
-    fn invite(vias: &str) -> Request {
+    fn invite(extra: &str) -> Request {
         let text = format!(
-            "INVITE sip:3491000@10.0.0.1 SIP/2.0\r\n{vias}From: <sip:600@x>;tag=1\r\nTo: <sip:3491000@x>\r\n\
-             Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+            "INVITE sip:3491000@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK-1\r\n{extra}\
+             From: <sip:600@x>;tag=1\r\nTo: <sip:3491000@x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+             Content-Length: 0\r\n\r\n"
         );
         Request::try_from(text.as_bytes()).unwrap()
     }
 
     #[test]
-    fn a_relayed_request_came_from_its_second_via_received_or_sent_by() {
-        let front = "Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK-front\r\n";
-        let behind_nat = format!(
-            "{front}Via: SIP/2.0/UDP 192.168.1.5:5060;branch=z9hG4bK-p;received=203.0.113.4;rport=5062\r\n"
-        );
-        assert_eq!(relayed_from(&invite(&behind_nat)), "203.0.113.4".parse().ok());
-        let direct = format!("{front}Via: SIP/2.0/UDP 203.0.113.4:5070;branch=z9hG4bK-p\r\n");
-        assert_eq!(relayed_from(&invite(&direct)), "203.0.113.4".parse().ok());
-        let one_header =
-            "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK-f, SIP/2.0/UDP [2001:db8::4];branch=z9hG4bK-p\r\n";
-        assert_eq!(relayed_from(&invite(one_header)), "2001:db8::4".parse().ok());
-        assert_eq!(relayed_from(&invite(front)), None, "not relayed: no second Via");
-        let named = format!("{front}Via: SIP/2.0/UDP provider.example;branch=z9hG4bK-p\r\n");
-        assert_eq!(relayed_from(&invite(&named)), None, "a name is not an address");
+    fn the_front_says_where_a_request_came_from_in_exactly_one_header() {
+        let said = |extra: &str| front_says_from(&invite(extra));
+        assert_eq!(said("X-Centralita-Source: 203.0.113.4\r\n"), "203.0.113.4".parse().ok());
+        assert_eq!(said("x-centralita-source: [2001:db8::4]\r\n"), "2001:db8::4".parse().ok());
+        assert_eq!(said(""), None, "not relayed by the front");
+        let twice = "X-Centralita-Source: 203.0.113.4\r\nX-Centralita-Source: 198.51.100.1\r\n";
+        assert_eq!(said(twice), None, "two claims: neither is the front's alone");
+        assert_eq!(said("X-Centralita-Source: provider.example\r\n"), None, "a name is not an address");
     }
 }

@@ -5,9 +5,11 @@
 //! scan); a stopped task removes its binding in the background. In a cluster each trunk is
 //! registered by one host ([`super::ownership`]); the others show who does. The trunks are
 //! dealt again at once when a host comes or goes, and a host that does not know the live
-//! hosts (starting, or cut off from the store) registers none.
+//! hosts (starting, or cut off from the store) registers none. Behind a front whose
+//! address every host names as Contact (`--sip-front`), a task whose trunk another host
+//! took over leaves the binding: it is that host's too.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,8 +72,10 @@ pub(super) async fn supervise(
         let cut_off = store.is_shared() && live.is_none();
         let wanted = store.read(|r| r.scan(&COMPANIES, "")).map(|companies| configured(&companies));
         match wanted.map(|configured| ours(&store, &trunks, live, configured)) {
-            Ok(Ours { mine, elsewhere }) => supervisor.reconcile(mine, |key| elsewhere.contains(key)),
-            Err(_) if cut_off => supervisor.reconcile(HashMap::new(), |_| true),
+            Ok(Ours { mine, elsewhere }) => {
+                supervisor.reconcile(mine, |key, account| elsewhere.get(key) == Some(account))
+            }
+            Err(_) if cut_off => supervisor.reconcile(HashMap::new(), |_, _| true),
             Err(error) => {
                 tracing::error!(%error, "cannot read the companies' trunks; registrations kept as they are")
             }
@@ -87,7 +91,7 @@ pub(super) async fn supervise(
 /// The configured trunks this host registers, and those other hosts do.
 struct Ours {
     mine: HashMap<TrunkKey, TrunkProvider>,
-    elsewhere: HashSet<TrunkKey>,
+    elsewhere: HashMap<TrunkKey, TrunkProvider>,
 }
 
 /// Of the `configured` trunks, those this host registers: every one on a single host; in a
@@ -101,20 +105,20 @@ fn ours(
     configured: HashMap<TrunkKey, TrunkProvider>,
 ) -> Ours {
     if !store.is_shared() {
-        return Ours { mine: configured, elsewhere: HashSet::new() };
+        return Ours { mine: configured, elsewhere: HashMap::new() };
     }
     // Registering every trunk until the other hosts are known would register them twice.
     let Some(hosts) = hosts else {
-        return Ours { mine: HashMap::new(), elsewhere: configured.into_keys().collect() };
+        return Ours { mine: HashMap::new(), elsewhere: configured };
     };
-    let (mut mine, mut elsewhere) = (HashMap::new(), HashMap::new());
+    let (mut mine, mut elsewhere, mut statuses) = (HashMap::new(), HashMap::new(), HashMap::new());
     for (key, account) in configured {
         match ownership::owner(&key, &hosts) {
             Some(host) if host != store.host_id() => {
                 let status = TrunkStatus {
                     trunk: key.1,
-                    username: account.username,
-                    domain: account.domain,
+                    username: account.username.clone(),
+                    domain: account.domain.clone(),
                     state: TrunkState::OnAnotherHost,
                     last_status: None,
                     last_error: None,
@@ -122,16 +126,16 @@ fn ours(
                     next_attempt: None,
                     host: Some(host.to_string()),
                 };
-                elsewhere.insert(key, status);
+                statuses.insert(key.clone(), status);
+                elsewhere.insert(key, account);
             }
             _ => {
                 mine.insert(key, account);
             }
         }
     }
-    let handed_over = elsewhere.keys().cloned().collect();
-    trunks.set_elsewhere(elsewhere);
-    Ours { mine, elsewhere: handed_over }
+    trunks.set_elsewhere(statuses);
+    Ours { mine, elsewhere }
 }
 
 /// The registration tasks, running and stopping.
@@ -157,13 +161,13 @@ impl Supervisor {
         Supervisor { trunks, commands, local, settings, running: HashMap::new(), stopping: HashMap::new() }
     }
 
-    /// Make the running tasks match `wanted`. A trunk `elsewhere` is registered by another
-    /// host now; when the hosts share the Contact (the front's), its binding is that
-    /// host's too, and the stopped task leaves it.
+    /// Make the running tasks match `wanted`. A trunk `elsewhere` (with the same account)
+    /// is registered by another host now; when the hosts share the Contact (the front's),
+    /// its binding is that host's too, and the stopped task leaves it.
     fn reconcile(
         &mut self,
         mut wanted: HashMap<TrunkKey, TrunkProvider>,
-        elsewhere: impl Fn(&TrunkKey) -> bool,
+        elsewhere: impl Fn(&TrunkKey, &TrunkProvider) -> bool,
     ) {
         self.stopping.retain(|_, task| !task.is_finished());
         let stale: Vec<TrunkKey> = self
@@ -181,7 +185,7 @@ impl Supervisor {
                 tracing::info!(company = %key.0, trunk = ?key.1, %domain, "trunk removed, changed or now registered by another host");
                 self.trunks.release(&key, task.generation);
                 let shared_contact = self.settings.contact.is_some();
-                task.keep_binding.store(shared_contact && elsewhere(&key), Ordering::Relaxed);
+                task.keep_binding.store(shared_contact && elsewhere(&key, &task.account), Ordering::Relaxed);
                 // The task un-registers (unless told to keep the binding) and ends by itself.
                 let _ = task.stop.send(());
                 self.stopping.insert(key, task.task);
@@ -282,7 +286,7 @@ mod tests {
         let key = ("acme".to_string(), TrunkSlot::Primary);
         let domain = |trunks: &Trunks| trunks.get("acme", TrunkSlot::Primary).map(|status| status.domain);
 
-        supervisor.reconcile(configured(&[company("acme", Some("192.0.2.1"), None)]), |_| false);
+        supervisor.reconcile(configured(&[company("acme", Some("192.0.2.1"), None)]), |_, _| false);
         let Some(Command::Send { request, .. }) = sent.recv().await else {
             panic!("the new trunk registers")
         };
@@ -290,7 +294,7 @@ mod tests {
         assert_eq!(domain(&trunks).as_deref(), Some("192.0.2.1"));
 
         let changed = configured(&[company("acme", Some("192.0.2.9"), None)]);
-        supervisor.reconcile(changed.clone(), |_| false);
+        supervisor.reconcile(changed.clone(), |_, _| false);
         // Its REGISTER was in flight: the old task un-registers (unanswered here) first.
         let Some(Command::Send { request, .. }) = sent.recv().await else { panic!("an un-REGISTER") };
         assert!(String::from_utf8_lossy(&request.bytes).contains("Expires: 0"));
@@ -300,14 +304,14 @@ mod tests {
         while supervisor.stopping.values().any(|task| !task.is_finished()) {
             tokio::task::yield_now().await;
         }
-        supervisor.reconcile(changed, |_| false);
+        supervisor.reconcile(changed, |_, _| false);
         let Some(Command::Send { request, .. }) = sent.recv().await else {
             panic!("the changed trunk registers")
         };
         assert_eq!(request.dest, "192.0.2.9:5060".parse::<std::net::SocketAddr>().unwrap());
         assert_eq!(domain(&trunks).as_deref(), Some("192.0.2.9"));
 
-        supervisor.reconcile(HashMap::new(), |_| false);
+        supervisor.reconcile(HashMap::new(), |_, _| false);
         assert!(supervisor.running.is_empty());
         assert_eq!(trunks.company("acme"), []);
     }
@@ -329,13 +333,13 @@ mod tests {
             other => panic!("a REGISTER, not {other:?}"),
         };
 
-        supervisor.reconcile(acme.clone(), |_| false);
+        supervisor.reconcile(acme.clone(), |_, _| false);
         let register = text(sent.recv().await);
         assert!(register.contains("Contact: <sip:acme-trunk@192.0.2.80:5060>"), "{register}");
         assert!(register.contains("Via: SIP/2.0/UDP 127.0.0.1:5060"), "sent from this host: {register}");
 
         // Another host took the trunk over, with the same Contact: no un-REGISTER.
-        supervisor.reconcile(HashMap::new(), |_| true);
+        supervisor.reconcile(HashMap::new(), |_, _| true);
         let after = sent.recv().await;
         assert!(
             matches!(after, Some(Command::Finished { .. })),
@@ -346,9 +350,9 @@ mod tests {
         }
 
         // Removed from the company: the binding goes.
-        supervisor.reconcile(acme, |_| false);
+        supervisor.reconcile(acme, |_, _| false);
         text(sent.recv().await);
-        supervisor.reconcile(HashMap::new(), |_| false);
+        supervisor.reconcile(HashMap::new(), |_, _| false);
         let unregister = text(sent.recv().await);
         assert!(unregister.contains("Expires: 0"), "{unregister}");
     }

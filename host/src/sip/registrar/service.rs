@@ -18,7 +18,7 @@ use super::location::{Aor, Binding, ContactRequest, Location, MIN_EXPIRES, Regis
 use super::shared::{Register, SharedLocation};
 use crate::sip::digest::{self, Algorithm, NonceCheck, Nonces};
 use crate::sip::endpoint::Peer;
-use crate::sip::message::{header_values, relayed_from, reply, uri_user};
+use crate::sip::message::{front_says_from, header_values, reply, uri_user};
 use crate::sip::transport::Transport;
 use crate::store::records::{Company, Did, TrunkProvider, User};
 use crate::store::{
@@ -39,7 +39,7 @@ pub struct Registrar {
     /// On a shared store, the cluster's location service, used instead of `location`.
     shared: Option<SharedLocation>,
     /// The cluster's SIP front, whose relayed requests say where they came from.
-    front: Option<IpAddr>,
+    front: Option<SocketAddr>,
 }
 
 /// Which challenge a request gets: a registrar's 401 with WWW-Authenticate, or a proxy's
@@ -107,9 +107,10 @@ impl Registrar {
         }
     }
 
-    /// Trust the cluster's SIP front at `front` to say where the requests it relays came
-    /// from (the Via below its own): the trunk providers' calls come through it.
-    pub fn behind_front(mut self, front: Option<IpAddr>) -> Registrar {
+    /// Trust the cluster's SIP front, sending from `front`, to say where the requests it
+    /// relays came from ([`FRONT_SOURCE_HEADER`](crate::sip::message::FRONT_SOURCE_HEADER)):
+    /// the trunk providers' calls come through it.
+    pub fn behind_front(mut self, front: Option<SocketAddr>) -> Registrar {
         self.front = front;
         self
     }
@@ -323,7 +324,7 @@ impl Registrar {
         };
         let number = user.strip_prefix('+').unwrap_or(&user);
         let sender = match self.front {
-            Some(front) if front == source.ip() => relayed_from(request),
+            Some(front) if front == source => front_says_from(request),
             _ => Some(source.ip()),
         };
         let Some(sender) = sender else { return Ok(None) };
