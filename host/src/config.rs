@@ -233,6 +233,15 @@ impl ServeArgs {
             self.tls_cert.or(file.tls_cert),
             self.tls_key.or(file.tls_key),
         )?;
+        let sip_front = self.sip_front.or(file.sip_front);
+        if let Some(front) = sip_front
+            && (front.ip().is_unspecified() || front.port() == 0)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "sip_front",
+                message: format!("{front} is no address to reach: give the front's IP and port"),
+            });
+        }
         let store = self.store.or(file.store);
         if let Some(url) = &store
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
@@ -252,7 +261,7 @@ impl ServeArgs {
             ban,
             rtp_ports,
             public_ip,
-            sip_front: self.sip_front.or(file.sip_front),
+            sip_front,
             data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             http_listen: self.http_listen.or(file.http_listen).unwrap_or_else(|| parse(DEFAULT_HTTP_LISTEN)),
             sip_listen,
@@ -392,6 +401,18 @@ mod tests {
         let args = ServeArgs { ban_window_s: Some(0), ..Default::default() };
         let error = args.resolve().unwrap_err();
         assert!(error.to_string().contains("ban_window_s"), "{error}");
+    }
+
+    #[test]
+    fn the_sip_front_is_an_address_to_reach() {
+        let front =
+            |address: &str| ServeArgs { sip_front: address.parse().ok(), ..Default::default() }.resolve();
+        assert_eq!(front("192.0.2.80:5060").unwrap().sip_front, "192.0.2.80:5060".parse().ok());
+        for unreachable in ["0.0.0.0:5060", "192.0.2.80:0"] {
+            let error = front(unreachable).unwrap_err();
+            assert!(error.to_string().contains("sip_front"), "{unreachable}: {error}");
+        }
+        assert_eq!(ServeArgs::default().resolve().unwrap().sip_front, None);
     }
 
     #[test]
