@@ -51,6 +51,16 @@ fn sales_queue(store: &Store, agents: &[&str]) {
     store.write(|tx| tx.put(&QUEUES, &company_key("acme", "sales"), &queue)).expect("write the queue");
 }
 
+/// Write another host's `row` to `store` and announce it, as that host would.
+fn write_row(store: &Store, row: HostActivity) {
+    store
+        .write(|tx| {
+            tx.put(&HOST_ACTIVITY, &row.host.clone(), &row)?;
+            tx.announce(TOPIC, &row.host)
+        })
+        .expect("write a host's row")
+}
+
 /// What `host` last wrote of its extensions.
 fn reported(host: &Host) -> Vec<String> {
     let host_id = host.store.host_id().to_string();
@@ -127,14 +137,7 @@ fn a_host_that_stops_writing_its_row_is_gone_after_a_while_and_an_old_row_is_for
             waiting: BTreeMap::new(),
         },
     };
-    let write = |row: HostActivity| {
-        b.store
-            .write(|tx| {
-                tx.put(&HOST_ACTIVITY, &row.host.clone(), &row)?;
-                tx.announce(TOPIC, &row.host)
-            })
-            .expect("write a host's row")
-    };
+    let write = |row: HostActivity| write_row(&b.store, row);
     write(busy(Utc::now()));
     wait_until("b sees 101 in the crashed host's call", || state(&b) == AgentState::InCall);
     assert!(sees_running(&b, "crashed"), "{:?}", b.live.now());
@@ -181,14 +184,7 @@ fn every_host_sees_the_others_running_and_one_whose_clock_is_behind_once_its_row
         written_at: Utc::now() - chrono::Duration::from_std(FORGET_AFTER * 2).unwrap(),
         report: ActivityReport::default(),
     };
-    let write = |row: HostActivity| {
-        a.store
-            .write(|tx| {
-                tx.put(&HOST_ACTIVITY, &row.host.clone(), &row)?;
-                tx.announce(TOPIC, &row.host)
-            })
-            .expect("write a host's row")
-    };
+    let write = |row: HostActivity| write_row(&a.store, row);
     write(behind(1));
     std::thread::sleep(TICK * 3);
     assert!(!sees_running(&a, "behind"), "a row first seen old is no running host yet");
