@@ -13,7 +13,7 @@ use std::process::Command;
 use centralita::store::testing::fresh_database_url;
 use serde_json::json;
 use support::events::{EventClient, Token};
-use support::sipp::{DOMAIN, Device, call};
+use support::sipp::{DOMAIN, Device, OpenRegistrar, call};
 use support::*;
 
 const AT: &str = "2026-11-18T10:00:00Z";
@@ -359,53 +359,6 @@ fn a_caller_answered_through_one_host_is_remembered_by_the_queue_on_another() {
         let stats = b.operator().get("/api/v1/companies/acme/queues/support/stats").expect(200, "on b");
         if stats["historical"]["answered_by"] == json!({"102": 2}) { Ok(()) } else { Err(stats.to_string()) }
     });
-}
-
-/// The trunk provider's registrar: sipp answering every REGISTER 200 at once
-/// (tests/sipp/provider_registrar_open.xml) and logging each one's Contact, until dropped.
-struct OpenRegistrar {
-    /// Taken when the registrar is dropped, to stop sipp.
-    sipp: Option<Device>,
-    port: u16,
-}
-
-impl OpenRegistrar {
-    fn start() -> OpenRegistrar {
-        let dir = tempfile::tempdir().unwrap();
-        let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sipp/provider_registrar_open.xml");
-        let port = free_port_tcp_udp();
-        let sipp = Device::serve(dir, std::path::Path::new(scenario), port, &["-trace_logs"]);
-        OpenRegistrar { sipp: Some(sipp), port }
-    }
-
-    /// The host:port of every Contact that registered (an un-REGISTER, Expires 0, removes
-    /// its contact again), in the order first seen.
-    fn registered(&self) -> Vec<String> {
-        let mut contacts: Vec<String> = Vec::new();
-        let Some(sipp) = &self.sipp else { return contacts };
-        for entry in std::fs::read_dir(sipp.dir()).unwrap().flatten() {
-            if !entry.file_name().to_string_lossy().ends_with("_logs.log") {
-                continue;
-            }
-            for line in std::fs::read_to_string(entry.path()).unwrap_or_default().lines() {
-                let Some(rest) = line.split("REGISTER contact=").nth(1) else { continue };
-                let (contact, expires) = rest.split_once(" expires=").unwrap_or((rest, ""));
-                contacts.retain(|c| c != contact);
-                if expires.split_whitespace().next() != Some("0") {
-                    contacts.push(contact.to_string());
-                }
-            }
-        }
-        contacts
-    }
-}
-
-impl Drop for OpenRegistrar {
-    fn drop(&mut self) {
-        if let Some(sipp) = self.sipp.take() {
-            sipp.stop();
-        }
-    }
 }
 
 /// acme's primary trunk status as `host` shows it.

@@ -262,10 +262,12 @@ fn the_permissions_module_is_asked_before_every_call() {
 fn an_outside_call_goes_through_the_trunk_with_the_users_caller_id_and_answers_the_providers_challenge() {
     let server = Server::start();
     let provider_port = support::free_port_tcp_udp();
+    // The provider knows the PBX by its address: a REGISTER would be a call its sipp
+    // does not expect.
     server.create_company(
         "acme",
         json!({"sip_domain": DOMAIN, "trunk": {"username": TRUNK_USER, "password": TRUNK_PASSWORD,
-               "domain": "provider.test", "outbound_proxy": format!("127.0.0.1:{provider_port}")}}),
+               "domain": "provider.test", "outbound_proxy": format!("127.0.0.1:{provider_port}"), "register": false}}),
     );
     server.create_did(
         "acme",
@@ -338,10 +340,12 @@ fn devices_ring_in_order_and_the_next_group_rings_when_the_first_is_busy() {
 fn a_did_rule_can_hang_up_and_a_did_can_forward_to_an_external_number_through_the_trunk() {
     let server = Server::start();
     let provider_port = support::free_port_tcp_udp();
+    // The provider knows the PBX by its address: a REGISTER would be a call its sipp
+    // does not expect.
     server.create_company(
         "acme",
         json!({"sip_domain": DOMAIN, "trunk": {"username": TRUNK_USER, "password": TRUNK_PASSWORD,
-               "domain": "127.0.0.1", "outbound_proxy": format!("127.0.0.1:{provider_port}")}}),
+               "domain": "127.0.0.1", "outbound_proxy": format!("127.0.0.1:{provider_port}"), "register": false}}),
     );
     server
         .operator()

@@ -111,6 +111,27 @@ fn a_trunk_registers_with_digest_auth_and_its_removal_unregisters_it() {
 }
 
 #[test]
+fn a_host_stopping_on_sigterm_unregisters_its_trunk_first() {
+    let registrar = support::sipp::OpenRegistrar::start();
+    let mut server = Server::start();
+    let account = json!({"username": USERNAME, "password": PASSWORD, "domain": format!("127.0.0.1:{}", registrar.port)});
+    server.create_company("acme", json!({"trunk": account}));
+    wait_for_primary(&server, "acme", |s| s["state"] == "registered");
+    let contact = format!("127.0.0.1:{}", server.sip_addr.port());
+    assert_eq!(registrar.registered(), [contact], "the host's Contact is bound at the provider");
+
+    // Left bound, the provider would ring a stopped host until the binding lapsed.
+    let status = server.terminate();
+    assert!(status.success(), "the host did not stop cleanly ({status}):\n{}", server.log());
+    assert_eq!(
+        registrar.registered(),
+        Vec::<String>::new(),
+        "still bound after the host stopped:\n{}",
+        server.log()
+    );
+}
+
+#[test]
 fn a_wrong_password_shows_the_trunk_failed_with_the_providers_refusal_and_stops_trying() {
     let provider = Provider::start();
     let server = Server::start();

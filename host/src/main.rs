@@ -259,7 +259,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // owns among the hosts the calls see running), following the companies' changes.
         let trunks = Arc::new(Trunks::default());
         let trunk_settings = trunks::Settings { contact: config.sip_front, ..trunks::Settings::default() };
-        trunks.start(app.store.clone(), engine.live_hosts(), commands, sip_address, trunk_settings);
+        let trunks_stopped = trunks.start(
+            app.store.clone(),
+            engine.live_hosts(),
+            commands,
+            sip_address,
+            trunk_settings,
+            until_stopped(stopped.clone()),
+        );
         engine.serve_click_to_dial();
         let guard = app.security.clone();
         let endpoint = Endpoint::new(registrar).with_calls(engine.spawner()).with_auth_failure_hook(Box::new(
@@ -283,7 +290,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             endpoint,
             command_queue,
             move |ip| guard.admits(ip),
-            until_stopped(stopped.clone()),
+            // The trunks' un-REGISTERs go out (and are answered) before SIP stops.
+            {
+                let stopped = stopped.clone();
+                async move {
+                    until_stopped(stopped).await;
+                    let _ = trunks_stopped.await;
+                }
+            },
         )
         .context("starting the SIP thread")?;
 

@@ -196,6 +196,53 @@ impl Device {
     }
 }
 
+/// The trunk provider's registrar: sipp answering every REGISTER 200 at once
+/// (tests/sipp/provider_registrar_open.xml) and logging each one's Contact, until dropped.
+pub struct OpenRegistrar {
+    /// Taken when the registrar is dropped, to stop sipp.
+    sipp: Option<Device>,
+    pub port: u16,
+}
+
+impl OpenRegistrar {
+    pub fn start() -> OpenRegistrar {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = sipp_dir().join("provider_registrar_open.xml");
+        let port = super::free_port_tcp_udp();
+        let sipp = Device::serve(dir, &scenario, port, &["-trace_logs"]);
+        OpenRegistrar { sipp: Some(sipp), port }
+    }
+
+    /// The host:port of every Contact that registered (an un-REGISTER, Expires 0, removes
+    /// its contact again), in the order first seen.
+    pub fn registered(&self) -> Vec<String> {
+        let mut contacts: Vec<String> = Vec::new();
+        let Some(sipp) = &self.sipp else { return contacts };
+        for entry in std::fs::read_dir(sipp.dir()).unwrap().flatten() {
+            if !entry.file_name().to_string_lossy().ends_with("_logs.log") {
+                continue;
+            }
+            for line in std::fs::read_to_string(entry.path()).unwrap_or_default().lines() {
+                let Some(rest) = line.split("REGISTER contact=").nth(1) else { continue };
+                let (contact, expires) = rest.split_once(" expires=").unwrap_or((rest, ""));
+                contacts.retain(|c| c != contact);
+                if expires.split_whitespace().next() != Some("0") {
+                    contacts.push(contact.to_string());
+                }
+            }
+        }
+        contacts
+    }
+}
+
+impl Drop for OpenRegistrar {
+    fn drop(&mut self) {
+        if let Some(sipp) = self.sipp.take() {
+            sipp.stop();
+        }
+    }
+}
+
 /// Place `calls` calls from `extension` to `dialled` with the caller `outcome` steps
 /// (caller_<steps>.steps) and `values` for its placeholders; sipp's success and log.
 pub fn call(

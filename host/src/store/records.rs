@@ -115,6 +115,15 @@ pub struct TrunkProvider {
     pub domain: String,
     /// Outbound proxy, "host[:port]", when the provider needs one.
     pub outbound_proxy: Option<String>,
+    /// Whether Centralita registers the account (default true). `false` for a provider
+    /// that knows the PBX by its address (an IP-authenticated trunk): calls still go out
+    /// with the credentials, and come in from the provider's address.
+    #[serde(default = "registered_by_default")]
+    pub register: bool,
+}
+
+fn registered_by_default() -> bool {
+    true
 }
 
 /// A user's role in their company.

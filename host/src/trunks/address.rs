@@ -62,6 +62,7 @@ mod tests {
             password: "pw".into(),
             domain: domain.into(),
             outbound_proxy: proxy.map(str::to_string),
+            register: true,
         }
     }
 

@@ -61,7 +61,9 @@ impl Default for Settings {
 impl Trunks {
     /// Start registering every company's trunks (in a cluster, those this host owns among
     /// `hosts`) from our SIP address `local`, sending through the SIP endpoint's
-    /// `commands`; runs on the current tokio runtime until it stops.
+    /// `commands`; runs on the current tokio runtime until `shutdown` resolves, then
+    /// un-registers them (see [`supervisor::SHUTDOWN_WAIT`]): the returned task ends once
+    /// that is done, and the SIP endpoint should run until then.
     pub fn start(
         self: &Arc<Trunks>,
         store: Store,
@@ -69,7 +71,8 @@ impl Trunks {
         commands: UnboundedSender<Command>,
         local: SocketAddr,
         settings: Settings,
+        shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> JoinHandle<()> {
-        tokio::spawn(supervisor::supervise(self.clone(), store, hosts, commands, local, settings))
+        tokio::spawn(supervisor::supervise(self.clone(), store, hosts, commands, local, settings, shutdown))
     }
 }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
@@ -38,14 +39,14 @@ struct Running {
     keep_binding: Arc<AtomicBool>,
 }
 
-/// The trunks `companies` configure, by company and slot.
+/// The trunks `companies` configure to be registered, by company and slot.
 pub fn configured(companies: &[Company]) -> HashMap<TrunkKey, TrunkProvider> {
     let mut trunks = HashMap::new();
     for company in companies {
         for (slot, trunk) in
             [(TrunkSlot::Primary, &company.trunk), (TrunkSlot::Secondary, &company.secondary_trunk)]
         {
-            if let Some(trunk) = trunk {
+            if let Some(trunk) = trunk.as_ref().filter(|trunk| trunk.register) {
                 trunks.insert((company.id.clone(), slot), trunk.clone());
             }
         }
@@ -53,7 +54,9 @@ pub fn configured(companies: &[Company]) -> HashMap<TrunkKey, TrunkProvider> {
     trunks
 }
 
-/// The supervisor's loop; runs until the runtime stops.
+/// The supervisor's loop; runs until `shutdown` resolves, then stops every task (which
+/// un-registers its trunk, unless the hosts share the front's Contact: the others take
+/// the trunks over) and returns once they ended or [`SHUTDOWN_WAIT`] passed.
 pub(super) async fn supervise(
     trunks: Arc<Trunks>,
     store: Store,
@@ -61,7 +64,9 @@ pub(super) async fn supervise(
     commands: UnboundedSender<Command>,
     local: SocketAddr,
     settings: Settings,
+    shutdown: impl Future<Output = ()>,
 ) {
+    let mut shutdown = std::pin::pin!(shutdown);
     let mut supervisor = Supervisor::new(trunks.clone(), commands, local, settings);
     if store.is_shared() {
         trunks.set_this_host(store.host_id());
@@ -81,12 +86,27 @@ pub(super) async fn supervise(
             }
         }
         tokio::select! {
+            () = &mut shutdown => break,
             _ = tokio::time::sleep(settings.poll_every) => {}
             _ = trunks.wake.notified() => {}
             _ = hosts.changed() => {}
         }
     }
+    // A stopping host's trunks: the others register them within seconds; with a Contact
+    // of its own, the provider would ring this host until the binding expired.
+    supervisor.reconcile(HashMap::new(), |_, _| store.is_shared());
+    let all_ended = async {
+        for task in supervisor.stopping.into_values() {
+            let _ = task.await;
+        }
+    };
+    if tokio::time::timeout(SHUTDOWN_WAIT, all_ended).await.is_err() {
+        tracing::warn!("some trunks' un-REGISTER went unanswered before the host stopped");
+    }
 }
+
+/// The longest a stopping host waits for its trunks' un-REGISTERs to be answered.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 /// The configured trunks this host registers, and those other hosts do.
 struct Ours {
@@ -236,6 +256,7 @@ mod tests {
             password: "pw".into(),
             domain: domain.into(),
             outbound_proxy: None,
+            register: true,
         };
         Company {
             id: id.into(),
@@ -257,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn every_configured_trunk_of_every_company_is_wanted_by_company_and_slot() {
+    fn every_configured_trunk_of_every_company_is_wanted_by_company_and_slot_unless_not_to_be_registered() {
         let wanted = configured(&[
             company("acme", Some("192.0.2.1"), Some("192.0.2.2")),
             company("bare", None, None),
@@ -274,6 +295,13 @@ mod tests {
             ]
         );
         assert_eq!(wanted[&("acme".to_string(), TrunkSlot::Secondary)].domain, "192.0.2.2");
+
+        // An IP-authenticated trunk is not registered.
+        let mut by_address = company("ipauth", Some("192.0.2.4"), None);
+        if let Some(trunk) = by_address.trunk.as_mut() {
+            trunk.register = false;
+        }
+        assert!(configured(&[by_address]).is_empty());
     }
 
     #[tokio::test]

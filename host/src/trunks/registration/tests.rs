@@ -20,6 +20,7 @@ fn account(password: &str) -> TrunkProvider {
         password: password.into(),
         domain: "voip.example".into(),
         outbound_proxy: None,
+        register: true,
     }
 }
 
