@@ -92,6 +92,10 @@ fn press_keys(page: &mut Page, keys: &str) {
 
 /// Fill in the login form of `page` and wait until the phone registered.
 fn log_in(page: &mut Page, server: &Server, extension: &str, password: &str) {
+    // The form is in the HTML; its handler (and `window.phone`) come with the page's
+    // module, which a loaded machine can run after the form shows: a click before that
+    // would do nothing.
+    page.wait_for("!!window.phone", PATIENCE);
     page.eval(&format!(
         "document.getElementById('user').value = {};
          document.getElementById('password').value = {};
