@@ -97,7 +97,7 @@ start_cluster() {
     local i password
     http=127.0.0.1:$((18600 + 10 * n + 1))
     api -X POST "http://$http/api/v1/companies" -d '{"id":"bench","name":"Bench","max_extensions":100,
-        "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
+        "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1","register":false}}' >/dev/null
     for i in $(seq "$SIPP_PAIRS"); do
         password=$(api -X POST "http://$http/api/v1/companies/bench/users" \
             -d "{\"extension\":\"10$i\",\"email\":\"u$i@bench.test\",\"full_name\":\"User $i\",\"role\":\"user\"}" |

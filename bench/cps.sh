@@ -50,7 +50,7 @@ for _ in $(seq 100); do curl -sf http://$HTTP/api/v1/health >/dev/null && break;
 # One company; the provider is whoever sends from 127.0.0.1. Pair i: extension 10i,
 # DID 3491000000i routed to it by the standard did-router module.
 api -X POST http://$HTTP/api/v1/companies -d '{"id":"bench","name":"Bench","max_extensions":100,
-    "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
+    "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1","register":false}}' >/dev/null
 sed 's/EXPECTED_STATUS/200/; s/Expires: 300/Expires: 3600/' tests/sipp/register.xml > "$work/register.xml"
 for i in $(seq "$SIPP_PAIRS"); do
     password=$(api -X POST http://$HTTP/api/v1/companies/bench/users \

@@ -32,7 +32,7 @@ start_work
 # greeting is the default music on hold; the DID 34910000001 leads to it.
 ivr_menu_on_did() {
     api -X POST "http://$1/api/v1/companies" -d '{"id":"bench","name":"Bench","max_extensions":10,
-        "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
+        "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1","register":false}}' >/dev/null
     api -X POST "http://$1/api/v1/companies/bench/ivr-menus" -d '{"name":"lobby","number":"800",
         "greeting":"music-on-hold","timeout_seconds":60,"repeats":10,
         "options":[{"key":"1","destination":"hang_up"}]}' >/dev/null

@@ -48,7 +48,7 @@ api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application
 # address a REGISTER came from.
 one_did_to_101() {
     api -X POST "http://$1/api/v1/companies" -d '{"id":"bench","name":"Bench","max_extensions":'"${4:-10}"',
-        "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1"}}' >/dev/null
+        "sip_domain":"bench.test","trunk":{"username":"bench","password":"p","domain":"127.0.0.1","register":false}}' >/dev/null
     local password
     password=$(api -X POST "http://$1/api/v1/companies/bench/users" \
         -d '{"extension":"101","email":"u1@bench.test","full_name":"User 1","role":"user"}' |
