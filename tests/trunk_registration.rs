@@ -132,6 +132,22 @@ fn a_host_stopping_on_sigterm_unregisters_its_trunk_first() {
 }
 
 #[test]
+fn an_ip_authenticated_trunk_is_never_registered_and_says_so() {
+    let registrar = support::sipp::OpenRegistrar::start();
+    let server = Server::start();
+    let account = json!({"username": USERNAME, "password": PASSWORD, "register": false,
+                         "domain": format!("127.0.0.1:{}", registrar.port)});
+    server.create_company("acme", json!({"trunk": account}));
+    let status = trunk_status(&server, "acme");
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert_eq!(status[0]["state"], "not_registered", "{status:?}");
+    // Longer than the supervisor takes to follow a company's change (it is woken at once).
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(registrar.registered(), Vec::<String>::new(), "nothing registered at the provider");
+    assert_eq!(trunk_status(&server, "acme")[0]["state"], "not_registered");
+}
+
+#[test]
 fn a_wrong_password_shows_the_trunk_failed_with_the_providers_refusal_and_stops_trying() {
     let provider = Provider::start();
     let server = Server::start();

@@ -295,7 +295,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 let stopped = stopped.clone();
                 async move {
                     until_stopped(stopped).await;
-                    let _ = trunks_stopped.await;
+                    // Bounded here too: the supervisor may be in a slow store read when told.
+                    let limit = trunks::supervisor::SHUTDOWN_WAIT + std::time::Duration::from_secs(1);
+                    let _ = tokio::time::timeout(limit, trunks_stopped).await;
                 }
             },
         )

@@ -33,11 +33,12 @@ pub async fn get(
                 .trunks
                 .get(&company, slot)
                 .filter(|live| live.username == account.username && live.domain == account.domain);
+            let state = if account.register { TrunkState::Registering } else { TrunkState::NotRegistered };
             Some(live.unwrap_or(TrunkStatus {
                 trunk: slot,
                 username: account.username,
                 domain: account.domain,
-                state: TrunkState::Registering,
+                state,
                 last_status: None,
                 last_error: None,
                 registered_until: None,

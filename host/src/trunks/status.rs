@@ -35,6 +35,8 @@ pub enum TrunkState {
     Failed,
     /// Another host of the cluster registers it (`host`); ask that host's API for more.
     OnAnotherHost,
+    /// Not registered: an IP-authenticated trunk (`"register": false`).
+    NotRegistered,
 }
 
 /// One trunk registration as the API shows it.

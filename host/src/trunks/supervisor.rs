@@ -86,6 +86,7 @@ pub(super) async fn supervise(
             }
         }
         tokio::select! {
+            biased;
             () = &mut shutdown => break,
             _ = tokio::time::sleep(settings.poll_every) => {}
             _ = trunks.wake.notified() => {}
