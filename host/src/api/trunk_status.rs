@@ -34,17 +34,7 @@ pub async fn get(
                 .get(&company, slot)
                 .filter(|live| live.username == account.username && live.domain == account.domain);
             let state = if account.register { TrunkState::Registering } else { TrunkState::NotRegistered };
-            Some(live.unwrap_or(TrunkStatus {
-                trunk: slot,
-                username: account.username,
-                domain: account.domain,
-                state,
-                last_status: None,
-                last_error: None,
-                registered_until: None,
-                next_attempt: None,
-                host: None,
-            }))
+            Some(live.unwrap_or_else(|| TrunkStatus::without_task(slot, &account, state)))
         })
         .collect();
     Ok(Json(statuses))

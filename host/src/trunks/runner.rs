@@ -15,7 +15,7 @@ use tracing::Instrument;
 use super::Settings;
 use super::address::{next_hop, resolve};
 use super::registration::{Registration, Step};
-use super::status::{TrunkKey, Trunks};
+use super::status::{TrunkKey, TrunkSlot, Trunks};
 use crate::sip::dialog::Outgoing;
 use crate::sip::endpoint::tu::{CallEvent, Command};
 use crate::sip::message::reply;
@@ -55,17 +55,22 @@ struct Runner {
     events_sender: UnboundedSender<CallEvent>,
 }
 
+/// The registration of `account` in `slot` from our SIP address `local`, as `settings`
+/// ask (expiry, back-off, the Contact: the front's when set).
+pub(super) fn registration(
+    account: &TrunkProvider,
+    slot: TrunkSlot,
+    local: SocketAddr,
+    settings: &Settings,
+) -> Registration {
+    Registration::new(account.clone(), slot, local, settings.expires, settings.backoff)
+        .contact_at(settings.contact.unwrap_or(local))
+}
+
 /// Run the registration of `job` until `stop` fires (or its sender is dropped).
 pub(super) async fn run(job: Job, mut stop: oneshot::Receiver<()>) {
     let (events_sender, events) = unbounded_channel();
-    let registration = Registration::new(
-        job.account.clone(),
-        job.key.1,
-        job.local,
-        job.settings.expires,
-        job.settings.backoff,
-    )
-    .contact_at(job.settings.contact.unwrap_or(job.local));
+    let registration = registration(&job.account, job.key.1, job.local, &job.settings);
     let mut runner = Runner { job, registration, events, events_sender };
     let span = tracing::info_span!(
         "trunk",

@@ -12,6 +12,8 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
+use crate::store::records::TrunkProvider;
+
 /// Which of a company's two provider accounts (SPEC.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +61,24 @@ pub struct TrunkStatus {
     /// In a cluster, the id of the host that registers it; absent on a single host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+}
+
+impl TrunkStatus {
+    /// The status of `account` in `slot` with no registration task of this host behind it
+    /// (yet): in `state`, nothing attempted, no host named.
+    pub fn without_task(slot: TrunkSlot, account: &TrunkProvider, state: TrunkState) -> TrunkStatus {
+        TrunkStatus {
+            trunk: slot,
+            username: account.username.clone(),
+            domain: account.domain.clone(),
+            state,
+            last_status: None,
+            last_error: None,
+            registered_until: None,
+            next_attempt: None,
+            host: None,
+        }
+    }
 }
 
 /// A trunk registration's identity: company id and slot.

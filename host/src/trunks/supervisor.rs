@@ -21,8 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::Settings;
 use super::ownership;
-use super::registration::Registration;
-use super::runner::{Job, run};
+use super::runner::{Job, registration, run};
 use super::status::{TrunkKey, TrunkSlot, TrunkState, TrunkStatus, Trunks};
 use crate::calls::LiveHosts;
 use crate::sip::endpoint::tu::Command;
@@ -137,15 +136,8 @@ fn ours(
         match ownership::owner(&key, &hosts) {
             Some(host) if host != store.host_id() => {
                 let status = TrunkStatus {
-                    trunk: key.1,
-                    username: account.username.clone(),
-                    domain: account.domain.clone(),
-                    state: TrunkState::OnAnotherHost,
-                    last_status: None,
-                    last_error: None,
-                    registered_until: None,
-                    next_attempt: None,
                     host: Some(host.to_string()),
+                    ..TrunkStatus::without_task(key.1, &account, TrunkState::OnAnotherHost)
                 };
                 statuses.insert(key.clone(), status);
                 elsewhere.insert(key, account);
@@ -224,8 +216,7 @@ impl Supervisor {
     fn start(&mut self, key: TrunkKey, account: TrunkProvider) {
         tracing::info!(company = %key.0, trunk = ?key.1, domain = %account.domain, "registering a trunk");
         let (local, settings) = (self.local, self.settings);
-        let first = Registration::new(account.clone(), key.1, local, settings.expires, settings.backoff)
-            .contact_at(settings.contact.unwrap_or(local))
+        let first = registration(&account, key.1, local, &settings)
             .status(std::time::Instant::now(), chrono::Utc::now());
         let generation = self.trunks.claim(key.clone(), first);
         let (stop, stopped) = oneshot::channel();
