@@ -73,7 +73,7 @@ start_cluster() {
         # Each host of the run gets its own 10,000 RTP ports (hosts 1.. over all sizes).
         g=$((hosts_started + k))
         sip=$((15600 + 10 * n + k)); http=$((18600 + 10 * n + k))
-        RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --store "$url" ${WORKERS:+--workers "$WORKERS"} \
+        RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$CENTRALITA" serve --store "$url" ${WORKERS:+--workers "$WORKERS"} \
             --data-dir "$work/host-$n-$k" --http-listen "127.0.0.1:$http" \
             --sip-listen "127.0.0.1:$sip" --rtp-ports "$((10000 + 10000 * g))-$((19998 + 10000 * g))" \
             > "$work/host-$n-$k.log" 2>&1 &

@@ -41,7 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --data-dir "$work/data" \
+RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$CENTRALITA" serve --data-dir "$work/data" \
     --http-listen $HTTP --sip-listen 127.0.0.1:$SIP_PORT --rtp-ports 20000-31999 > "$work/server.log" 2>&1 &
 server=$!
 pids+=("$server")

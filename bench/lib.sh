@@ -4,6 +4,10 @@
 # 34910000001 routed to it by the did-router module, 101 registered from a given port).
 
 TARGET=${CARGO_TARGET_DIR:-target}
+# The binary the benches run. BIN=path runs that one instead of building (to take turns
+# between two builds of the same bench, A/B).
+BIN=${BIN:-}
+CENTRALITA=${BIN:-$TARGET/release/centralita}
 TOKEN=bench-token
 
 # require_tools SCRIPT TOOL...: fail loudly when a tool is missing.
@@ -18,8 +22,13 @@ require_tools() {
 machine_and_build() {
     echo "== machine"
     echo "cores: $(nproc)  cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)  rustc: $(rustc --version)"
-    echo "== build (release)"
-    cargo build --release -p centralita
+    if [[ -n "$BIN" ]]; then
+        echo "== binary: $BIN (not built)"
+        [[ -x "$BIN" ]] || { echo "BIN=$BIN is not an executable" >&2; exit 1; }
+    else
+        echo "== build (release)"
+        cargo build --release -p centralita
+    fi
 }
 
 # A work directory in $work; processes added to $pids are stopped and it is removed on exit
@@ -33,7 +42,7 @@ start_work() {
 
 # start_server HTTP SIP_PORT RTP_PORTS: a release server in $work (pid in $server), up.
 start_server() {
-    RUST_LOG=${SERVER_LOG:-warn} CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --data-dir "$work/data" \
+    RUST_LOG=${SERVER_LOG:-warn} CENTRALITA_ADMIN_TOKEN=$TOKEN "$CENTRALITA" serve --data-dir "$work/data" \
         --http-listen "$1" --sip-listen "127.0.0.1:$2" --rtp-ports "$3" > "$work/server.log" 2>&1 &
     server=$!
     pids+=("$server")

@@ -19,7 +19,7 @@ machine_and_build
 work=$(mktemp -d)
 cleanup() { [[ -n "${server:-}" ]] && kill "$server" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$TARGET/release/centralita" serve --data-dir "$work/data" \
+RUST_LOG=warn CENTRALITA_ADMIN_TOKEN=$TOKEN "$CENTRALITA" serve --data-dir "$work/data" \
     --http-listen $HTTP --sip-listen 127.0.0.1:$SIP_PORT > "$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do curl -sf http://$HTTP/api/v1/health >/dev/null && break; sleep 0.1; done
