@@ -440,6 +440,10 @@ fn bad_bodies_get_a_client_error_naming_the_field() {
     op.post(companies, &wrong_type).expect_error_naming_field("max_extensions", "max_extensions as a string");
     let mars = merge(company_body("x3"), json!({"time_zone": "Mars/Olympus"}));
     op.post(companies, &mars).expect_error_naming_field("time_zone", "an unknown time zone");
+    let misspelt =
+        json!({"trunk": {"username": "u", "password": "p", "domain": "sip.example", "registered": false}});
+    op.post(companies, &merge(company_body("x6"), misspelt))
+        .expect_error_naming_field("registered", "a trunk field it does not know (a misspelt `register`)");
     let bad_id = merge(company_body("x4"), json!({"id": "Bad Id!"}));
     op.post(companies, &bad_id).expect_error_naming_field("id", "an id with spaces and capitals");
     let reply = op.post_raw_json(companies, r#"{"id": "x5", "name": "#);

@@ -104,8 +104,10 @@ pub fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
-/// A SIP trunk provider account (SPEC.md §1).
+/// A SIP trunk provider account (SPEC.md §1). A field it does not know is refused, not
+/// ignored: `"registered": false` for `"register"` would otherwise register the account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TrunkProvider {
     /// Account user name at the provider.
     pub username: String,
