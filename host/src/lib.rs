@@ -44,6 +44,7 @@ pub mod security;
 pub mod shutdown;
 pub mod sip;
 pub mod store;
+pub mod sync;
 #[cfg(test)]
 mod test_rng;
 pub mod thread_priority;

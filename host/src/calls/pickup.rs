@@ -62,7 +62,7 @@ pub struct PickupSlot {
 impl Pickups {
     fn ringing(&self) -> MutexGuard<'_, HashMap<String, Vec<Ringing>>> {
         // A panic while holding the lock left a plain map behind: keep using it.
-        self.ringing.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.ringing)
     }
 
     /// `extensions` of `company` ring for one call until the slot drops: picking up at

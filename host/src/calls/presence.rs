@@ -6,7 +6,7 @@
 pub mod cluster;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::routing::queue::AgentState;
 use crate::store::company_key;
 use crate::store::records::ExtensionActivity;
+use crate::sync::lock;
 
 /// Calls and rests of every extension of every company.
 #[derive(Debug, Default)]
@@ -43,11 +44,6 @@ impl Activity {
 pub struct InCall {
     presence: Arc<Presence>,
     key: String,
-}
-
-/// A poisoned lock only means a thread panicked between two counter updates: keep using them.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Presence {

@@ -17,13 +17,14 @@ pub mod control;
 pub mod reporter;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 use utoipa::ToSchema;
 
 use crate::routing::call::Direction;
+use crate::sync::lock;
 pub use control::{CallCommand, ClickToDial, Control, ControlError};
 pub use reporter::CallReporter;
 
@@ -205,12 +206,6 @@ pub struct EventHub {
 
 /// Events waiting for the call-events modules' feed; more are dropped (logged).
 pub const OBSERVER_CAPACITY: usize = 8192;
-
-/// Locks are held only to copy or swap a value; a panic while holding one (a bug) leaves
-/// data that is still whole, so the poison is ignored.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 impl EventHub {
     /// The events `scope` sees in `company` from now on: a company client's channel

@@ -36,8 +36,7 @@ impl RateLimiter {
 
     /// Whether `company` may send one more message at `now`; takes it from the budget.
     pub fn admit(&self, company: &str, now: Instant) -> bool {
-        // A poisoned lock only means another thread panicked mid-update; the map is valid.
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = crate::sync::lock(&self.buckets);
         let bucket =
             buckets.entry(company.to_string()).or_insert(Bucket { tokens: self.capacity, updated: now });
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();

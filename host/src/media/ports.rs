@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use super::MediaError;
 
@@ -139,7 +139,7 @@ impl PortPool {
 
     fn state(&self) -> std::sync::MutexGuard<'_, PoolState> {
         // The state is a set and a cursor, consistent after any panic: keep using it.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.state)
     }
 
     /// Bind the next free pair on `ip`. The search goes round the range from after the

@@ -23,7 +23,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -106,7 +106,7 @@ impl Remote {
 
     fn address(&self) -> std::sync::MutexGuard<'_, Option<SocketAddr>> {
         // An address is always whole: a panic elsewhere cannot leave it half-written.
-        self.address.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.address)
     }
 
     /// Send to `address` from now on, latching onto the next source if there is one.
@@ -197,7 +197,7 @@ struct Slot<T> {
 impl<T> Slot<T> {
     fn set(&self, value: Option<T>) {
         // A value is always whole: a panic elsewhere cannot leave it half-written.
-        *self.value.lock().unwrap_or_else(PoisonError::into_inner) = value.map(Arc::new);
+        *crate::sync::lock(&self.value) = value.map(Arc::new);
         self.generation.fetch_add(1, Ordering::Release);
     }
 }
@@ -216,7 +216,7 @@ impl<T> CachedSlot<T> {
     fn current(&mut self, slot: &Slot<T>) -> Option<&T> {
         let generation = slot.generation.load(Ordering::Acquire);
         if generation != self.generation {
-            self.value = slot.value.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            self.value = crate::sync::lock(&slot.value).clone();
             self.generation = generation;
         }
         self.value.as_deref()

@@ -3,7 +3,7 @@
 //! separately stay in step (a gap in a stream — hold, loss, silence suppression — is filled
 //! with silence rather than shifting everything after it).
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::audio::{FRAME_SAMPLES, SAMPLE_RATE, g711};
@@ -46,7 +46,7 @@ impl Track {
     /// `count` samples ending at `at`, after silence for any gap before them.
     fn append(&self, count: usize, new: impl Iterator<Item = i16>, at: Instant) {
         // A panic elsewhere cannot leave the vector half-written.
-        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut samples = crate::sync::lock(&self.samples);
         let due = (at.saturating_duration_since(self.started).as_micros() as usize)
             .saturating_mul(SAMPLE_RATE as usize)
             / 1_000_000;
@@ -61,7 +61,7 @@ impl Track {
 
     /// Samples recorded so far.
     pub fn len(&self) -> usize {
-        self.samples.lock().unwrap_or_else(PoisonError::into_inner).len()
+        crate::sync::lock(&self.samples).len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -70,7 +70,7 @@ impl Track {
 
     /// Everything recorded, leaving the track empty.
     pub fn take(&self) -> Vec<i16> {
-        std::mem::take(&mut *self.samples.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *crate::sync::lock(&self.samples))
     }
 }
 

@@ -69,7 +69,7 @@ fn token() -> String {
 impl Sessions {
     fn live(&self) -> MutexGuard<'_, HashMap<String, Session>> {
         // A map of sessions is whole after any panic elsewhere: keep using it.
-        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.live)
     }
 
     /// A new session for `login`: its id (the cookie's value) and the session.

@@ -157,7 +157,7 @@ impl Prompts {
     fn cache(&self) -> MutexGuard<'_, Cache> {
         // Every change under the lock is a single insert or remove: a panic elsewhere while
         // it was held cannot have left it half-updated.
-        self.inner.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.inner.cache)
     }
 
     /// The prompt `name` of `company`: its upload, else the system default of that name.

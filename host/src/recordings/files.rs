@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock};
 
 use crate::app::App;
 
@@ -51,10 +51,7 @@ impl Files {
     /// into place, so a crash never leaves a half-written recording under its name.
     pub(super) fn write(&self, company: &str, id: &str, bytes: &[u8]) -> std::io::Result<()> {
         let Files::Dir(root) = self else {
-            memory()
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(memory_key(company, id), bytes.to_vec());
+            crate::sync::lock(memory()).insert(memory_key(company, id), bytes.to_vec());
             return Ok(());
         };
         let dir = root.join(company);
@@ -72,9 +69,7 @@ impl Files {
     pub(super) fn read(&self, company: &str, id: &str) -> std::io::Result<Vec<u8>> {
         match self.path(company, id) {
             Some(path) => std::fs::read(path),
-            None => memory()
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
+            None => crate::sync::lock(memory())
                 .get(&memory_key(company, id))
                 .cloned()
                 .ok_or_else(|| std::io::ErrorKind::NotFound.into()),
@@ -89,7 +84,7 @@ impl Files {
                 _ => Ok(()),
             },
             None => {
-                memory().lock().unwrap_or_else(PoisonError::into_inner).remove(&memory_key(company, id));
+                crate::sync::lock(memory()).remove(&memory_key(company, id));
                 Ok(())
             }
         }
@@ -104,10 +99,7 @@ impl Files {
             },
             Files::Memory => {
                 let prefix = memory_key(company, "");
-                memory()
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .retain(|key, _| !key.starts_with(&prefix));
+                crate::sync::lock(memory()).retain(|key, _| !key.starts_with(&prefix));
                 Ok(())
             }
         }

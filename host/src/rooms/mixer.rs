@@ -31,7 +31,7 @@ impl Mixer {
             PCMA => g711::alaw_decode,
             _ => return,
         };
-        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sources = crate::sync::lock(&self.sources);
         let queue = sources.entry(from).or_default();
         for chunk in payload.chunks(FRAME_SAMPLES) {
             let mut frame = [0i16; FRAME_SAMPLES];
@@ -47,14 +47,14 @@ impl Mixer {
 
     /// Participant `from` left.
     pub fn forget(&self, from: u64) {
-        self.sources.lock().unwrap_or_else(|p| p.into_inner()).remove(&from);
+        crate::sync::lock(&self.sources).remove(&from);
     }
 }
 
 impl LiveAudio for Mixer {
     fn next_frame(&self, frame: &mut [i16; FRAME_SAMPLES]) {
         frame.fill(0);
-        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sources = crate::sync::lock(&self.sources);
         for queue in sources.values_mut() {
             if let Some(next) = queue.pop_front() {
                 for (mixed, &sample) in frame.iter_mut().zip(next.iter()) {

@@ -17,7 +17,7 @@ mod room;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::WebSocket;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_PCMA, MIME_TYPE_PCMU};
@@ -29,17 +29,13 @@ pub use mixer::Mixer;
 use room::{LiveRoom, Member, Reach};
 
 use crate::media::sdp::PCMA;
+use crate::sync::lock;
 
 /// The rooms with participants, by (company, room id).
 pub struct Rooms {
     live: Mutex<HashMap<(String, String), Arc<LiveRoom>>>,
     /// Where the peer connections' UDP sockets are bound (their ICE host candidates).
     bind_ip: IpAddr,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A map of rooms is always whole: a panic elsewhere cannot leave it half-written.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Default for Rooms {

@@ -28,8 +28,7 @@ pub struct Counters(Mutex<HashMap<(String, String), DecisionCounters>>);
 impl Counters {
     /// Count one decision of `company`'s `module`; `failure` says why it failed.
     pub fn record(&self, company: &str, module: &str, failure: Option<String>) {
-        // A poisoned lock only means another thread panicked mid-update; counters stay usable.
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = crate::sync::lock(&self.0);
         let counters = map.entry((company.to_string(), module.to_string())).or_default();
         counters.decisions += 1;
         if let Some(failure) = failure {
@@ -41,12 +40,12 @@ impl Counters {
 
     /// Drop every counter of `company` (deleted).
     pub fn forget_company(&self, company: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).retain(|(c, _), _| c != company);
+        crate::sync::lock(&self.0).retain(|(c, _), _| c != company);
     }
 
     /// The counters of `company`'s `module`.
     pub fn get(&self, company: &str, module: &str) -> DecisionCounters {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let map = crate::sync::lock(&self.0);
         map.get(&(company.to_string(), module.to_string())).cloned().unwrap_or_default()
     }
 }

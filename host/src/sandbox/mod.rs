@@ -143,8 +143,7 @@ impl Sandbox {
         component::cache_artifact(&self.engine, self.artifacts.as_deref(), sha256, component);
         let loaded =
             Arc::new(LoadedModule { sha256: sha256.to_string(), info, pre, did_routing, permissions });
-        // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
-        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.to_string(), loaded.clone());
+        crate::sync::lock(&self.loaded).insert(sha256.to_string(), loaded.clone());
         Ok(loaded)
     }
 
@@ -175,7 +174,7 @@ impl Sandbox {
 
     /// A module version already loaded in this process.
     pub fn cached(&self, sha256: &str) -> Option<Arc<LoadedModule>> {
-        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(sha256).cloned()
+        crate::sync::lock(&self.loaded).get(sha256).cloned()
     }
 
     /// Ask `module` where a call to `did` goes.

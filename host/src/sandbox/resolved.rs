@@ -25,8 +25,7 @@ fn key(company: &str, name: &str) -> String {
 
 impl ResolvedCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A poisoned lock only means another thread panicked mid-update; the map is valid.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.0)
     }
 
     /// The cached answer, if any.

@@ -26,11 +26,11 @@ pub struct CappedStderr {
 impl CappedStderr {
     /// What was kept.
     pub fn contents(&self) -> Vec<u8> {
-        self.kept.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::sync::lock(&self.kept).clone()
     }
 
     fn keep(&self, bytes: &[u8]) {
-        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = crate::sync::lock(&self.kept);
         let bytes = &bytes[bytes.len().saturating_sub(MAX_STDERR)..];
         let overflow = (kept.len() + bytes.len()).saturating_sub(MAX_STDERR);
         kept.drain(..overflow);

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +20,7 @@ use super::settings::BanSettings;
 use crate::audit::Actor;
 use crate::store::records::{Ban, WhitelistEntry};
 use crate::store::{BANS, Read, Store, StoreError, WHITELIST};
+use crate::sync::{lock, read, write};
 
 /// Most bans in force at once. A ban is a stored row: without a bound, an attacker with
 /// many addresses (an IPv6 prefix) could grow the store at will. When full, expired bans
@@ -75,20 +76,6 @@ pub struct Guard {
     /// Held across each change (store write, then memory), so changes apply in one order
     /// and the packet path never waits for a disk write.
     changing: Mutex<()>,
-}
-
-/// Locks whose holder panicked still hold consistent data here (every update is a single
-/// insert, remove or replace): carry on rather than stop admitting packets.
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The address as one host: an IPv4-mapped IPv6 address (from a dual-stack socket) is its

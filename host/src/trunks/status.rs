@@ -118,7 +118,7 @@ impl Trunks {
         if let Some(entry) = self.lock().get(&key) {
             return Some(TrunkStatus { host: self.this_host.get().cloned(), ..entry.status.clone() });
         }
-        recover(self.elsewhere.lock()).get(&key).cloned()
+        crate::sync::lock(&self.elsewhere).get(&key).cloned()
     }
 
     /// In a cluster: this host's id, shown with its registrations (set once).
@@ -128,7 +128,7 @@ impl Trunks {
 
     /// The trunks other hosts register now, replacing the previous list.
     pub(super) fn set_elsewhere(&self, trunks: HashMap<TrunkKey, TrunkStatus>) {
-        *recover(self.elsewhere.lock()) = trunks;
+        *crate::sync::lock(&self.elsewhere) = trunks;
     }
 
     /// The companies' trunks changed: re-read them now rather than at the next poll. (The
@@ -160,14 +160,8 @@ impl Trunks {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TrunkKey, Entry>> {
-        recover(self.entries.lock())
+        crate::sync::lock(&self.entries)
     }
-}
-
-/// The maps hold plain data and no code panics while holding their lock: recover the data
-/// rather than propagate a poison flag.
-fn recover<T>(locked: std::sync::LockResult<std::sync::MutexGuard<'_, T>>) -> std::sync::MutexGuard<'_, T> {
-    locked.unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -20,9 +20,7 @@ const FOLDER: &str = "voicemail";
 static IN_MEMORY: LazyLock<Mutex<HashMap<PathBuf, Vec<u8>>>> = LazyLock::new(Default::default);
 
 fn in_memory() -> MutexGuard<'static, HashMap<PathBuf, Vec<u8>>> {
-    // A panic while holding the lock cannot leave the map half-updated (every change is
-    // one insert or remove), so a poisoned lock is still usable.
-    IN_MEMORY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::sync::lock(&IN_MEMORY)
 }
 
 /// A path component that stays inside its folder: not empty, not "." or "..", no

@@ -147,8 +147,7 @@ impl QueueStats {
     }
 
     fn counts(&self) -> MutexGuard<'_, Counts> {
-        // A poisoned lock only means a thread panicked between two counter updates.
-        self.inner.counts.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner.counts)
     }
 
     /// Count something about today's figures of `queue`.
@@ -274,7 +273,7 @@ impl QueueStats {
         let in_range = |day: NaiveDate| from.is_none_or(|from| day >= from) && to.is_none_or(|to| day <= to);
         // Pending figures are taken before the store is read: a flush between the two
         // could otherwise count them twice, so flushes wait (see `flush`).
-        let _no_flush = self.inner.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        let _no_flush = crate::sync::lock(&self.inner.flushing);
         let mut total = QueueDay::default();
         {
             let key = id(company, queue);
@@ -323,7 +322,7 @@ impl QueueStats {
 
     /// Write every counted figure to the store now.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let _flushing = self.inner.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        let _flushing = crate::sync::lock(&self.inner.flushing);
         let pending = std::mem::take(&mut self.counts().pending);
         if pending.is_empty() {
             return Ok(());

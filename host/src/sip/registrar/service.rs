@@ -124,13 +124,11 @@ impl Registrar {
     }
 
     fn location(&self) -> std::sync::MutexGuard<'_, Location> {
-        // A poisoned lock only means a thread panicked mid-update; the bindings stay valid.
-        self.location.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.location)
     }
 
     fn replays(&self) -> std::sync::MutexGuard<'_, ReplayGuard> {
-        // A poisoned lock only means a thread panicked mid-update; the set stays valid.
-        self.replays.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.replays)
     }
 
     /// Forget the bindings of `company`'s `extension` (deleted, or its password changed:

@@ -36,8 +36,7 @@ pub struct Connections {
 
 impl Connections {
     fn writers(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>> {
-        // A poisoned lock only means a task panicked mid-insert; the map stays usable.
-        self.writers.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.writers)
     }
 
     /// Queue `bytes` on the connection to `peer`; false when there is none.

@@ -85,8 +85,7 @@ pub(super) struct ReadCache {
 
 impl ReadCache {
     fn lock(&self) -> MutexGuard<'_, HashMap<&'static str, TableCache>> {
-        // A poisoned lock only means a reader panicked mid-insert; every entry is whole.
-        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.tables)
     }
 
     /// The table's generation, to pass back when caching what is read from now on.

@@ -104,7 +104,7 @@ impl Pool {
 
     /// Call `on_heard` with every change any host announces, from now on.
     pub(in crate::store) fn listen(&self, on_heard: Listener) {
-        self.inner.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(on_heard);
+        crate::sync::lock(&self.inner.listeners).push(on_heard);
     }
 
     /// Notify every host's listeners now, outside a transaction.
@@ -136,9 +136,7 @@ impl Pool {
 
     fn lease(&self) -> Result<Session, StoreError> {
         let inner = &self.inner;
-        // A poisoned lock only means another caller panicked while holding it; the list
-        // of idle connections is still consistent.
-        let mut idle = inner.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = crate::sync::lock(&inner.idle);
         loop {
             if let Some(connection) = idle.connections.pop() {
                 return Ok(self.session(connection));
@@ -154,8 +152,10 @@ impl Pool {
                     }
                 };
             }
-            let (guard, wait) =
-                inner.freed.wait_timeout(idle, LEASE_TIMEOUT).unwrap_or_else(|p| p.into_inner());
+            let (guard, wait) = inner
+                .freed
+                .wait_timeout(idle, LEASE_TIMEOUT)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             idle = guard;
             if wait.timed_out() && idle.connections.is_empty() {
                 return Err(StoreError::Database(format!(
@@ -179,7 +179,7 @@ impl Pool {
 
     /// Return a healthy connection to the pool, or count a lost one (`None`) as closed.
     fn give_back(&self, connection: Option<Connection>) {
-        let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = crate::sync::lock(&self.inner.idle);
         match connection {
             Some(connection) => idle.connections.push(connection),
             None => idle.open -= 1,
@@ -204,7 +204,7 @@ impl PoolInner {
         if matches!(heard, Heard::Nothing) {
             return;
         }
-        for listener in self.listeners.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for listener in crate::sync::lock(&self.listeners).iter() {
             listener(heard);
         }
     }
