@@ -3,7 +3,8 @@
 //! database seeing each other's writes, registrations, module versions, call events and
 //! queue state; three hosts behind the Kamailio front, one killed under load; a phone slow
 //! to answer through the front; trunks registered with the front as Contact, the
-//! provider's calls reaching any live host through it. The test command starts the
+//! provider's calls reaching any live host through it; a host that stops (SIGTERM)
+//! letting its call end while new ones go to another. The test command starts the
 //! PostgreSQL server (`scripts/postgres.sh`, URL in `CENTRALITA_TEST_POSTGRES`).
 
 mod support;
@@ -488,4 +489,78 @@ fn behind_the_front_a_trunk_names_it_and_the_providers_calls_reach_any_live_host
         (status["state"] == "registered").then_some(()).ok_or(format!("{status}"))
     });
     assert_eq!(provider.registered(), [front_arg], "still the front alone at the provider");
+}
+
+/// How long the call in progress on the stopping host talks: longer than a host without
+/// a drain takes to stop (the trunks' 2 s, then SIP stops), so it only ends well if the
+/// host waits for it.
+const CALL_IN_PROGRESS_TALK_MS: &str = "6000";
+
+#[test]
+fn a_stopping_host_lets_its_call_end_while_new_calls_through_the_front_go_to_another() {
+    let url = fresh_database_url();
+    let args = ["--store", url.as_str(), "--drain-timeout-s", "30"];
+    let mut stopping = Server::start_with_args(&args);
+    let mut other = Server::start_with_args(&args);
+    let front = support::kamailio::Front::start(&[&stopping, &other]);
+    other.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let [caller, callee] = phones(&other);
+    // New calls go through the front; the call in progress is dialled to `stopping` itself
+    // (it reaches the phone, registered through the front, through the front).
+    other.sip_addr = front.addr;
+    let new_calls = 6;
+    let device = Device::start(&other, "101", &callee, "answer", new_calls + 1);
+
+    std::thread::scope(|scope| {
+        let in_progress = scope.spawn(|| {
+            call(&stopping, "100", &caller, "101", "answered", &[("TALK_MS", CALL_IN_PROGRESS_TALK_MS)], 1)
+        });
+        eventually("the call on the stopping host is connected", || {
+            let calls =
+                stopping.operator().get("/api/v1/companies/acme/calls").expect(200, "calls in progress");
+            match calls.as_array().map(Vec::as_slice) {
+                Some([call]) if call["state"] == "connected" => Ok(()),
+                _ => Err(calls.to_string()),
+            }
+        });
+        let sent = Command::new("kill").args(["-TERM", &stopping.pid().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill -TERM");
+        eventually("the host drains", || {
+            let log = stopping.log();
+            if log.contains("draining: waiting for the calls in progress") { Ok(()) } else { Err(log) }
+        });
+
+        // Whatever it is asked to start now, it refuses in a way the front fails over on.
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let options = format!(
+            "OPTIONS sip:{0} SIP/2.0\r\nVia: SIP/2.0/UDP {1};branch=z9hG4bK-drain\r\nFrom: <sip:probe@{1}>;tag=p\r\n\
+             To: <sip:{0}>\r\nCall-ID: drain-probe\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            stopping.sip_addr,
+            probe.local_addr().unwrap()
+        );
+        probe.send_to(options.as_bytes(), stopping.sip_addr).unwrap();
+        let mut answer = [0u8; 2048];
+        let (length, _) = probe.recv_from(&mut answer).expect("the stopping host answers");
+        let answer = String::from_utf8_lossy(&answer[..length]);
+        assert!(answer.starts_with("SIP/2.0 503 Shutting Down"), "{answer}");
+
+        // New calls through the front connect, on the other host.
+        let (ok, log) = call(&other, "100", &caller, "101", "answered", &[("TALK_MS", "300")], new_calls);
+        assert!(ok, "new calls while a host drains failed:\n{log}\n{}", front.log());
+        // Those the front sent there before its next OPTIONS ping took the host out.
+        eprintln!(
+            "requests failed over from the stopping host: {}",
+            front.log().matches("is stopping").count()
+        );
+
+        let (ok, log) = in_progress.join().expect("the call in progress");
+        assert!(ok, "the call in progress on the stopping host was cut:\n{log}\n{}", stopping.log());
+    });
+    let status = stopping.terminate();
+    assert!(status.success(), "the host did not stop cleanly ({status}):\n{}", stopping.log());
+    assert!(!stopping.log().contains("they are cut"), "{}", stopping.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "the phone saw something wrong:\n{log}");
+    assert_eq!(other.log().matches("call ended").count(), new_calls, "{}", front.log());
 }

@@ -74,6 +74,11 @@ pub struct ServeArgs {
     /// Seconds an extension rings before the call counts as unanswered.
     #[arg(long, env = "CENTRALITA_RING_TIMEOUT_S")]
     pub ring_timeout_s: Option<u64>,
+    /// Seconds a stopping host (SIGTERM, SIGINT) lets its calls in progress go on while it
+    /// takes nothing new (default 0: the calls end with the host). In a cluster, set it:
+    /// the front sends new calls and registrations to the other hosts meanwhile.
+    #[arg(long, env = "CENTRALITA_DRAIN_TIMEOUT_S")]
+    pub drain_timeout_s: Option<u64>,
     /// Threads that run calls and the API (default: the cores, at least 4). Fewer suit
     /// several hosts sharing one machine.
     #[arg(long, env = "CENTRALITA_WORKERS")]
@@ -98,7 +103,7 @@ pub struct ServeArgs {
     #[arg(long, env = "CENTRALITA_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// A TOML file with any of: data_dir, store, http_listen, sip_listen, demo, no_pooling,
-    /// rtp_ports, public_ip, sip_front, ring_timeout_s, workers, digest_sha256,
+    /// rtp_ports, public_ip, sip_front, ring_timeout_s, drain_timeout_s, workers, digest_sha256,
     /// ban_failures, ban_window_s, ban_duration_s, smtp_url, mail_from, https_listen,
     /// tls_cert, tls_key.
     #[arg(long, env = "CENTRALITA_CONFIG")]
@@ -121,6 +126,7 @@ struct FileConfig {
     public_ip: Option<IpAddr>,
     sip_front: Option<SocketAddr>,
     ring_timeout_s: Option<u64>,
+    drain_timeout_s: Option<u64>,
     workers: Option<usize>,
     digest_sha256: Option<bool>,
     smtp_url: Option<String>,
@@ -148,6 +154,8 @@ pub struct ServeConfig {
     /// The cluster's SIP front, if the host runs behind one.
     pub sip_front: Option<SocketAddr>,
     pub ring_timeout: Duration,
+    /// How long a stopping host lets its calls in progress go on.
+    pub drain_timeout: Duration,
     /// Threads that run calls and the API.
     pub workers: usize,
     /// Offer SHA-256 digest challenges as well as MD5.
@@ -257,6 +265,7 @@ impl ServeArgs {
             https,
             digest_sha256: self.digest_sha256 || file.digest_sha256.unwrap_or(false),
             ring_timeout,
+            drain_timeout: Duration::from_secs(self.drain_timeout_s.or(file.drain_timeout_s).unwrap_or(0)),
             workers,
             ban,
             rtp_ports,
@@ -413,6 +422,18 @@ mod tests {
             assert!(error.to_string().contains("sip_front"), "{unreachable}: {error}");
         }
         assert_eq!(ServeArgs::default().resolve().unwrap().sip_front, None);
+    }
+
+    #[test]
+    fn a_stopping_host_waits_for_its_calls_only_when_given_a_drain_timeout() {
+        assert_eq!(ServeArgs::default().resolve().unwrap().drain_timeout, Duration::ZERO);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("centralita.toml");
+        std::fs::write(&file, "drain_timeout_s = 60\n").unwrap();
+        let config = ServeArgs { config: Some(file.clone()), ..Default::default() }.resolve().unwrap();
+        assert_eq!(config.drain_timeout, Duration::from_secs(60));
+        let flag = ServeArgs { config: Some(file), drain_timeout_s: Some(5), ..Default::default() };
+        assert_eq!(flag.resolve().unwrap().drain_timeout, Duration::from_secs(5), "the flag wins");
     }
 
     #[test]

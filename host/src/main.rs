@@ -222,11 +222,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(config.workers).enable_all().build()?;
     runtime.block_on(async move {
-        // One signal stops every listener.
+        // One signal stops every listener, and SIP takes nothing new from then on.
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            shutdown::signal().await;
-            let _ = stop.send(true);
+        let draining = shutdown::Draining::default();
+        tokio::spawn({
+            let draining = draining.clone();
+            async move {
+                shutdown::signal().await;
+                draining.start();
+                let _ = stop.send(true);
+            }
         });
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
@@ -269,7 +274,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         engine.serve_click_to_dial();
         let guard = app.security.clone();
-        let endpoint = Endpoint::new(registrar).with_calls(engine.spawner()).with_auth_failure_hook(Box::new(
+        let endpoint = Endpoint::new(registrar).with_calls(engine.spawner()).with_draining(draining).with_auth_failure_hook(Box::new(
             move |source, outcome| {
                 let reason = match outcome {
                     Outcome::AuthenticationFailed { company, extension } => {
@@ -290,14 +295,28 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             endpoint,
             command_queue,
             move |ip| guard.admits(ip),
-            // The trunks' un-REGISTERs go out (and are answered) before SIP stops.
+            // The trunks' un-REGISTERs go out (and are answered), and the calls in progress
+            // end (up to the drain timeout), before SIP stops.
             {
                 let stopped = stopped.clone();
+                let engine = engine.clone();
+                let drain_timeout = config.drain_timeout;
                 async move {
                     until_stopped(stopped).await;
                     // Bounded here too: the supervisor may be in a slow store read when told.
                     let limit = trunks::supervisor::SHUTDOWN_WAIT + std::time::Duration::from_secs(1);
-                    let _ = tokio::time::timeout(limit, trunks_stopped).await;
+                    let trunks = tokio::time::timeout(limit, trunks_stopped);
+                    let calls = async {
+                        let running = engine.calls_in_progress();
+                        if running > 0 && !drain_timeout.is_zero() {
+                            tracing::info!(calls = running, timeout_s = drain_timeout.as_secs(), "draining: waiting for the calls in progress");
+                        }
+                        match engine.calls_ended(drain_timeout).await {
+                            0 => {}
+                            cut => tracing::warn!(calls = cut, "stopping with calls in progress: they are cut"),
+                        }
+                    };
+                    let _ = tokio::join!(trunks, calls);
                 }
             },
         )

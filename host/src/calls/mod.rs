@@ -16,6 +16,7 @@ mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -66,7 +67,28 @@ pub struct CallEngine {
     pickups: Arc<pickup::Pickups>,
     /// The cluster's hosts that run now, as the queue state sharing judges them.
     live_hosts: LiveHosts,
+    /// Call tasks running on this host (what a draining host waits for).
+    running: Arc<AtomicUsize>,
 }
+
+/// Counts a call task for as long as it runs.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>) -> Running {
+        count.fetch_add(1, Ordering::Relaxed);
+        Running(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How often a draining host looks whether its calls have ended.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
 
 impl CallEngine {
     pub fn new(
@@ -88,6 +110,7 @@ impl CallEngine {
             presence,
             pickups: Arc::default(),
             live_hosts,
+            running: Arc::default(),
         })
     }
 
@@ -97,14 +120,36 @@ impl CallEngine {
         self.live_hosts.clone()
     }
 
+    /// Calls in progress on this host.
+    pub fn calls_in_progress(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Wait until no call is in progress on this host, at most `limit` (a draining host);
+    /// returns the calls still in progress then.
+    pub async fn calls_ended(&self, limit: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = self.calls_in_progress();
+            if left == 0 || tokio::time::Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(DRAIN_POLL.min(deadline - tokio::time::Instant::now())).await;
+        }
+    }
+
     /// The endpoint's hook that starts a task for each admitted call. Call with the
     /// runtime the calls should run on current: the SIP loop may run on another.
     pub fn spawner(self: &Arc<Self>) -> CallSpawner {
         let engine = self.clone();
         let runtime = tokio::runtime::Handle::current();
         Box::new(move |new_call| {
+            let running = Running::start(&engine.running);
             let engine = engine.clone();
-            runtime.spawn(b2bua::run(engine, new_call));
+            runtime.spawn(async move {
+                let _running = running;
+                b2bua::run(engine, new_call).await
+            });
         })
     }
 
@@ -115,7 +160,12 @@ impl CallEngine {
         let engine = self.clone();
         tokio::spawn(async move {
             while let Some(request) = requests.recv().await {
-                tokio::spawn(b2bua::click_to_dial(engine.clone(), request));
+                let running = Running::start(&engine.running);
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let _running = running;
+                    b2bua::click_to_dial(engine, request).await
+                });
             }
         });
     }

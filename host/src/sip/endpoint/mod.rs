@@ -16,6 +16,7 @@ use std::time::{Instant, SystemTime};
 use rsip::prelude::*;
 use rsip::{Method, Request, Response, SipMessage};
 
+use crate::shutdown::{Draining, RETRY_AFTER_S, SHUTTING_DOWN};
 use crate::sip::dialog::param;
 use crate::sip::message::reply;
 use crate::sip::registrar::service::{Admission, Outcome, Registrar};
@@ -123,8 +124,20 @@ pub struct Endpoint {
     calls: BTreeMap<String, CallEvents>,
     spawner: Option<CallSpawner>,
     on_auth_failure: Option<AuthFailureHook>,
+    /// On once the host is stopping: nothing new is taken (see [`shutting_down`]).
+    draining: Draining,
     last_purge: Option<Instant>,
     last_forget: Option<Instant>,
+}
+
+/// The answer of a host that is stopping to a request that would start something new:
+/// 503 with the reason phrase the front fails over on ([`SHUTTING_DOWN`]), and when to
+/// try this host again (RFC 3261 §21.5.4).
+fn shutting_down(request: &Request, source: SocketAddr) -> Response {
+    let retry = rsip::Header::RetryAfter(RETRY_AFTER_S.to_string().into());
+    let mut response = reply(request, source, 503, vec![retry]);
+    response.status_code = rsip::StatusCode::Other(503, SHUTTING_DOWN.to_string());
+    response
 }
 
 /// The top Via's branch and sent-by: with the method, the server transaction key
@@ -184,6 +197,7 @@ impl Endpoint {
             calls: BTreeMap::new(),
             spawner: None,
             on_auth_failure: None,
+            draining: Draining::default(),
             last_purge: None,
             last_forget: None,
         }
@@ -198,6 +212,13 @@ impl Endpoint {
     /// Report every failed authentication (REGISTER or INVITE) to `hook`.
     pub fn with_auth_failure_hook(mut self, hook: AuthFailureHook) -> Endpoint {
         self.on_auth_failure = Some(hook);
+        self
+    }
+
+    /// Take nothing new once `draining` is on: requests that would start a call or a
+    /// registration get [`shutting_down`]; those inside a call go on.
+    pub fn with_draining(mut self, draining: Draining) -> Endpoint {
+        self.draining = draining;
         self
     }
 
@@ -416,6 +437,7 @@ impl Endpoint {
         }
 
         let admitted = match (self.spawner.is_some(), self.live_call(&id).is_some()) {
+            _ if self.draining.is_on() => Err(shutting_down(&request, source)),
             // §16.3: no hops left (a loop between hosts, or a misconfigured trunk).
             _ if crate::sip::dialog::max_forwards(&request) == Some(0) => {
                 Err(reply(&request, source, 483, Vec::new()))
@@ -519,6 +541,11 @@ impl Endpoint {
         let id = call_id(&request.headers).unwrap_or_default();
 
         let response = match request.method {
+            // Nothing new once the host is stopping; a CANCEL (of a call already taken) and
+            // requests inside a dialog go on.
+            _ if self.draining.is_on() && request.method != Method::Cancel && !has_to_tag(&request) => {
+                Some(shutting_down(&request, source))
+            }
             Method::Register => {
                 let (response, outcome) = self.registrar.handle(&request, source, wall);
                 match &outcome {

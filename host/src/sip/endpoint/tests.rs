@@ -351,3 +351,52 @@ fn a_100_trying_stops_the_invite_retransmissions_without_waking_the_call_or_the_
         other => panic!("the 180 reaches the call: {other:?}"),
     }
 }
+
+#[test]
+fn a_stopping_host_answers_what_would_start_something_new_with_503_shutting_down() {
+    let draining = Draining::default();
+    let mut endpoint = endpoint().with_draining(draining.clone());
+    let now = Instant::now();
+    let before = endpoint.on_datagram(
+        &request("OPTIONS", "z9hG4bK-o1", None, "o-1"),
+        source(),
+        now,
+        SystemTime::now(),
+    );
+    assert_eq!(status_of(&before), ["SIP/2.0 200 OK"]);
+
+    draining.start();
+    for (what, bytes) in [
+        ("a new call", request("INVITE", "z9hG4bK-i1", None, "i-1")),
+        ("a registration", register("z9hG4bK-r1")),
+        ("the front's keep-alive", request("OPTIONS", "z9hG4bK-o2", None, "o-2")),
+    ] {
+        let packets = endpoint.on_datagram(&bytes, source(), now, SystemTime::now());
+        assert_eq!(status_of(&packets), ["SIP/2.0 503 Shutting Down"], "{what}");
+        let text = String::from_utf8_lossy(&packets[0].bytes);
+        assert!(text.contains(&format!("Retry-After: {RETRY_AFTER_S}")), "{what}: {text}");
+    }
+}
+
+#[test]
+fn a_stopping_host_goes_on_with_requests_inside_a_dialog_and_cancels() {
+    let draining = Draining::default();
+    let mut endpoint = endpoint().with_draining(draining.clone());
+    draining.start();
+    let now = Instant::now();
+    // No call of this host has these Call-IDs: the answers are the usual 481, not 503.
+    let bye = endpoint.on_datagram(
+        &request("BYE", "z9hG4bK-b1", Some("x"), "gone"),
+        source(),
+        now,
+        SystemTime::now(),
+    );
+    assert_eq!(status_of(&bye), ["SIP/2.0 481 Call/Transaction Does Not Exist"]);
+    let cancel = endpoint.on_datagram(
+        &request("CANCEL", "z9hG4bK-c1", None, "gone"),
+        source(),
+        now,
+        SystemTime::now(),
+    );
+    assert_eq!(status_of(&cancel), ["SIP/2.0 481 Call/Transaction Does Not Exist"]);
+}
