@@ -258,6 +258,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(centralita::voicemail::purge_loop(app.clone()));
         let engine = CallEngine::new(app.clone(), media, commands.clone(), cdrs, CallSettings {
             ring_timeout: config.ring_timeout,
+            draining: draining.clone(),
             ..CallSettings::new(sip_address)
         });
         // Register every company's trunks to their providers (in a cluster, those this host

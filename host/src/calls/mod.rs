@@ -26,6 +26,7 @@ pub use record::CdrWriter;
 
 use crate::app::App;
 use crate::media::relay::MediaRelay;
+use crate::shutdown::Draining;
 use crate::sip::endpoint::CallSpawner;
 use crate::sip::endpoint::tu::Command;
 
@@ -36,12 +37,14 @@ pub const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_GROUP_RING_TIME: Duration = Duration::from_secs(15);
 
 /// The engine's settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CallSettings {
     /// The SIP address put in Via and Contact of our requests.
     pub sip_address: SocketAddr,
     pub ring_timeout: Duration,
     pub group_ring_time: Duration,
+    /// On once the host is stopping (told to the other hosts of a cluster).
+    pub draining: Draining,
 }
 
 impl CallSettings {
@@ -50,6 +53,7 @@ impl CallSettings {
             sip_address,
             ring_timeout: DEFAULT_RING_TIMEOUT,
             group_ring_time: DEFAULT_GROUP_RING_TIME,
+            draining: Draining::default(),
         }
     }
 }
@@ -100,7 +104,8 @@ impl CallEngine {
     ) -> Arc<Self> {
         let presence = Arc::default();
         // With other hosts on the store, queues see their agents and waiting callers.
-        let live_hosts = presence::cluster::share(&presence, &app.queue_stats, &app.store);
+        let live_hosts =
+            presence::cluster::share(&presence, &app.queue_stats, &app.store, &settings.draining);
         Arc::new(CallEngine {
             app,
             media,

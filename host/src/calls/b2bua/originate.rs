@@ -44,7 +44,7 @@ pub(in crate::calls) async fn run(engine: Arc<CallEngine>, request: ClickToDial)
             return;
         }
     };
-    let settings = engine.settings;
+    let settings = &engine.settings;
     // The user's leg is the caller's dialog once answered; until then a placeholder that
     // nothing is sent on (`caller_done`).
     let domain = &company.sip_domain;

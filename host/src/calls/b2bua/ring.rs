@@ -56,7 +56,8 @@ impl Call {
         ringing: Ringing,
         offer: Option<&Sdp>,
     ) -> Result<Ending, String> {
-        let settings = self.engine.settings;
+        let (group_ring_time, ring_timeout) =
+            (self.engine.settings.group_ring_time, self.engine.settings.ring_timeout);
         let (groups, domain, plan) = match &ringing.callee {
             Callee::Extension(callee) => {
                 self.record.destination = Some(format!("extension {}", callee.extension));
@@ -66,8 +67,7 @@ impl Call {
                     return self.refuse(480, CallStatus::NoAnswer, "no device registered");
                 }
                 self.pickup_slot = Some(self.engine.pickups.open(&company.id, &[callee.extension.as_str()]));
-                let plan =
-                    RingPlan { group_time: Some(settings.group_ring_time), timeout: settings.ring_timeout };
+                let plan = RingPlan { group_time: Some(group_ring_time), timeout: ring_timeout };
                 (groups, company.sip_domain.clone(), plan)
             }
             Callee::Outside(number) => {

@@ -16,6 +16,9 @@
 //!   [`GONE_AFTER`] has stopped (or lost the database): its agents are free again and its
 //!   waiting callers no longer count. A stopped host's row written over [`FORGET_AFTER`]
 //!   ago (and seen standing still) is deleted.
+//! - A host that is stopping says so in its row (`draining`): its agents and waiting
+//!   callers still count until its calls end, but it is no longer among the live hosts,
+//!   so the others take its trunks over at once.
 //! - The hosts judged alive this way are published as [`LiveHosts`]: the trunks take
 //!   their owners from the same judgement ([`crate::trunks::ownership`]), so queues and
 //!   trunks never disagree on which hosts run, even when the hosts' clocks differ. A
@@ -37,6 +40,7 @@ use tokio::sync::watch;
 
 use super::Presence;
 use crate::routing::queue::stats::QueueStats;
+use crate::shutdown::Draining;
 use crate::store::records::{ActivityReport, ExtensionActivity, HostActivity};
 use crate::store::{HOST_ACTIVITY, Heard, QUEUES, Read, Store, StoreError, company_key};
 
@@ -83,7 +87,7 @@ impl LiveHosts {
 /// Share `presence`'s and `stats`' waiting callers with the other hosts of `store`, and
 /// take theirs, until `presence` is dropped. Nothing to do on a store no other host shares.
 /// Returns the hosts alive by the same judgement.
-pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store) -> LiveHosts {
+pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store, draining: &Draining) -> LiveHosts {
     let host = store.host_id().to_string();
     if !store.is_shared() {
         return LiveHosts { hosts: watch::channel(Some(vec![host])).1, shared: false };
@@ -101,7 +105,7 @@ pub fn share(presence: &Arc<Presence>, stats: &QueueStats, store: &Store) -> Liv
             _ => {}
         }
     });
-    let mut sharing = Sharing::new(host, store.clone(), others_changed, live);
+    let mut sharing = Sharing::new(host, store.clone(), others_changed, live, draining.clone());
     let (presence, stats) = (Arc::downgrade(presence), stats.clone());
     let started = std::thread::Builder::new().name("queue-state".into()).spawn(move || {
         sharing.run(presence, stats);
@@ -117,8 +121,10 @@ struct Sharing {
     host: String,
     store: Store,
     others_changed: Arc<AtomicBool>,
-    /// The last report written, its sequence and when.
-    written: Option<(ActivityReport, u64, Instant)>,
+    /// What was last written, and when.
+    written: Option<Written>,
+    /// Whether this host is stopping.
+    draining: Draining,
     /// Every queue's agents, by `company NUL extension`, and when they were read.
     agents: HashSet<String>,
     agents_read: Option<Instant>,
@@ -137,12 +143,14 @@ impl Sharing {
         store: Store,
         others_changed: Arc<AtomicBool>,
         live: watch::Sender<Option<Vec<String>>>,
+        draining: Draining,
     ) -> Sharing {
         Sharing {
             host,
             store,
             others_changed,
             written: None,
+            draining,
             agents: HashSet::new(),
             agents_read: None,
             last_read: None,
@@ -185,7 +193,7 @@ impl Sharing {
     /// Until this host has written its row within [`GONE_AFTER`], the other hosts take it
     /// as stopped (and its trunks over): it then knows no live hosts.
     fn forget_live_hosts_if_cut_off(&self) {
-        if self.written.as_ref().is_none_or(|(_, _, at)| at.elapsed() >= GONE_AFTER) {
+        if self.written.as_ref().is_none_or(|written| written.at.elapsed() >= GONE_AFTER) {
             self.live.send_if_modified(|hosts| hosts.take().is_some());
         }
     }
@@ -204,17 +212,25 @@ impl Sharing {
     }
 
     fn write_if_due(&mut self, report: ActivityReport) -> Result<(), StoreError> {
+        let draining = self.draining.is_on();
         let sequence = match &self.written {
-            Some((written, _, at)) if *written == report && at.elapsed() < HEARTBEAT => return Ok(()),
-            Some((_, sequence, _)) => sequence + 1,
+            Some(written)
+                if written.report == report
+                    && written.draining == draining
+                    && written.at.elapsed() < HEARTBEAT =>
+            {
+                return Ok(());
+            }
+            Some(written) => written.sequence + 1,
             None => 1,
         };
-        let row = HostActivity { host: self.host.clone(), sequence, written_at: Utc::now(), report };
+        let row =
+            HostActivity { host: self.host.clone(), sequence, written_at: Utc::now(), report, draining };
         self.store.write(|tx| {
             tx.put(&HOST_ACTIVITY, &self.host, &row)?;
             tx.announce(TOPIC, &self.host)
         })?;
-        self.written = Some((row.report, sequence, Instant::now()));
+        self.written = Some(Written { report: row.report, draining, sequence, at: Instant::now() });
         Ok(())
     }
 
@@ -250,7 +266,9 @@ impl Sharing {
                 }
                 continue;
             }
-            live.push(row.host);
+            if !row.draining {
+                live.push(row.host);
+            }
             for (key, activity) in row.report.extensions {
                 let merged = extensions.entry(key).or_default();
                 merged.in_call |= activity.in_call;
@@ -295,6 +313,14 @@ impl Sharing {
         }
         seen.moved_at.is_some_and(|at| at.elapsed() < GONE_AFTER)
     }
+}
+
+/// This host's row as last written.
+struct Written {
+    report: ActivityReport,
+    draining: bool,
+    sequence: u64,
+    at: Instant,
 }
 
 /// What the thread saw of another host's row.

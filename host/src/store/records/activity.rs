@@ -19,6 +19,9 @@ pub struct HostActivity {
     pub written_at: DateTime<Utc>,
     /// What the host's calls do.
     pub report: ActivityReport,
+    /// The host is stopping: its calls go on (and count), but it takes no trunk.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub draining: bool,
 }
 
 /// What a host's calls do now.

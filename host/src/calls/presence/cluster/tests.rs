@@ -18,13 +18,15 @@ struct Host {
     stats: QueueStats,
     store: Store,
     live: LiveHosts,
+    draining: Draining,
 }
 
 fn host(url: &str) -> Host {
     let store = Store::connect(url).expect("connect to the test database");
     let (presence, stats) = (Arc::new(Presence::default()), QueueStats::new(store.clone()));
-    let live = share(&presence, &stats, &store);
-    Host { presence, stats, store, live }
+    let draining = Draining::default();
+    let live = share(&presence, &stats, &store, &draining);
+    Host { presence, stats, store, live, draining }
 }
 
 /// Whether `host` takes `other` for a running host.
@@ -136,6 +138,7 @@ fn a_host_that_stops_writing_its_row_is_gone_after_a_while_and_an_old_row_is_for
             )]),
             waiting: BTreeMap::new(),
         },
+        draining: false,
     };
     let write = |row: HostActivity| write_row(&b.store, row);
     write(busy(Utc::now()));
@@ -183,6 +186,7 @@ fn every_host_sees_the_others_running_and_one_whose_clock_is_behind_once_its_row
         sequence,
         written_at: Utc::now() - chrono::Duration::from_std(FORGET_AFTER * 2).unwrap(),
         report: ActivityReport::default(),
+        draining: false,
     };
     let write = |row: HostActivity| write_row(&a.store, row);
     write(behind(1));
@@ -199,10 +203,12 @@ fn a_host_that_cannot_write_its_row_or_whose_thread_stopped_knows_no_live_hosts(
     let store = Store::in_memory().expect("an in-memory store");
     let sharing = |written_ago: Duration| {
         let (live, hosts) = watch::channel(Some(vec![store.host_id().to_string()]));
-        let mut sharing = Sharing::new(store.host_id().into(), store.clone(), Arc::default(), live);
+        let mut sharing =
+            Sharing::new(store.host_id().into(), store.clone(), Arc::default(), live, Draining::default());
         // Holds: the machine has been up for longer than GONE_AFTER.
         let at = Instant::now().checked_sub(written_ago).unwrap();
-        sharing.written = Some((ActivityReport::default(), 1, at));
+        sharing.written =
+            Some(Written { report: ActivityReport::default(), draining: false, sequence: 1, at });
         sharing.forget_live_hosts_if_cut_off();
         (sharing, LiveHosts { hosts, shared: true })
     };
@@ -214,4 +220,24 @@ fn a_host_that_cannot_write_its_row_or_whose_thread_stopped_knows_no_live_hosts(
 
     let (_cut_off, live) = sharing(GONE_AFTER);
     assert_eq!(live.now(), None, "unwritten for GONE_AFTER: the others take this host as stopped");
+}
+
+#[test]
+fn a_stopping_host_leaves_the_live_hosts_at_once_while_its_agents_in_calls_still_count() {
+    let url = fresh_database_url();
+    let (a, b) = (host(&url), host(&url));
+    let a_id = a.store.host_id().to_string();
+    sales_queue(&a.store, &["101"]);
+    let _call = a.presence.enter_call("acme", "101");
+    wait_until("b sees a running and 101 in its call", || {
+        sees_running(&b, &a_id) && state(&b) == AgentState::InCall
+    });
+
+    a.draining.start();
+    let started = Instant::now();
+    wait_until("b no longer counts a among the live hosts", || !sees_running(&b, &a_id));
+    assert!(started.elapsed() < GONE_AFTER, "told, not timed out: {:?}", started.elapsed());
+    assert_eq!(b.live.now(), Some(vec![b.store.host_id().to_string()]), "its trunks go to b");
+    std::thread::sleep(HEARTBEAT + TICK * 2);
+    assert_eq!(state(&b), AgentState::InCall, "the call on the stopping host goes on, and counts");
 }
