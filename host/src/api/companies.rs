@@ -21,6 +21,34 @@ use crate::sandbox::registry::{RegistryError, check_name};
 use crate::store::records::{Company, TrunkProvider, default_permissions_module, empty_object};
 use crate::store::*;
 
+/// A trunk account as the API takes it ([`TrunkProvider`]): a field it does not know is
+/// refused, not ignored (`"registered": false` for `"register"` would register the
+/// account).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkBody {
+    /// Account user name at the provider.
+    pub username: String,
+    /// Account SIP password at the provider.
+    pub password: String,
+    /// The provider's SIP domain.
+    pub domain: String,
+    /// Outbound proxy, "host[:port]", when the provider needs one.
+    #[serde(default)]
+    pub outbound_proxy: Option<String>,
+    /// Whether Centralita registers the account (default true); `false` for an
+    /// IP-authenticated trunk.
+    #[serde(default = "crate::store::records::registered_by_default")]
+    pub register: bool,
+}
+
+impl From<TrunkBody> for TrunkProvider {
+    fn from(body: TrunkBody) -> TrunkProvider {
+        let TrunkBody { username, password, domain, outbound_proxy, register } = body;
+        TrunkProvider { username, password, domain, outbound_proxy, register }
+    }
+}
+
 /// A company as created or replaced.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,9 +65,9 @@ pub struct CompanyBody {
     #[serde(default)]
     pub sip_domain: Option<String>,
     #[serde(default)]
-    pub trunk: Option<TrunkProvider>,
+    pub trunk: Option<TrunkBody>,
     #[serde(default)]
-    pub secondary_trunk: Option<TrunkProvider>,
+    pub secondary_trunk: Option<TrunkBody>,
     /// Routing decision deadline, 1-5000 ms; default 10.
     #[serde(default)]
     pub decision_deadline_ms: Option<u32>,
@@ -111,8 +139,8 @@ fn build(id: &str, body: CompanyBody, created_at: chrono::DateTime<Utc>) -> ApiR
             None => format!("{id}.centralita.local"),
         },
         time_zone,
-        trunk: body.trunk,
-        secondary_trunk: body.secondary_trunk,
+        trunk: body.trunk.map(TrunkProvider::from),
+        secondary_trunk: body.secondary_trunk.map(TrunkProvider::from),
         decision_deadline_ms: deadline,
         decision_memory_mib: memory,
         permissions_module,

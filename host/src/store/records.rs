@@ -104,10 +104,10 @@ pub fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
-/// A SIP trunk provider account (SPEC.md §1). A field it does not know is refused, not
-/// ignored: `"registered": false` for `"register"` would otherwise register the account.
+/// A SIP trunk provider account (SPEC.md §1). As stored, fields it does not know are
+/// ignored: a host reads the rows a newer host wrote (a rolling upgrade). The API takes
+/// it strictly ([`crate::api::companies::TrunkBody`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct TrunkProvider {
     /// Account user name at the provider.
     pub username: String,
@@ -124,7 +124,7 @@ pub struct TrunkProvider {
     pub register: bool,
 }
 
-fn registered_by_default() -> bool {
+pub(crate) fn registered_by_default() -> bool {
     true
 }
 
@@ -532,4 +532,17 @@ pub struct RegisteredContact {
     pub user_agent: Option<String>,
     /// The host that took the REGISTER: only it holds a TCP or WebSocket connection.
     pub host: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_trunk_with_a_field_a_newer_host_added_still_reads() {
+        let stored = r#"{"username": "u", "password": "p", "domain": "sip.example",
+                         "outbound_proxy": null, "a_later_field": 1}"#;
+        let trunk: TrunkProvider = serde_json::from_str(stored).expect("a newer host's row reads");
+        assert!(trunk.register, "register defaults to true");
+    }
 }
