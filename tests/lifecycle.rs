@@ -1,6 +1,7 @@
 //! Black-box tests of the host's life cycle: module versions switching under a decision in
-//! flight, the operator's versions of the standard modules, compiled artifacts surviving a restart, the generated operator token, and the
-//! sandbox's fall-back when the pooling allocator cannot reserve its address space.
+//! flight, the operator's versions of the standard modules, compiled artifacts surviving a restart, the generated operator token, the
+//! sandbox's fall-back when the pooling allocator cannot reserve its address space, and a
+//! second signal cutting a drain short.
 
 mod support;
 
@@ -235,4 +236,73 @@ fn the_operators_version_of_a_standard_module_decides_for_every_company_without_
         .collect();
     assert!(actions.contains(&("module.upload".into(), "standard-modules/did-router".into())), "{actions:?}");
     assert!(actions.contains(&("module.deactivate".into(), "acme/modules/did-router".into())), "{actions:?}");
+}
+
+/// Whether process `pid` has exited (gone, or a zombie waiting to be reaped).
+fn exited(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(true, |stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+}
+
+/// How long the call that a second signal cuts would talk (the test lasts about as long:
+/// the caller, sipp, sees the host gone only at the end of its pause, then retransmits its
+/// BYE for 32 s).
+const CUT_CALL_TALK: Duration = Duration::from_secs(12);
+
+#[test]
+fn a_second_signal_stops_a_draining_host_without_waiting_for_its_call() {
+    use support::sipp::{DOMAIN, Device, call};
+    let mut server = Server::start_with_args(&["--drain-timeout-s", "600"]);
+    server.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let [caller, callee] = ["100", "101"]
+        .map(|ext| server.create_user("acme", ext)["sip_password"].as_str().unwrap().to_string());
+    let device = Device::start(&server, "101", &callee, "answer", 1);
+    let pid = server.pid();
+    let signal = |name: &str| {
+        let sent = Command::new("kill").args([name, &pid.to_string()]).status().expect("run kill(1)");
+        assert!(sent.success(), "kill {name}");
+    };
+    let talk_ms = CUT_CALL_TALK.as_millis().to_string();
+    thread::scope(|scope| {
+        // Longer than the test waits for the host to exit after the second signal.
+        let in_progress =
+            scope.spawn(|| call(&server, "100", &caller, "101", "answered", &[("TALK_MS", &talk_ms)], 1));
+        let started = Instant::now();
+        while server.operator().get("/api/v1/companies/acme/calls").expect(200, "calls")[0]["state"]
+            != "connected"
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the call never connected:\n{}",
+                server.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        signal("-TERM");
+        let started = Instant::now();
+        while !server.log().contains("draining: waiting for the calls in progress") {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the host does not drain:\n{}",
+                server.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        signal("-INT");
+        let started = Instant::now();
+        while !exited(pid) {
+            assert!(
+                started.elapsed() < CUT_CALL_TALK / 2,
+                "a second signal did not stop it:\n{}",
+                server.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        let (ok, _) = in_progress.join().expect("the call");
+        assert!(!ok, "the call was cut with the host");
+    });
+    let log = server.log();
+    assert!(log.contains("stopping with calls in progress: they are cut"), "{log}");
+    let _ = server.terminate();
+    drop(device);
 }

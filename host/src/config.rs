@@ -22,6 +22,8 @@ pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_SIP_LISTEN: &str = "0.0.0.0:5060";
 /// The fewest threads running calls and the API when `workers` is not set.
 pub const MIN_WORKERS: usize = 4;
+/// The longest a stopping host waits for its calls (`drain_timeout_s`): a day.
+pub const MAX_DRAIN_TIMEOUT_S: u64 = 86_400;
 
 /// Flags of `centralita serve`.
 #[derive(Debug, Clone, Default, Args)]
@@ -222,6 +224,15 @@ impl ServeArgs {
             Some(seconds) => Duration::from_secs(seconds),
             None => crate::calls::DEFAULT_RING_TIMEOUT,
         };
+        let drain_timeout = match self.drain_timeout_s.or(file.drain_timeout_s) {
+            Some(seconds) if seconds > MAX_DRAIN_TIMEOUT_S => {
+                return Err(ConfigError::Invalid {
+                    setting: "drain_timeout_s",
+                    message: format!("at most {MAX_DRAIN_TIMEOUT_S} (a day)"),
+                });
+            }
+            seconds => Duration::from_secs(seconds.unwrap_or(0)),
+        };
         let workers = match self.workers.or(file.workers) {
             Some(0) => {
                 return Err(ConfigError::Invalid {
@@ -265,7 +276,7 @@ impl ServeArgs {
             https,
             digest_sha256: self.digest_sha256 || file.digest_sha256.unwrap_or(false),
             ring_timeout,
-            drain_timeout: Duration::from_secs(self.drain_timeout_s.or(file.drain_timeout_s).unwrap_or(0)),
+            drain_timeout,
             workers,
             ban,
             rtp_ports,
@@ -434,6 +445,8 @@ mod tests {
         assert_eq!(config.drain_timeout, Duration::from_secs(60));
         let flag = ServeArgs { config: Some(file), drain_timeout_s: Some(5), ..Default::default() };
         assert_eq!(flag.resolve().unwrap().drain_timeout, Duration::from_secs(5), "the flag wins");
+        let forever = ServeArgs { drain_timeout_s: Some(u64::MAX), ..Default::default() }.resolve();
+        assert!(forever.unwrap_err().to_string().contains("drain_timeout_s"));
     }
 
     #[test]

@@ -231,6 +231,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 shutdown::signal().await;
                 draining.start();
                 let _ = stop.send(true);
+                shutdown::signal().await;
+                tracing::warn!("asked to stop again: not waiting for the calls in progress");
+                draining.hurry();
             }
         });
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
@@ -275,7 +278,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         engine.serve_click_to_dial();
         let guard = app.security.clone();
-        let endpoint = Endpoint::new(registrar).with_calls(engine.spawner()).with_draining(draining).with_auth_failure_hook(Box::new(
+        let endpoint = Endpoint::new(registrar).with_calls(engine.spawner()).with_draining(draining.clone()).with_auth_failure_hook(Box::new(
             move |source, outcome| {
                 let reason = match outcome {
                     Outcome::AuthenticationFailed { company, extension } => {
@@ -301,22 +304,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             {
                 let stopped = stopped.clone();
                 let engine = engine.clone();
-                let drain_timeout = config.drain_timeout;
+                let (drain_timeout, draining) = (config.drain_timeout, draining.clone());
                 async move {
                     until_stopped(stopped).await;
                     // Bounded here too: the supervisor may be in a slow store read when told.
                     let limit = trunks::supervisor::SHUTDOWN_WAIT + std::time::Duration::from_secs(1);
                     let trunks = tokio::time::timeout(limit, trunks_stopped);
-                    let calls = async {
-                        let running = engine.calls_in_progress();
-                        if running > 0 && !drain_timeout.is_zero() {
-                            tracing::info!(calls = running, timeout_s = drain_timeout.as_secs(), "draining: waiting for the calls in progress");
-                        }
-                        match engine.calls_ended(drain_timeout).await {
-                            0 => {}
-                            cut => tracing::warn!(calls = cut, "stopping with calls in progress: they are cut"),
-                        }
-                    };
+                    let calls = shutdown::let_calls_end(&engine, drain_timeout, &draining);
                     let _ = tokio::join!(trunks, calls);
                 }
             },

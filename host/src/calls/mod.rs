@@ -91,9 +91,6 @@ impl Drop for Running {
     }
 }
 
-/// How often a draining host looks whether its calls have ended.
-const DRAIN_POLL: Duration = Duration::from_millis(100);
-
 impl CallEngine {
     pub fn new(
         app: App,
@@ -128,19 +125,6 @@ impl CallEngine {
     /// Calls in progress on this host.
     pub fn calls_in_progress(&self) -> usize {
         self.running.load(Ordering::Relaxed)
-    }
-
-    /// Wait until no call is in progress on this host, at most `limit` (a draining host);
-    /// returns the calls still in progress then.
-    pub async fn calls_ended(&self, limit: Duration) -> usize {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let left = self.calls_in_progress();
-            if left == 0 || tokio::time::Instant::now() >= deadline {
-                return left;
-            }
-            tokio::time::sleep(DRAIN_POLL.min(deadline - tokio::time::Instant::now())).await;
-        }
     }
 
     /// The endpoint's hook that starts a task for each admitted call. Call with the

@@ -124,7 +124,15 @@ pub async fn serve(
     loop {
         let wake = endpoint.next_deadline().unwrap_or_else(|| Instant::now() + IDLE_WAKE);
         let mut packets = tokio::select! {
-            () = &mut shutdown => break,
+            () = &mut shutdown => {
+                // What the calls asked to send before the end still goes out (a last BYE).
+                let mut last = Vec::new();
+                while let Ok(command) = commands.try_recv() {
+                    last.extend(endpoint.on_command(command, Instant::now()));
+                }
+                send_all(&udp, &connections, last).await;
+                break;
+            }
             () = tokio::time::sleep_until(wake.into()) => Vec::new(),
             command = commands.recv() => match command {
                 Some(command) => {
