@@ -4,7 +4,8 @@
 //! queue state; three hosts behind the Kamailio front, one killed under load; a phone slow
 //! to answer through the front; trunks registered with the front as Contact, the
 //! provider's calls reaching any live host through it; a host that stops (SIGTERM)
-//! letting its call end while new ones go to another. The test command starts the
+//! letting its call end while new ones go to another, and the front giving what a
+//! stopping host refuses to the next. The test command starts the
 //! PostgreSQL server (`scripts/postgres.sh`, URL in `CENTRALITA_TEST_POSTGRES`).
 
 mod support;
@@ -563,4 +564,52 @@ fn a_stopping_host_lets_its_call_end_while_new_calls_through_the_front_go_to_ano
     let (ok, log) = device.finish();
     assert!(ok, "the phone saw something wrong:\n{log}");
     assert_eq!(other.log().matches("call ended").count(), new_calls, "{}", front.log());
+}
+
+/// Calls placed through a front whose other host refuses every INVITE: each goes to either
+/// host by its Call-ID, so the refusing one gets some of them but for a chance of 2^-12.
+const CALLS_PAST_A_STOPPING_HOST: usize = 12;
+
+#[test]
+fn the_front_gives_a_new_call_a_stopping_host_refuses_to_the_next_host() {
+    let url = fresh_database_url();
+    let mut host = on_store(&url);
+    // sipp playing a host that drains: pings answered, INVITEs refused 503 Shutting Down.
+    let port = free_port_tcp_udp();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = support::sipp::sipp_dir().join("host_shutting_down.xml");
+    let stopping = Device::serve(dir, &scenario, port, &["-trace_logs"]);
+    let stopping_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let front_addr = format!("127.0.0.1:{}", free_port_tcp_udp()).parse().unwrap();
+    let front = support::kamailio::Front::start_over(front_addr, &[stopping_addr, host.sip_addr]);
+    host.create_company("acme", json!({"sip_domain": DOMAIN}));
+    let [caller, callee] = phones(&host);
+    host.sip_addr = front.addr;
+
+    // What the sipp host logged (-trace_logs): its answered pings, its refused INVITEs.
+    let logged = |what: &str| -> usize {
+        std::fs::read_dir(stopping.dir())
+            .unwrap()
+            .flatten()
+            .filter(|entry| entry.file_name().to_string_lossy().ends_with("_logs.log"))
+            .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default().matches(what).count())
+            .sum()
+    };
+    let calls = CALLS_PAST_A_STOPPING_HOST;
+    // The phone's REGISTER may go to the sipp host first: refused, it fails over, and the
+    // front takes the sipp host out until it answers a ping again.
+    let device = Device::start(&host, "101", &callee, "answer", calls);
+    let pinged = logged("ping answered");
+    eventually("the front pings the sipp host again (in the set)", || match logged("ping answered") {
+        n if n >= pinged + 2 => Ok(()),
+        n => Err(format!("{} pings answered since the phone registered", n - pinged)),
+    });
+    let (ok, log) = call(&host, "100", &caller, "101", "answered", &[("TALK_MS", "100")], calls);
+    assert!(ok, "calls through the front past a stopping host failed:\n{log}\n{}", front.log());
+    let (ok, log) = device.finish();
+    assert!(ok, "the phone saw something wrong:\n{log}");
+    let refused = logged("INVITE refused");
+    assert!(refused > 0, "the stopping host was never tried:\n{}", front.log());
+    assert_eq!(front.log().matches("is stopping; INVITE").count(), refused, "each refusal failed over");
+    stopping.stop();
 }

@@ -32,9 +32,16 @@ impl Front {
     /// [`Front::start`] listening on `addr` (another loopback address than the hosts' and
     /// the phones' 127.0.0.1 tells what the front relays from what it does not).
     pub fn start_on(addr: SocketAddr, hosts: &[&Server]) -> Front {
+        let hosts: Vec<SocketAddr> = hosts.iter().map(|host| host.sip_addr).collect();
+        Front::start_over(addr, &hosts)
+    }
+
+    /// [`Front::start_on`] over hosts given by their SIP addresses (one may be a sipp
+    /// playing a host).
+    pub fn start_over(addr: SocketAddr, hosts: &[SocketAddr]) -> Front {
         let dir = tempfile::tempdir().unwrap();
         let list = dir.path().join("dispatcher.list");
-        let lines: String = hosts.iter().map(|host| format!("1 sip:{}\n", host.sip_addr)).collect();
+        let lines: String = hosts.iter().map(|host| format!("1 sip:{host}\n")).collect();
         std::fs::write(&list, lines).unwrap();
         let log = std::fs::File::create(dir.path().join("kamailio.log")).unwrap();
         let child = Command::new("kamailio")
