@@ -244,6 +244,15 @@ fn exited(pid: u32) -> bool {
         .map_or(true, |stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
 }
 
+/// Poll `done` until it holds; fail with `what` and the server's log after `patience`.
+fn wait_until(server: &Server, what: &str, patience: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < patience, "never: {what}:\n{}", server.log());
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// How long the call that a second signal cuts would talk (the test lasts about as long:
 /// the caller, sipp, sees the host gone only at the end of its pause, then retransmits its
 /// BYE for 32 s).
@@ -267,37 +276,16 @@ fn a_second_signal_stops_a_draining_host_without_waiting_for_its_call() {
         // Longer than the test waits for the host to exit after the second signal.
         let in_progress =
             scope.spawn(|| call(&server, "100", &caller, "101", "answered", &[("TALK_MS", &talk_ms)], 1));
-        let started = Instant::now();
-        while server.operator().get("/api/v1/companies/acme/calls").expect(200, "calls")[0]["state"]
-            != "connected"
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the call never connected:\n{}",
-                server.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(&server, "the call connects", Duration::from_secs(20), || {
+            server.operator().get("/api/v1/companies/acme/calls").expect(200, "calls")[0]["state"]
+                == "connected"
+        });
         signal("-TERM");
-        let started = Instant::now();
-        while !server.log().contains("draining: waiting for the calls in progress") {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the host does not drain:\n{}",
-                server.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(&server, "the host drains", Duration::from_secs(20), || {
+            server.log().contains("draining: waiting for the calls in progress")
+        });
         signal("-INT");
-        let started = Instant::now();
-        while !exited(pid) {
-            assert!(
-                started.elapsed() < CUT_CALL_TALK / 2,
-                "a second signal did not stop it:\n{}",
-                server.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(&server, "a second signal stops it", CUT_CALL_TALK / 2, || exited(pid));
         let (ok, _) = in_progress.join().expect("the call");
         assert!(!ok, "the call was cut with the host");
     });

@@ -122,6 +122,18 @@ impl CallEngine {
         self.live_hosts.clone()
     }
 
+    /// `call`, counted among the calls in progress from now until it ends (or is dropped).
+    fn counted<F: std::future::Future>(
+        &self,
+        call: F,
+    ) -> impl std::future::Future<Output = F::Output> + use<F> {
+        let running = Running::start(&self.running);
+        async move {
+            let _running = running;
+            call.await
+        }
+    }
+
     /// Calls in progress on this host.
     pub fn calls_in_progress(&self) -> usize {
         self.running.load(Ordering::Relaxed)
@@ -133,12 +145,7 @@ impl CallEngine {
         let engine = self.clone();
         let runtime = tokio::runtime::Handle::current();
         Box::new(move |new_call| {
-            let running = Running::start(&engine.running);
-            let engine = engine.clone();
-            runtime.spawn(async move {
-                let _running = running;
-                b2bua::run(engine, new_call).await
-            });
+            runtime.spawn(engine.counted(b2bua::run(engine.clone(), new_call)));
         })
     }
 
@@ -149,12 +156,7 @@ impl CallEngine {
         let engine = self.clone();
         tokio::spawn(async move {
             while let Some(request) = requests.recv().await {
-                let running = Running::start(&engine.running);
-                let engine = engine.clone();
-                tokio::spawn(async move {
-                    let _running = running;
-                    b2bua::click_to_dial(engine, request).await
-                });
+                tokio::spawn(engine.counted(b2bua::click_to_dial(engine.clone(), request)));
             }
         });
     }

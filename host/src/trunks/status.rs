@@ -169,17 +169,14 @@ mod tests {
     use super::*;
 
     fn status(slot: TrunkSlot, state: TrunkState) -> TrunkStatus {
-        TrunkStatus {
-            trunk: slot,
+        let account = TrunkProvider {
             username: "acme".into(),
+            password: "secret".into(),
             domain: "voip.example".into(),
-            state,
-            last_status: None,
-            last_error: None,
-            registered_until: None,
-            next_attempt: None,
-            host: None,
-        }
+            outbound_proxy: None,
+            register: true,
+        };
+        TrunkStatus::without_task(slot, &account, state)
     }
 
     #[test]

@@ -126,22 +126,16 @@ pub async fn serve(
         let mut packets = tokio::select! {
             () = &mut shutdown => {
                 // What the calls asked to send before the end still goes out (a last BYE).
-                let mut last = Vec::new();
-                while let Ok(command) = commands.try_recv() {
-                    last.extend(endpoint.on_command(command, Instant::now()));
-                }
+                let last = carry_out_queued(&mut endpoint, &mut commands, Vec::new());
                 send_all(&udp, &connections, last).await;
                 break;
             }
             () = tokio::time::sleep_until(wake.into()) => Vec::new(),
             command = commands.recv() => match command {
                 Some(command) => {
-                    let mut out = endpoint.on_command(command, Instant::now());
+                    let out = endpoint.on_command(command, Instant::now());
                     // Drain what else is queued, so a burst of calls costs one wake-up.
-                    while let Ok(command) = commands.try_recv() {
-                        out.extend(endpoint.on_command(command, Instant::now()));
-                    }
-                    out
+                    carry_out_queued(&mut endpoint, &mut commands, out)
                 }
                 None => Vec::new(),
             },
@@ -171,6 +165,18 @@ pub async fn serve(
     }
     let _ = stop_accepting.send(());
     let _ = acceptor.await;
+}
+
+/// Carry out every command queued now, adding what they send to `out`.
+fn carry_out_queued(
+    endpoint: &mut Endpoint,
+    commands: &mut UnboundedReceiver<Command>,
+    mut out: Vec<Packet>,
+) -> Vec<Packet> {
+    while let Ok(command) = commands.try_recv() {
+        out.extend(endpoint.on_command(command, Instant::now()));
+    }
+    out
 }
 
 async fn send_all(udp: &UdpSocket, connections: &Connections, packets: Vec<Packet>) {
